@@ -1,0 +1,41 @@
+# Two commands do everything: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+VENDOR := static/vendor/htmx.min.js
+
+.PHONY: run test lint bench i18n clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(VENDOR): node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)
+
+run: $(INSTALLED) $(VENDOR)
+	$(BIN)/steady run $(if $(DEMO),--demo,)
+
+test: $(INSTALLED) $(VENDOR)
+	$(BIN)/ruff check server tests bench
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check server tests bench
+
+bench: $(INSTALLED) $(VENDOR)
+	$(BIN)/python bench/run_all.py
+
+i18n: $(INSTALLED)
+	$(BIN)/pybabel extract -F babel.cfg -o server/translations/messages.pot server
+	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations || true
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

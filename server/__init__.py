@@ -1,0 +1,1 @@
+"""Steady: a companion app for people in Intensive Outpatient Programs."""

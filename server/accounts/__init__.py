@@ -1,0 +1,1 @@
+"""Accounts: clinics, people and roles, invitations, sign-in sessions and authorization guards."""

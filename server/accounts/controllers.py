@@ -1,0 +1,357 @@
+"""Routes for setup, sign-in, invitations and a person's own account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.response import Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts import invites as invite_logic
+from server.accounts import service, sessions, throttle
+from server.accounts.forms import (
+    DeleteForm,
+    InviteForm,
+    JoinForm,
+    LoginForm,
+    PasswordForm,
+    ProfileForm,
+    SetupForm,
+)
+from server.accounts.guards import admin_only, signed_in, staff_only
+from server.accounts.models import CareTeam, Role, User, UserSession
+from server.i18n import gettext as _
+from server.settings import Settings
+from server.web.forms import form_values, validate
+from server.web.responses import redirect, render
+
+COMMON_TIMEZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Toronto",
+    "Europe/London",
+    "Europe/Madrid",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+)
+
+
+def _timezones(selected: str) -> list[str]:
+    return list(COMMON_TIMEZONES) if selected in COMMON_TIMEZONES else [selected, *COMMON_TIMEZONES]
+
+
+def _signed_in_response(request: Request, settings: Settings, token: str, user: User, target: str) -> Response[Any]:
+    response = redirect(request, target)
+    _idle, absolute = sessions.lifetimes(user.role, settings)
+    response.set_cookie(
+        key=sessions.cookie_name(settings),
+        value=token,
+        max_age=int(absolute.total_seconds()),
+        path="/",
+        httponly=True,
+        secure=settings.https,
+        samesite="lax",
+    )
+    return response
+
+
+async def _replace_session(
+    request: Request, db: AsyncSession, settings: Settings, user: User, target: str
+) -> Response[Any]:
+    """Kill whatever session the browser had and mint a new one (no session fixation)."""
+    old: UserSession | None = request.scope.get("auth")  # type: ignore[assignment]
+    if old is not None:
+        await sessions.end_session(db, old.id)
+    token = await sessions.start_session(db, user, settings, request.headers.get("user-agent", "")[:120])
+    return _signed_in_response(request, settings, token, user, target)
+
+
+class AuthController(Controller):
+    @get("/")
+    async def root(self, request: Request, db_session: AsyncSession) -> Response[Any]:
+        user: User | None = request.scope.get("user")  # type: ignore[assignment]
+        if user is not None:
+            return redirect(request, service.ROLE_HOME[user.role])
+        if await service.needs_setup(db_session):
+            return redirect(request, "/setup")
+        return redirect(request, "/login")
+
+    @get("/setup")
+    async def setup_page(self, request: Request, db_session: AsyncSession) -> Template:
+        if not await service.needs_setup(db_session):
+            raise NotFoundException()
+        return render(
+            request,
+            "accounts/setup.html",
+            {"values": {"timezone": "America/New_York"}, "errors": {}, "timezones": COMMON_TIMEZONES},
+        )
+
+    @post("/setup")
+    async def setup_submit(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+        if not await service.needs_setup(db_session):
+            raise NotFoundException()
+        result = validate(SetupForm, await form_values(request))
+        if not result.ok:
+            return render(
+                request,
+                "accounts/setup.html",
+                {
+                    "values": result.values,
+                    "errors": result.errors,
+                    "timezones": _timezones(str(result.values.get("timezone", ""))),
+                },
+                status_code=422,
+            )
+        form = result.data
+        assert form is not None
+        user = await service.create_first_admin(
+            db_session,
+            clinic_name=form.clinic_name,
+            timezone=form.timezone,
+            name=form.name,
+            email=form.email,
+            password=form.password,
+        )
+        if user is None:
+            raise NotFoundException()
+        return await _replace_session(request, db_session, settings, user, "/admin")
+
+    @get("/login")
+    async def login_page(self, request: Request, next: str = "") -> Template:
+        return render(request, "accounts/login.html", {"values": {"next": next}, "errors": {}})
+
+    @post("/login")
+    async def login_submit(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+        result = validate(LoginForm, await form_values(request))
+        values = {**result.values, "password": ""}
+        if not result.ok or result.data is None:
+            return render(request, "accounts/login.html", {"values": values, "errors": result.errors}, status_code=422)
+        form = result.data
+        address = request.client.host if request.client else "unknown"
+        wait = await throttle.minutes_locked(db_session, settings, form.email, address)
+        if wait:
+            message = _("Too many tries. For your safety, please try again in %(n)d minutes.") % {"n": wait}
+            return render(
+                request, "accounts/login.html", {"values": values, "errors": {"__all__": message}}, status_code=429
+            )
+        user = await service.authenticate(db_session, form.email, form.password)
+        if user is None:
+            await throttle.record_failure(db_session, form.email, address)
+            await db_session.commit()
+            return render(
+                request,
+                "accounts/login.html",
+                {"values": values, "errors": {"__all__": _("Wrong email or password.")}},
+                status_code=422,
+            )
+        await throttle.clear_failures(db_session, form.email)
+        target = service.safe_next(form.next, service.ROLE_HOME[user.role])
+        return await _replace_session(request, db_session, settings, user, target)
+
+    @post("/logout")
+    async def logout(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+        current: UserSession | None = request.scope.get("auth")  # type: ignore[assignment]
+        if current is not None:
+            await sessions.end_session(db_session, current.id)
+        response = redirect(request, "/login?signed_out=1")
+        response.delete_cookie(sessions.cookie_name(settings), path="/")
+        # Wipe anything this browser kept for the person (offline queue, caches).
+        response.headers["Clear-Site-Data"] = '"cache", "storage"'
+        return response
+
+    @get("/join")
+    async def join_page(self, request: Request, code: str = "") -> Template:
+        return render(
+            request,
+            "accounts/join.html",
+            {"values": {"code": code, "timezone": "America/New_York"}, "errors": {}, "timezones": COMMON_TIMEZONES},
+        )
+
+    @post("/join")
+    async def join_submit(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+        result = validate(JoinForm, await form_values(request))
+        errors = dict(result.errors)
+        invite = None
+        if "code" not in errors:
+            invite = await invite_logic.find_usable_invite(db_session, str(result.values.get("code", "")))
+            if invite is None:
+                errors["code"] = _(
+                    "This invite code isn't valid any more. It may have expired or been used. Please ask for a new one."
+                )
+        user: User | str | None = None
+        if not errors and invite is not None and result.data is not None:
+            form = result.data
+            user = await service.sign_up(
+                db_session,
+                invite,
+                service.SignUp(name=form.name, email=form.email, password=form.password, timezone=form.timezone),
+            )
+            if isinstance(user, str):
+                errors["email"] = user
+        if errors or not isinstance(user, User):
+            values = {**result.values, "password": ""}
+            return render(
+                request,
+                "accounts/join.html",
+                {"values": values, "errors": errors, "timezones": _timezones(str(values.get("timezone", "")))},
+                status_code=422,
+            )
+        return await _replace_session(request, db_session, settings, user, service.ROLE_HOME[user.role])
+
+
+class AccountController(Controller):
+    path = "/account"
+    guards = [signed_in]
+
+    async def _page(self, request: Request, db: AsyncSession, status_code: int = 200, **extra: Any) -> Template:
+        user: User = request.user
+        current: UserSession = request.auth
+        context: dict[str, Any] = {
+            "devices": await sessions.list_sessions(db, user.id),  # type: ignore[arg-type]
+            "current_session_id": current.id,
+            "timezones": _timezones(user.timezone),
+            "profile": {
+                "name": user.display_name,
+                "timezone": user.timezone,
+                "locale": user.locale,
+                "phone": user.phone,
+            },
+            "errors": {},
+            "notice": request.query_params.get("notice", ""),
+        }
+        context.update(extra)
+        return render(request, "accounts/account.html", context, status_code=status_code)
+
+    @get("/")
+    async def account(self, request: Request, db_session: AsyncSession) -> Template:
+        return await self._page(request, db_session)
+
+    @post("/profile")
+    async def profile(self, request: Request, db_session: AsyncSession) -> Response[Any]:
+        result = validate(ProfileForm, await form_values(request))
+        if not result.ok or result.data is None:
+            return await self._page(request, db_session, 422, profile=result.values, errors=result.errors)
+        user: User = request.user
+        user.display_name = result.data.name
+        user.timezone = result.data.timezone
+        user.locale = result.data.locale
+        user.phone = result.data.phone
+        db_session.add(user)
+        return redirect(request, "/account?notice=profile")
+
+    @post("/password")
+    async def password(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+        result = validate(PasswordForm, await form_values(request))
+        user: User = request.user
+        errors = dict(result.errors)
+        if result.data is not None and not await service.change_password(
+            db_session, user, result.data.current_password, result.data.new_password
+        ):
+            errors["current_password"] = _("That isn't your current password.")
+        if errors:
+            return await self._page(request, db_session, 422, errors=errors)
+        # A new password is a privilege change: every other device signs out, this one gets a new id.
+        await sessions.end_other_sessions(db_session, user.id, None)  # type: ignore[arg-type]
+        return await _replace_session(request, db_session, settings, user, "/account?notice=password")
+
+    @post("/devices/sign-out-others")
+    async def sign_out_others(self, request: Request, db_session: AsyncSession) -> Response[Any]:
+        await sessions.end_other_sessions(db_session, request.user.id, request.auth.id)
+        return redirect(request, "/account?notice=devices")
+
+    @post("/delete")
+    async def delete(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+        result = validate(DeleteForm, await form_values(request))
+        user: User = request.user
+        errors = dict(result.errors)
+        if result.data is not None:
+            ok, _unused = service.verify_password(result.data.password, user.password_hash)
+            if not ok:
+                errors["password"] = _("That isn't your password.")
+        if not errors and user.role is Role.ADMIN and await service.admins_left(db_session, user.clinic_id) <= 1:
+            errors["confirm"] = _("You are the clinic's only admin. Invite another admin before you leave.")
+        if errors:
+            return await self._page(request, db_session, 422, errors=errors, delete_values=result.values)
+        await service.delete_account(db_session, user)
+        response = redirect(request, "/login?deleted=1")
+        response.delete_cookie(sessions.cookie_name(settings), path="/")
+        response.headers["Clear-Site-Data"] = '"cache", "storage"'
+        return response
+
+
+class InviteController(Controller):
+    """Staff invite therapists and patients here; patients invite family from their family page."""
+
+    path = "/invites"
+    guards = [staff_only]
+
+    async def _page(self, request: Request, db: AsyncSession, status_code: int = 200, **extra: Any) -> Template:
+        user: User = request.user
+        context: dict[str, Any] = {
+            "invites": await invite_logic.invites_made_by(db, user),
+            "roles": sorted(r.value for r in invite_logic.MAY_INVITE[user.role]),
+            "errors": {},
+            "values": {},
+            "new_code": None,
+        }
+        context.update(extra)
+        return render(
+            request,
+            "accounts/invites.html",
+            context,
+            partial="accounts/_invite_result.html" if extra.get("new_code") else None,
+            status_code=status_code,
+        )
+
+    @get("/")
+    async def invites(self, request: Request, db_session: AsyncSession) -> Template:
+        return await self._page(request, db_session)
+
+    @post("/")
+    async def create(self, request: Request, db_session: AsyncSession, settings: Settings) -> Template:
+        result = validate(InviteForm, await form_values(request))
+        user: User = request.user
+        if not result.ok or result.data is None:
+            return await self._page(request, db_session, 422, errors=result.errors, values=result.values)
+        role = Role(result.data.role)
+        if role not in invite_logic.MAY_INVITE[user.role]:
+            raise PermissionDeniedException()
+        invite, code = await invite_logic.create_invite(
+            db_session, user, role, valid_hours=settings.invite_valid_hours, note=result.data.note
+        )
+        link = f"{settings.base_url}/join?code={code}"
+        return await self._page(request, db_session, 201, new_code=code, new_link=link, new_invite=invite)
+
+
+class AdminController(Controller):
+    path = "/admin"
+    guards = [admin_only]
+
+    @get("/")
+    async def people(self, request: Request, db_session: AsyncSession) -> Template:
+        admin: User = request.user
+        people = list(
+            await db_session.scalars(
+                select(User).where(User.clinic_id == admin.clinic_id).order_by(User.role, User.display_name)
+            )
+        )
+        care = list(await db_session.scalars(select(CareTeam)))
+        names = {p.id: p.display_name for p in people}
+        therapists_of: dict[int, list[str]] = {}
+        for link in care:
+            therapists_of.setdefault(link.patient_id, []).append(names.get(link.therapist_id, "?"))
+        return render(request, "admin/people.html", {"people": people, "therapists_of": therapists_of})

@@ -1,0 +1,133 @@
+"""Account use-cases: first-run setup, sign-in, sign-up through an invite, password change, deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Clinic, Invite, Role, User
+from server.accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from server.i18n import gettext as _
+
+FIRST_CLINIC_ID = 1
+ROLE_HOME = {
+    Role.ADMIN: "/admin",
+    Role.THERAPIST: "/therapist",
+    Role.PATIENT: "/today",
+    Role.FAMILY: "/family",
+}
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return name in available_timezones() or name == "UTC"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only same-site paths: never let `next` bounce a person to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+async def needs_setup(db: AsyncSession) -> bool:
+    return (await db.scalar(select(func.count()).select_from(User))) == 0
+
+
+async def create_first_admin(
+    db: AsyncSession, *, clinic_name: str, timezone: str, name: str, email: str, password: str
+) -> User | None:
+    """Create the clinic and its first admin; None if another request already did (fixed clinic id)."""
+    if not await needs_setup(db):
+        return None
+    try:
+        async with db.begin_nested():
+            db.add(Clinic(id=FIRST_CLINIC_ID, name=clinic_name, timezone=timezone))
+            await db.flush()
+    except IntegrityError:
+        return None
+    user = User(
+        clinic_id=FIRST_CLINIC_ID,
+        email=normalise_email(email),
+        display_name=name,
+        role=Role.ADMIN,
+        password_hash=hash_password(password),
+        timezone=timezone,
+    )
+    db.add(user)
+    await db.flush()
+    return user
+
+
+async def authenticate(db: AsyncSession, email: str, password: str) -> User | None:
+    user = await db.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        verify_password(password, DUMMY_HASH)  # same work either way: no account enumeration by timing
+        return None
+    ok, new_hash = verify_password(password, user.password_hash)
+    if not ok:
+        return None
+    if new_hash:
+        user.password_hash = new_hash
+    return user
+
+
+@dataclass
+class SignUp:
+    name: str
+    email: str
+    password: str
+    timezone: str
+
+
+async def sign_up(db: AsyncSession, invite: Invite, form: SignUp) -> User | str:
+    """Create the invited account, or return a message for the email field."""
+    from server.accounts.invites import redeem_invite
+
+    email = normalise_email(form.email)
+    if await db.scalar(select(User.id).where(User.email == email)):
+        return _("There is already an account with this email. Try signing in instead.")
+    user = User(
+        clinic_id=invite.clinic_id,
+        email=email,
+        display_name=form.name,
+        role=invite.role,
+        password_hash=hash_password(form.password),
+        timezone=form.timezone,
+    )
+    db.add(user)
+    await db.flush()
+    if not await redeem_invite(db, invite, user):
+        await db.rollback()
+        return _("This invite has just been used. Please ask for a new one.")
+    return user
+
+
+async def change_password(db: AsyncSession, user: User, current: str, new: str) -> bool:
+    ok, _new_hash = verify_password(current, user.password_hash)
+    if not ok:
+        return False
+    user.password_hash = hash_password(new)
+    db.add(user)
+    return True
+
+
+async def admins_left(db: AsyncSession, clinic_id: int) -> int:
+    return int(await db.scalar(select(func.count()).where(User.clinic_id == clinic_id, User.role == Role.ADMIN)) or 0)
+
+
+async def delete_account(db: AsyncSession, user: User) -> None:
+    """Delete the person; every row of theirs goes with them through ON DELETE CASCADE."""
+    await db.delete(user)
+    await db.flush()

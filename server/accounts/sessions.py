@@ -1,0 +1,100 @@
+"""Server-side sign-in sessions.
+
+A fresh random token is minted at every sign-in (so a token planted before sign-in is worthless),
+only its hash is stored, and each row carries its own idle timeout and absolute expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Role, User, UserSession
+from server.db import utcnow
+from server.settings import Settings
+
+COOKIE_NAME = "steady_session"
+# Writing last_seen on every request would turn every read into a write.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def cookie_name(settings: Settings) -> str:
+    # The __Host- prefix pins the cookie to this exact origin over https.
+    return f"__Host-{COOKIE_NAME}" if settings.https else COOKIE_NAME
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def lifetimes(role: Role, settings: Settings) -> tuple[timedelta, timedelta]:
+    if role.is_staff:
+        return timedelta(minutes=settings.staff_idle_minutes), timedelta(hours=settings.staff_absolute_hours)
+    return timedelta(minutes=settings.patient_idle_minutes), timedelta(hours=settings.patient_absolute_hours)
+
+
+async def start_session(db: AsyncSession, user: User, settings: Settings, device_label: str = "") -> str:
+    idle, absolute = lifetimes(user.role, settings)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.add(
+        UserSession(
+            id=token_hash(token),
+            user_id=user.id,  # type: ignore[arg-type]
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + absolute,
+            idle_seconds=int(idle.total_seconds()),
+            device_label=device_label[:120],
+        )
+    )
+    await db.flush()
+    return token
+
+
+async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSession] | None:
+    """The signed-in user for a cookie token, or None if it is unknown, idle too long or expired."""
+    if not token or len(token) > 128:
+        return None
+    row = (
+        await db.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
+            .where(UserSession.id == token_hash(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    session_row, user = row
+    now = utcnow()
+    if now >= session_row.expires_at or now - session_row.last_seen_at > timedelta(seconds=session_row.idle_seconds):
+        await db.execute(delete(UserSession).where(UserSession.id == session_row.id))
+        await db.commit()
+        return None
+    if now - session_row.last_seen_at > TOUCH_INTERVAL:
+        await db.execute(update(UserSession).where(UserSession.id == session_row.id).values(last_seen_at=now))
+        await db.commit()
+    return user, session_row
+
+
+async def end_session(db: AsyncSession, session_id: str) -> None:
+    await db.execute(delete(UserSession).where(UserSession.id == session_id))
+
+
+async def end_other_sessions(db: AsyncSession, user_id: int, keep_session_id: str | None) -> int:
+    stmt = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep_session_id:
+        stmt = stmt.where(UserSession.id != keep_session_id)
+    result = await db.execute(stmt)
+    return result.rowcount or 0
+
+
+async def list_sessions(db: AsyncSession, user_id: int) -> list[UserSession]:
+    rows = await db.scalars(
+        select(UserSession).where(UserSession.user_id == user_id).order_by(UserSession.last_seen_at.desc())  # type: ignore[attr-defined]
+    )
+    return list(rows)

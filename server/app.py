@@ -1,0 +1,95 @@
+"""Assemble Steady from a settings object: database, security, templates and the domain packages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
+from litestar.static_files import create_static_files_router
+from litestar.stores.registry import StoreRegistry
+from litestar_htmx import HTMXPlugin
+
+from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
+from server.accounts.middleware import SessionAuthMiddleware
+from server.accounts.models import KeyValueStore
+from server.accounts.sessions import cookie_name
+from server.db import alchemy_config, alchemy_plugin, migrate
+from server.family.controllers import FamilyController
+from server.settings import Settings
+from server.sharing.controllers import TherapistController
+from server.today.controllers import TodayController
+from server.web.logging import configure_logging
+from server.web.middleware import RequestContextMiddleware
+from server.web.pwa import PwaController
+from server.web.responses import exception_handlers
+from server.web.static import STATIC_DIR
+from server.web.templating import template_config
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging()
+    db_config = alchemy_config(settings)
+    session_maker = db_config.create_session_maker()
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await anyio.to_thread.run_sync(migrate, settings.database_url)
+        yield
+
+    def provide_settings() -> Settings:
+        return settings
+
+    static_router = create_static_files_router(
+        path="/static",
+        directories=[STATIC_DIR],
+        cache_control=CacheControlHeader(max_age=ONE_YEAR, public=True),
+        include_in_schema=False,
+        send_as_attachment=False,
+    )
+    route_handlers: list = [
+        AuthController,
+        AccountController,
+        InviteController,
+        AdminController,
+        PwaController,
+        TodayController,
+        TherapistController,
+        FamilyController,
+        static_router,
+    ]
+    app = Litestar(
+        route_handlers=route_handlers,
+        plugins=[alchemy_plugin(db_config), HTMXPlugin()],
+        dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
+        middleware=[RequestContextMiddleware(settings), SessionAuthMiddleware(session_maker, cookie_name(settings))],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.https,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500),
+        # Every named store lives in the database, so several processes share it (never in memory).
+        stores=StoreRegistry(
+            default_factory=lambda name: SQLAlchemyStore(db_config, model=KeyValueStore, namespace=name)
+        ),
+        template_config=template_config(),
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        debug=settings.debug,
+        openapi_config=None,
+    )
+    app.state.settings = settings
+    app.state.session_maker = session_maker
+    return app

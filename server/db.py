@@ -1,0 +1,97 @@
+"""The database layer: engine settings, the session dependency and migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from advanced_alchemy.types import DateTimeUTC
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from litestar.exceptions import NotFoundException
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from server.settings import PROJECT_ROOT, Settings
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+ModelT = TypeVar("ModelT", bound=SQLModel)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc_field(*, index: bool = False, nullable: bool = False, default_now: bool = False) -> Any:
+    """A timezone-aware UTC timestamp column that reads back aware on SQLite and PostgreSQL alike."""
+    kwargs: dict[str, Any] = {"sa_type": DateTimeUTC(timezone=True), "index": index, "nullable": nullable}
+    if default_now:
+        kwargs["default_factory"] = utcnow
+    elif nullable:
+        kwargs["default"] = None
+    return Field(**kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    if settings.is_sqlite:
+        Path(settings.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        engine = EngineConfig(connect_args={"timeout": 10})
+    else:
+        engine = EngineConfig(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    config = SQLAlchemyAsyncConfig(
+        connection_string=settings.database_url,
+        metadata=SQLModel.metadata,
+        session_dependency_key="db_session",
+        before_send_handler="autocommit_include_redirects",
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        engine_config=engine,
+        create_all=False,
+    )
+    if settings.is_sqlite:
+        event.listen(config.get_engine().sync_engine, "connect", _sqlite_pragmas)
+    return config
+
+
+def alchemy_plugin(config: SQLAlchemyAsyncConfig) -> SQLAlchemyPlugin:
+    return SQLAlchemyPlugin(config=config)
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Bring the schema to `revision`. Blocking: call it from a thread inside an event loop."""
+    import server.models  # noqa: F401  (every table must be registered before Alembic looks)
+
+    command.upgrade(alembic_config(database_url), revision)
+
+
+async def get_owned_or_404(
+    session: AsyncSession, model: type[ModelT], row_id: int, owner_id: int, owner_field: str = "user_id"
+) -> ModelT:
+    """Load a row only if it belongs to `owner_id`; anything else looks exactly like a missing row."""
+    row = await session.get(model, row_id)
+    if row is None or getattr(row, owner_field) != owner_id:
+        raise NotFoundException()
+    return row

@@ -1,0 +1,1 @@
+"""Skill cards: the catalogue of coping skills (see ``cards.toml``) and its typed loader."""

@@ -1,0 +1,1 @@
+"""Today and More: the patient's home screen, composed from the other domains' summaries."""

@@ -1,0 +1,1 @@
+"""Cross-cutting web plumbing: templates, forms, headers, logging and static files."""

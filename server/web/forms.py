@@ -1,0 +1,79 @@
+"""Form validation shared by every domain: pydantic checks the values, and each error becomes a kind,
+translated message keyed by field name, so templates can show it next to the field that caused it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from litestar import Request
+from pydantic import BaseModel, ValidationError
+
+from server.i18n import gettext as _
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass
+class FormResult(Generic[ModelT]):
+    data: ModelT | None
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None and not self.errors
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return _("Please fill this in.")
+    if kind in ("greater_than_equal", "greater_than"):
+        return _("Please choose %(n)s or more.") % {"n": ctx.get("ge", ctx.get("gt"))}
+    if kind in ("less_than_equal", "less_than"):
+        return _("Please choose %(n)s or less.") % {"n": ctx.get("le", ctx.get("lt"))}
+    if kind == "int_parsing" or kind == "int_from_float":
+        return _("Please enter a whole number.")
+    if kind == "float_parsing":
+        return _("Please enter a number.")
+    if kind == "string_too_long":
+        return _("Please keep this to %(n)s characters or fewer.") % {"n": ctx.get("max_length")}
+    if kind == "string_too_short":
+        return _("Please fill this in.")
+    if kind.startswith("date") or kind.startswith("datetime") or kind.startswith("time"):
+        return _("Please enter a date and time we can read, like 2026-11-23 or 20:00.")
+    if kind in ("literal_error", "enum"):
+        return _("Please pick one of the choices.")
+    if kind == "bool_parsing":
+        return _("Please pick yes or no.")
+    if kind == "value_error":
+        return str(ctx.get("error", error.get("msg", "")))
+    return _("Please check this value.")
+
+
+def validate(model: type[ModelT], raw: dict[str, Any]) -> FormResult[ModelT]:
+    """Validate raw form values. Blank optional fields count as absent."""
+    cleaned = {k: v for k, v in raw.items() if not (isinstance(v, str) and v.strip() == "")}
+    try:
+        return FormResult(data=model.model_validate(cleaned), values=raw)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "__all__"
+            errors.setdefault(name, _message(error))
+        return FormResult(data=None, errors=errors, values=raw)
+
+
+async def form_values(request: Request, list_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a urlencoded or multipart body; `list_fields` keep every value (checkbox groups, chips)."""
+    form = await request.form()
+    values: dict[str, Any] = {}
+    for key in form:
+        if key == "_csrf_token":
+            continue
+        values[key] = form.getall(key) if key in list_fields else form.get(key)
+    for key in list_fields:
+        values.setdefault(key, [])
+    return values

@@ -1,0 +1,99 @@
+"""Small response helpers: pages vs htmx fragments, redirects that work with and without htmx,
+and friendly error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_ERROR
+
+from server.i18n import gettext as _
+from server.web.logging import get_logger
+
+log = get_logger("errors")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
+
+
+def render(
+    request: Request,
+    page: str,
+    context: dict[str, Any] | None = None,
+    *,
+    partial: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    """A full page, or for htmx requests its fragment (a partial next to the page template)."""
+    name = partial if partial and is_htmx(request) else page
+    return Template(template_name=name, context=context or {}, status_code=status_code)
+
+
+def redirect(request: Request, to: str) -> Response[Any]:
+    """POST-redirect-GET for plain forms; htmx follows HX-Location without a full reload."""
+    if is_htmx(request):
+        return Response(content="", status_code=200, headers={"HX-Location": to})
+    return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response[Any]:
+    return Template(
+        template_name="errors/error.html",
+        context={"status": status, "title": title, "message": message},
+        status_code=status,
+    )
+
+
+def not_authorized_handler(request: Request, _exc: NotAuthorizedException) -> Response[Any]:
+    target = "/login?next=" + quote(request.url.path, safe="/")
+    if is_htmx(request):
+        return Response(content="", status_code=401, headers={"HX-Redirect": target})
+    return Redirect(path=target, status_code=HTTP_303_SEE_OTHER)
+
+
+def permission_denied_handler(request: Request, exc: PermissionDeniedException) -> Response[Any]:
+    detail = str(exc.detail or "")
+    if "csrf" in detail.lower():
+        message = _("This form expired. Please go back, reload the page and try again. Nothing was saved.")
+    else:
+        message = _("This page isn't part of your account.")
+    return _error_page(request, 403, _("Not available"), message)
+
+
+def not_found_handler(request: Request, _exc: NotFoundException) -> Response[Any]:
+    return _error_page(request, 404, _("Not found"), _("We couldn't find that page."))
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= 500:
+        return internal_error_handler(request, exc)
+    return _error_page(request, exc.status_code, _("Something is off"), _("We couldn't handle that request."))
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response[Any]:
+    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return _error_page(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        _("Something went wrong"),
+        _("Something went wrong on our side. What you entered on your phone is still there; please try again."),
+    )
+
+
+exception_handlers: dict[Any, Any] = {
+    NotAuthorizedException: not_authorized_handler,
+    PermissionDeniedException: permission_denied_handler,
+    NotFoundException: not_found_handler,
+    HTTPException: http_exception_handler,
+    HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+}

@@ -1,0 +1,56 @@
+"""The Jinja environment: i18n extension, autoescaping and a few globals every page uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+
+from server.i18n import current_locale, gettext, lazy_gettext, ngettext
+from server.web.static import static_url
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+ROLE_LABELS = {
+    "admin": lazy_gettext("Clinic admin"),
+    "therapist": lazy_gettext("Therapist"),
+    "patient": lazy_gettext("Patient"),
+    "family": lazy_gettext("Family member"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+def role_options(roles: list[str]) -> list[tuple[str, str]]:
+    return [(role, role_label(role)) for role in roles]
+
+
+def timezone_options(zones: list[str]) -> list[tuple[str, str]]:
+    return [(zone, zone.replace("_", " ")) for zone in zones]
+
+
+def build_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "svg", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options)
+    env.globals["static_url"] = static_url
+    env.globals["current_locale"] = current_locale.get
+    env.globals.update(extra_globals or {})
+    return env
+
+
+def template_config(extra_globals: dict[str, Any] | None = None) -> TemplateConfig[JinjaTemplateEngine]:
+    env = build_environment(extra_globals)
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))

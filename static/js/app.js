@@ -1,0 +1,116 @@
+/* Page-side glue: register the service worker, keep the offline queue moving, and say what's happening.
+   No inline scripts anywhere (the Content-Security-Policy forbids them). */
+(function () {
+  "use strict";
+  var queue = window.SteadyQueue;
+
+  function show(id, text) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    if (text) { el.textContent = text; el.hidden = false; } else { el.hidden = true; }
+  }
+
+  function updateQueueBanner() {
+    if (!queue) return;
+    queue.all().then(function (entries) {
+      if (!entries.length) { show("queue-banner", ""); return; }
+      var stale = entries.filter(function (e) { return Date.now() - e.queuedAt > queue.STALE_MS; }).length;
+      var text = entries.length === 1 ? "1 entry is saved on this phone and waiting to be sent."
+        : entries.length + " entries are saved on this phone and waiting to be sent.";
+      if (stale) text += " " + stale + " of them have waited more than 7 days: please connect to the internet so they are not lost.";
+      show("queue-banner", text);
+    }).catch(function () {});
+  }
+
+  function replay() {
+    if (!navigator.onLine) return;
+    var done = navigator.serviceWorker && navigator.serviceWorker.controller
+      ? new Promise(function (resolve) {
+          navigator.serviceWorker.addEventListener("message", function handler(event) {
+            if (event.data && event.data.type === "replayed") {
+              navigator.serviceWorker.removeEventListener("message", handler);
+              resolve(event.data.sent);
+            }
+          });
+          navigator.serviceWorker.controller.postMessage({ type: "replay" });
+          setTimeout(resolve, 15000);
+        })
+      : (queue ? queue.replay() : Promise.resolve(0));
+    done.then(function (sent) {
+      updateQueueBanner();
+      document.dispatchEvent(new CustomEvent("steady:replayed", { detail: { sent: sent || 0 } }));
+    });
+  }
+
+  function updateOnline() { show("offline-banner", navigator.onLine ? "" : document.getElementById("offline-banner").textContent); }
+
+  // Give every queueable form a fresh idempotency key and the moment it was filled in on this phone.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var made = form.querySelector("input[name=client_created_at]");
+    if (made && !made.value) made.value = new Date().toISOString();
+    if (form.hasAttribute("data-clears-storage") && queue) {
+      queue.clearAll().catch(function () {});
+      if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+        navigator.serviceWorker.controller.postMessage({ type: "forget" });
+      }
+    }
+  }, true);
+
+  function renewKeys(root) {
+    (root || document).querySelectorAll("form[data-offline-queue]").forEach(function (form) {
+      var key = form.querySelector("input[name=idempotency_key]");
+      if (key && !key.value && window.crypto && crypto.randomUUID) key.value = crypto.randomUUID();
+    });
+  }
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-offline-queue") && event.detail.successful) {
+      var key = form.querySelector("input[name=idempotency_key]");
+      var made = form.querySelector("input[name=client_created_at]");
+      if (key && window.crypto && crypto.randomUUID) key.value = crypto.randomUUID();
+      if (made) made.value = "";
+    }
+    updateQueueBanner();
+  });
+  document.addEventListener("htmx:load", function (event) { renewKeys(event.detail.elt); });
+
+  // Offline use is the person's choice: a switch on the More page stores it for the service worker.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!(input instanceof HTMLInputElement) || input.name !== "offline_use" || !queue) return;
+    queue.setSetting("offline-use", input.checked).then(function () {
+      var status = document.getElementById("offline-use-status");
+      if (status) status.textContent = input.checked ? status.dataset.on : status.dataset.off;
+      if (input.checked && navigator.serviceWorker && navigator.serviceWorker.controller) {
+        var urls = (input.dataset.pages || "").split(" ").filter(Boolean);
+        navigator.serviceWorker.controller.postMessage({ type: "cache-pages", urls: urls });
+      } else if (!input.checked && navigator.serviceWorker && navigator.serviceWorker.controller) {
+        caches.keys().then(function (keys) { keys.filter(function (k) { return k.indexOf("steady-pages-") === 0; }).forEach(function (k) { caches.delete(k); }); });
+      }
+    });
+  });
+
+  function syncOfflineSwitch() {
+    var input = document.querySelector("input[name=offline_use]");
+    if (input && queue) queue.getSetting("offline-use").then(function (v) { input.checked = v === true; input.disabled = false; });
+  }
+
+  window.addEventListener("online", function () { updateOnline(); replay(); });
+  window.addEventListener("offline", updateOnline);
+  document.addEventListener("DOMContentLoaded", function () {
+    renewKeys(document);
+    updateOnline();
+    updateQueueBanner();
+    syncOfflineSwitch();
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function () {
+        return navigator.serviceWorker.ready;
+      }).then(function () { replay(); }).catch(function () {});
+    } else {
+      replay();
+    }
+  });
+})();

@@ -1,0 +1,167 @@
+/* Steady service worker. The shell list and version are filled in by the server at /sw.js.
+   It caches the app shell and pages marked safe for offline use; personal pages are never cached
+   unless the person turned on offline use on this phone. */
+"use strict";
+importScripts("/static/js/offline-queue.js?v=__SHELL_VERSION__");
+
+var VERSION = "__SHELL_VERSION__";
+var SHELL_CACHE = "steady-shell-" + VERSION;
+var PAGE_CACHE = "steady-pages-" + VERSION;
+var SHELL_ASSETS = __SHELL_ASSETS__;
+var OFFLINE_URL = "/offline";
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(
+    caches.open(SHELL_CACHE).then(function (cache) {
+      return cache.addAll(SHELL_ASSETS.concat([OFFLINE_URL, "/manifest.webmanifest"]));
+    }).then(function () { return self.skipWaiting(); })
+  );
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    caches.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (key) {
+        return key.indexOf("steady-") === 0 && key !== SHELL_CACHE && key !== PAGE_CACHE;
+      }).map(function (key) { return caches.delete(key); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+function offlineUseOn() {
+  return SteadyQueue.getSetting("offline-use").then(function (value) { return value === true; }, function () { return false; });
+}
+
+function savedOfflineResponse(isHtmx) {
+  var message = "Saved on this phone. It will be sent when you're back online.";
+  var fragment = '<div class="alert alert-success" role="status" data-saved-offline>' + message + "</div>";
+  if (isHtmx) {
+    return new Response(fragment, { status: 202, headers: { "Content-Type": "text/html; charset=utf-8" } });
+  }
+  return caches.match(OFFLINE_URL).then(function (cached) {
+    var body = '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Saved on this phone · Steady</title></head><body><main id="main">' +
+      fragment + '<p><a href="/today">Back to Today</a></p></main></body></html>';
+    if (cached) {
+      return cached.text().then(function (page) {
+        var html = page.replace(/<main id="main"[^>]*>[\s\S]*<\/main>/, '<main id="main" tabindex="-1"><h1>Saved on this phone</h1>' + fragment + '<p><a class="button" href="/today">Back to Today</a></p></main>');
+        return new Response(html, { status: 202, headers: { "Content-Type": "text/html; charset=utf-8" } });
+      });
+    }
+    return new Response(body, { status: 202, headers: { "Content-Type": "text/html; charset=utf-8" } });
+  });
+}
+
+function queueSubmission(request, body) {
+  var key = SteadyQueue.keyFromBody(body);
+  return SteadyQueue.add({
+    key: key, url: request.url, body: body, csrf: request.headers.get("x-csrftoken"), queuedAt: Date.now(),
+  }).then(function () {
+    if (self.registration.sync) {
+      return self.registration.sync.register("steady-queue").catch(function () {});
+    }
+  }).then(function () { return savedOfflineResponse(request.headers.get("HX-Request") === "true"); });
+}
+
+function handleSubmission(request) {
+  return request.clone().text().then(function (body) {
+    if (!SteadyQueue.keyFromBody(body)) return fetch(request);
+    return fetch(request.clone()).then(function (response) {
+      // A server error must not lose the entry: keep it and try again later.
+      if (response.status >= 500) return queueSubmission(request, body);
+      return response;
+    }, function () { return queueSubmission(request, body); });
+  });
+}
+
+function handleNavigation(request) {
+  return fetch(request).then(function (response) {
+    if (response.ok && response.headers.get("X-Steady-Offline") === "page") {
+      var copy = response.clone();
+      offlineUseOn().then(function (on) {
+        if (on || response.headers.get("X-Steady-Public") === "1") {
+          caches.open(PAGE_CACHE).then(function (cache) { cache.put(request.url.split("?")[0], copy); });
+        }
+      });
+    }
+    return response;
+  }, function () {
+    return caches.match(request.url.split("?")[0], { ignoreSearch: true }).then(function (cached) {
+      return cached || caches.match(OFFLINE_URL);
+    });
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.method === "POST") {
+    var type = request.headers.get("Content-Type") || "";
+    if (type.indexOf("application/x-www-form-urlencoded") === 0) event.respondWith(handleSubmission(request));
+    return;
+  }
+  if (request.method !== "GET") return;
+  if (request.mode === "navigate") {
+    event.respondWith(handleNavigation(request));
+    return;
+  }
+  if (url.pathname.indexOf("/static/") === 0 || url.pathname === "/manifest.webmanifest") {
+    event.respondWith(caches.match(request).then(function (cached) { return cached || fetch(request); }));
+    return;
+  }
+  if (request.headers.get("HX-Request") === "true") {
+    event.respondWith(fetch(request).catch(function () {
+      return caches.match(url.pathname).then(function (cached) {
+        return cached || new Response('<div class="alert alert-warn" role="status">You are offline.</div>', {
+          status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } });
+      });
+    }));
+  }
+});
+
+self.addEventListener("sync", function (event) {
+  if (event.tag === "steady-queue") event.waitUntil(SteadyQueue.replay());
+});
+
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (data.type === "replay") {
+    event.waitUntil(SteadyQueue.replay().then(function (sent) {
+      if (event.source) event.source.postMessage({ type: "replayed", sent: sent });
+    }));
+  } else if (data.type === "forget") {
+    event.waitUntil(caches.delete(PAGE_CACHE).then(function () { return SteadyQueue.clearAll(); }));
+  } else if (data.type === "cache-pages" && Array.isArray(data.urls)) {
+    event.waitUntil(caches.open(PAGE_CACHE).then(function (cache) {
+      return Promise.all(data.urls.map(function (u) { return cache.add(u).catch(function () {}); }));
+    }));
+  }
+});
+
+self.addEventListener("push", function (event) {
+  var data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { title: "Steady", body: event.data ? event.data.text() : "" }; }
+  var title = data.title || "Steady";
+  event.waitUntil(self.registration.showNotification(title, {
+    body: data.body || "",
+    icon: "/static/icons/icon-192.png",
+    badge: "/static/icons/icon-192.png",
+    tag: data.tag || "steady",
+    renotify: Boolean(data.tag),
+    data: { url: data.url || "/" },
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin).href;
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
+    for (var i = 0; i < windows.length; i++) {
+      if (windows[i].url === target && "focus" in windows[i]) return windows[i].focus();
+    }
+    for (var j = 0; j < windows.length; j++) {
+      if ("navigate" in windows[j]) return windows[j].navigate(target).then(function (w) { return w && w.focus(); });
+    }
+    return self.clients.openWindow(target);
+  }));
+});

@@ -1,0 +1,232 @@
+"""Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when TEST_DATABASE_URL
+is set), the real app behind Litestar's test client, and helpers to make people and sign in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from server.accounts.models import CareTeam, Clinic, FamilyLink, Role, User
+from server.accounts.passwords import hash_password
+from server.app import create_app
+from server.db import migrate
+from server.settings import Settings
+
+T = TypeVar("T")
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true"}
+PASSWORD = "a calm blue lake"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def require_postgres() -> str:
+    """PostgreSQL-only tests skip locally without TEST_DATABASE_URL, and fail in CI instead of skipping."""
+    if not PG_URL:
+        if IN_CI:
+            pytest.fail("TEST_DATABASE_URL must be set in CI")
+        pytest.skip("TEST_DATABASE_URL is not set")
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    url = require_postgres()
+
+    async def reset() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+    migrate(url)
+    return url
+
+
+async def _truncate_all(url: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        names = (
+            await conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")
+            )
+        ).scalars()
+        tables = ", ".join(f'"{name}"' for name in names)
+        if tables:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A freshly migrated, empty database for one test, on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "steady.db"
+        shutil.copy(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_migrated")
+    asyncio.run(_truncate_all(url))
+    return url
+
+
+@dataclass
+class Database:
+    """Direct database access for arranging and checking test data (outside the app's event loop)."""
+
+    url: str
+
+    def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async def go() -> T:
+            engine = create_async_engine(self.url, poolclass=NullPool)
+            try:
+                async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                    result = await work(session)
+                    await session.commit()
+                    return result
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(go())
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        async def work(session: AsyncSession) -> Any:
+            return (await session.execute(text(sql), params)).scalar()
+
+        return self.run(work)
+
+    def make_clinic(self, name: str = "Test Clinic", clinic_id: int | None = None) -> Clinic:
+        async def work(session: AsyncSession) -> Clinic:
+            clinic = Clinic(id=clinic_id, name=name, timezone="America/New_York")
+            session.add(clinic)
+            await session.flush()
+            return clinic
+
+        return self.run(work)
+
+    def make_user(
+        self,
+        role: Role | str,
+        email: str | None = None,
+        *,
+        clinic_id: int | None = None,
+        name: str | None = None,
+        timezone: str = "America/New_York",
+        password: str = PASSWORD,
+        therapist: User | None = None,
+        patient: User | None = None,
+    ) -> User:
+        role = Role(role)
+
+        async def work(session: AsyncSession) -> User:
+            cid = clinic_id
+            if cid is None:
+                clinic = await session.get(Clinic, 1)
+                if clinic is None:
+                    clinic = Clinic(id=1, name="Test Clinic", timezone="America/New_York")
+                    session.add(clinic)
+                    await session.flush()
+                cid = clinic.id
+            count = (await session.execute(text("SELECT count(*) FROM user_account"))).scalar() or 0
+            user = User(
+                clinic_id=cid,  # type: ignore[arg-type]
+                email=(email or f"{role.value}{count + 1}@example.org").lower(),
+                display_name=name or f"{role.value.title()} {count + 1}",
+                role=role,
+                password_hash=_hash(password),
+                timezone=timezone,
+            )
+            session.add(user)
+            await session.flush()
+            if therapist is not None:
+                session.add(CareTeam(patient_id=user.id, therapist_id=therapist.id))  # type: ignore[arg-type]
+            if patient is not None:
+                session.add(FamilyLink(patient_id=patient.id, family_id=user.id))  # type: ignore[arg-type]
+            return user
+
+        return self.run(work)
+
+
+_HASHES: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    # argon2 is deliberately slow; one hash per distinct password keeps the suite quick.
+    if password not in _HASHES:
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]
+
+
+@pytest.fixture
+def db(database_url: str) -> Database:
+    return Database(database_url)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    return Settings.from_env(
+        {"STEADY_DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-" + "x" * 40},
+        migrate_on_start=False,
+        run_dispatcher_in_app=False,
+    )
+
+
+@pytest.fixture
+def app_factory(settings: Settings) -> Callable[..., Any]:
+    def make(**overrides: Any) -> Any:
+        from dataclasses import replace
+
+        return create_app(replace(settings, **overrides) if overrides else settings)
+
+    return make
+
+
+@pytest.fixture
+def client(app_factory: Callable[..., Any]) -> Iterator[TestClient]:
+    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client
+
+
+def csrf_token(client: TestClient) -> str:
+    if "csrftoken" not in client.cookies:
+        client.get("/login")
+    return client.cookies["csrftoken"]
+
+
+def post_form(client: TestClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """Post a form the way a browser does, CSRF token included."""
+    body = {"_csrf_token": csrf_token(client), **(data or {})}
+    return client.post(url, data=body, follow_redirects=kwargs.pop("follow_redirects", False), **kwargs)
+
+
+def htmx_post(client: TestClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """Post the way htmx does: token in the x-csrftoken header."""
+    headers = {"HX-Request": "true", "x-csrftoken": csrf_token(client), **kwargs.pop("headers", {})}
+    return client.post(url, data=data or {}, headers=headers, follow_redirects=False, **kwargs)
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+    response = post_form(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 303, response.text
+    return response
