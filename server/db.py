@@ -15,6 +15,7 @@ from advanced_alchemy.extensions.litestar import (
 from advanced_alchemy.types import DateTimeUTC
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,3 +96,7 @@ async def get_owned_or_404(
     if row is None or getattr(row, owner_field) != owner_id:
         raise NotFoundException()
     return row
+
+
+# Route handlers declare `db_session: DbSession` (the request's session, committed before the response is sent).
+DbSession = NamedDependency[AsyncSession]

@@ -86,3 +86,13 @@ class Settings:
                 values[name] = int(env[name.upper()])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _named_dependency() -> object:
+    from litestar.di import NamedDependency
+
+    return NamedDependency[Settings]
+
+
+# Route handlers declare `settings: AppSettings` to receive the app's settings.
+AppSettings = _named_dependency()

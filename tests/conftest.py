@@ -7,13 +7,16 @@ import asyncio
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import text
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -106,11 +109,24 @@ class Database:
             finally:
                 await engine.dispose()
 
-        return asyncio.run(go())
+        # Always on a worker thread: the caller may itself be inside an event loop (Playwright's sync API).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, go()).result()
 
     def scalar(self, sql: str, **params: Any) -> Any:
         async def work(session: AsyncSession) -> Any:
             return (await session.execute(text(sql), params)).scalar()
+
+        return self.run(work)
+
+    def execute(self, sql: str, **params: Any) -> int:
+        """Run a statement; datetimes are bound with the app's UTC column type so both backends agree."""
+        statement = text(sql).bindparams(
+            *(bindparam(name, type_=DateTimeUTC(timezone=True)) for name, v in params.items() if isinstance(v, datetime))
+        )
+
+        async def work(session: AsyncSession) -> int:
+            return (await session.execute(statement, params)).rowcount or 0
 
         return self.run(work)
 

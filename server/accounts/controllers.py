@@ -23,8 +23,9 @@ from server.accounts.forms import (
 )
 from server.accounts.guards import admin_only, signed_in, staff_only
 from server.accounts.models import CareTeam, Role, User, UserSession
+from server.db import DbSession
 from server.i18n import gettext as _
-from server.settings import Settings
+from server.settings import AppSettings, Settings
 from server.web.forms import form_values, validate
 from server.web.responses import redirect, render
 
@@ -82,7 +83,7 @@ async def _replace_session(
 
 class AuthController(Controller):
     @get("/")
-    async def root(self, request: Request, db_session: AsyncSession) -> Response[Any]:
+    async def root(self, request: Request, db_session: DbSession) -> Response[Any]:
         user: User | None = request.scope.get("user")  # type: ignore[assignment]
         if user is not None:
             return redirect(request, service.ROLE_HOME[user.role])
@@ -91,7 +92,7 @@ class AuthController(Controller):
         return redirect(request, "/login")
 
     @get("/setup")
-    async def setup_page(self, request: Request, db_session: AsyncSession) -> Template:
+    async def setup_page(self, request: Request, db_session: DbSession) -> Template:
         if not await service.needs_setup(db_session):
             raise NotFoundException()
         return render(
@@ -101,7 +102,7 @@ class AuthController(Controller):
         )
 
     @post("/setup")
-    async def setup_submit(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+    async def setup_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         if not await service.needs_setup(db_session):
             raise NotFoundException()
         result = validate(SetupForm, await form_values(request))
@@ -135,7 +136,7 @@ class AuthController(Controller):
         return render(request, "accounts/login.html", {"values": {"next": next}, "errors": {}})
 
     @post("/login")
-    async def login_submit(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+    async def login_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(LoginForm, await form_values(request))
         values = {**result.values, "password": ""}
         if not result.ok or result.data is None:
@@ -163,7 +164,7 @@ class AuthController(Controller):
         return await _replace_session(request, db_session, settings, user, target)
 
     @post("/logout")
-    async def logout(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+    async def logout(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         current: UserSession | None = request.scope.get("auth")  # type: ignore[assignment]
         if current is not None:
             await sessions.end_session(db_session, current.id)
@@ -182,7 +183,7 @@ class AuthController(Controller):
         )
 
     @post("/join")
-    async def join_submit(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+    async def join_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(JoinForm, await form_values(request))
         errors = dict(result.errors)
         invite = None
@@ -237,11 +238,11 @@ class AccountController(Controller):
         return render(request, "accounts/account.html", context, status_code=status_code)
 
     @get("/")
-    async def account(self, request: Request, db_session: AsyncSession) -> Template:
+    async def account(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session)
 
     @post("/profile")
-    async def profile(self, request: Request, db_session: AsyncSession) -> Response[Any]:
+    async def profile(self, request: Request, db_session: DbSession) -> Response[Any]:
         result = validate(ProfileForm, await form_values(request))
         if not result.ok or result.data is None:
             return await self._page(request, db_session, 422, profile=result.values, errors=result.errors)
@@ -254,7 +255,7 @@ class AccountController(Controller):
         return redirect(request, "/account?notice=profile")
 
     @post("/password")
-    async def password(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+    async def password(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(PasswordForm, await form_values(request))
         user: User = request.user
         errors = dict(result.errors)
@@ -269,12 +270,12 @@ class AccountController(Controller):
         return await _replace_session(request, db_session, settings, user, "/account?notice=password")
 
     @post("/devices/sign-out-others")
-    async def sign_out_others(self, request: Request, db_session: AsyncSession) -> Response[Any]:
+    async def sign_out_others(self, request: Request, db_session: DbSession) -> Response[Any]:
         await sessions.end_other_sessions(db_session, request.user.id, request.auth.id)
         return redirect(request, "/account?notice=devices")
 
     @post("/delete")
-    async def delete(self, request: Request, db_session: AsyncSession, settings: Settings) -> Response[Any]:
+    async def delete(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(DeleteForm, await form_values(request))
         user: User = request.user
         errors = dict(result.errors)
@@ -318,11 +319,11 @@ class InviteController(Controller):
         )
 
     @get("/")
-    async def invites(self, request: Request, db_session: AsyncSession) -> Template:
+    async def invites(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session)
 
     @post("/")
-    async def create(self, request: Request, db_session: AsyncSession, settings: Settings) -> Template:
+    async def create(self, request: Request, db_session: DbSession, settings: AppSettings) -> Template:
         result = validate(InviteForm, await form_values(request))
         user: User = request.user
         if not result.ok or result.data is None:
@@ -342,7 +343,7 @@ class AdminController(Controller):
     guards = [admin_only]
 
     @get("/")
-    async def people(self, request: Request, db_session: AsyncSession) -> Template:
+    async def people(self, request: Request, db_session: DbSession) -> Template:
         admin: User = request.user
         people = list(
             await db_session.scalars(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import Controller, Request, get
 from litestar.response import Template
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import family_only
 from server.accounts.models import FamilyLink, User
+from server.db import DbSession
 from server.web.responses import render
 
 
@@ -17,7 +17,7 @@ class FamilyController(Controller):
     guards = [family_only]
 
     @get("/")
-    async def feed(self, request: Request, db_session: AsyncSession) -> Template:
+    async def feed(self, request: Request, db_session: DbSession) -> Template:
         member: User = request.user
         people = list(
             await db_session.scalars(

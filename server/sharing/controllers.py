@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import Controller, Request, get
 from litestar.response import Template
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import therapist_only
 from server.accounts.models import CareTeam, User
+from server.db import DbSession
 from server.web.responses import render
 
 
@@ -17,7 +17,7 @@ class TherapistController(Controller):
     guards = [therapist_only]
 
     @get("/")
-    async def dashboard(self, request: Request, db_session: AsyncSession) -> Template:
+    async def dashboard(self, request: Request, db_session: DbSession) -> Template:
         therapist: User = request.user
         patients = list(
             await db_session.scalars(

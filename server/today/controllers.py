@@ -6,10 +6,10 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import patient_only
 from server.accounts.models import User
+from server.db import DbSession
 from server.web.responses import render
 
 
@@ -17,9 +17,11 @@ class TodayController(Controller):
     guards = [patient_only]
 
     @get("/today")
-    async def today(self, request: Request, db_session: AsyncSession) -> Template:
+    async def today(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         context: dict[str, Any] = {"user": user}
+        # Each domain adds its panel's context here (one line each), e.g.
+        # context.update(await checkins_today.today_context(db_session, user))
         return render(request, "today/today.html", context)
 
     @get("/more")

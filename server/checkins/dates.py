@@ -1,0 +1,73 @@
+"""The patient's own calendar: local days computed in the IANA zone stored on the account.
+
+Everything here works on calendar dates, never on 24-hour blocks, so counts stay right across DST changes
+(a spring-forward day has 23 hours and a fall-back day 25, but each is still one day).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.db import utcnow
+
+
+class HasTimezone(Protocol):
+    timezone: str
+
+
+@lru_cache(maxsize=512)
+def zone_for(name: str) -> ZoneInfo:
+    """The account's zone; an unknown or empty name falls back to UTC rather than failing a page."""
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def user_zone(user: HasTimezone) -> ZoneInfo:
+    return zone_for(getattr(user, "timezone", "") or "")
+
+
+def aware(moment: datetime) -> datetime:
+    """Treat a naive datetime as UTC (the database and the phone both send UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def local_today(user: HasTimezone, now: datetime | None = None) -> date:
+    """The patient's calendar date right now (or at `now`, a UTC or aware datetime)."""
+    return local_date_of(user, now or utcnow())
+
+
+def local_date_of(user: HasTimezone, moment: datetime) -> date:
+    """The patient's calendar date at an instant."""
+    return aware(moment).astimezone(user_zone(user)).date()
+
+
+def local_datetime(user: HasTimezone, moment: datetime) -> datetime:
+    return aware(moment).astimezone(user_zone(user))
+
+
+def start_of_local_day(user: HasTimezone, day: date) -> datetime:
+    """The UTC instant at which `day` begins for the patient (handles 23- and 25-hour days)."""
+    return datetime.combine(day, time.min, tzinfo=user_zone(user)).astimezone(UTC)
+
+
+def from_local_naive(user: HasTimezone, naive: datetime) -> datetime:
+    """A wall-clock time the patient typed (no zone) as a UTC instant. In a fall-back hour the first
+    occurrence is taken; a time inside a spring-forward gap moves forward the way the clock did."""
+    local = naive.replace(tzinfo=user_zone(user), fold=0)
+    # Round-trip through UTC normalises times that fall in a DST gap.
+    return local.astimezone(UTC)
+
+
+def days_between(start: date, end: date) -> int:
+    """Whole calendar days from `start` to `end` (0 on the same day, never negative)."""
+    return max(0, (end - start).days)
+
+
+def date_range(start: date, end: date) -> list[date]:
+    """Every date from start to end inclusive."""
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

@@ -1,0 +1,631 @@
+"""Turning programs into dated group sessions. This is the schedule's public API; other domains call it.
+
+A program's weekly groups are kept as patterns in the program's own IANA timezone ("Mondays 18:00 in
+America/New_York"). Each occurrence is built from a local date and local time and only then converted to UTC,
+so a group stays at 18:00 local on both sides of a daylight-saving change while its UTC instant shifts.
+
+Which groups a patient has in a given week follows their enrolment: program week n (1-based, counted from the
+enrolment's start date) uses the phase whose weeks include n; weeks added by an extension repeat the last
+phase. One-off changes (cancelled, moved, holiday, extra) are applied on top.
+
+Public functions (all take an AsyncSession and timezone-aware UTC datetimes; windows are [start, end) on the
+session's start time):
+
+- `sessions_for_patient(db, patient_id, start_utc, end_utc) -> list[Occurrence]` (cancelled ones included,
+  flagged, so calendars can show them as cancelled)
+- `next_session(db, patient_id, now_utc) -> Occurrence | None`
+- `attendance_summary(db, patient_id, start_utc, end_utc) -> AttendanceSummary`
+- `completed_phases(db, patient_id, now_utc) -> list[tuple[str, date]]`
+- `program_completed(db, patient_id, now_utc) -> tuple[str, date] | None`
+- `occurrences_starting_between(db, start_utc, end_utc) -> list[tuple[int, Occurrence]]` (for reminders;
+  a fixed number of queries however many patients are enrolled)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypedDict
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import utcnow
+from server.schedule.models import (
+    Attendance,
+    Enrolment,
+    GroupPattern,
+    Program,
+    ProgramPhase,
+    SessionException,
+)
+
+# Phases may run to week 52 and extensions add at most 52 more weeks, so no enrolment that started more than
+# this long ago can still have sessions: it bounds the enrolment query for reminders.
+MAX_PROGRAM_WEEKS = 52
+MAX_EXTENSION_WEEKS = 52
+_LONGEST_ENROLMENT = timedelta(weeks=MAX_PROGRAM_WEEKS + MAX_EXTENSION_WEEKS)
+# Local dates can be up to 14 hours away from the UTC date, so every UTC window is widened by a day on each side
+# before it is turned into local dates (exact filtering on the UTC instant happens afterwards).
+_DATE_MARGIN = timedelta(days=1)
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The IANA zone, or UTC if the stored name is unknown (never a 500 for a bad value)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Treat naive datetimes as UTC (SQLite aggregates), and normalise aware ones to UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """A local wall-clock time on a local date, as a UTC instant (zoneinfo applies the right DST offset)."""
+    return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
+
+
+def pattern_occurrence_id(pattern_id: int, original_date: date) -> str:
+    return f"g{pattern_id}-{original_date:%Y%m%d}"
+
+
+def extra_occurrence_id(exception_id: int) -> str:
+    return f"x{exception_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One dated group session for one enrolment.
+
+    `occurrence_id` is stable: a weekly group's id is its pattern and ORIGINAL local date, so moving the session
+    keeps its id (calendar UIDs and attendance stay attached); an extra session's id is its change row.
+    """
+
+    occurrence_id: str
+    title: str
+    starts_at: datetime  # UTC, aware
+    ends_at: datetime  # UTC, aware
+    local_start: datetime  # aware, in the program's timezone
+    timezone: str  # the program's IANA timezone
+    location: str
+    video_url: str
+    facilitator: str
+    program_id: int
+    program_name: str
+    phase_name: str
+    week: int  # program week (1-based) of the enrolment this session belongs to
+    enrolment_id: int
+    pattern_id: int | None = None
+    cancelled: bool = False
+    moved: bool = False
+    extra: bool = False
+    note: str = ""
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+    def starts_in(self, timezone: str) -> datetime:
+        """The start as wall-clock time in another timezone (e.g. the patient's own)."""
+        return self.starts_at.astimezone(zone(timezone))
+
+
+class AttendanceSummary(TypedDict):
+    scheduled: int  # sessions that were not cancelled, plus any session with an attendance mark
+    attended: int
+    missed: int
+    unmarked: int
+
+
+@dataclass
+class ProgramData:
+    """A program with everything needed to expand it, loaded in a fixed number of queries."""
+
+    program: Program
+    phases: list[ProgramPhase] = field(default_factory=list)
+    patterns: dict[int, list[GroupPattern]] = field(default_factory=dict)  # phase id → patterns
+    changes: dict[tuple[int, date], SessionException] = field(default_factory=dict)  # cancelled / moved
+    holidays: dict[date, SessionException] = field(default_factory=dict)
+    moves_to: dict[date, list[SessionException]] = field(default_factory=dict)  # by new date
+    extras: dict[date, list[SessionException]] = field(default_factory=dict)  # by date
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.program.timezone)
+
+    @property
+    def weeks(self) -> int:
+        """How many weeks the program runs (the last phase's end week), before any extension."""
+        return max((p.end_week for p in self.phases), default=0)
+
+    def phase_for_week(self, week: int) -> ProgramPhase | None:
+        if week < 1 or not self.phases:
+            return None
+        if week > self.weeks:
+            # Extension weeks repeat the final step of the program.
+            return max(self.phases, key=lambda p: p.end_week)
+        for phase in self.phases:
+            if phase.start_week <= week <= phase.end_week:
+                return phase
+        return None
+
+
+def program_week(enrolment: Enrolment, day: date) -> int:
+    return (day - enrolment.start_date).days // 7 + 1
+
+
+def natural_last_day(enrolment: Enrolment, program_weeks: int) -> date | None:
+    """The last day of the enrolment's weeks (program plus extension), ignoring any early end."""
+    weeks = program_weeks + max(enrolment.extended_weeks, 0)
+    if weeks <= 0:
+        return None
+    return enrolment.start_date + timedelta(days=weeks * 7 - 1)
+
+
+def last_day(enrolment: Enrolment, program_weeks: int) -> date | None:
+    """The last day the patient has sessions: the natural end, or the day the enrolment ended if earlier."""
+    natural = natural_last_day(enrolment, program_weeks)
+    if natural is None:
+        return None
+    if enrolment.end_date is not None and enrolment.end_date < natural:
+        return enrolment.end_date
+    return natural
+
+
+def enrolment_state(enrolment: Enrolment, program_weeks: int, today: date) -> str:
+    """'upcoming', 'active', 'completed' or 'discharged', as of a local date."""
+    if enrolment.status == "discharged":
+        return "discharged"
+    if enrolment.status == "completed":
+        return "completed"
+    natural = natural_last_day(enrolment, program_weeks)
+    if natural is not None and today > natural:
+        return "completed"
+    if today < enrolment.start_date:
+        return "upcoming"
+    return "active"
+
+
+# --- loading ---------------------------------------------------------------------------------------------
+
+
+async def load_programs(
+    db: AsyncSession,
+    programs: Iterable[Program],
+    changes_between: tuple[date, date] | None = None,
+    *,
+    with_changes: bool = True,
+) -> dict[int, ProgramData]:
+    """Phases, patterns and one-off changes for these programs (three queries however many programs).
+
+    With `changes_between`, only one-off changes that touch those local dates are loaded.
+    """
+    data = {p.id: ProgramData(program=p) for p in programs if p.id is not None}
+    if not data:
+        return {}
+    ids = list(data)
+    phases = await db.scalars(
+        select(ProgramPhase).where(ProgramPhase.program_id.in_(ids)).order_by(ProgramPhase.start_week)  # type: ignore[attr-defined]
+    )
+    phase_program: dict[int, int] = {}
+    for phase in phases:
+        data[phase.program_id].phases.append(phase)
+        data[phase.program_id].patterns[phase.id] = []  # type: ignore[index]
+        phase_program[phase.id] = phase.program_id  # type: ignore[index]
+    if phase_program:
+        patterns = await db.scalars(
+            select(GroupPattern)
+            .where(GroupPattern.phase_id.in_(list(phase_program)))  # type: ignore[attr-defined]
+            .order_by(GroupPattern.weekday, GroupPattern.start_time, GroupPattern.id)
+        )
+        for pattern in patterns:
+            data[phase_program[pattern.phase_id]].patterns[pattern.phase_id].append(pattern)
+    if not with_changes:
+        return data
+    query = select(SessionException).where(SessionException.program_id.in_(ids))  # type: ignore[attr-defined]
+    if changes_between is not None:
+        first_day, last_day_ = changes_between
+        query = query.where(
+            or_(
+                SessionException.original_date.between(first_day, last_day_),  # type: ignore[union-attr]
+                SessionException.new_date.between(first_day, last_day_),  # type: ignore[union-attr]
+            )
+        )
+    for change in await db.scalars(query):
+        item = data[change.program_id]
+        if change.kind in ("cancelled", "moved") and change.pattern_id is not None and change.original_date:
+            item.changes[(change.pattern_id, change.original_date)] = change
+            if change.kind == "moved" and change.new_date is not None:
+                item.moves_to.setdefault(change.new_date, []).append(change)
+        elif change.kind == "holiday" and change.original_date is not None:
+            item.holidays[change.original_date] = change
+        elif change.kind == "extra" and change.new_date is not None:
+            item.extras.setdefault(change.new_date, []).append(change)
+    return data
+
+
+def _utc_dates(start_utc: datetime, end_utc: datetime) -> tuple[date, date]:
+    """Every local date anywhere on Earth that the UTC window can touch."""
+    return (as_utc(start_utc) - _DATE_MARGIN).date(), (as_utc(end_utc) + _DATE_MARGIN).date()
+
+
+# --- expansion -------------------------------------------------------------------------------------------
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc: datetime) -> list[Occurrence]:
+    """The enrolment's sessions starting in [start_utc, end_utc), cancelled ones included and flagged."""
+    start_utc, end_utc = as_utc(start_utc), as_utc(end_utc)
+    if end_utc <= start_utc:
+        return []
+    tz = data.tz
+    final = last_day(enrolment, data.weeks)
+    if final is None:
+        return []
+    window_first = (start_utc.astimezone(tz) - _DATE_MARGIN).date()
+    window_last = (end_utc.astimezone(tz) + _DATE_MARGIN).date()
+    first = max(window_first, enrolment.start_date)
+    last = min(window_last, final)
+    program = data.program
+    found: list[Occurrence] = []
+
+    def in_enrolment(day: date) -> bool:
+        return enrolment.start_date <= day <= final  # type: ignore[operator]
+
+    def build(
+        occurrence_id: str,
+        day: date,
+        at: time,
+        minutes: int,
+        source: GroupPattern | SessionException,
+        week: int,
+        phase_name: str,
+        **flags: object,
+    ) -> None:
+        starts = local_to_utc(day, at, tz)
+        if not (start_utc <= starts < end_utc):
+            return
+        found.append(
+            Occurrence(
+                occurrence_id=occurrence_id,
+                title=source.title,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=max(minutes, 0)),
+                local_start=starts.astimezone(tz),
+                timezone=program.timezone,
+                location=source.location,
+                video_url=source.video_url,
+                facilitator=source.facilitator,
+                program_id=program.id,  # type: ignore[arg-type]
+                program_name=program.name,
+                phase_name=phase_name,
+                week=week,
+                enrolment_id=enrolment.id,  # type: ignore[arg-type]
+                **flags,  # type: ignore[arg-type]
+            )
+        )
+
+    for day in _days(first, last):
+        week = program_week(enrolment, day)
+        phase = data.phase_for_week(week)
+        if phase is not None:
+            holiday = data.holidays.get(day)
+            for pattern in data.patterns.get(phase.id, []):  # type: ignore[arg-type]
+                if pattern.weekday != day.weekday():
+                    continue
+                change = data.changes.get((pattern.id, day))  # type: ignore[arg-type]
+                if change is not None and change.kind == "moved":
+                    continue  # shown on its new date below
+                cancelled = change is not None or holiday is not None
+                note = (change.note if change is not None else "") or (holiday.note if holiday is not None else "")
+                build(
+                    pattern_occurrence_id(pattern.id, day),  # type: ignore[arg-type]
+                    day,
+                    pattern.start_time,
+                    pattern.duration_minutes,
+                    pattern,
+                    week,
+                    phase.name,
+                    pattern_id=pattern.id,
+                    cancelled=cancelled,
+                    note=note,
+                )
+        for extra in data.extras.get(day, []):
+            extra_phase = data.phase_for_week(week)
+            build(
+                extra_occurrence_id(extra.id),  # type: ignore[arg-type]
+                day,
+                extra.new_time or time(0, 0),
+                extra.duration_minutes,
+                extra,
+                week,
+                extra_phase.name if extra_phase else "",
+                extra=True,
+                note=extra.note,
+            )
+        # A moved session keeps the pattern and phase of its original date, so look that date up.
+        for move in data.moves_to.get(day, []):
+            original = move.original_date
+            if original is None or not in_enrolment(original):
+                continue
+            original_week = program_week(enrolment, original)
+            original_phase = data.phase_for_week(original_week)
+            if original_phase is None:
+                continue
+            pattern_ = next(
+                (p for p in data.patterns.get(original_phase.id, []) if p.id == move.pattern_id),  # type: ignore[arg-type]
+                None,
+            )
+            if pattern_ is None or pattern_.weekday != original.weekday():
+                continue
+            build(
+                pattern_occurrence_id(pattern_.id, original),  # type: ignore[arg-type]
+                day,
+                move.new_time or pattern_.start_time,
+                pattern_.duration_minutes,
+                pattern_,
+                original_week,
+                original_phase.name,
+                pattern_id=pattern_.id,
+                moved=True,
+                note=move.note,
+            )
+    found.sort(key=lambda o: (o.starts_at, o.title, o.occurrence_id))
+    return found
+
+
+def _dedupe(items: Iterable[Occurrence]) -> list[Occurrence]:
+    seen: set[str] = set()
+    result = []
+    for item in sorted(items, key=lambda o: (o.starts_at, o.title, o.occurrence_id)):
+        if item.occurrence_id not in seen:
+            seen.add(item.occurrence_id)
+            result.append(item)
+    return result
+
+
+async def enrolments_with_programs(db: AsyncSession, patient_id: int) -> list[tuple[Enrolment, Program]]:
+    rows = await db.execute(
+        select(Enrolment, Program)
+        .join(Program, Program.id == Enrolment.program_id)  # type: ignore[arg-type]
+        .where(Enrolment.patient_id == patient_id)
+        .order_by(Enrolment.start_date, Enrolment.id)
+    )
+    return [(e, p) for e, p in rows.tuples()]
+
+
+async def sessions_for_patient(
+    db: AsyncSession, patient_id: int, start_utc: datetime, end_utc: datetime
+) -> list[Occurrence]:
+    """Every session of the patient starting in [start_utc, end_utc), oldest first; cancelled ones flagged."""
+    pairs = await enrolments_with_programs(db, patient_id)
+    if not pairs:
+        return []
+    first, last = _utc_dates(start_utc, end_utc)
+    data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), (first, last))
+    return _dedupe(occ for e, p in pairs for occ in expand(data[p.id], e, start_utc, end_utc))  # type: ignore[index]
+
+
+async def next_session(
+    db: AsyncSession, patient_id: int, now_utc: datetime, *, include_in_progress: bool = False
+) -> Occurrence | None:
+    """The next session that isn't cancelled (optionally one already under way), or None."""
+    now_utc = as_utc(now_utc)
+    # Look a little way ahead first (the usual case), then further out for gaps such as a holiday week.
+    lookback = timedelta(hours=12) if include_in_progress else timedelta(0)
+    for horizon in (timedelta(days=8), timedelta(days=120)):
+        for occ in await sessions_for_patient(db, patient_id, now_utc - lookback, now_utc + horizon):
+            if occ.cancelled:
+                continue
+            if occ.starts_at >= now_utc or (include_in_progress and occ.ends_at > now_utc):
+                return occ
+    return None
+
+
+async def attendance_marks(db: AsyncSession, patient_id: int, occurrence_ids: Sequence[str]) -> dict[str, Attendance]:
+    if not occurrence_ids:
+        return {}
+    rows = await db.scalars(
+        select(Attendance).where(
+            Attendance.patient_id == patient_id,
+            Attendance.occurrence_id.in_(list(occurrence_ids)),  # type: ignore[attr-defined]
+        )
+    )
+    return {row.occurrence_id: row for row in rows}
+
+
+async def attendance_summary(
+    db: AsyncSession, patient_id: int, start_utc: datetime, end_utc: datetime
+) -> AttendanceSummary:
+    """Sessions in the window and how many were marked attended or missed.
+
+    A session with a mark always counts as scheduled, even if its group was later removed from the program,
+    so history doesn't change when an admin edits the pattern.
+    """
+    start_utc, end_utc = as_utc(start_utc), as_utc(end_utc)
+    scheduled = {
+        o.occurrence_id for o in await sessions_for_patient(db, patient_id, start_utc, end_utc) if not o.cancelled
+    }
+    marks = await db.scalars(
+        select(Attendance).where(
+            Attendance.patient_id == patient_id,
+            or_(
+                Attendance.occurrence_id.in_(list(scheduled) or [""]),  # type: ignore[attr-defined]
+                and_(Attendance.starts_at >= start_utc, Attendance.starts_at < end_utc),
+            ),
+        )
+    )
+    status: dict[str, str] = {}
+    for mark in marks:
+        status[mark.occurrence_id] = mark.status
+    every = scheduled | set(status)
+    attended = sum(1 for s in status.values() if s == "attended")
+    missed = sum(1 for s in status.values() if s == "missed")
+    return AttendanceSummary(
+        scheduled=len(every), attended=attended, missed=missed, unmarked=len(every) - attended - missed
+    )
+
+
+def _today(tz: ZoneInfo, now_utc: datetime) -> date:
+    return as_utc(now_utc).astimezone(tz).date()
+
+
+async def completed_phases(db: AsyncSession, patient_id: int, now_utc: datetime) -> list[tuple[str, date]]:
+    """(phase name, local date of its last day) for each phase the patient has been through, oldest first.
+
+    A phase counts once its last day is over; a phase cut short by discharge doesn't count. The final phase
+    ends after any extension weeks.
+    """
+    pairs = await enrolments_with_programs(db, patient_id)
+    data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
+    done: list[tuple[str, date]] = []
+    for enrolment, program in pairs:
+        item = data[program.id]  # type: ignore[index]
+        today = _today(item.tz, now_utc)
+        weeks = item.weeks
+        for phase in item.phases:
+            end_week = phase.end_week + (enrolment.extended_weeks if phase.end_week == weeks else 0)
+            finished_on = enrolment.start_date + timedelta(days=end_week * 7 - 1)
+            if finished_on >= today:
+                continue
+            if enrolment.end_date is not None and enrolment.end_date < finished_on:
+                continue
+            done.append((phase.name, finished_on))
+    done.sort(key=lambda pair: pair[1])
+    return done
+
+
+async def program_completed(db: AsyncSession, patient_id: int, now_utc: datetime) -> tuple[str, date] | None:
+    """(program name, local completion date) of the patient's most recently completed program, or None.
+
+    Completed means every week has passed (extension included) without a discharge, or staff ended the
+    enrolment as completed.
+    """
+    pairs = await enrolments_with_programs(db, patient_id)
+    data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
+    latest: tuple[str, date] | None = None
+    for enrolment, program in pairs:
+        item = data[program.id]  # type: ignore[index]
+        today = _today(item.tz, now_utc)
+        finished_on: date | None = None
+        if enrolment.status == "completed" and enrolment.end_date is not None and enrolment.end_date <= today:
+            finished_on = enrolment.end_date
+        elif enrolment.status == "active":
+            natural = natural_last_day(enrolment, item.weeks)
+            if natural is not None and natural < today:
+                finished_on = natural
+        if finished_on is not None and (latest is None or finished_on >= latest[1]):
+            latest = (program.name, finished_on)
+    return latest
+
+
+async def occurrences_starting_between(
+    db: AsyncSession, start_utc: datetime, end_utc: datetime, *, include_cancelled: bool = False
+) -> list[tuple[int, Occurrence]]:
+    """(patient id, occurrence) for every enrolled patient's session starting in [start_utc, end_utc).
+
+    Four queries in all, whatever the number of patients: enrolments that can touch the window, then the
+    phases, patterns and one-off changes of their programs.
+    """
+    start_utc, end_utc = as_utc(start_utc), as_utc(end_utc)
+    if end_utc <= start_utc:
+        return []
+    first, last = _utc_dates(start_utc, end_utc)
+    rows = (
+        await db.execute(
+            select(Enrolment, Program)
+            .join(Program, Program.id == Enrolment.program_id)  # type: ignore[arg-type]
+            .where(
+                Enrolment.start_date <= last,
+                Enrolment.start_date >= first - _LONGEST_ENROLMENT,
+                or_(Enrolment.end_date.is_(None), Enrolment.end_date >= first),  # type: ignore[union-attr]
+            )
+            .order_by(Enrolment.patient_id, Enrolment.id)
+        )
+    ).tuples()
+    pairs = list(rows)
+    if not pairs:
+        return []
+    data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), (first, last))
+    by_patient: dict[int, list[Occurrence]] = defaultdict(list)
+    for enrolment, program in pairs:
+        by_patient[enrolment.patient_id].extend(expand(data[program.id], enrolment, start_utc, end_utc))  # type: ignore[index]
+    result: list[tuple[int, Occurrence]] = []
+    for patient_id, items in by_patient.items():
+        for occ in _dedupe(items):
+            if include_cancelled or not occ.cancelled:
+                result.append((patient_id, occ))
+    result.sort(key=lambda pair: (pair[1].starts_at, pair[0]))
+    return result
+
+
+# --- attendance --------------------------------------------------------------------------------------------
+
+# How far back a session can still be marked (the patient sees two weeks; staff can fix a few weeks more).
+MARKABLE_DAYS = 42
+
+
+async def find_markable(db: AsyncSession, patient_id: int, occurrence_id: str, now_utc: datetime) -> Occurrence | None:
+    """The patient's session with this id if it has started, isn't cancelled and is recent enough to mark."""
+    now_utc = as_utc(now_utc)
+    for occ in await sessions_for_patient(db, patient_id, now_utc - timedelta(days=MARKABLE_DAYS), now_utc):
+        if occ.occurrence_id == occurrence_id and not occ.cancelled:
+            return occ
+    return None
+
+
+async def mark_attendance(
+    db: AsyncSession, patient_id: int, occurrence: Occurrence, status: str, marked_by_id: int | None
+) -> Attendance:
+    """Record attended/missed for one session, replacing an earlier mark (safe when two taps race)."""
+    if status not in ("attended", "missed"):
+        raise ValueError(status)
+    existing = await db.scalar(
+        select(Attendance).where(
+            Attendance.patient_id == patient_id, Attendance.occurrence_id == occurrence.occurrence_id
+        )
+    )
+    if existing is None:
+        row = Attendance(
+            patient_id=patient_id,
+            occurrence_id=occurrence.occurrence_id,
+            starts_at=occurrence.starts_at,
+            status=status,
+            marked_by_id=marked_by_id,
+        )
+        try:
+            async with db.begin_nested():
+                db.add(row)
+                await db.flush()
+            return row
+        except IntegrityError:
+            # Someone marked it in the same instant: fall through and update their row instead.
+            existing = await db.scalar(
+                select(Attendance).where(
+                    Attendance.patient_id == patient_id, Attendance.occurrence_id == occurrence.occurrence_id
+                )
+            )
+            if existing is None:
+                raise
+    existing.status = status
+    existing.starts_at = occurrence.starts_at
+    existing.marked_by_id = marked_by_id
+    existing.marked_at = utcnow()
+    db.add(existing)
+    await db.flush()
+    return existing

@@ -1,0 +1,373 @@
+"""Skill practice logic shared with other domains.
+
+Public functions (safe to call from check-ins, today, progress and sharing):
+
+* :func:`most_helpful_cards` ``(db, user_id, limit=3) -> list[SkillCard]`` — the cards with the largest
+  average distress drop for this person (practices with both ratings, positive drop only; ties by number of
+  practices, then title), filled up with urge surfing, TIPP and STOP.
+* :func:`helpful_card_stats` ``(db, user_id, limit=None) -> list[HelpfulCard]`` — the same ranking with numbers.
+* :func:`suggested_card` ``(db, user, local_date) -> SkillCard`` — one card for the Today page; changes every day,
+  deterministic for a given person and day, and every third day picks from favourites / helpful cards.
+* :func:`practice_counts` ``(db, user_id, start_utc, end_utc) -> dict[card_id, n]`` — most practised first.
+* :func:`weekly_practice_summary` ``(db, user_id, start_utc, end_utc) -> WeeklySummary`` — a dict
+  ``{"count": int, "cards": [(card_id, title, n)], "avg_drop": float | None}`` for the therapist's weekly summary.
+* :func:`practices_on_local_date` ``(db, user, local_date) -> list[SkillPractice]`` — practices that started on
+  that calendar day in the person's time zone (for the diary card's "skills used"); :func:`card_title` names them.
+* :func:`assign_card` ``(db, patient_id, therapist_id, card_id, note="", due_on=None) -> SkillAssignment``.
+* :func:`open_assignments` ``(db, patient_id) -> list[SkillAssignment]``.
+* :func:`today_context` / :func:`progress_context` — what ``skills/_today_panel.html`` and
+  ``skills/_progress_panel.html`` need.
+* :func:`offline_urls` — every skills URL the "use offline" switch pre-caches.
+
+Start and end bounds are half-open: ``start_utc <= started_at < end_utc``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypedDict
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import User
+from server.skills.catalogue import SkillCard, default_catalogue
+from server.skills.models import SkillAssignment, SkillFavourite, SkillPractice
+from server.web.static import static_url
+
+__all__ = [
+    "FALLBACK_CARD_IDS",
+    "HelpfulCard",
+    "WeeklySummary",
+    "assign_card",
+    "card_title",
+    "favourite_ids",
+    "helpful_card_stats",
+    "most_helpful_cards",
+    "offline_urls",
+    "open_assignments",
+    "practice_counts",
+    "practices_on_local_date",
+    "progress_context",
+    "recent_card_ids",
+    "suggested_card",
+    "today_context",
+    "weekly_practice_summary",
+]
+
+#: Offered when a person has no helpful history yet (or too little to fill the list).
+FALLBACK_CARD_IDS: tuple[str, ...] = ("urge-surfing", "tipp", "stop")
+
+# Every third day the Today suggestion comes from the person's own favourites and helpful cards.
+_PREFERRED_EVERY = 3
+
+
+@dataclass(frozen=True, slots=True)
+class HelpfulCard:
+    card: SkillCard
+    avg_drop: float
+    count: int
+
+
+class WeeklySummary(TypedDict):
+    count: int
+    cards: list[tuple[str, str, int]]
+    avg_drop: float | None
+
+
+def card_title(card_id: str) -> str:
+    """The card's title, or its id if the card has been retired from the catalogue."""
+    card = default_catalogue().by_id(card_id)
+    return card.title if card is not None else card_id
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_day_bounds(local_date: date, timezone: str | None) -> tuple[datetime, datetime]:
+    """The UTC instants where that calendar day starts and ends in the given zone (DST-safe)."""
+    zone = _zone(timezone)
+    start = datetime.combine(local_date, time.min, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(local_date + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+# --------------------------------------------------------------------------- most helpful
+
+
+async def helpful_card_stats(db: AsyncSession, user_id: int, limit: int | None = None) -> list[HelpfulCard]:
+    """Cards ranked by average distress drop (before − after), over practices with both ratings.
+
+    Only cards whose average drop is above zero count as helpful. Ties: more practices first, then title.
+    """
+    drop = SkillPractice.distress_before - SkillPractice.distress_after  # type: ignore[operator]
+    rows = (
+        await db.execute(
+            select(SkillPractice.card_id, func.avg(drop), func.count())
+            .where(
+                SkillPractice.user_id == user_id,
+                SkillPractice.distress_before.is_not(None),  # type: ignore[union-attr]
+                SkillPractice.distress_after.is_not(None),  # type: ignore[union-attr]
+            )
+            .group_by(SkillPractice.card_id)
+        )
+    ).all()
+    catalogue = default_catalogue()
+    stats: list[HelpfulCard] = []
+    for card_id, avg, count in rows:
+        card = catalogue.by_id(card_id)
+        average = float(avg)
+        if card is None or average <= 0:
+            continue
+        stats.append(HelpfulCard(card=card, avg_drop=round(average, 2), count=int(count)))
+    stats.sort(key=lambda s: (-s.avg_drop, -s.count, s.card.title.casefold()))
+    return stats if limit is None else stats[:limit]
+
+
+async def most_helpful_cards(db: AsyncSession, user_id: int, limit: int = 3) -> list[SkillCard]:
+    """Up to ``limit`` cards that helped this person most, filled with urge surfing, TIPP and STOP."""
+    if limit <= 0:
+        return []
+    cards = [stat.card for stat in await helpful_card_stats(db, user_id, limit)]
+    catalogue = default_catalogue()
+    for card_id in FALLBACK_CARD_IDS:
+        if len(cards) >= limit:
+            break
+        card = catalogue.by_id(card_id)
+        if card is not None and card not in cards:
+            cards.append(card)
+    return cards
+
+
+# --------------------------------------------------------------------------- favourites and recent
+
+
+async def favourite_ids(db: AsyncSession, user_id: int) -> list[str]:
+    """Favourite card ids, oldest first (the order they were starred)."""
+    rows = await db.execute(
+        select(SkillFavourite.card_id)
+        .where(SkillFavourite.user_id == user_id)
+        .order_by(SkillFavourite.created_at, SkillFavourite.id)
+    )
+    return [card_id for card_id in rows.scalars() if default_catalogue().by_id(card_id) is not None]
+
+
+async def recent_card_ids(db: AsyncSession, user_id: int, limit: int = 5) -> list[str]:
+    """Distinct cards practised most recently first."""
+    last = func.max(SkillPractice.started_at)
+    rows = await db.execute(
+        select(SkillPractice.card_id, last)
+        .where(SkillPractice.user_id == user_id)
+        .group_by(SkillPractice.card_id)
+        .order_by(last.desc(), SkillPractice.card_id)
+        .limit(limit + 5)  # a few spare in case a card was retired
+    )
+    ids = [card_id for card_id, _ in rows.all() if default_catalogue().by_id(card_id) is not None]
+    return ids[:limit]
+
+
+# --------------------------------------------------------------------------- today's suggestion
+
+
+def _rank(user_id: int, card_id: str) -> str:
+    return hashlib.sha256(f"{user_id}:{card_id}".encode()).hexdigest()
+
+
+def _rotation(user_id: int, cards: list[SkillCard], day: int) -> SkillCard:
+    order = sorted(cards, key=lambda card: _rank(user_id, card.id))
+    return order[day % len(order)]
+
+
+async def suggested_card(db: AsyncSession, user: User, local_date: date) -> SkillCard:
+    """One card for the Today page.
+
+    Every third day it comes from the person's favourites and most helpful cards (in turn); on other days it
+    walks through the rest of the catalogue in an order shuffled per person. Preferred days are never next to
+    each other and the two pools don't overlap, so the suggestion is never the same two days running.
+    """
+    assert user.id is not None
+    catalogue = list(default_catalogue().cards)
+    preferred_ids: list[str] = []
+    for card_id in [*await favourite_ids(db, user.id), *(s.card.id for s in await helpful_card_stats(db, user.id, 5))]:
+        if card_id not in preferred_ids:
+            preferred_ids.append(card_id)
+    preferred = [card for card_id in preferred_ids if (card := default_catalogue().by_id(card_id)) is not None]
+    rest = [card for card in catalogue if card.id not in preferred_ids]
+    day = local_date.toordinal()
+    if preferred and day % _PREFERRED_EVERY == 0:
+        return preferred[(day // _PREFERRED_EVERY) % len(preferred)]
+    return _rotation(user.id, rest if len(rest) >= 2 else catalogue, day)
+
+
+# --------------------------------------------------------------------------- counts and summaries
+
+
+async def practice_counts(db: AsyncSession, user_id: int, start_utc: datetime, end_utc: datetime) -> dict[str, int]:
+    """How many times each card was practised in ``[start_utc, end_utc)``, most practised first."""
+    rows = (
+        await db.execute(
+            select(SkillPractice.card_id, func.count())
+            .where(
+                SkillPractice.user_id == user_id,
+                SkillPractice.started_at >= start_utc,
+                SkillPractice.started_at < end_utc,
+            )
+            .group_by(SkillPractice.card_id)
+        )
+    ).all()
+    ordered = sorted(rows, key=lambda row: (-int(row[1]), card_title(row[0]).casefold()))
+    return {card_id: int(n) for card_id, n in ordered}
+
+
+async def weekly_practice_summary(
+    db: AsyncSession, user_id: int, start_utc: datetime, end_utc: datetime
+) -> WeeklySummary:
+    """``{"count", "cards": [(card_id, title, n)], "avg_drop"}`` for ``[start_utc, end_utc)``.
+
+    ``avg_drop`` is the mean of (before − after) over practices with both ratings, or None if there are none.
+    """
+    counts = await practice_counts(db, user_id, start_utc, end_utc)
+    drop = SkillPractice.distress_before - SkillPractice.distress_after  # type: ignore[operator]
+    avg = (
+        await db.execute(
+            select(func.avg(drop)).where(
+                SkillPractice.user_id == user_id,
+                SkillPractice.started_at >= start_utc,
+                SkillPractice.started_at < end_utc,
+                SkillPractice.distress_before.is_not(None),  # type: ignore[union-attr]
+                SkillPractice.distress_after.is_not(None),  # type: ignore[union-attr]
+            )
+        )
+    ).scalar()
+    return {
+        "count": sum(counts.values()),
+        "cards": [(card_id, card_title(card_id), n) for card_id, n in counts.items()],
+        "avg_drop": None if avg is None else round(float(avg), 2),
+    }
+
+
+async def practices_on_local_date(
+    db: AsyncSession, user: User, local_date: date, timezone: str | None = None
+) -> list[SkillPractice]:
+    """Practices that started on ``local_date`` in the person's time zone (or ``timezone``), oldest first."""
+    start, end = local_day_bounds(local_date, timezone or user.timezone)
+    rows = await db.execute(
+        select(SkillPractice)
+        .where(SkillPractice.user_id == user.id, SkillPractice.started_at >= start, SkillPractice.started_at < end)
+        .order_by(SkillPractice.started_at, SkillPractice.id)
+    )
+    return list(rows.scalars())
+
+
+# --------------------------------------------------------------------------- assignments
+
+
+class UnknownCardError(ValueError):
+    """The card id is not in the catalogue."""
+
+
+async def assign_card(
+    db: AsyncSession,
+    patient_id: int,
+    therapist_id: int | None,
+    card_id: str,
+    note: str = "",
+    due_on: date | None = None,
+) -> SkillAssignment:
+    """Give a patient a card to practise (the caller checks the therapist may do so)."""
+    if default_catalogue().by_id(card_id) is None:
+        raise UnknownCardError(card_id)
+    assignment = SkillAssignment(
+        patient_id=patient_id, therapist_id=therapist_id, card_id=card_id, note=note.strip()[:500], due_on=due_on
+    )
+    db.add(assignment)
+    await db.flush()
+    return assignment
+
+
+async def open_assignments(db: AsyncSession, patient_id: int) -> list[SkillAssignment]:
+    """Assignments not yet practised: soonest due first (no date last), then newest."""
+    rows = await db.execute(
+        select(SkillAssignment)
+        .where(SkillAssignment.patient_id == patient_id, SkillAssignment.completed_at.is_(None))  # type: ignore[union-attr]
+        .order_by(
+            SkillAssignment.due_on.is_(None),  # type: ignore[union-attr]
+            SkillAssignment.due_on,
+            SkillAssignment.assigned_at.desc(),  # type: ignore[attr-defined]
+        )
+    )
+    return [a for a in rows.scalars() if default_catalogue().by_id(a.card_id) is not None]
+
+
+async def recently_completed_assignments(db: AsyncSession, patient_id: int, limit: int = 5) -> list[SkillAssignment]:
+    rows = await db.execute(
+        select(SkillAssignment)
+        .where(SkillAssignment.patient_id == patient_id, SkillAssignment.completed_at.is_not(None))  # type: ignore[union-attr]
+        .order_by(SkillAssignment.completed_at.desc())  # type: ignore[union-attr]
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def complete_assignments(db: AsyncSession, practice: SkillPractice) -> int:
+    """Mark open assignments of this card done when the practice started after they were given."""
+    result = await db.execute(
+        update(SkillAssignment)
+        .where(
+            SkillAssignment.patient_id == practice.user_id,
+            SkillAssignment.card_id == practice.card_id,
+            SkillAssignment.completed_at.is_(None),  # type: ignore[union-attr]
+            SkillAssignment.assigned_at <= practice.started_at,
+        )
+        .values(completed_at=practice.ended_at or practice.created_at)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- panels for other pages
+
+
+def user_local_date(user: User, now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(_zone(user.timezone)).date()
+
+
+async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
+    """Context for ``skills/_today_panel.html``: ``skills_suggestion`` (a SkillCard) and ``skills_assigned``."""
+    assert user.id is not None
+    return {
+        "skills_suggestion": await suggested_card(db, user, user_local_date(user)),
+        "skills_assigned_count": len(await open_assignments(db, user.id)),
+    }
+
+
+async def progress_context(db: AsyncSession, user: User) -> dict[str, Any]:
+    """Context for ``skills/_progress_panel.html``: ``skills_progress`` = {helpful, total, last_7_days}."""
+    assert user.id is not None
+    now = datetime.now(UTC)
+    total = (
+        await db.execute(select(func.count()).select_from(SkillPractice).where(SkillPractice.user_id == user.id))
+    ).scalar() or 0
+    week = await practice_counts(db, user.id, now - timedelta(days=7), now + timedelta(minutes=1))
+    return {
+        "skills_progress": {
+            "helpful": await helpful_card_stats(db, user.id, 3),
+            "total": int(total),
+            "last_7_days": sum(week.values()),
+        }
+    }
+
+
+def offline_urls() -> list[str]:
+    """Pages and assets the More page's offline switch stores: the library, every card, and the card script."""
+    return [
+        "/skills",
+        *(f"/skills/{card.id}" for card in default_catalogue().cards),
+        static_url("js/skills.js"),
+    ]

@@ -1,0 +1,162 @@
+"""Browser tests: a real Steady server (uvicorn in a thread, fresh SQLite database) driven by Debian's
+Chromium through Playwright. Every visited page is checked with axe-core and for CSP violations."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+
+from server.accounts.models import User
+from server.app import create_app
+from server.settings import PROJECT_ROOT, Settings
+from tests.conftest import PASSWORD, Database
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+AXE_SOURCE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# Collect CSP violations from the first moment of every document (init scripts are not subject to the CSP).
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sourceFile || ''));
+});
+"""
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    db: Database
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test thread owns signals
+        pass
+
+
+@pytest.fixture
+def live_server_factory(sqlite_template: Path, tmp_path: Path) -> Iterator[Any]:
+    servers: list[tuple[_ThreadedServer, threading.Thread]] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        data_dir = tmp_path / f"data{len(servers)}"
+        data_dir.mkdir()
+        db_path = data_dir / "steady.db"
+        shutil.copy(sqlite_template, db_path)
+        port = _free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = {
+            "STEADY_DATA_DIR": str(data_dir),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+            "SECRET_KEY": "browser-test-secret-" + "y" * 30,
+            "BASE_URL": base_url,
+        }
+        options: dict[str, Any] = {"migrate_on_start": False, "run_dispatcher_in_app": False}
+        options.update(overrides)
+        settings = Settings.from_env(env, **options)
+        server = _ThreadedServer(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return LiveServer(url=base_url, settings=settings, db=Database(settings.database_url))
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(live_server_factory: Any) -> LiveServer:
+    return live_server_factory()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture
+def context(playwright_instance: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
+    # A persistent context: an incognito one always reports 'in-incognito' as an installability error.
+    ctx = playwright_instance.chromium.launch_persistent_context(
+        user_data_dir=str(tmp_path / "chromium-profile"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="en-US",
+        timezone_id="America/New_York",
+    )
+    ctx.add_init_script(CSP_LISTENER)
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.pages[0] if context.pages else context.new_page()
+    page.csp_console_errors = []  # type: ignore[attr-defined]
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            page.csp_console_errors.append(message.text)  # type: ignore[attr-defined]
+
+    page.on("console", on_console)
+    return page
+
+
+def check_page(page: Page) -> None:
+    """Fail on any axe-core accessibility violation or any Content-Security-Policy violation."""
+    page.wait_for_load_state("load")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    violations = [
+        f"{v['id']} ({v['impact']}): {v['help']} — " + "; ".join(n["target"][0] for n in v["nodes"][:5])
+        for v in result["violations"]
+    ]
+    assert not violations, f"accessibility violations on {page.url}:\n" + "\n".join(violations)
+    csp = page.evaluate("window.__cspViolations || []") + list(getattr(page, "csp_console_errors", []))
+    assert not csp, f"CSP violations on {page.url}: {csp}"
+
+
+def login_page(page: Page, server: LiveServer, user: User, password: str = PASSWORD) -> None:
+    page.goto(f"{server.url}/login")
+    check_page(page)
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("load")
+    assert "/login" not in page.url, page.content()[:500]
