@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", UTC_TYPE, nullable=True),
+        sa.Column("next_attempt_at", UTC_TYPE, nullable=False),
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("claimed_until", UTC_TYPE, nullable=True),
         sa.Column("created_at", UTC_TYPE, nullable=False),
@@ -69,8 +69,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("reminder", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_reminder_pending_due",
-            ["due_at"],
+            "ix_reminder_pending_next",
+            ["next_attempt_at"],
             unique=False,
             postgresql_where=sa.text("status = 'pending'"),
             sqlite_where=sa.text("status = 'pending'"),
@@ -137,7 +137,7 @@ def downgrade() -> None:
     op.drop_table("reminder_preference")
     with op.batch_alter_table("reminder", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reminder_user_id"))
-        batch_op.drop_index("ix_reminder_pending_due")
+        batch_op.drop_index("ix_reminder_pending_next")
     op.drop_table("reminder")
     with op.batch_alter_table("push_subscription", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_push_subscription_user_id"))

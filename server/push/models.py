@@ -7,8 +7,9 @@
 ``reminder`` — :class:`Reminder`, one notification for one person, fanned out to every device at send time.
     dedupe_key is UNIQUE ('group:<occurrence_id>:<user_id>', 'checkin:<local date>:<user_id>', …) so planning
     twice never duplicates. due_at / expires_at are UTC; a reminder past expires_at is dropped, never sent late.
-    status: 'pending' → 'sent' | 'failed' | 'dropped'. A worker claims a pending row by writing claimed_by and
-    a lease (claimed_until); a crashed worker's lease runs out and another worker takes the row over.
+    status: 'pending' → 'sent' | 'failed' | 'dropped'. A worker claims a pending row whose next_attempt_at has
+    come by writing claimed_by and a lease (claimed_until, copied into next_attempt_at); a crashed worker's
+    lease runs out and another worker takes the row over.
 
 ``reminder_delivery`` — :class:`ReminderDelivery`, the delivery log: one row per reminder per device per
     attempt outcome ('sent', 'retry', 'failed', 'pruned', 'dropped'). It holds no text, so no health details.
@@ -77,10 +78,11 @@ class PushSubscription(SQLModel, table=True):
 class Reminder(SQLModel, table=True):
     __tablename__ = "reminder"
     __table_args__ = (
-        # The dispatcher's claim query: pending rows in due order. Partial, so sent rows cost nothing.
+        # The dispatcher's claim query: pending rows whose next attempt is due. Partial, so finished rows
+        # cost nothing however many pile up.
         Index(
-            "ix_reminder_pending_due",
-            "due_at",
+            "ix_reminder_pending_next",
+            "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
@@ -102,7 +104,9 @@ class Reminder(SQLModel, table=True):
     url: str = Field(default="/", max_length=URL_MAX)
     status: str = Field(default="pending", max_length=10)
     attempts: int = Field(default=0)
-    next_attempt_at: datetime | None = utc_field(nullable=True)
+    # When a worker may next look at the row: due_at at first, then the end of quiet hours, a retry's
+    # backoff, or a claim's lease. The claim query reads only this column.
+    next_attempt_at: datetime = utc_field()
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = utc_field(nullable=True)
     created_at: datetime = utc_field(default_now=True)

@@ -25,7 +25,7 @@ Start and end bounds are half-open: ``start_utc <= started_at < end_utc``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +34,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
-from server.skills.catalogue import SkillCard, default_catalogue
+from server.i18n import gettext as _
+from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
+from server.i18n import ngettext
+from server.skills.catalogue import Module, SkillCard, Timer, default_catalogue
 from server.skills.models import SkillAssignment, SkillFavourite, SkillPractice
 from server.web.static import static_url
 
@@ -44,6 +47,9 @@ __all__ = [
     "WeeklySummary",
     "assign_card",
     "card_title",
+    "localised",
+    "localised_module",
+    "timer_text",
     "favourite_ids",
     "helpful_card_stats",
     "most_helpful_cards",
@@ -82,6 +88,47 @@ def card_title(card_id: str) -> str:
     """The card's title, or its id if the card has been retired from the catalogue."""
     card = default_catalogue().by_id(card_id)
     return card.title if card is not None else card_id
+
+
+def localised(card: SkillCard) -> SkillCard:
+    """The card with its words run through the active translation (see ``server/skills/extract.py``)."""
+    return replace(
+        card,
+        title=translate_text(card.title),
+        use_when=translate_text(card.use_when),
+        steps=tuple(translate_text(step) for step in card.steps),
+        caution=translate_text(card.caution) if card.caution else None,
+    )
+
+
+def localised_module(module: Module) -> Module:
+    return replace(module, title=translate_text(module.title), summary=translate_text(module.summary))
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return ngettext("%(num)s second", "%(num)s seconds", seconds) % {"num": seconds}
+    minutes = round(seconds / 60)
+    return ngettext("about %(num)s minute", "about %(num)s minutes", minutes) % {"num": minutes}
+
+
+def timer_text(timer: Timer) -> str:
+    """The timer in plain words, for everyone (and the whole guide when the page script can't run)."""
+    if timer.kind == "countdown":
+        return _("A timer for %(time)s.") % {"time": _duration(timer.total_seconds)}
+    assert timer.pattern is not None and timer.cycles is not None
+    breathe_in, hold_in, breathe_out, hold_out = timer.pattern
+    parts = [_("Breathe in for %(time)s.") % {"time": _duration(breathe_in)}]
+    if hold_in:
+        parts.append(_("Hold for %(time)s.") % {"time": _duration(hold_in)})
+    parts.append(_("Breathe out for %(time)s.") % {"time": _duration(breathe_out)})
+    if hold_out:
+        parts.append(_("Hold for %(time)s.") % {"time": _duration(hold_out)})
+    parts.append(
+        ngettext("Do this %(num)s time (%(time)s).", "Do this %(num)s times (%(time)s).", timer.cycles)
+        % {"num": timer.cycles, "time": _duration(timer.total_seconds)}
+    )
+    return " ".join(parts)
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -342,7 +389,7 @@ async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """Context for ``skills/_today_panel.html``: ``skills_suggestion`` (a SkillCard) and ``skills_assigned``."""
     assert user.id is not None
     return {
-        "skills_suggestion": await suggested_card(db, user, user_local_date(user)),
+        "skills_suggestion": localised(await suggested_card(db, user, user_local_date(user))),
         "skills_assigned_count": len(await open_assignments(db, user.id)),
     }
 
@@ -357,7 +404,9 @@ async def progress_context(db: AsyncSession, user: User) -> dict[str, Any]:
     week = await practice_counts(db, user.id, now - timedelta(days=7), now + timedelta(minutes=1))
     return {
         "skills_progress": {
-            "helpful": await helpful_card_stats(db, user.id, 3),
+            "helpful": [
+                replace(stat, card=localised(stat.card)) for stat in await helpful_card_stats(db, user.id, 3)
+            ],
             "total": int(total),
             "last_7_days": sum(week.values()),
         }

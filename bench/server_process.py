@@ -1,0 +1,96 @@
+"""Start a real Steady server (uvicorn in its own process) on a free loopback port for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    url: str
+    database_url: str
+    data_dir: Path
+
+
+def wait_until_up(url: str, timeout: float = 600.0, path: str = "/login") -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def running_server(database_url: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None
+                   ) -> Iterator[RunningServer]:
+    """Migrate a database (a fresh SQLite file unless given) and serve it with uvicorn."""
+    data_dir = Path(tempfile.mkdtemp(prefix="steady-bench-"))
+    database_url = database_url or f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "STEADY_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-secret-" + "z" * 40,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "STEADY_DISPATCHER_IN_APP": "0",
+        **(extra_env or {}),
+    }
+    subprocess.run([sys.executable, "-m", "server.cli", "migrate"], env=env, cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "server.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, timeout=60)
+        yield RunningServer(url=url, database_url=database_url, data_dir=data_dir)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def sign_in(url: str, email: str, password: str) -> httpx.Client:
+    """A client with a signed-in session and the CSRF cookie, ready to post forms."""
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
+    client.get("/login")
+    response = client.post(
+        "/login", data={"email": email, "password": password, "_csrf_token": client.cookies["csrftoken"]}
+    )
+    if response.status_code != 303:
+        raise RuntimeError(f"sign-in failed: {response.status_code}")
+    return client
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]

@@ -1,0 +1,153 @@
+"""What the check-in, craving, sobriety and trigger forms accept. Messages are kind and say how to fix a value."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
+
+from server.checkins.models import NOTE_MAX, SHORT_NOTE_MAX, TEXT_MAX
+from server.i18n import gettext as _
+from server.web.forms import FormResult, ModelT
+from server.web.forms import _message as generic_message
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _clean_text(value: Any) -> Any:
+    """Drop control characters (PostgreSQL refuses NUL) and trailing spaces; keep line breaks."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value).strip()
+    return value
+
+
+def _checkbox(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "yes", "on", "true")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_clean_text)]
+Check = Annotated[bool, BeforeValidator(_checkbox)]
+Scale10 = Annotated[int, Field(ge=0, le=10)]
+Scale5 = Annotated[int, Field(ge=0, le=5)]
+
+
+class Submission(BaseModel):
+    """Fields every offline-capable form carries (filled by the server and app.js)."""
+
+    idempotency_key: str | None = None
+    client_created_at: str | None = Field(default=None, max_length=64)
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not KEY_RE.match(value):
+            raise ValueError(_("This form is out of date. Please reload the page and try again."))
+        return value
+
+
+class CheckInForm(Submission):
+    date: date | None = None
+    mood: Scale10
+    craving: Scale10
+    triggers: list[str] = Field(default_factory=list, max_length=60)
+    used: Literal["yes", "no"]
+    substances: Text = Field(default="", max_length=TEXT_MAX)
+    amount: Text = Field(default="", max_length=TEXT_MAX)
+    sleep_hours: float | None = Field(default=None, ge=0, le=24, allow_inf_nan=False)
+    medication: Literal["yes", "no", "na"] | None = None
+    note: Text = Field(default="", max_length=NOTE_MAX)
+    # DBT diary card (only read when the patient has it switched on)
+    emo_sadness: Scale5 | None = None
+    emo_anger: Scale5 | None = None
+    emo_fear: Scale5 | None = None
+    emo_shame: Scale5 | None = None
+    emo_joy: Scale5 | None = None
+    urge_use: Scale5 | None = None
+    urge_self_harm: Scale5 | None = None
+    urge_quit_treatment: Scale5 | None = None
+    acted_use: Check = False
+    acted_self_harm: Check = False
+    acted_quit_treatment: Check = False
+    skills_used: Annotated[int, Field(ge=0, le=7)] | None = None
+
+
+DIARY_SCALES = ("emo_sadness", "emo_anger", "emo_fear", "emo_shame", "emo_joy", "urge_use", "urge_self_harm",
+                "urge_quit_treatment", "skills_used")
+DIARY_ACTED = ("acted_use", "acted_self_harm", "acted_quit_treatment")
+
+
+class CravingForm(Submission):
+    occurred_at: datetime | None = None
+    intensity: Scale10
+    triggers: list[str] = Field(default_factory=list, max_length=60)
+    where_with: Text = Field(default="", max_length=TEXT_MAX)
+    action: Literal["skill", "called", "left", "nothing"]
+    skill_card_id: Text | None = Field(default=None, max_length=80)
+    outcome: Literal["passed", "used"] | None = None
+    intensity_after: Scale10 | None = None
+    note: Text = Field(default="", max_length=SHORT_NOTE_MAX)
+
+
+class CravingUpdateForm(BaseModel):
+    outcome: Literal["passed", "used"] | None = None
+    intensity_after: Scale10 | None = None
+    note: Text = Field(default="", max_length=SHORT_NOTE_MAX)
+
+
+class SobrietyForm(BaseModel):
+    substance: Text = Field(default="", max_length=80)
+    started_on: date
+
+
+class ResetForm(BaseModel):
+    reset_on: date
+    substance: list[str] = Field(default_factory=list, max_length=30)
+    note: Text = Field(default="", max_length=SHORT_NOTE_MAX)
+
+
+class ResetNoteForm(BaseModel):
+    note: Text = Field(default="", max_length=SHORT_NOTE_MAX)
+
+
+class TriggerAddForm(BaseModel):
+    label: Text = Field(min_length=1, max_length=40)
+
+
+class DiarySettingForm(BaseModel):
+    diary_card: Check = False
+
+
+def field_message(field: str, kind: str) -> str | None:
+    messages = {
+        ("used", "missing"): _("Please choose yes or no. There's no wrong answer."),
+        ("used", "literal_error"): _("Please choose yes or no. There's no wrong answer."),
+        ("mood", "missing"): _("Please pick a number for your mood, from 0 to 10."),
+        ("craving", "missing"): _("Please pick a number for your craving, from 0 to 10. 0 means none."),
+        ("intensity", "missing"): _("Please pick how strong the craving is, from 0 to 10."),
+        ("action", "missing"): _("Please pick what you did. “Nothing” is a fine answer."),
+        ("date", "date_parsing"): _("Please enter a date like 2026-11-23."),
+        ("date", "date_from_datetime_parsing"): _("Please enter a date like 2026-11-23."),
+        ("started_on", "date_from_datetime_parsing"): _("Please enter a date like 2026-11-23."),
+        ("reset_on", "date_from_datetime_parsing"): _("Please enter a date like 2026-11-23."),
+        ("occurred_at", "datetime_from_date_parsing"): _("Please enter a date and time like 2026-11-23 20:30."),
+        ("occurred_at", "datetime_parsing"): _("Please enter a date and time like 2026-11-23 20:30."),
+    }
+    return messages.get((field, kind))
+
+
+def validate_form(model: type[ModelT], raw: dict[str, Any]) -> FormResult[ModelT]:
+    """Like ``server.web.forms.validate`` (blank fields count as absent), with kinder words for a few fields."""
+    cleaned = {k: v for k, v in raw.items() if not (isinstance(v, str) and v.strip() == "")}
+    try:
+        return FormResult(data=model.model_validate(cleaned), values=raw)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "__all__"
+            errors.setdefault(name, field_message(name, error["type"]) or generic_message(dict(error)))
+        return FormResult(data=None, errors=errors, values=raw)

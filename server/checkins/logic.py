@@ -1,0 +1,474 @@
+"""Saving check-ins and craving logs exactly once, whatever the network does.
+
+Every submission carries a client-made idempotency key. A replay with the same key and the same payload
+gets the original result; the same key with a different payload is refused; two concurrent requests with
+one key hit a unique constraint, and the loser answers with the winner's result. Times come from the phone
+(`client_created_at`), never from when the request happened to arrive.
+
+Public functions other domains may call:
+
+* :func:`get_checkin_for_day`, :func:`recent_checkins`, :func:`recent_cravings`
+* :func:`checkin_streak` — consecutive local days with a check-in, up to today (or yesterday if today is open)
+* :func:`is_worrying` — whether a check-in should show crisis help
+* :func:`suggested_cards_for_craving` — skill cards to offer for a craving (switch to the skills domain here)
+* :func:`checkins_today_context` — what the Today panel needs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import User
+from server.checkins import dates
+from server.checkins.forms import DIARY_ACTED, DIARY_SCALES, CheckInForm, CravingForm
+from server.checkins.models import CheckIn, CheckInPreference, CheckInSubmission, CravingLog, TriggerHit
+from server.checkins.triggers import TriggerSet, trigger_set
+from server.db import utcnow
+from server.i18n import gettext as _
+from server.skills.catalogue import SkillCard, default_catalogue
+from server.web.logging import get_logger
+
+log = get_logger("checkins")
+
+MAX_DAYS_BACK = 365
+CLOCK_SKEW = timedelta(minutes=5)
+HIGH_CRAVING = 6
+SAVE_ATTEMPTS = 3
+FALLBACK_CARD_IDS = ("urge-surfing", "tipp", "stop")
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class SaveResult:
+    """What a save did. `record_id` is set when the record exists (new, updated or replayed)."""
+
+    record_id: int | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+    conflict: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.record_id is not None and not self.errors
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def parse_client_time(raw: str | None, now: datetime) -> datetime | None:
+    """The phone's ISO time of the submission, clamped to the server's clock (a phone clock running ahead
+    must not create tomorrow's entry). Unreadable values are ignored rather than refusing the entry."""
+    if not raw:
+        return None
+    try:
+        moment = dates.aware(datetime.fromisoformat(raw.strip().replace("Z", "+00:00")))
+    except ValueError:
+        return None
+    if moment.year < 2000:
+        return None
+    return min(moment.astimezone(UTC), now)
+
+
+def payload_hash(data: dict[str, Any]) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _normalised(form: CheckInForm | CravingForm) -> dict[str, Any]:
+    data = form.model_dump(mode="json", exclude={"idempotency_key"})
+    data["triggers"] = sorted(set(data.get("triggers") or []))
+    return data
+
+
+def unknown_triggers(chosen: list[Any], known: TriggerSet) -> bool:
+    ids = {t.id for t in known.all}
+    return any(not isinstance(t, str) or t not in ids for t in chosen)
+
+
+def dedupe(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+async def diary_card_on(db: AsyncSession, user_id: int) -> bool:
+    pref = await db.get(CheckInPreference, user_id)
+    return bool(pref and pref.diary_card)
+
+
+async def set_diary_card(db: AsyncSession, user_id: int, on: bool) -> None:
+    pref = await db.get(CheckInPreference, user_id)
+    if pref is None:
+        db.add(CheckInPreference(user_id=user_id, diary_card=on))
+    else:
+        pref.diary_card = on
+        pref.updated_at = utcnow()
+
+
+# --------------------------------------------------------------------------------------------- check-ins
+
+
+async def get_checkin_for_day(db: AsyncSession, user_id: int, day: date) -> CheckIn | None:
+    return await db.scalar(select(CheckIn).where(CheckIn.user_id == user_id, CheckIn.local_date == day))
+
+
+async def recent_checkins(db: AsyncSession, user_id: int, limit: int = 7) -> list[CheckIn]:
+    rows = await db.scalars(
+        select(CheckIn).where(CheckIn.user_id == user_id).order_by(CheckIn.local_date.desc()).limit(limit)
+    )
+    return list(rows)
+
+
+def is_worrying(checkin: CheckIn) -> bool:
+    """A check-in after which we show crisis help: mood 0–1, or a self-harm urge of 4–5."""
+    return checkin.mood <= 1 or (checkin.urge_self_harm is not None and checkin.urge_self_harm >= 4)
+
+
+def checkin_editable(user: User, checkin: CheckIn, when: datetime) -> bool:
+    """A check-in can be changed on its own day; one filled in late can be changed on the day it was filled in."""
+    today = dates.local_date_of(user, when)
+    if checkin.local_date == today:
+        return True
+    return checkin.late and dates.local_date_of(user, checkin.created_at) == today
+
+
+def _apply_checkin(row: CheckIn, form: CheckInForm, include_diary: bool) -> None:
+    row.mood = form.mood
+    row.craving = form.craving
+    row.triggers = dedupe(form.triggers)
+    row.used = form.used == "yes"
+    row.substances = form.substances if row.used else ""
+    row.amount = form.amount if row.used else ""
+    row.sleep_hours = form.sleep_hours
+    row.medication = form.medication or ""
+    row.note = form.note
+    if include_diary:
+        scales = {name: getattr(form, name) for name in DIARY_SCALES}
+        filled = any(v is not None for v in scales.values()) or any(getattr(form, n) for n in DIARY_ACTED)
+        row.diary = filled
+        for name, value in scales.items():
+            setattr(row, name, value if filled else None)
+        for name in DIARY_ACTED:
+            setattr(row, name, bool(getattr(form, name)) if filled else None)
+
+
+async def _write_trigger_hits_for_checkin(db: AsyncSession, row: CheckIn) -> None:
+    await db.execute(delete(TriggerHit).where(TriggerHit.checkin_id == row.id))
+    for trigger_id in row.triggers:
+        db.add(
+            TriggerHit(
+                user_id=row.user_id,
+                local_date=row.local_date,
+                trigger_id=trigger_id,
+                intensity=row.craving,
+                checkin_id=row.id,
+            )
+        )
+
+
+async def _checkin_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
+    sub = await db.scalar(
+        select(CheckInSubmission).where(CheckInSubmission.user_id == user_id, CheckInSubmission.idempotency_key == key)
+    )
+    if sub is None:
+        return None
+    if sub.payload_hash != digest:
+        return SaveResult(errors={"__all__": _different_payload_message()})
+    return SaveResult(record_id=sub.checkin_id, replayed=True)
+
+
+def _different_payload_message() -> str:
+    return _(
+        "This entry was already sent once with different answers, so nothing was changed. "
+        "Please reload the page and send it again."
+    )
+
+
+async def save_checkin(
+    db: AsyncSession,
+    user: User,
+    form: CheckInForm,
+    *,
+    include_diary: bool,
+    now: datetime | None = None,
+) -> SaveResult:
+    """Create or update the check-in for one local day, exactly once per idempotency key.
+
+    Flushes but does not commit (the request commits). On a unique-constraint race it rolls the session back
+    and answers with whatever the winning request stored.
+    """
+    assert user.id is not None
+    now = now or utcnow()
+    key = form.idempotency_key or new_key()
+    digest = payload_hash(_normalised(form))
+    for _attempt in range(SAVE_ATTEMPTS):
+        replay = await _checkin_replay(db, user.id, key, digest)
+        if replay is not None:
+            return replay
+        result = await _save_checkin_once(db, user, form, key, digest, include_diary, now)
+        if result is not None:
+            return result
+        # Lost a race (same key or same day at the same moment): start again from what is stored now.
+        await db.rollback()
+    return SaveResult(conflict=True, errors={"__all__": _("Someone else saved at the same moment. Please try again.")})
+
+
+async def _save_checkin_once(
+    db: AsyncSession,
+    user: User,
+    form: CheckInForm,
+    key: str,
+    digest: str,
+    include_diary: bool,
+    now: datetime,
+) -> SaveResult | None:
+    assert user.id is not None
+    client_time = parse_client_time(form.client_created_at, now)
+    when = client_time or now
+    today = dates.local_today(user, now)
+    made_on = dates.local_date_of(user, when)
+    day = form.date or made_on
+    date_field = "date" if form.date else "__all__"
+    if day > today:
+        return SaveResult(errors={date_field: _("This day hasn't come yet. Please pick today or an earlier day.")})
+    if day < today - timedelta(days=MAX_DAYS_BACK):
+        return SaveResult(errors={date_field: _("You can fill in days from the past year.")})
+    known = await trigger_set(db, user.id)
+    if unknown_triggers(form.triggers, known):
+        return SaveResult(errors={"triggers": _("One of these triggers isn't in your list. Please choose again.")})
+    if form.used == "yes" and not form.substances:
+        return SaveResult(errors={"substances": _("Please say what you used. One word is enough, like “alcohol”.")})
+
+    row = await get_checkin_for_day(db, user.id, day)
+    if row is not None and not checkin_editable(user, row, when):
+        return SaveResult(
+            errors={
+                date_field: _(
+                    "You already checked in for this day. A check-in can be changed only on the day itself."
+                )
+            }
+        )
+    try:
+        if row is None:
+            row = CheckIn(
+                user_id=user.id,
+                local_date=day,
+                mood=form.mood,
+                craving=form.craving,
+                late=day < made_on,
+                client_created_at=client_time,
+                created_at=now,
+                updated_at=now,
+                idempotency_key=key,
+            )
+            _apply_checkin(row, form, include_diary)
+            db.add(row)
+            await db.flush()
+            await _write_trigger_hits_for_checkin(db, row)
+        elif client_time is not None and row.client_created_at is not None and client_time < row.client_created_at:
+            # An older edit replayed after a newer one: remember the key, keep the newer answers.
+            pass
+        else:
+            _apply_checkin(row, form, include_diary)
+            row.client_created_at = client_time
+            row.updated_at = now
+            row.idempotency_key = key
+            await db.flush()
+            await _write_trigger_hits_for_checkin(db, row)
+        assert row.id is not None
+        db.add(
+            CheckInSubmission(
+                user_id=user.id,
+                idempotency_key=key,
+                payload_hash=digest,
+                checkin_id=row.id,
+                client_created_at=client_time,
+                created_at=now,
+            )
+        )
+        await db.flush()
+    except IntegrityError:
+        log.info("checkin save lost a race; retrying")
+        return None
+    return SaveResult(record_id=row.id)
+
+
+# --------------------------------------------------------------------------------------------- cravings
+
+
+async def recent_cravings(db: AsyncSession, user_id: int, limit: int = 10) -> list[CravingLog]:
+    rows = await db.scalars(
+        select(CravingLog)
+        .where(CravingLog.user_id == user_id)
+        .order_by(CravingLog.occurred_at.desc(), CravingLog.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def _craving_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
+    row = await db.scalar(
+        select(CravingLog).where(CravingLog.user_id == user_id, CravingLog.idempotency_key == key)
+    )
+    if row is None:
+        return None
+    if row.payload_hash != digest:
+        return SaveResult(errors={"__all__": _different_payload_message()})
+    return SaveResult(record_id=row.id, replayed=True)
+
+
+async def save_craving(db: AsyncSession, user: User, form: CravingForm, *, now: datetime | None = None) -> SaveResult:
+    """Log one craving exactly once per idempotency key. Flushes, does not commit."""
+    assert user.id is not None
+    now = now or utcnow()
+    key = form.idempotency_key or new_key()
+    digest = payload_hash(_normalised(form))
+    for _attempt in range(SAVE_ATTEMPTS):
+        replay = await _craving_replay(db, user.id, key, digest)
+        if replay is not None:
+            return replay
+        result = await _save_craving_once(db, user, form, key, digest, now)
+        if result is not None:
+            return result
+        await db.rollback()
+    return SaveResult(conflict=True, errors={"__all__": _("Someone else saved at the same moment. Please try again.")})
+
+
+async def _save_craving_once(
+    db: AsyncSession, user: User, form: CravingForm, key: str, digest: str, now: datetime
+) -> SaveResult | None:
+    assert user.id is not None
+    client_time = parse_client_time(form.client_created_at, now)
+    if form.occurred_at is not None:
+        occurred = (
+            form.occurred_at.astimezone(UTC)
+            if form.occurred_at.tzinfo is not None
+            else dates.from_local_naive(user, form.occurred_at)
+        )
+        if occurred > now + CLOCK_SKEW:
+            return SaveResult(errors={"occurred_at": _("This time hasn't come yet. Please pick a time up to now.")})
+    else:
+        occurred = client_time or now
+    if occurred < now - timedelta(days=MAX_DAYS_BACK):
+        return SaveResult(errors={"occurred_at": _("You can log cravings from the past year.")})
+    known = await trigger_set(db, user.id)
+    if unknown_triggers(form.triggers, known):
+        return SaveResult(errors={"triggers": _("One of these triggers isn't in your list. Please choose again.")})
+    card_id = form.skill_card_id if form.action == "skill" else None
+    if card_id and default_catalogue().by_id(card_id) is None:
+        return SaveResult(errors={"skill_card_id": _("Please pick a skill from the list.")})
+    row = CravingLog(
+        user_id=user.id,
+        occurred_at=min(occurred, now),
+        local_date=dates.local_date_of(user, min(occurred, now)),
+        intensity=form.intensity,
+        triggers=dedupe(form.triggers),
+        where_with=form.where_with,
+        action=form.action,
+        skill_card_id=card_id,
+        outcome=form.outcome or "",
+        intensity_after=form.intensity_after,
+        note=form.note,
+        idempotency_key=key,
+        payload_hash=digest,
+        created_at=now,
+    )
+    try:
+        db.add(row)
+        await db.flush()
+        for trigger_id in row.triggers:
+            db.add(
+                TriggerHit(
+                    user_id=user.id,
+                    local_date=row.local_date,
+                    trigger_id=trigger_id,
+                    intensity=row.intensity,
+                    craving_id=row.id,
+                )
+            )
+        await db.flush()
+    except IntegrityError:
+        log.info("craving save lost a race; retrying")
+        return None
+    return SaveResult(record_id=row.id)
+
+
+# --------------------------------------------------------------------------------------------- streaks, skills
+
+
+async def checkin_streak(db: AsyncSession, user_id: int, today: date) -> int:
+    """Consecutive days with a check-in ending today, or ending yesterday while today is still open.
+    Reads dates in small pages from the newest, so a long history is never loaded whole."""
+    streak = 0
+    expected = today
+    cursor = today
+    page = 64
+    while True:
+        days = list(
+            await db.scalars(
+                select(CheckIn.local_date)
+                .where(CheckIn.user_id == user_id, CheckIn.local_date <= cursor)
+                .order_by(CheckIn.local_date.desc())
+                .limit(page)
+            )
+        )
+        if not days:
+            return streak
+        for day in days:
+            if streak == 0 and expected == today and day == today - timedelta(days=1):
+                expected = day  # today not done yet: the streak still counts up to yesterday
+            if day != expected:
+                return streak
+            streak += 1
+            expected = day - timedelta(days=1)
+        if len(days) < page:
+            return streak
+        cursor = expected
+
+
+def suggested_cards_for_craving(intensity: int | None = None, limit: int = 3) -> list[SkillCard]:
+    """Skill cards to offer with one tap when a craving is logged or a check-in shows a strong craving.
+
+    TODO(skills): switch to ``await server.skills.logic.most_helpful_cards(db, user_id, limit)`` once it exists
+    (it falls back to the same three cards). Until then: urge surfing, TIPP and STOP from the catalogue.
+    """
+    catalogue = default_catalogue()
+    cards = [card for cid in FALLBACK_CARD_IDS if (card := catalogue.by_id(cid)) is not None]
+    return cards[:limit]
+
+
+# --------------------------------------------------------------------------------------------- Today panel
+
+
+async def checkins_today_context(db: AsyncSession, user: User, now: datetime | None = None) -> dict[str, Any]:
+    """Everything `checkins/_today_panel.html` needs, under one key."""
+    from server.checkins.sober import sober_counters  # sober imports logic helpers
+
+    assert user.id is not None
+    today = dates.local_today(user, now)
+    checkin = await get_checkin_for_day(db, user.id, today)
+    counters = await sober_counters(db, user, today)
+    streak = await checkin_streak(db, user.id, today)
+    cards = suggested_cards_for_craving(checkin.craving if checkin else None, limit=1)
+    return {
+        "checkins_today": {
+            "today": today,
+            "checkin": checkin,
+            "done": checkin is not None,
+            "counters": counters,
+            "primary": counters[0] if counters else None,
+            "streak": streak,
+            "suggested_card": cards[0] if cards else None,
+            "show_crisis_help": bool(checkin and is_worrying(checkin)),
+        }
+    }

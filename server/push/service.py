@@ -1,0 +1,370 @@
+"""What other domains call: queue a reminder, keep a person's devices and reminder settings.
+
+Reminder text is shown on a lock screen, where anyone nearby can read it. Callers write plain, kind words that
+say what to do, never how the person is doing: "Time for your evening check-in", not "your craving score was 9".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import User
+from server.db import utcnow
+from server.push.models import (
+    BODY_MAX,
+    ENDPOINT_MAX,
+    KINDS,
+    OUTCOMES,
+    TITLE_MAX,
+    URL_MAX,
+    PushSubscription,
+    Reminder,
+    ReminderDelivery,
+    ReminderPreference,
+)
+from server.push.sender import URGENCIES, sanitize_topic
+
+# The setting that switches each kind off; kinds not listed can't be switched off (a test the person asked for,
+# a word from their therapist or family), though quiet hours still hold them.
+KIND_SWITCH: dict[str, str] = {
+    "group": "group_enabled",
+    "checkin": "checkin_enabled",
+    "homework": "homework_enabled",
+    "milestone": "milestone_enabled",
+}
+# How long a reminder stays worth sending when the caller doesn't say. TTL at the push service is the same.
+DEFAULT_WINDOW: dict[str, timedelta] = {
+    "group": timedelta(hours=1),
+    "checkin": timedelta(hours=4),
+    "homework": timedelta(hours=24),
+    "milestone": timedelta(hours=24),
+    "encouragement": timedelta(hours=12),
+    "nudge": timedelta(hours=12),
+    "test": timedelta(minutes=10),
+}
+# Kinds where a newer message should replace an older one still waiting at the push service (RFC 8030 Topic).
+REPLACEABLE_KINDS = frozenset({"group", "checkin", "test"})
+# Push services that browsers use today. Over https only these hosts are accepted as endpoints, so a crafted
+# "subscription" can't make the server POST into the clinic's own network. STEADY_PUSH_HOSTS adds more.
+KNOWN_PUSH_HOSTS = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    ".push.services.mozilla.com",
+    ".notify.windows.com",
+    ".push.apple.com",
+)
+
+
+# -- reminders ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReminderSpec:
+    """One reminder to queue. See `enqueue_reminder` for what each field means."""
+
+    user_id: int
+    kind: str
+    dedupe_key: str
+    title: str
+    body: str = ""
+    url: str = "/"
+    due_at: datetime | None = None
+    expires_at: datetime | None = None
+    urgency: str = "normal"
+    topic: str | None = None
+
+
+def _dialect(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
+
+
+def _safe_url(url: str) -> str:
+    # Same-site paths only: a notification click must never lead off the app.
+    if not url.startswith("/") or url.startswith("//") or "\\" in url or len(url) > URL_MAX:
+        raise ValueError("reminder url must be a same-site path like /checkin")
+    return url
+
+
+def _row(spec: ReminderSpec, now: datetime) -> dict[str, Any]:
+    if spec.kind not in KINDS:
+        raise ValueError(f"unknown reminder kind {spec.kind!r}; one of {KINDS}")
+    if spec.urgency not in URGENCIES:
+        raise ValueError(f"urgency must be one of {sorted(URGENCIES)}")
+    if not spec.dedupe_key or len(spec.dedupe_key) > 160:
+        raise ValueError("dedupe_key must be 1-160 characters")
+    title = spec.title.strip()
+    if not title:
+        raise ValueError("a reminder needs a title")
+    due = spec.due_at or now
+    if due.tzinfo is None:
+        raise ValueError("due_at must be timezone-aware")
+    expires = spec.expires_at or due + DEFAULT_WINDOW[spec.kind]
+    if expires.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    if expires <= due:
+        raise ValueError("expires_at must be after due_at")
+    topic = spec.topic if spec.topic is not None else (spec.kind if spec.kind in REPLACEABLE_KINDS else None)
+    return {
+        "user_id": spec.user_id,
+        "kind": spec.kind,
+        "dedupe_key": spec.dedupe_key,
+        "due_at": due,
+        "next_attempt_at": due,
+        "expires_at": expires,
+        "urgency": spec.urgency,
+        "topic": sanitize_topic(topic) if topic else None,
+        "title": title[:TITLE_MAX],
+        "body": spec.body.strip()[:BODY_MAX],
+        "url": _safe_url(spec.url),
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
+async def _switched_off(db: AsyncSession, specs: Sequence[ReminderSpec]) -> set[tuple[int, str]]:
+    """(user_id, kind) pairs the people turned off."""
+    switchable = {(s.user_id, s.kind) for s in specs if s.kind in KIND_SWITCH}
+    if not switchable:
+        return set()
+    prefs = await db.scalars(
+        select(ReminderPreference).where(ReminderPreference.user_id.in_({u for u, _k in switchable}))  # type: ignore[attr-defined]
+    )
+    off: set[tuple[int, str]] = set()
+    for pref in prefs:
+        for user_id, kind in switchable:
+            if user_id == pref.user_id and not getattr(pref, KIND_SWITCH[kind]):
+                off.add((user_id, kind))
+    return off
+
+
+async def enqueue_reminders(
+    db: AsyncSession,
+    specs: Iterable[ReminderSpec],
+    *,
+    replace: bool = False,
+    respect_preferences: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Queue many reminders in one statement; returns how many rows were written (new or replaced).
+
+    A dedupe_key that is already queued is left alone, or with replace=True brought up to date while it is
+    still pending and untouched by a worker (a group that moved, a check-in time that changed).
+    """
+    now = now or utcnow()
+    unique: dict[str, ReminderSpec] = {}
+    for spec in specs:
+        unique[spec.dedupe_key] = spec  # one row per key per statement (PostgreSQL insists)
+    if not unique:
+        return 0
+    off = await _switched_off(db, list(unique.values())) if respect_preferences else set()
+    rows = [_row(s, now) for s in unique.values() if (s.user_id, s.kind) not in off]
+    if not rows:
+        return 0
+    module: Any = postgresql if _dialect(db) == "postgresql" else sqlite
+    table = Reminder.__table__  # type: ignore[attr-defined]
+    written = 0
+    for start in range(0, len(rows), 500):
+        stmt = module.insert(table).values(rows[start : start + 500])
+        if replace:
+            new = stmt.excluded
+            changed = or_(
+                table.c.due_at != new.due_at,
+                table.c.expires_at != new.expires_at,
+                table.c.title != new.title,
+                table.c.body != new.body,
+                table.c.url != new.url,
+            )
+            untouched = and_(
+                table.c.status == "pending",
+                table.c.attempts == 0,
+                or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["dedupe_key"],
+                set_={
+                    "due_at": new.due_at,
+                    "next_attempt_at": new.next_attempt_at,
+                    "expires_at": new.expires_at,
+                    "title": new.title,
+                    "body": new.body,
+                    "url": new.url,
+                    "urgency": new.urgency,
+                    "topic": new.topic,
+                },
+                where=and_(untouched, changed),
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+        result = await db.execute(stmt)
+        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return written
+
+
+async def enqueue_reminder(
+    db: AsyncSession,
+    *,
+    user_id: int,
+    kind: str,
+    dedupe_key: str,
+    title: str,
+    body: str = "",
+    url: str = "/",
+    due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    urgency: str = "normal",
+    topic: str | None = None,
+    replace: bool = False,
+    respect_preferences: bool = True,
+) -> int | None:
+    """Queue one push reminder for every device of `user_id`; returns its id, or None if not queued.
+
+    kind: 'group' | 'checkin' | 'homework' | 'milestone' | 'encouragement' | 'nudge' | 'test'.
+    dedupe_key: unique forever, e.g. f"milestone:{milestone_id}:{user_id}"; queuing the same key twice does
+        nothing (replace=True updates a still-pending one instead).
+    title / body: what the lock screen shows, in the recipient's language. No health details, ever.
+    url: the same-site page a tap opens, e.g. "/checkin".
+    due_at: when to send (UTC-aware; default now). expires_at: the end of its usefulness (default due_at plus
+        DEFAULT_WINDOW[kind]); a reminder that can't go out before then is dropped, never sent late.
+    urgency: the Web Push Urgency ('very-low' | 'low' | 'normal' | 'high'). 'high' also means: if quiet hours
+        would hold it past expires_at, send it during quiet hours rather than drop it.
+    topic: replaces an undelivered older message with the same topic at the push service (default: the kind,
+        for group/checkin/test).
+    Returns None when the person switched this kind off (and respect_preferences is true).
+    Runs in the caller's transaction: the reminder exists once the caller commits.
+    """
+    spec = ReminderSpec(user_id, kind, dedupe_key, title, body, url, due_at, expires_at, urgency, topic)
+    written = await enqueue_reminders(db, [spec], replace=replace, respect_preferences=respect_preferences)
+    if not written and respect_preferences and await _switched_off(db, [spec]):
+        return None
+    return await db.scalar(select(Reminder.id).where(Reminder.dedupe_key == dedupe_key))
+
+
+async def drop_pending(db: AsyncSession, user_id: int, kinds: Iterable[str]) -> int:
+    """Forget queued reminders of kinds the person just switched off."""
+    kinds = list(kinds)
+    if not kinds:
+        return 0
+    result = await db.execute(
+        delete(Reminder).where(
+            Reminder.user_id == user_id,
+            Reminder.kind.in_(kinds),  # type: ignore[attr-defined]
+            Reminder.status == "pending",
+            Reminder.attempts == 0,
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+# -- devices --------------------------------------------------------------------------------------------------
+
+
+def allowed_push_hosts(env: dict[str, str] | Any) -> tuple[str, ...]:
+    extra = [h.strip().lower() for h in str(env.get("STEADY_PUSH_HOSTS", "")).split(",") if h.strip()]
+    return (*KNOWN_PUSH_HOSTS, *extra)
+
+
+def endpoint_problem(endpoint: str, *, allow_any_host: bool, hosts: Sequence[str]) -> str | None:
+    """Why this push endpoint can't be used, or None. Returns a reason for logs, not for people."""
+    if not endpoint or len(endpoint) > ENDPOINT_MAX:
+        return "endpoint length"
+    parts = urlsplit(endpoint)
+    if not parts.hostname or parts.username or parts.password:
+        return "endpoint host"
+    if allow_any_host:
+        return None if parts.scheme in ("http", "https") else "endpoint scheme"
+    if parts.scheme != "https":
+        return "endpoint scheme"
+    host = parts.hostname.lower()
+    if any(host == h or (h.startswith(".") and host.endswith(h)) for h in hosts):
+        return None
+    return "endpoint host not a known push service"
+
+
+async def save_subscription(
+    db: AsyncSession, user_id: int, *, endpoint: str, p256dh: str, auth: str, label: str
+) -> PushSubscription:
+    """Add or refresh a device. An endpoint belongs to one browser profile, so if someone else signed in
+    on this phone before, the device moves to whoever subscribed it last."""
+    existing = await db.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    if existing is None:
+        existing = PushSubscription(user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth)
+    existing.user_id = user_id
+    existing.p256dh = p256dh
+    existing.auth = auth
+    existing.device_label = label.strip()[:80]
+    db.add(existing)
+    await db.flush()
+    return existing
+
+
+async def list_subscriptions(db: AsyncSession, user_id: int) -> list[PushSubscription]:
+    rows = await db.scalars(
+        select(PushSubscription).where(PushSubscription.user_id == user_id).order_by(PushSubscription.created_at)  # type: ignore[arg-type]
+    )
+    return list(rows)
+
+
+async def remove_subscription(db: AsyncSession, user_id: int, subscription_id: int) -> bool:
+    result = await db.execute(
+        delete(PushSubscription).where(PushSubscription.id == subscription_id, PushSubscription.user_id == user_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def remove_endpoint(db: AsyncSession, user_id: int, endpoint: str) -> bool:
+    result = await db.execute(
+        delete(PushSubscription).where(PushSubscription.endpoint == endpoint, PushSubscription.user_id == user_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# -- preferences ----------------------------------------------------------------------------------------------
+
+
+async def get_preferences(db: AsyncSession, user_id: int) -> ReminderPreference:
+    """The person's settings, or the defaults (unsaved) if they never changed them."""
+    pref = await db.scalar(select(ReminderPreference).where(ReminderPreference.user_id == user_id))
+    return pref or ReminderPreference(user_id=user_id)
+
+
+async def save_preferences(db: AsyncSession, user_id: int, values: dict[str, bool | int | time]) -> list[str]:
+    """Store the settings; returns the kinds that were switched off by this change."""
+    pref = await get_preferences(db, user_id)
+    turned_off = [
+        kind for kind, attr in KIND_SWITCH.items() if attr in values and getattr(pref, attr) and not values[attr]
+    ]
+    for name, value in values.items():
+        setattr(pref, name, value)
+    pref.updated_at = utcnow()
+    db.add(pref)
+    await db.flush()
+    await drop_pending(db, user_id, turned_off)
+    return turned_off
+
+
+# -- the delivery log, for admins -----------------------------------------------------------------------------
+
+
+async def delivery_counts(db: AsyncSession, clinic_id: int, since: datetime) -> dict[str, dict[str, int]]:
+    """{kind: {outcome: count}} for the clinic's people since `since`. Counts only: no names, no text."""
+    rows = await db.execute(
+        select(ReminderDelivery.kind, ReminderDelivery.outcome, func.count())
+        .join(Reminder, Reminder.id == ReminderDelivery.reminder_id)  # type: ignore[arg-type]
+        .join(User, User.id == Reminder.user_id)  # type: ignore[arg-type]
+        .where(User.clinic_id == clinic_id, ReminderDelivery.at >= since)
+        .group_by(ReminderDelivery.kind, ReminderDelivery.outcome)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
+    for kind, outcome, n in rows:
+        counts[kind][outcome] = int(n)
+    return {kind: counts[kind] for kind in KINDS if kind in counts}

@@ -1,0 +1,295 @@
+"""Use-cases behind the admin and therapist schedule pages: loading rows within one clinic, and the checks that
+need the database (overlapping phases, a group's weekday, double enrolments). Each check returns form errors
+keyed by field name, ready to show next to the field."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import CareTeam, Role, User
+from server.db import utcnow
+from server.i18n import gettext as _
+from server.schedule import logic
+from server.schedule.forms import (
+    WEEKDAYS_PLURAL,
+    EndForm,
+    ExtraForm,
+    GroupForm,
+    HolidayForm,
+    PhaseForm,
+    SessionChangeForm,
+)
+from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
+
+# How far from today an enrolment may start: late paperwork, or a place booked months ahead.
+START_DATE_SLACK = timedelta(days=366)
+
+
+async def program_or_404(db: AsyncSession, clinic_id: int, program_id: int) -> Program:
+    program = await db.get(Program, program_id)
+    if program is None or program.clinic_id != clinic_id:
+        raise NotFoundException()
+    return program
+
+
+async def phase_or_404(db: AsyncSession, program: Program, phase_id: int) -> ProgramPhase:
+    phase = await db.get(ProgramPhase, phase_id)
+    if phase is None or phase.program_id != program.id:
+        raise NotFoundException()
+    return phase
+
+
+async def group_or_404(db: AsyncSession, program: Program, group_id: int) -> tuple[GroupPattern, ProgramPhase]:
+    group = await db.get(GroupPattern, group_id)
+    phase = await db.get(ProgramPhase, group.phase_id) if group is not None else None
+    if group is None or phase is None or phase.program_id != program.id:
+        raise NotFoundException()
+    return group, phase
+
+
+async def change_or_404(db: AsyncSession, program: Program, change_id: int) -> SessionException:
+    change = await db.get(SessionException, change_id)
+    if change is None or change.program_id != program.id:
+        raise NotFoundException()
+    return change
+
+
+async def enrolment_or_404(db: AsyncSession, program: Program, enrolment_id: int) -> tuple[Enrolment, User]:
+    enrolment = await db.get(Enrolment, enrolment_id)
+    patient = await db.get(User, enrolment.patient_id) if enrolment is not None else None
+    if enrolment is None or patient is None or enrolment.program_id != program.id:
+        raise NotFoundException()
+    return enrolment, patient
+
+
+async def care_team_patient_or_404(db: AsyncSession, therapist: User, patient_id: int) -> User:
+    """The patient only if this therapist is on their care team (anything else looks like a missing page)."""
+    linked = await db.scalar(
+        select(CareTeam.id).where(CareTeam.patient_id == patient_id, CareTeam.therapist_id == therapist.id)
+    )
+    patient = await db.get(User, patient_id) if linked else None
+    if patient is None or patient.role is not Role.PATIENT or patient.clinic_id != therapist.clinic_id:
+        raise NotFoundException()
+    return patient
+
+
+async def clinic_programs(db: AsyncSession, clinic_id: int, *, open_only: bool = False) -> list[Program]:
+    query = select(Program).where(Program.clinic_id == clinic_id)
+    if open_only:
+        query = query.where(Program.active.is_(True))  # type: ignore[attr-defined]
+    return list(await db.scalars(query.order_by(Program.name, Program.id)))
+
+
+async def clinic_patients(db: AsyncSession, clinic_id: int) -> list[User]:
+    return list(
+        await db.scalars(
+            select(User).where(User.clinic_id == clinic_id, User.role == Role.PATIENT).order_by(User.display_name)
+        )
+    )
+
+
+async def program_counts(db: AsyncSession, program_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """program id → (phases, enrolments) for the programs list."""
+    if not program_ids:
+        return {}
+    phases = dict(
+        (
+            await db.execute(
+                select(ProgramPhase.program_id, func.count())
+                .where(ProgramPhase.program_id.in_(program_ids))  # type: ignore[attr-defined]
+                .group_by(ProgramPhase.program_id)
+            )
+        ).tuples()
+    )
+    enrolled = dict(
+        (
+            await db.execute(
+                select(Enrolment.program_id, func.count())
+                .where(Enrolment.program_id.in_(program_ids), Enrolment.status == "active")  # type: ignore[attr-defined]
+                .group_by(Enrolment.program_id)
+            )
+        ).tuples()
+    )
+    return {pid: (phases.get(pid, 0), enrolled.get(pid, 0)) for pid in program_ids}
+
+
+def today_in(program: Program) -> date:
+    return utcnow().astimezone(logic.zone(program.timezone)).date()
+
+
+# --- checks that need the database -----------------------------------------------------------------------
+
+
+async def phase_errors(db: AsyncSession, program: Program, form: PhaseForm, phase_id: int | None) -> dict[str, str]:
+    if form.end_week < form.start_week:
+        return {"end_week": _("The last week can't be before the first week.")}
+    others = await db.scalars(
+        select(ProgramPhase).where(ProgramPhase.program_id == program.id, ProgramPhase.id != (phase_id or 0))
+    )
+    for other in others:
+        if form.start_week <= other.end_week and other.start_week <= form.end_week:
+            return {
+                "start_week": _(
+                    "These weeks overlap “%(name)s” (weeks %(start)d–%(end)d). Each week belongs to one phase."
+                )
+                % {"name": other.name, "start": other.start_week, "end": other.end_week}
+            }
+    return {}
+
+
+async def session_change_errors(
+    db: AsyncSession, program: Program, form: SessionChangeForm
+) -> tuple[dict[str, str], GroupPattern | None]:
+    group = await db.get(GroupPattern, form.change_group)
+    phase = await db.get(ProgramPhase, group.phase_id) if group is not None else None
+    if group is None or phase is None or phase.program_id != program.id:
+        return {"change_group": _("Please pick one of this program's groups.")}, None
+    errors: dict[str, str] = {}
+    if form.change_date.weekday() != group.weekday:
+        errors["change_date"] = _("“%(title)s” meets on %(days)s. Please pick one of those days.") % {
+            "title": group.title,
+            "days": str(WEEKDAYS_PLURAL[group.weekday]),
+        }
+    if form.change_action == "move":
+        if form.move_date is None:
+            errors["move_date"] = _("Please say which day the session moves to.")
+        if form.move_time is None:
+            errors["move_time"] = _("Please say what time the session starts on its new day.")
+    return errors, group
+
+
+async def save_session_change(
+    db: AsyncSession, program: Program, group: GroupPattern, form: SessionChangeForm
+) -> SessionException:
+    """Cancel or move one occurrence, replacing any earlier change to the same occurrence."""
+    change = await db.scalar(
+        select(SessionException).where(
+            SessionException.pattern_id == group.id, SessionException.original_date == form.change_date
+        )
+    )
+    if change is None:
+        change = SessionException(program_id=program.id, pattern_id=group.id, original_date=form.change_date, kind="")  # type: ignore[arg-type]
+    moving = form.change_action == "move"
+    change.kind = "moved" if moving else "cancelled"
+    change.new_date = form.move_date if moving else None
+    change.new_time = form.move_time if moving else None
+    change.note = form.change_note.strip()
+    db.add(change)
+    await db.flush()
+    return change
+
+
+async def save_holiday(db: AsyncSession, program: Program, form: HolidayForm) -> SessionException:
+    change = await db.scalar(
+        select(SessionException).where(
+            SessionException.program_id == program.id,
+            SessionException.kind == "holiday",
+            SessionException.original_date == form.holiday_date,
+        )
+    )
+    if change is None:
+        change = SessionException(program_id=program.id, kind="holiday", original_date=form.holiday_date)  # type: ignore[arg-type]
+    change.note = form.holiday_note.strip()
+    db.add(change)
+    await db.flush()
+    return change
+
+
+async def save_extra(db: AsyncSession, program: Program, form: ExtraForm) -> SessionException:
+    change = SessionException(
+        program_id=program.id,  # type: ignore[arg-type]
+        kind="extra",
+        new_date=form.extra_date,
+        new_time=form.extra_time,
+        title=form.extra_title.strip(),
+        duration_minutes=form.extra_duration,
+        location=form.extra_location.strip(),
+        video_url=form.extra_video_url.strip(),
+        facilitator=form.extra_facilitator.strip(),
+        note=form.extra_note.strip(),
+    )
+    db.add(change)
+    await db.flush()
+    return change
+
+
+def apply_group(group: GroupPattern, form: GroupForm) -> None:
+    group.title = form.title.strip()
+    group.weekday = form.weekday
+    group.start_time = form.start_time
+    group.duration_minutes = form.duration_minutes
+    group.location = form.location.strip()
+    group.video_url = form.video_url.strip()
+    group.facilitator = form.facilitator.strip()
+
+
+async def program_weeks(db: AsyncSession, program_id: int) -> int:
+    return int(
+        await db.scalar(select(func.max(ProgramPhase.end_week)).where(ProgramPhase.program_id == program_id)) or 0
+    )
+
+
+async def enrol_errors(
+    db: AsyncSession, program: Program, patient: User | None, start: date, *, today: date | None = None
+) -> dict[str, str]:
+    """Problems with enrolling `patient` in `program` from `start`, keyed by form field."""
+    if patient is None or patient.role is not Role.PATIENT or patient.clinic_id != program.clinic_id:
+        return {"patient_id": _("Please pick a patient from the list.")}
+    weeks = await program_weeks(db, program.id)  # type: ignore[arg-type]
+    if weeks == 0:
+        return {"__all__": _("This program has no phases yet. Add a phase and its groups first.")}
+    today = today or today_in(program)
+    if abs((start - today).days) > START_DATE_SLACK.days:
+        return {"start_date": _("Please pick a start date within a year of today.")}
+    new_last = start + timedelta(days=weeks * 7 - 1)
+    for enrolment, other in await logic.enrolments_with_programs(db, patient.id):  # type: ignore[arg-type]
+        other_last = logic.last_day(enrolment, await program_weeks(db, other.id))  # type: ignore[arg-type]
+        if other_last is None:
+            continue
+        if start <= other_last and enrolment.start_date <= new_last:
+            return {
+                "start_date": _(
+                    "%(name)s is already enrolled in %(program)s from %(start)s to %(end)s. "
+                    "End that enrolment first, or pick a start date after it."
+                )
+                % {
+                    "name": patient.display_name,
+                    "program": other.name,
+                    "start": enrolment.start_date.isoformat(),
+                    "end": other_last.isoformat(),
+                }
+            }
+    return {}
+
+
+async def enrol(db: AsyncSession, program: Program, patient: User, start: date) -> Enrolment:
+    enrolment = Enrolment(patient_id=patient.id, program_id=program.id, start_date=start)  # type: ignore[arg-type]
+    db.add(enrolment)
+    await db.flush()
+    return enrolment
+
+
+def extend_errors(enrolment: Enrolment, weeks: int) -> dict[str, str]:
+    if enrolment.status != "active":
+        return {"extend_weeks": _("This enrolment has ended. Reopen it first to extend it.")}
+    if enrolment.extended_weeks + weeks > logic.MAX_EXTENSION_WEEKS:
+        return {
+            "extend_weeks": _("An enrolment can be extended by %(n)d weeks at most in all.")
+            % {"n": logic.MAX_EXTENSION_WEEKS}
+        }
+    return {}
+
+
+def end_errors(enrolment: Enrolment, form: EndForm) -> dict[str, str]:
+    if enrolment.status != "active":
+        return {"end_date": _("This enrolment has already ended.")}
+    if form.end_date < enrolment.start_date:
+        return {
+            "end_date": _("The last day can't be before the start date (%(date)s).")
+            % {"date": enrolment.start_date.isoformat()}
+        }
+    return {}

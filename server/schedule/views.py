@@ -1,0 +1,191 @@
+"""What the schedule pages show: sessions put into words in the viewer's own timezone and language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from babel.dates import format_date, format_time
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import User
+from server.db import utcnow
+from server.i18n import current_locale
+from server.i18n import gettext as _
+from server.schedule import logic
+from server.schedule.logic import Occurrence
+from server.schedule.models import Attendance
+
+_DAY_PATTERNS = {"en": "EEEE, MMMM d", "es": "EEEE, d 'de' MMMM"}
+UPCOMING_DAYS = 14
+PAST_DAYS = 14
+
+
+def _locale() -> str:
+    return current_locale.get()
+
+
+def day_label(day: date | datetime) -> str:
+    locale = _locale()
+    return format_date(day, _DAY_PATTERNS.get(locale, "full"), locale=locale)
+
+
+def time_label(moment: datetime) -> str:
+    return format_time(moment, "short", locale=_locale())
+
+
+def zone_city(timezone: str) -> str:
+    return timezone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def relative_day(day: date, today: date) -> str:
+    if day == today:
+        return _("Today")
+    if day == today + timedelta(days=1):
+        return _("Tomorrow")
+    if day == today - timedelta(days=1):
+        return _("Yesterday")
+    return ""
+
+
+@dataclass(frozen=True)
+class SessionView:
+    occ: Occurrence
+    local_start: datetime  # in the viewer's timezone
+    local_end: datetime
+    day: str
+    relative: str  # "Today", "Tomorrow", "Yesterday" or ""
+    time: str
+    end_time: str
+    clinic_time: str  # the start in the program's timezone when the viewer lives elsewhere, else ""
+    clinic_zone: str
+    in_progress: bool
+    started: bool
+    mark: str  # "attended", "missed" or ""
+
+    @property
+    def when(self) -> str:
+        """'Today, 6:00 PM' or 'Thursday, March 12, 6:00 PM'."""
+        return _("%(day)s, %(time)s") % {"day": self.relative or self.day, "time": self.time}
+
+    @property
+    def dom_id(self) -> str:
+        return "session-" + self.occ.occurrence_id
+
+
+def session_view(
+    occ: Occurrence, timezone: str, now_utc: datetime, marks: dict[str, Attendance] | None = None
+) -> SessionView:
+    local = occ.starts_in(timezone)
+    end = occ.ends_at.astimezone(local.tzinfo)
+    today = now_utc.astimezone(local.tzinfo).date()
+    clinic = ""
+    if local.utcoffset() != occ.local_start.utcoffset() or local.date() != occ.local_start.date():
+        clinic = time_label(occ.local_start)
+    mark = (marks or {}).get(occ.occurrence_id)
+    return SessionView(
+        occ=occ,
+        local_start=local,
+        local_end=end,
+        day=day_label(local),
+        relative=relative_day(local.date(), today),
+        time=time_label(local),
+        end_time=time_label(end),
+        clinic_time=clinic,
+        clinic_zone=zone_city(occ.timezone),
+        in_progress=occ.starts_at <= now_utc < occ.ends_at,
+        started=occ.starts_at <= now_utc,
+        mark=mark.status if mark is not None else "",
+    )
+
+
+def group_by_day(views: Sequence[SessionView]) -> list[tuple[str, list[SessionView]]]:
+    groups: list[tuple[str, list[SessionView]]] = []
+    for view in views:
+        label = view.relative + " · " + view.day if view.relative else view.day
+        if groups and groups[-1][0] == label:
+            groups[-1][1].append(view)
+        else:
+            groups.append((label, [view]))
+    return groups
+
+
+async def schedule_context(db: AsyncSession, patient: User, now_utc: datetime | None = None) -> dict[str, Any]:
+    """Upcoming sessions (two weeks), recent ones with their attendance marks, and the current program."""
+    now = now_utc or utcnow()
+    occurrences = await logic.sessions_for_patient(
+        db,
+        patient.id,  # type: ignore[arg-type]
+        now - timedelta(days=PAST_DAYS),
+        now + timedelta(days=UPCOMING_DAYS),
+    )
+    marks = await logic.attendance_marks(db, patient.id, [o.occurrence_id for o in occurrences])  # type: ignore[arg-type]
+    views = [session_view(o, patient.timezone, now, marks) for o in occurrences]
+    upcoming = [v for v in views if not v.started or v.in_progress]
+    past = [v for v in reversed(views) if v.started and not v.in_progress and not v.occ.cancelled]
+    return {
+        "upcoming_days": group_by_day(upcoming),
+        "past_sessions": past,
+        "enrolments": await enrolment_views(db, patient.id, now),  # type: ignore[arg-type]
+        "viewer_zone": zone_city(patient.timezone),
+    }
+
+
+@dataclass(frozen=True)
+class EnrolmentView:
+    enrolment_id: int
+    program_name: str
+    state: str  # upcoming, active, completed, discharged
+    state_label: str
+    week: int
+    weeks: int
+    phase_name: str
+    start_day: str
+    last_day: str
+    extended_weeks: int
+
+
+def state_label(state: str) -> str:
+    return {
+        "upcoming": _("Starts soon"),
+        "active": _("In the program"),
+        "completed": _("Completed"),
+        "discharged": _("Ended early"),
+    }.get(state, state)
+
+
+async def enrolment_views(db: AsyncSession, patient_id: int, now_utc: datetime) -> list[EnrolmentView]:
+    pairs = await logic.enrolments_with_programs(db, patient_id)
+    data = await logic.load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
+    result = []
+    for enrolment, program in reversed(pairs):
+        item = data[program.id]  # type: ignore[index]
+        today = now_utc.astimezone(item.tz).date()
+        state = logic.enrolment_state(enrolment, item.weeks, today)
+        week = logic.program_week(enrolment, today)
+        phase = item.phase_for_week(week) if state == "active" else None
+        final = logic.last_day(enrolment, item.weeks)
+        result.append(
+            EnrolmentView(
+                enrolment_id=enrolment.id,  # type: ignore[arg-type]
+                program_name=program.name,
+                state=state,
+                state_label=state_label(state),
+                week=week,
+                weeks=item.weeks + enrolment.extended_weeks,
+                phase_name=phase.name if phase else "",
+                start_day=format_date(enrolment.start_date, "medium", locale=_locale()),
+                last_day=format_date(final, "medium", locale=_locale()) if final else "",
+                extended_weeks=enrolment.extended_weeks,
+            )
+        )
+    return result
+
+
+async def today_context(db: AsyncSession, patient: User) -> dict[str, Any]:
+    """For the Today page: the next group (or the one happening now)."""
+    now = utcnow()
+    occ = await logic.next_session(db, patient.id, now, include_in_progress=True)  # type: ignore[arg-type]
+    return {"next_group": session_view(occ, patient.timezone, now) if occ is not None else None}

@@ -1,0 +1,367 @@
+"""The patient's skill library: browse, open a card, practise it (offline too), favourites and history.
+
+Routes (patients only, except the catalogue JSON):
+
+* ``GET  /skills``                         browse by module, ``?q=`` search, favourites, recent, assigned
+* ``GET  /skills/catalogue.json``          the whole catalogue as compact JSON (public, cacheable)
+* ``GET  /skills/history``                 my practices, newest first
+* ``GET  /skills/practice/{id}``           one saved practice (the page after saving)
+* ``GET  /skills/{card_id}``               the card (no personal data: the service worker may keep it)
+* ``GET  /skills/{card_id}/mine``          my favourite switch and history for a card (htmx partial or page)
+* ``POST /skills/{card_id}/practice``      save a practice (idempotent, queued offline)
+* ``POST /skills/{card_id}/favourite``     set favourite on/off (``favourite=1|0``)
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from server.accounts.guards import patient_only
+from server.accounts.models import User
+from server.db import DbSession, get_owned_or_404, utcnow
+from server.i18n import gettext as _
+from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
+from server.skills import logic
+from server.skills.catalogue import SkillCard, catalogue_json, default_catalogue
+from server.skills.logic import localised, localised_module
+from server.skills.models import NOTE_MAX, SkillFavourite, SkillPractice
+from server.web.forms import form_values, validate
+from server.web.logging import get_logger
+from server.web.responses import redirect, render
+
+log = get_logger("skills")
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# A phone clock may be off, and offline practices arrive late; beyond these bounds the server's clock wins.
+_MAX_FUTURE = timedelta(hours=1)
+_MAX_PAST = timedelta(days=60)
+
+OFFLINE_PUBLIC_HEADERS = {"X-Steady-Offline": "page", "X-Steady-Public": "1", "Cache-Control": "private, no-cache"}
+OFFLINE_PERSONAL_HEADERS = {"X-Steady-Offline": "page", "Cache-Control": "private, no-cache"}
+
+
+# --------------------------------------------------------------------------- forms
+
+
+class PracticeForm(BaseModel):
+    distress_before: int | None = Field(default=None, ge=0, le=10)
+    distress_after: int | None = Field(default=None, ge=0, le=10)
+    helped: Literal["yes", "somewhat", "no"] | None = None
+    note: str = Field(default="", max_length=NOTE_MAX)
+    started_at: datetime | None = None
+    client_created_at: datetime | None = None
+    idempotency_key: str | None = None
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not _KEY_RE.match(value):
+            raise ValueError(_("This form is out of date. Please reload the page and try again."))
+        return value
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str) -> str:
+        return value.strip()
+
+
+class FavouriteForm(BaseModel):
+    favourite: bool = True
+    next: str = ""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def card_or_404(card_id: str) -> SkillCard:
+    card = default_catalogue().by_id(card_id)
+    if card is None:
+        raise NotFoundException()
+    return card
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    # A phone that sends no offset is taken to mean UTC (our script always sends an ISO time with Z).
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sane(value: datetime | None, now: datetime) -> datetime | None:
+    if value is None or value > now + _MAX_FUTURE or value < now - _MAX_PAST:
+        return None
+    return value
+
+
+def _search_text(card: SkillCard) -> str:
+    """What the in-page filter matches against (same fields as the server search)."""
+    text = " ".join([card.title, *card.tags, card.use_when])
+    return " ".join(text.casefold().replace("-", " ").split())
+
+
+def _safe_next(target: str, fallback: str) -> str:
+    # Only our own skills pages: never an open redirect.
+    return target if target.startswith("/skills") and "//" not in target and "\\" not in target else fallback
+
+
+def _same_answers(row: SkillPractice, form: PracticeForm, card_id: str) -> bool:
+    return (
+        row.card_id == card_id
+        and row.distress_before == form.distress_before
+        and row.distress_after == form.distress_after
+        and row.helped == form.helped
+        and row.note == form.note
+    )
+
+
+def _card_context(card: SkillCard, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    module = default_catalogue().module(card.module)
+    return {
+        "card": localised(card),
+        "module": localised_module(module) if module else None,
+        "values": values,
+        "errors": errors,
+        "timer_text": logic.timer_text(card.timer) if card.timer else "",
+    }
+
+
+def _card_page(card: SkillCard, values: dict[str, Any], errors: dict[str, str], request: Request) -> Template:
+    return render(request, "skills/card.html", _card_context(card, values, errors), status_code=422)
+
+
+# --------------------------------------------------------------------------- routes
+
+
+class SkillsController(Controller):
+    path = "/skills"
+    guards = [patient_only]
+
+    @get("/")
+    async def browse(self, request: Request, db_session: DbSession, q: str = "") -> Template:
+        user: User = request.user
+        assert user.id is not None
+        catalogue = default_catalogue()
+        query = q.strip()[:80]
+        favourites = await logic.favourite_ids(db_session, user.id)
+        recent = await logic.recent_card_ids(db_session, user.id)
+        assigned = await logic.open_assignments(db_session, user.id)
+        by_id = {card.id: localised(card) for card in catalogue.cards}
+        modules = [
+            (localised_module(module), [by_id[card.id] for card in catalogue.cards_in(module.id)])
+            for module in catalogue.modules()
+        ]
+        context = {
+            "query": query,
+            "results": [by_id[card.id] for card in catalogue.search(query)] if query else None,
+            "favourites": [by_id[card_id] for card_id in favourites],
+            "favourite_ids": set(favourites),
+            "recent": [by_id[card_id] for card_id in recent],
+            "assigned": [(a, by_id[a.card_id]) for a in assigned],
+            "modules": modules,
+            "search_text": {card.id: _search_text(card) for card in catalogue.cards},
+            "card_count": len(catalogue),
+        }
+        response = render(request, "skills/browse.html", context)
+        if not query:
+            # Personal (favourites, assignments): kept offline only when the person turned offline use on.
+            response.headers.update(OFFLINE_PERSONAL_HEADERS)
+        return response
+
+    @get("/catalogue.json", guards=[], media_type="application/json")
+    async def catalogue_json(self, request: Request) -> Response[bytes]:
+        catalogue = default_catalogue()
+        etag = f'"{catalogue.digest}"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(b"", status_code=304, headers=headers, media_type="application/json")
+        return Response(catalogue_json(catalogue), headers=headers, media_type="application/json")
+
+    @get("/history")
+    async def history(self, request: Request, db_session: DbSession) -> Template:
+        user: User = request.user
+        rows = await db_session.execute(
+            select(SkillPractice)
+            .where(SkillPractice.user_id == user.id)
+            .order_by(SkillPractice.started_at.desc(), SkillPractice.id.desc())  # type: ignore[attr-defined,union-attr]
+            .limit(100)
+        )
+        practices = list(rows.scalars())
+        return render(
+            request,
+            "skills/history.html",
+            {"practices": practices, "titles": {p.card_id: translate_text(logic.card_title(p.card_id)) for p in practices}},
+        )
+
+    @get("/practice/{practice_id:int}")
+    async def practice_done(self, request: Request, db_session: DbSession, practice_id: int) -> Template:
+        user: User = request.user
+        assert user.id is not None
+        practice = await get_owned_or_404(db_session, SkillPractice, practice_id, user.id)
+        card = default_catalogue().by_id(practice.card_id)
+        return render(
+            request,
+            "skills/practice_done.html",
+            {
+                "practice": practice,
+                "card": localised(card) if card else None,
+                "title": translate_text(logic.card_title(practice.card_id)),
+            },
+        )
+
+    @get("/{card_id:str}")
+    async def card(self, request: Request, card_id: str) -> Template:
+        card = card_or_404(card_id)
+        # No personal data on this page (favourite state and history load separately), so the service worker
+        # may keep it for anyone on this phone. The idempotency key is left blank: the page script makes a
+        # fresh one each time the card opens, so a cached copy never reuses a key.
+        response = render(request, "skills/card.html", _card_context(card, {}, {}))
+        response.headers.update(OFFLINE_PUBLIC_HEADERS)
+        return response
+
+    @get("/{card_id:str}/mine")
+    async def mine(self, request: Request, db_session: DbSession, card_id: str) -> Template:
+        card = card_or_404(card_id)
+        user: User = request.user
+        assert user.id is not None
+        return render(
+            request,
+            "skills/mine.html",
+            await self._mine_context(db_session, user.id, card),
+            partial="skills/_mine.html",
+        )
+
+    async def _mine_context(self, db: Any, user_id: int, card: SkillCard) -> dict[str, Any]:
+        rows = await db.execute(
+            select(SkillPractice)
+            .where(SkillPractice.user_id == user_id, SkillPractice.card_id == card.id)
+            .order_by(SkillPractice.started_at.desc(), SkillPractice.id.desc())  # type: ignore[attr-defined,union-attr]
+            .limit(3)
+        )
+        count = (
+            await db.execute(
+                select(func.count())
+                .select_from(SkillPractice)
+                .where(SkillPractice.user_id == user_id, SkillPractice.card_id == card.id)
+            )
+        ).scalar() or 0
+        favourite = (
+            await db.execute(
+                select(SkillFavourite.id).where(SkillFavourite.user_id == user_id, SkillFavourite.card_id == card.id)
+            )
+        ).first() is not None
+        assignments = [a for a in await logic.open_assignments(db, user_id) if a.card_id == card.id]
+        return {
+            "card": localised(card),
+            "is_favourite": favourite,
+            "practice_count": int(count),
+            "recent_practices": list(rows.scalars()),
+            "assignments": assignments,
+        }
+
+    @post("/{card_id:str}/favourite")
+    async def favourite(self, request: Request, db_session: DbSession, card_id: str) -> Any:
+        card = card_or_404(card_id)
+        user: User = request.user
+        assert user.id is not None
+        result = validate(FavouriteForm, await form_values(request))
+        want = result.data.favourite if result.data is not None else True
+        existing = (
+            await db_session.execute(
+                select(SkillFavourite).where(SkillFavourite.user_id == user.id, SkillFavourite.card_id == card.id)
+            )
+        ).scalar_one_or_none()
+        if want and existing is None:
+            db_session.add(SkillFavourite(user_id=user.id, card_id=card.id))
+            try:
+                await db_session.flush()
+            except IntegrityError:
+                # A double tap from two tabs: the other request already starred it.
+                await db_session.rollback()
+        elif not want and existing is not None:
+            await db_session.delete(existing)
+            await db_session.flush()
+        fallback = f"/skills/{card.id}/mine"
+        target = _safe_next(str(result.values.get("next") or ""), fallback)
+        if request.headers.get("hx-request") == "true" and not request.headers.get("hx-history-restore-request"):
+            return render(
+                request,
+                "skills/mine.html",
+                await self._mine_context(db_session, user.id, card),
+                partial="skills/_mine.html",
+            )
+        return redirect(request, target)
+
+    @post("/{card_id:str}/practice")
+    async def practice(self, request: Request, db_session: DbSession, card_id: str) -> Any:
+        card = card_or_404(card_id)
+        user: User = request.user
+        assert user.id is not None
+        result = validate(PracticeForm, await form_values(request))
+        if not result.ok:
+            return _card_page(card, result.values, result.errors, request)
+        form = result.data
+        assert form is not None
+
+        key = form.idempotency_key or uuid.uuid4().hex  # without the page script there is nothing to replay
+        existing = await self._by_key(db_session, user.id, key)
+        if existing is not None:
+            return self._replayed(request, existing, form, card, result.values)
+
+        now = utcnow()
+        ended = _sane(_utc(form.client_created_at), now) or now
+        started = _sane(_utc(form.started_at), now) or ended
+        started = min(started, ended)
+        practice = SkillPractice(
+            user_id=user.id,
+            card_id=card.id,
+            started_at=started,
+            ended_at=ended,
+            distress_before=form.distress_before,
+            distress_after=form.distress_after,
+            helped=form.helped,
+            note=form.note,
+            idempotency_key=key,
+            created_at=now,
+        )
+        db_session.add(practice)
+        try:
+            await db_session.flush()
+        except IntegrityError:
+            # The same submission arrived twice at once (a replay racing the original): keep the first.
+            await db_session.rollback()
+            existing = await self._by_key(db_session, user.id, key)
+            if existing is None:
+                raise
+            return self._replayed(request, existing, form, card, result.values)
+        completed = await logic.complete_assignments(db_session, practice)
+        log.info("skill practice saved", extra={"completed_assignments": completed})
+        return redirect(request, f"/skills/practice/{practice.id}")
+
+    async def _by_key(self, db: Any, user_id: int, key: str) -> SkillPractice | None:
+        return (
+            await db.execute(
+                select(SkillPractice).where(SkillPractice.user_id == user_id, SkillPractice.idempotency_key == key)
+            )
+        ).scalar_one_or_none()
+
+    def _replayed(
+        self, request: Request, existing: SkillPractice, form: PracticeForm, card: SkillCard, values: dict[str, Any]
+    ) -> Any:
+        if _same_answers(existing, form, card.id):
+            return redirect(request, f"/skills/practice/{existing.id}")
+        message = _(
+            "This practice was already saved with different answers, and those were kept. "
+            "To save these answers as a new practice, press Save again."
+        )
+        # A fresh key (made by the page script) lets the person save these answers as a new practice.
+        return _card_page(card, {**values, "idempotency_key": ""}, {"__all__": message}, request)
