@@ -34,7 +34,7 @@ bench: $(INSTALLED) $(VENDOR)
 	$(BIN)/python bench/run_all.py
 
 i18n: $(INSTALLED)
-	$(BIN)/pybabel extract -F babel.cfg -o server/translations/messages.pot server
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o server/translations/messages.pot server
 	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations || true
 
 clean:

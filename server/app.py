@@ -20,10 +20,25 @@ from server.accounts.controllers import AccountController, AdminController, Auth
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
 from server.accounts.sessions import cookie_name
+from server.checkins.controllers import CheckInController
+from server.crisis import logic as crisis_logic
+from server.crisis.controllers import ClinicSettingsController, CrisisController, SafetyPlanController
 from server.db import alchemy_config, alchemy_plugin, migrate
-from server.family.controllers import FamilyController
+from server.family.controllers import FamilyCircleController, FamilyController
+from server.milestones.hooks import with_milestone_hooks
+from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
+from server.push.dispatcher import dispatcher_lifespan
+from server.reminders import reminder_hooks
+from server.schedule.controllers import (
+    CalendarFeedController,
+    PatientScheduleController,
+    ProgramAdminController,
+    TherapistScheduleController,
+)
 from server.settings import Settings
-from server.sharing.controllers import TherapistController
+from server.sharing.controllers import FlagSettingsController, SharingController, TherapistController
+from server.skills.catalogue import default_catalogue
+from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
 from server.web.logging import configure_logging
 from server.web.middleware import RequestContextMiddleware
@@ -38,6 +53,7 @@ ONE_YEAR = 365 * 24 * 3600
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging()
+    default_catalogue()  # a broken skills/cards.toml stops start-up with the file, card and field named
     db_config = alchemy_config(settings)
     session_maker = db_config.create_session_maker()
 
@@ -65,7 +81,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PwaController,
         TodayController,
         TherapistController,
+        SharingController,
+        FlagSettingsController,
         FamilyController,
+        FamilyCircleController,
+        CheckInController,
+        SkillsController,
+        CrisisController,
+        SafetyPlanController,
+        ClinicSettingsController,
+        ProgramAdminController,
+        PatientScheduleController,
+        TherapistScheduleController,
+        CalendarFeedController,
+        RemindersController,
+        PushApiController,
+        DeliveriesAdminController,
         static_router,
     ]
     app = Litestar(
@@ -84,9 +115,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=StoreRegistry(
             default_factory=lambda name: SQLAlchemyStore(db_config, model=KeyValueStore, namespace=name)
         ),
-        template_config=template_config(),
+        template_config=template_config(crisis_logic.template_globals()),
         exception_handlers=exception_handlers,
-        lifespan=[lifespan],
+        lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, with_milestone_hooks(reminder_hooks()))],
         debug=settings.debug,
         openapi_config=None,
     )

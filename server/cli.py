@@ -58,6 +58,39 @@ def vapid() -> None:
     click.echo(f"VAPID public key: {keys.public_key}")
 
 
+@main.command()
+@click.option("--workers", default=1, show_default=True, help="Worker processes on this host.")
+@click.option("--once", is_flag=True, help="Plan, send everything due now, then exit.")
+@click.option("--batch-size", default=200, show_default=True, help="Reminders claimed per batch.")
+@click.option("--concurrency", type=int, default=None, help="Sends in flight per worker (default 64).")
+def dispatch(workers: int, once: bool, batch_size: int, concurrency: int | None) -> None:
+    """Send due push reminders. Safe to run on many hosts at once with PostgreSQL (set
+    STEADY_DISPATCHER_IN_APP=0 on the web processes then)."""
+    from server.milestones.hooks import dispatcher_hooks
+    from server.push.worker import WorkerOptions, run_workers
+
+    settings = Settings.from_env()
+    options = WorkerOptions(batch_size=batch_size, concurrency=concurrency, once=once)
+    report = run_workers(settings, options, workers=workers, hooks_factory=dispatcher_hooks)
+    if report is not None:
+        click.echo(
+            f"Claimed {report.claimed}: {report.sent} sent, {report.retried} to retry, {report.held} held for quiet "
+            f"hours, {report.dropped} dropped, {report.failed} failed."
+        )
+
+
+@main.command()
+def milestones() -> None:
+    """Find new milestones for every patient and tell their family now (the dispatcher also does this hourly)."""
+    from server.milestones import evaluate_all
+
+    report = _run(lambda s: _with_session(s, evaluate_all))
+    click.echo(
+        f"Looked at {report.patients} patients: {report.recorded} new milestones, "
+        f"{report.notified} family notifications."
+    )
+
+
 @main.command("create-admin")
 @click.option("--clinic", default="My clinic", show_default=True)
 @click.option("--timezone", default="America/New_York", show_default=True)

@@ -64,3 +64,15 @@ async def load_demo(db: AsyncSession, settings: Settings) -> list[str]:
 
 # Each domain adds a coroutine here that fills in its demo history: (db, people_by_email) -> None.
 DEMO_LOADERS: list = []
+
+from server.schedule.demo import load_schedule_demo  # noqa: E402  (registers after DEMO_LOADERS exists)
+
+DEMO_LOADERS.append(load_schedule_demo)
+
+from server.checkins.demo import load_checkins_demo  # noqa: E402  (registers after DEMO_LOADERS exists)
+
+DEMO_LOADERS.append(load_checkins_demo)
+
+from server.sharing.demo import load_sharing_demo  # noqa: E402  (registers after DEMO_LOADERS exists)
+
+DEMO_LOADERS.append(load_sharing_demo)

@@ -9,11 +9,13 @@ var SHELL_CACHE = "steady-shell-" + VERSION;
 var PAGE_CACHE = "steady-pages-" + VERSION;
 var SHELL_ASSETS = __SHELL_ASSETS__;
 var OFFLINE_URL = "/offline";
+var CRISIS_URL = "/crisis";
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(SHELL_CACHE).then(function (cache) {
-      return cache.addAll(SHELL_ASSETS.concat([OFFLINE_URL, "/manifest.webmanifest"]));
+      // /crisis holds no personal data and must open offline even if it was never visited.
+      return cache.addAll(SHELL_ASSETS.concat([OFFLINE_URL, CRISIS_URL, "/manifest.webmanifest"]));
     }).then(function () { return self.skipWaiting(); })
   );
 });
@@ -138,29 +140,45 @@ self.addEventListener("message", function (event) {
   }
 });
 
+// A reminder from the server: {title, body, url, tag, ts}. The tag is the reminder's kind, so a newer check-in
+// reminder replaces an older one still on the screen instead of piling up.
+function sameSitePath(url) {
+  try {
+    var parsed = new URL(url || "/", self.location.origin);
+    return parsed.origin === self.location.origin ? parsed.pathname + parsed.search + parsed.hash : "/";
+  } catch (e) { return "/"; }
+}
+
 self.addEventListener("push", function (event) {
   var data = {};
-  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { title: "Steady", body: event.data ? event.data.text() : "" }; }
-  var title = data.title || "Steady";
-  event.waitUntil(self.registration.showNotification(title, {
-    body: data.body || "",
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data ? event.data.text() : "" }; }
+  var options = {
+    body: String(data.body || "").slice(0, 240),
     icon: "/static/icons/icon-192.png",
     badge: "/static/icons/icon-192.png",
-    tag: data.tag || "steady",
+    tag: String(data.tag || "steady"),
     renotify: Boolean(data.tag),
-    data: { url: data.url || "/" },
-  }));
+    data: { url: sameSitePath(data.url) },
+  };
+  if (typeof data.ts === "number") options.timestamp = data.ts;
+  // userVisibleOnly: every push must show a notification, even one that arrives without a readable payload.
+  event.waitUntil(self.registration.showNotification(String(data.title || "Steady").slice(0, 120), options));
 });
 
+// Tapping a reminder: focus a Steady window already on that page, else bring an open Steady window to it,
+// else open a new one.
 self.addEventListener("notificationclick", function (event) {
   event.notification.close();
-  var target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin).href;
+  var target = new URL(sameSitePath(event.notification.data && event.notification.data.url), self.location.origin).href;
   event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
-    for (var i = 0; i < windows.length; i++) {
-      if (windows[i].url === target && "focus" in windows[i]) return windows[i].focus();
-    }
-    for (var j = 0; j < windows.length; j++) {
-      if ("navigate" in windows[j]) return windows[j].navigate(target).then(function (w) { return w && w.focus(); });
+    var same = windows.filter(function (w) { return w.url === target; });
+    if (same.length && "focus" in same[0]) return same[0].focus();
+    var open = windows.filter(function (w) { return "navigate" in w; });
+    open.sort(function (a, b) { return (b.focused ? 1 : 0) - (a.focused ? 1 : 0); });
+    if (open.length) {
+      return open[0].navigate(target).then(function (w) {
+        return w ? w.focus() : self.clients.openWindow(target);
+      }).catch(function () { return self.clients.openWindow(target); });
     }
     return self.clients.openWindow(target);
   }));

@@ -75,3 +75,10 @@ def test_cli_creates_the_first_admin_once_and_invites(database_url: str, tmp_pat
     assert db.scalar("SELECT count(*) FROM invite WHERE role='therapist'") == 1
     keys = runner.invoke(cli, ["vapid"], env=env)
     assert keys.exit_code == 0 and "VAPID public key" in keys.output
+
+
+def test_secret_calendar_addresses_never_reach_the_logs() -> None:
+    from server.web.middleware import loggable_path
+
+    assert loggable_path("/calendar/s3cr3t-token.ics") == "/calendar/[secret]"
+    assert loggable_path("/today") == "/today"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from server.web.forms import FormResult, ModelT
 from server.web.forms import _message as generic_message
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+HIDDEN_FIELDS = ("idempotency_key", "client_created_at", "diary_section")
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -51,7 +53,7 @@ class Submission(BaseModel):
 
 
 class CheckInForm(Submission):
-    date: date | None = None
+    date: dt.date | None = None
     mood: Scale10
     craving: Scale10
     triggers: list[str] = Field(default_factory=list, max_length=60)
@@ -76,8 +78,17 @@ class CheckInForm(Submission):
     skills_used: Annotated[int, Field(ge=0, le=7)] | None = None
 
 
-DIARY_SCALES = ("emo_sadness", "emo_anger", "emo_fear", "emo_shame", "emo_joy", "urge_use", "urge_self_harm",
-                "urge_quit_treatment", "skills_used")
+DIARY_SCALES = (
+    "emo_sadness",
+    "emo_anger",
+    "emo_fear",
+    "emo_shame",
+    "emo_joy",
+    "urge_use",
+    "urge_self_harm",
+    "urge_quit_treatment",
+    "skills_used",
+)
 DIARY_ACTED = ("acted_use", "acted_self_harm", "acted_quit_treatment")
 
 
@@ -91,6 +102,14 @@ class CravingForm(Submission):
     outcome: Literal["passed", "used"] | None = None
     intensity_after: Scale10 | None = None
     note: Text = Field(default="", max_length=SHORT_NOTE_MAX)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        # Far-off years can't be converted between time zones (and are never meant).
+        if value is not None and not 2000 <= value.year <= 2999:
+            raise ValueError(_("Please enter a date and time like 2026-11-23 20:30."))
+        return value
 
 
 class CravingUpdateForm(BaseModel):
@@ -126,6 +145,10 @@ def field_message(field: str, kind: str) -> str | None:
     messages = {
         ("used", "missing"): _("Please choose yes or no. There's no wrong answer."),
         ("used", "literal_error"): _("Please choose yes or no. There's no wrong answer."),
+        ("sleep_hours", "less_than_equal"): _("Please enter 24 hours or less."),
+        ("sleep_hours", "greater_than_equal"): _("Please enter 0 hours or more."),
+        ("sleep_hours", "float_parsing"): _("Please enter a number of hours, like 7 or 6.5."),
+        ("sleep_hours", "finite_number"): _("Please enter a number of hours, like 7 or 6.5."),
         ("mood", "missing"): _("Please pick a number for your mood, from 0 to 10."),
         ("craving", "missing"): _("Please pick a number for your craving, from 0 to 10. 0 means none."),
         ("intensity", "missing"): _("Please pick how strong the craving is, from 0 to 10."),
@@ -149,5 +172,7 @@ def validate_form(model: type[ModelT], raw: dict[str, Any]) -> FormResult[ModelT
         errors: dict[str, str] = {}
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "__all__"
+            if name in HIDDEN_FIELDS:
+                name = "__all__"  # nobody can see a hidden field: say it above the form
             errors.setdefault(name, field_message(name, error["type"]) or generic_message(dict(error)))
         return FormResult(data=None, errors=errors, values=raw)

@@ -34,6 +34,7 @@ from server.checkins.models import CheckIn, CheckInPreference, CheckInSubmission
 from server.checkins.triggers import TriggerSet, trigger_set
 from server.db import utcnow
 from server.i18n import gettext as _
+from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import SkillCard, default_catalogue
 from server.web.logging import get_logger
 
@@ -74,11 +75,11 @@ def parse_client_time(raw: str | None, now: datetime) -> datetime | None:
         return None
     try:
         moment = dates.aware(datetime.fromisoformat(raw.strip().replace("Z", "+00:00")))
-    except ValueError:
+        if not 2000 <= moment.year <= 2999:
+            return None  # a phone clock that is plainly wrong
+        return min(moment.astimezone(UTC), now)
+    except (ValueError, OverflowError):
         return None
-    if moment.year < 2000:
-        return None
-    return min(moment.astimezone(UTC), now)
 
 
 def payload_hash(data: dict[str, Any]) -> str:
@@ -253,9 +254,7 @@ async def _save_checkin_once(
     if row is not None and not checkin_editable(user, row, when):
         return SaveResult(
             errors={
-                date_field: _(
-                    "You already checked in for this day. A check-in can be changed only on the day itself."
-                )
+                date_field: _("You already checked in for this day. A check-in can be changed only on the day itself.")
             }
         )
     try:
@@ -317,9 +316,7 @@ async def recent_cravings(db: AsyncSession, user_id: int, limit: int = 10) -> li
 
 
 async def _craving_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
-    row = await db.scalar(
-        select(CravingLog).where(CravingLog.user_id == user_id, CravingLog.idempotency_key == key)
-    )
+    row = await db.scalar(select(CravingLog).where(CravingLog.user_id == user_id, CravingLog.idempotency_key == key))
     if row is None:
         return None
     if row.payload_hash != digest:
@@ -459,7 +456,7 @@ async def checkins_today_context(db: AsyncSession, user: User, now: datetime | N
     checkin = await get_checkin_for_day(db, user.id, today)
     counters = await sober_counters(db, user, today)
     streak = await checkin_streak(db, user.id, today)
-    cards = suggested_cards_for_craving(checkin.craving if checkin else None, limit=1)
+    strong = checkin is not None and checkin.craving >= HIGH_CRAVING
     return {
         "checkins_today": {
             "today": today,
@@ -468,7 +465,28 @@ async def checkins_today_context(db: AsyncSession, user: User, now: datetime | N
             "counters": counters,
             "primary": counters[0] if counters else None,
             "streak": streak,
-            "suggested_card": cards[0] if cards else None,
-            "show_crisis_help": bool(checkin and is_worrying(checkin)),
+            "encouragement": encouragement(today),
+            "strong_craving_cards": suggested_cards_for_craving(checkin.craving, limit=2) if strong else [],
         }
     }
+
+
+ENCOURAGEMENTS = (
+    _l("Checking in is a way of looking after yourself."),
+    _l("Every day you show up counts, including the hard ones."),
+    _l("You don't have to do this perfectly. You just have to keep going."),
+    _l("Small steps are still steps."),
+    _l("Be as kind to yourself today as you would be to a friend."),
+    _l("Feelings come and go like waves. You can ride this one."),
+    _l("Asking for help is a strength."),
+)
+
+
+def encouragement(day: date) -> str:
+    """A kind line that changes each day (the same all day, so it doesn't flicker between pages)."""
+    return str(ENCOURAGEMENTS[day.toordinal() % len(ENCOURAGEMENTS)])
+
+
+def offline_urls() -> list[str]:
+    """Pages the More page's offline switch stores on the phone: today's check-in form and the craving log."""
+    return ["/checkin", "/log"]

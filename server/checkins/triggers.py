@@ -81,9 +81,7 @@ def build_set(pref: TriggerPreference | None) -> TriggerSet:
     hidden = set(pref.hidden if pref else [])
     custom: list[dict[str, Any]] = list(pref.custom if pref else [])
     everything: list[Trigger] = [Trigger(tid, str(label), False, tid in hidden) for tid, label in DEFAULT_TRIGGERS]
-    everything += [
-        Trigger(str(c["id"]), str(c["label"]), True, bool(c.get("removed"))) for c in custom if c.get("id")
-    ]
+    everything += [Trigger(str(c["id"]), str(c["label"]), True, bool(c.get("removed"))) for c in custom if c.get("id")]
     labels = {t.id: t.label for t in everything}
     return TriggerSet(visible=[t for t in everything if not t.hidden], all=everything, labels=labels)
 

@@ -79,8 +79,8 @@ class CrisisController(Controller):
             "step_heading": "h3" if is_htmx(request) else "h2",
         }
         page = render(request, "crisis/plan.html", context, partial="crisis/_plan.html")
-        # The "saved" version carries a one-off notice: don't let a phone keep that copy for offline use.
-        return page if context["saved"] else _with_headers(page, OFFLINE_PERSONAL_HEADERS)
+        # Also after a save, so a phone with offline use on replaces its kept copy with the new plan.
+        return _with_headers(page, OFFLINE_PERSONAL_HEADERS)
 
 
 class SafetyPlanController(Controller):

@@ -6,6 +6,7 @@ Public API:
 * :func:`crisis_context` - what `crisis/_help_now.html` needs (the clinic's lines); merge it into the context.
 * :class:`CrisisLine`, :func:`default_lines`, :func:`clinic_lines`, :func:`lines_for` - the numbers to show.
 * :func:`get_plan`, :func:`save_plan`, :func:`split_items`, :func:`care_contacts` - the safety plan.
+* :func:`offline_urls` - pages the More page's offline switch should store (the plan).
 """
 
 from __future__ import annotations
@@ -247,6 +248,11 @@ async def crisis_context(db: AsyncSession, user: User | None) -> dict[str, Any]:
         plan = await get_plan(db, user.id)  # type: ignore[arg-type]
         has_plan = plan is not None and not plan.is_empty
     return {"crisis_lines": await lines_for(db, user), "crisis_has_plan": has_plan}
+
+
+def offline_urls() -> list[str]:
+    """What the More page's offline switch should keep: the personal plan (/crisis itself is always kept)."""
+    return ["/crisis/plan"]
 
 
 def template_globals() -> dict[str, Any]:

@@ -10,11 +10,11 @@ import asyncio
 import email.utils
 import hashlib
 import json
-import logging
 import math
 import random
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,9 +26,10 @@ import aiohttp
 import http_ece
 from pywebpush import WebPusher, WebPushException
 
-from server.push.vapid import VapidKeys, b64url_encode
+from server.push.vapid import DEFAULT_TOKEN_LIFETIME, VapidKeys, b64url_encode
+from server.web.logging import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger("push.sender")
 
 Outcome = Literal["sent", "gone", "too_large", "retry", "failed"]
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
@@ -41,6 +42,10 @@ MAX_PAYLOAD_BYTES = MAX_ENCRYPTED_BYTES - 86 - 1 - 16
 TOPIC_MAX_LEN = 32
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _DETAIL_MAX = 200
+# A VAPID token is good for 12 h; signing one per message is wasted work, so each push-service origin gets one
+# token that is renewed after this long (well before it expires).
+TOKEN_REUSE_SECONDS = 60 * 60
+PUSHER_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +183,10 @@ class PushSender:
         self._client_timeout = aiohttp.ClientTimeout(total=timeout)
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._session: aiohttp.ClientSession | None = None
+        self._tokens: dict[str, tuple[float, str]] = {}
+        # Parsed subscriptions, reused: WebPusher decodes the keys and copies the dict on every construction,
+        # which costs as much as a tenth of a send. A WebPusher holds no per-message state.
+        self._pushers: OrderedDict[PushTarget, WebPusher] = OrderedDict()
 
     async def __aenter__(self) -> PushSender:
         return self
@@ -198,6 +207,31 @@ class PushSender:
                 connector=aiohttp.TCPConnector(limit=self.max_concurrency, ttl_dns_cache=300),
             )
         return self._session
+
+    def _authorization(self, audience: str) -> str:
+        """The Authorization header for one push-service origin, reused for up to TOKEN_REUSE_SECONDS."""
+        now = time.time()
+        cached = self._tokens.get(audience)
+        if cached is not None and now - cached[0] < min(TOKEN_REUSE_SECONDS, DEFAULT_TOKEN_LIFETIME / 2):
+            return cached[1]
+        # A fresh claims dict per origin: never share one across endpoints (see vapid.py).
+        header = self.keys.authorization_header(audience, now=now)
+        if len(self._tokens) > 1000:  # a handful of push services in practice; never grow without bound
+            self._tokens.clear()
+        self._tokens[audience] = (now, header)
+        return header
+
+    def _pusher(self, subscription: PushTarget) -> WebPusher:
+        pusher = self._pushers.get(subscription)
+        if pusher is None:
+            pusher = WebPusher(subscription.subscription_info())  # raises for malformed keys
+            self._pushers[subscription] = pusher
+            if len(self._pushers) > PUSHER_CACHE_SIZE:
+                self._pushers.popitem(last=False)
+        else:
+            self._pushers.move_to_end(subscription)
+        pusher.aiohttp_session = self._get_session()
+        return pusher
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -226,8 +260,7 @@ class PushSender:
             return DeliveryResult("failed", None, detail=str(exc))
 
         headers: dict[str, str] = {
-            # Fresh claims per send: never share a claims dict across endpoints (see vapid.py).
-            "Authorization": self.keys.authorization_header(audience),
+            "Authorization": self._authorization(audience),
             "Content-Type": "application/octet-stream",
             "Urgency": urgency,
         }
@@ -237,7 +270,7 @@ class PushSender:
         started = time.monotonic()
         async with self._semaphore:
             try:
-                pusher = WebPusher(subscription.subscription_info(), aiohttp_session=self._get_session())
+                pusher = self._pusher(subscription)
                 # asyncio.timeout backs up aiohttp's own timer so nothing here can hang a worker.
                 async with asyncio.timeout(self.timeout):
                     response = await pusher.send_async(

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -314,6 +314,13 @@ async def list_subscriptions(db: AsyncSession, user_id: int) -> list[PushSubscri
     return list(rows)
 
 
+async def subscription_known(db: AsyncSession, user_id: int, endpoint: str) -> bool:
+    found = await db.scalar(
+        select(PushSubscription.id).where(PushSubscription.endpoint == endpoint, PushSubscription.user_id == user_id)
+    )
+    return found is not None
+
+
 async def remove_subscription(db: AsyncSession, user_id: int, subscription_id: int) -> bool:
     result = await db.execute(
         delete(PushSubscription).where(PushSubscription.id == subscription_id, PushSubscription.user_id == user_id)
@@ -343,12 +350,29 @@ async def save_preferences(db: AsyncSession, user_id: int, values: dict[str, boo
     turned_off = [
         kind for kind, attr in KIND_SWITCH.items() if attr in values and getattr(pref, attr) and not values[attr]
     ]
+    quiet_changed = any(
+        name in values and values[name] != getattr(pref, name) for name in ("quiet_start", "quiet_end")
+    )
     for name, value in values.items():
         setattr(pref, name, value)
-    pref.updated_at = utcnow()
+    now = utcnow()
+    pref.updated_at = now
     db.add(pref)
     await db.flush()
     await drop_pending(db, user_id, turned_off)
+    if quiet_changed:
+        # Reminders held for the old quiet hours are looked at again against the new ones.
+        await db.execute(
+            update(Reminder)
+            .where(
+                Reminder.user_id == user_id,
+                Reminder.status == "pending",
+                Reminder.attempts == 0,
+                Reminder.next_attempt_at > Reminder.due_at,  # type: ignore[operator]
+                or_(Reminder.claimed_until.is_(None), Reminder.claimed_until < now),  # type: ignore[union-attr,operator]
+            )
+            .values(next_attempt_at=Reminder.due_at)
+        )
     return turned_off
 
 

@@ -103,7 +103,7 @@ async def program_counts(db: AsyncSession, program_ids: list[int]) -> dict[int, 
                 .where(ProgramPhase.program_id.in_(program_ids))  # type: ignore[attr-defined]
                 .group_by(ProgramPhase.program_id)
             )
-        ).tuples()
+        ).all()
     )
     enrolled = dict(
         (
@@ -112,7 +112,7 @@ async def program_counts(db: AsyncSession, program_ids: list[int]) -> dict[int, 
                 .where(Enrolment.program_id.in_(program_ids), Enrolment.status == "active")  # type: ignore[attr-defined]
                 .group_by(Enrolment.program_id)
             )
-        ).tuples()
+        ).all()
     )
     return {pid: (phases.get(pid, 0), enrolled.get(pid, 0)) for pid in program_ids}
 
@@ -239,6 +239,8 @@ async def enrol_errors(
     """Problems with enrolling `patient` in `program` from `start`, keyed by form field."""
     if patient is None or patient.role is not Role.PATIENT or patient.clinic_id != program.clinic_id:
         return {"patient_id": _("Please pick a patient from the list.")}
+    if not program.active:
+        return {"__all__": _("This program is closed to new enrolments. Open it in the program details first.")}
     weeks = await program_weeks(db, program.id)  # type: ignore[arg-type]
     if weeks == 0:
         return {"__all__": _("This program has no phases yet. Add a phase and its groups first.")}

@@ -19,6 +19,8 @@ session's start time):
 - `program_completed(db, patient_id, now_utc) -> tuple[str, date] | None`
 - `occurrences_starting_between(db, start_utc, end_utc) -> list[tuple[int, Occurrence]]` (for reminders;
   a fixed number of queries however many patients are enrolled)
+- `family_info_for_patient(db, patient_id, now_utc) -> list[tuple[str, str]]` (program name, the program's
+  information for families) for the programs the patient is in or about to start
 """
 
 from __future__ import annotations
@@ -406,7 +408,7 @@ async def enrolments_with_programs(db: AsyncSession, patient_id: int) -> list[tu
         .where(Enrolment.patient_id == patient_id)
         .order_by(Enrolment.start_date, Enrolment.id)
     )
-    return [(e, p) for e, p in rows.tuples()]
+    return [(e, p) for e, p in rows.all()]
 
 
 async def sessions_for_patient(
@@ -557,8 +559,8 @@ async def occurrences_starting_between(
             )
             .order_by(Enrolment.patient_id, Enrolment.id)
         )
-    ).tuples()
-    pairs = list(rows)
+    ).all()
+    pairs = [(e, p) for e, p in rows]
     if not pairs:
         return []
     data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), (first, last))
@@ -572,6 +574,22 @@ async def occurrences_starting_between(
                 result.append((patient_id, occ))
     result.sort(key=lambda pair: (pair[1].starts_at, pair[0]))
     return result
+
+
+async def family_info_for_patient(db: AsyncSession, patient_id: int, now_utc: datetime) -> list[tuple[str, str]]:
+    """(program name, information for families) of the patient's current or upcoming programs, newest first.
+
+    Only what the clinic wrote for families; nothing about the patient's own attendance.
+    """
+    pairs = await enrolments_with_programs(db, patient_id)
+    data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
+    found: list[tuple[str, str]] = []
+    for enrolment, program in reversed(pairs):
+        item = data[program.id]  # type: ignore[index]
+        state = enrolment_state(enrolment, item.weeks, _today(item.tz, now_utc))
+        if state in ("active", "upcoming") and program.family_info.strip():
+            found.append((program.name, program.family_info))
+    return found
 
 
 # --- attendance --------------------------------------------------------------------------------------------

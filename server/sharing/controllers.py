@@ -1,15 +1,321 @@
-"""The therapist's side."""
+"""Sharing routes.
+
+Patient (patient_only):
+- ``GET  /sharing``                                  my consents (active / ended), share or change, access log, nudge
+- ``GET  /sharing/consent/new?therapist=<id>``        the consent screen (therapists of my clinic only; 404 otherwise)
+- ``POST /sharing/consent``                           sign (422 with inline errors and kept values)
+- ``GET  /sharing/consent/{id}``                      one signed consent, word for word
+- ``POST /sharing/consent/{id}/revoke``               revoke in one tap (effective on the next request)
+- ``POST /sharing/consent/{id}/narrow``               stop sharing one category in one tap (a new version)
+- ``POST /sharing/nudge``                             "please look at my week" (one a day; a push to the therapist)
+
+Therapist (therapist_only; every read goes through `access.require_shared_views` and writes the access log):
+- ``GET  /therapist``                                 dashboard, ``?flag=<key>`` filter (htmx: rows only)
+- ``GET  /therapist/patients/{id}?week=2026-W47``      a patient's week, week by week
+- ``GET  /therapist/patients/{id}/weeks/2026-W47.pdf`` / ``.csv``  exports with the § 2.32 notice
+- ``POST /therapist/patients/{id}/homework``          assign a skill card (and queue a reminder)
+
+Admin (admin_only): ``GET/POST /admin/flags`` — the clinic's flag thresholds.
+"""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get
-from litestar.response import Template
-from sqlalchemy import select
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
-from server.accounts.guards import therapist_only
-from server.accounts.models import CareTeam, User
-from server.db import DbSession
-from server.web.responses import render
+from babel.dates import format_datetime
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+from markupsafe import Markup
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import func, select
+
+from server.accounts.guards import admin_only, patient_only, therapist_only
+from server.accounts.models import CareTeam, Clinic, User
+from server.checkins.charts import line_chart, summary_text
+from server.checkins.dates import local_date_of, local_datetime
+from server.consent import service as consent_service
+from server.consent.forms import form_context, initial_values, validate_consent_form
+from server.consent.wording import FAMILY_CATEGORIES, THERAPIST_CATEGORIES, long_date
+from server.db import DbSession, utcnow
+from server.i18n import current_locale
+from server.i18n import gettext as _
+from server.i18n import lazy_gettext as _l
+from server.sharing import patient as patient_side
+from server.sharing.access import AccessGrant, require_shared_view, require_shared_views
+from server.sharing.charts import sparkline
+from server.sharing.exports import diary_grid, export_filename, summary_csv, summary_pdf, urge_label, week_range_text
+from server.sharing.models import SharingNudge
+from server.sharing.notify import homework_reminder
+from server.sharing.summary import URGE_KINDS, WeeklySummary, sober_days, weekday_name, weekly_summaries, weekly_summary
+from server.sharing.thresholds import Thresholds, ThresholdsForm
+from server.sharing.weeks import Week
+from server.skills.catalogue import default_catalogue
+from server.skills.logic import UnknownCardError, assign_card, card_title, localised
+from server.skills.models import SkillAssignment
+from server.web.forms import form_values, validate
+from server.web.responses import redirect, render
+
+CATEGORY_LABELS = {o.id: o.label for o in (*THERAPIST_CATEGORIES, *FAMILY_CATEGORIES)}
+STATE_LABELS = {
+    "active": _l("Active"),
+    "upcoming": _l("Not started yet"),
+    "expired": _l("Ended"),
+    "revoked": _l("Revoked"),
+    "replaced": _l("Replaced by a newer version"),
+}
+LOG_KIND_LABELS = {
+    "summary_view": _l("viewed your weekly summary"),
+    "export_pdf": _l("downloaded your weekly summary (PDF)"),
+    "export_csv": _l("downloaded your weekly summary (spreadsheet)"),
+    "dashboard": _l("saw your week on their patient list"),
+    "notification": _l("was sent an update"),
+}
+FLAG_FILTERS: tuple[tuple[str, Any], ...] = (
+    ("any", _l("Any flag")),
+    ("no_checkin", _l("No recent check-in")),
+    ("cravings", _l("Strong cravings")),
+    ("use", _l("Substance use")),
+    ("self_harm", _l("Self-harm urge")),
+    ("missed_groups", _l("Missed groups")),
+    ("mood_drop", _l("Mood dropped")),
+    ("nudge", _l("Asked you to look")),
+)
+FLAG_KEYS = {key for key, _label in FLAG_FILTERS}
+HISTORY_DAYS = 21  # sparklines and charts: the week plus the three before it
+_EXPORT_RE = re.compile(r"^(\d{4}-W\d{2})\.(pdf|csv)$")
+
+
+def category_label(category: str) -> str:
+    label = CATEGORY_LABELS.get(category)
+    return str(label) if label is not None else category
+
+
+def _local_text(user: User, moment: Any) -> str:
+    return format_datetime(local_datetime(user, moment), "medium", locale=current_locale.get())
+
+
+def _local_day(user: User, moment: Any) -> date:
+    return local_date_of(user, moment)
+
+
+# --- the patient's side ------------------------------------------------------------------------------------
+
+
+class SharingController(Controller):
+    path = "/sharing"
+    guards = [patient_only]
+
+    async def _overview_context(self, request: Request, db: Any, notice: str = "") -> dict[str, Any]:
+        patient: User = request.user
+        rows = await consent_service.consents_for_patient(db, patient.id, recipient_kind="therapist")
+        active = [r for r in rows if r.state == "active"]
+        ended = [r for r in rows if r.state != "active"]
+        sharing_with = {r.consent.recipient_id for r in active}
+        therapists = await patient_side.clinic_therapists(db, patient)
+        log = await consent_service.disclosures_for_patient(db, patient.id, limit=100)
+        return {
+            "active": active,
+            "ended": ended,
+            "therapists": therapists,
+            "sharing_with": sharing_with,
+            "log": [
+                {
+                    "when": _local_text(patient, e.at),
+                    "who": e.viewer_name or _("Someone no longer at the clinic"),
+                    "what": str(LOG_KIND_LABELS.get(e.kind, e.kind)),
+                    "subject": e.subject,
+                }
+                for e in log
+            ],
+            "nudged_today": await patient_side.nudged_today(db, patient),
+            "notice": notice,
+            "category_label": category_label,
+            "state_label": lambda s: str(STATE_LABELS.get(s, s)),
+            "when": lambda m: _local_text(patient, m),
+            "last_day": lambda c: long_date(_local_day(patient, c.ends_at - timedelta(seconds=1))),
+        }
+
+    @get("/")
+    async def overview(self, request: Request, db_session: DbSession, notice: str = "") -> Template:
+        known = {"signed", "revoked", "narrowed", "nudge_sent", "nudge_already", "nudge_not_sharing", "unchanged"}
+        context = await self._overview_context(request, db_session, notice if notice in known else "")
+        return render(request, "sharing/overview.html", context)
+
+    async def _therapist_or_404(self, request: Request, db: Any, raw: Any) -> User:
+        try:
+            therapist_id = int(str(raw))
+        except (TypeError, ValueError):
+            raise NotFoundException() from None
+        therapist = await patient_side.clinic_therapist(db, request.user, therapist_id)
+        if therapist is None:
+            raise NotFoundException()
+        return therapist
+
+    @get("/consent/new")
+    async def new_consent(self, request: Request, db_session: DbSession, therapist: str = "") -> Template:
+        person = await self._therapist_or_404(request, db_session, therapist)
+        spec = await patient_side.consent_spec(db_session, request.user, person)
+        previous = await consent_service.active_consent(db_session, request.user.id, person.id)  # type: ignore[arg-type]
+        context = {
+            "consent": form_context(spec, initial_values(spec, previous)),
+            "therapist": person,
+            "changing": previous is not None,
+        }
+        return render(request, "sharing/consent_new.html", context)
+
+    @post("/consent", media_type=MediaType.HTML)
+    async def sign(self, request: Request, db_session: DbSession) -> Any:
+        raw = await form_values(request, list_fields=("categories",))
+        person = await self._therapist_or_404(request, db_session, raw.get("therapist"))
+        patient: User = request.user
+        spec = await patient_side.consent_spec(db_session, patient, person)
+        result = validate_consent_form(raw, spec, patient)
+        if result.choice is None:
+            previous = await consent_service.active_consent(db_session, patient.id, person.id)  # type: ignore[arg-type]
+            context = {
+                "consent": form_context(spec, result.values, result.errors),
+                "therapist": person,
+                "changing": previous is not None,
+            }
+            return render(request, "sharing/consent_new.html", context, status_code=422)
+        await consent_service.sign_consent(
+            db_session,
+            patient=patient,
+            recipient=person,
+            recipient_kind="therapist",
+            purpose=spec.terms.purpose,
+            locale=current_locale.get(),
+            **result.choice.sign_kwargs(),
+        )
+        return redirect(request, "/sharing?notice=signed")
+
+    @get("/consent/{consent_id:int}")
+    async def record(self, request: Request, db_session: DbSession, consent_id: int) -> Template:
+        consent = await consent_service.get_patient_consent(db_session, request.user.id, consent_id)
+        if consent is None:
+            raise NotFoundException()
+        recipient = await db_session.get(User, consent.recipient_id)
+        return render(
+            request,
+            "sharing/consent_record.html",
+            {
+                "consent": consent,
+                "recipient_name": recipient.display_name if recipient else "",
+                "state": str(STATE_LABELS.get(consent.state(utcnow()), "")),
+                "signed_when": _local_text(request.user, consent.signed_at),
+            },
+        )
+
+    @post("/consent/{consent_id:int}/revoke", media_type=MediaType.HTML)
+    async def revoke(self, request: Request, db_session: DbSession, consent_id: int) -> Any:
+        consent = await consent_service.revoke(db_session, patient_id=request.user.id, consent_id=consent_id)
+        if consent is None:
+            raise NotFoundException()
+        return redirect(request, "/sharing?notice=revoked")
+
+    @post("/consent/{consent_id:int}/narrow", media_type=MediaType.HTML)
+    async def narrow(self, request: Request, db_session: DbSession, consent_id: int) -> Any:
+        consent = await consent_service.get_patient_consent(db_session, request.user.id, consent_id)
+        if consent is None:
+            raise NotFoundException()
+        values = await form_values(request)
+        category = str(values.get("category") or "")
+        if consent.state(utcnow()) != "active" or category not in consent.categories:
+            return redirect(request, "/sharing?notice=unchanged")
+        if len(consent.categories) == 1:
+            # Taking away the last thing shared is stopping altogether.
+            await consent_service.revoke(db_session, patient_id=request.user.id, consent_id=consent_id)
+            return redirect(request, "/sharing?notice=revoked")
+        new = await patient_side.narrow(db_session, request.user, consent, category)
+        return redirect(request, "/sharing?notice=" + ("narrowed" if new is not None else "unchanged"))
+
+    @post("/nudge", media_type=MediaType.HTML)
+    async def nudge(self, request: Request, db_session: DbSession) -> Any:
+        values = await form_values(request)
+        try:
+            therapist_id = int(str(values.get("therapist") or ""))
+        except ValueError:
+            return redirect(request, "/sharing?notice=nudge_not_sharing")
+        result = await patient_side.send_nudge(db_session, request.user, therapist_id)
+        return redirect(request, f"/sharing?notice=nudge_{result.status}")
+
+
+# --- the therapist's side ----------------------------------------------------------------------------------
+
+
+@dataclass
+class DashboardRow:
+    grant: AccessGrant
+    summary: WeeklySummary
+    sober_days: int | None
+    nudged: bool
+    mood_spark: Markup | None
+    craving_spark: Markup | None
+
+    @property
+    def weight(self) -> tuple[int, int]:
+        return (len(self.summary.flags), 1 if self.nudged else 0)
+
+    def matches(self, flag: str) -> bool:
+        if flag == "any":
+            return bool(self.summary.flags) or self.nudged
+        if flag == "nudge":
+            return self.nudged
+        return any(f.key == flag for f in self.summary.flags)
+
+
+class HomeworkForm(BaseModel):
+    card_id: str = Field(min_length=1, max_length=80)
+    note: str = Field(default="", max_length=500)
+    due_on: date | None = None
+
+    @field_validator("card_id")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if default_catalogue().by_id(value) is None:
+            raise ValueError(_("Please pick a card from the list."))
+        return value
+
+
+async def _thresholds(db: Any, user: User) -> Thresholds:
+    return Thresholds.for_clinic(await db.get(Clinic, user.clinic_id))
+
+
+def _charts(summary: WeeklySummary, prefix: str) -> dict[str, Markup]:
+    charts: dict[str, Markup] = {}
+    if summary.shares("mood_sleep") and summary.mood_history:
+        title = _("Mood")
+        charts["mood"] = line_chart(
+            summary.mood_history,
+            chart_id=f"{prefix}-mood",
+            title=title,
+            description=summary_text(summary.mood_history, title),
+            series="mood",
+        )
+    if summary.shares("cravings_triggers") and summary.craving_history:
+        title = _("Craving")
+        charts["craving"] = line_chart(
+            summary.craving_history,
+            chart_id=f"{prefix}-craving",
+            title=title,
+            description=summary_text(summary.craving_history, title),
+            series="craving",
+        )
+    return charts
+
+
+def _spark(
+    summary: WeeklySummary, category: str, points: list[tuple[date, int | None]], chart_id: str, series: str
+) -> Markup | None:
+    if not summary.shares(category):
+        return None
+    name = _("Mood") if series == "mood" else _("Craving")
+    title = _("Mood, last 4 weeks") if series == "mood" else _("Craving, last 4 weeks")
+    return sparkline(points, chart_id=chart_id, title=title, name=name, series=series)  # type: ignore[arg-type]
 
 
 class TherapistController(Controller):
@@ -17,14 +323,236 @@ class TherapistController(Controller):
     guards = [therapist_only]
 
     @get("/")
-    async def dashboard(self, request: Request, db_session: DbSession) -> Template:
+    async def dashboard(self, request: Request, db_session: DbSession, flag: str = "") -> Template:
         therapist: User = request.user
-        patients = list(
-            await db_session.scalars(
-                select(User)
-                .join(CareTeam, CareTeam.patient_id == User.id)  # type: ignore[arg-type]
-                .where(CareTeam.therapist_id == therapist.id)
-                .order_by(User.display_name)
+        now = utcnow()
+        flag = flag if flag in FLAG_KEYS else ""
+        grants = await require_shared_views(db_session, therapist, kind=None, now=now)
+        thresholds = await _thresholds(db_session, therapist)
+        requests = [g.week_request(history_days=HISTORY_DAYS) for g in grants]
+        summaries = await weekly_summaries(db_session, requests, thresholds)
+        sober = await sober_days(db_session, requests)
+        ids = [g.patient_id for g in grants]
+        nudged: set[int] = set()
+        if ids:
+            nudged = set(
+                await db_session.scalars(
+                    select(SharingNudge.patient_id).where(
+                        SharingNudge.therapist_id == therapist.id,
+                        SharingNudge.patient_id.in_(ids),  # type: ignore[attr-defined]
+                        SharingNudge.created_at >= now - timedelta(days=7),
+                    )
+                )
+            )
+        rows: list[DashboardRow] = []
+        for grant, request_ in zip(grants, requests, strict=True):
+            summary = summaries[request_.key]
+            pid = grant.patient_id
+            rows.append(
+                DashboardRow(
+                    grant=grant,
+                    summary=summary,
+                    sober_days=sober.get(pid) if summary.shares("substance_use") else None,
+                    nudged=pid in nudged,
+                    mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", "mood"),
+                    craving_spark=_spark(summary, "cravings_triggers", summary.craving_history, f"c{pid}", "craving"),
+                )
+            )
+        rows.sort(
+            key=lambda r: (-r.weight[0], -r.weight[1], r.grant.patient.display_name.casefold(), r.grant.patient_id)
+        )
+        shown = [r for r in rows if r.matches(flag)] if flag else rows
+        # Only rows actually shown are disclosed, so only they are logged (one INSERT for all of them).
+        await consent_service.record_disclosures(
+            db_session,
+            [(r.grant.patient_id, r.grant.consent.id, r.grant.week.label) for r in shown],
+            viewer=therapist,
+            kind="dashboard",
+            at=now,
+        )
+        not_sharing = await db_session.scalar(
+            select(func.count(CareTeam.id)).where(
+                CareTeam.therapist_id == therapist.id,
+                CareTeam.patient_id.not_in(ids or [-1]),  # type: ignore[attr-defined]
             )
         )
-        return render(request, "sharing/dashboard.html", {"patients": patients})
+        context = {
+            "rows": shown,
+            "total": len(rows),
+            "flag": flag,
+            "flag_filters": [(k, str(v)) for k, v in FLAG_FILTERS],
+            "not_sharing": int(not_sharing or 0),
+            "thresholds": thresholds,
+            "redisclosure": consent_service.redisclosure_notice(),
+        }
+        return render(request, "sharing/dashboard.html", context, partial="sharing/_dashboard_rows.html")
+
+    async def _patient_page(
+        self,
+        request: Request,
+        db: Any,
+        patient_id: int,
+        week: str | None,
+        *,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        status_code: int = 200,
+        notice: str = "",
+    ) -> Template:
+        therapist: User = request.user
+        grant = await require_shared_view(db, therapist, patient_id, week, kind="summary_view")
+        thresholds = await _thresholds(db, therapist)
+        summary = await weekly_summary(db, grant.week_request(history_days=HISTORY_DAYS), thresholds)
+        weeks: list[Week] = []
+        w = grant.current_week
+        while w >= grant.first_week and len(weeks) < 60:
+            weeks.append(w)
+            w = w.shift(-1)
+        assignments = list(
+            await db.scalars(
+                select(SkillAssignment)
+                .where(SkillAssignment.patient_id == patient_id, SkillAssignment.therapist_id == therapist.id)
+                .order_by(SkillAssignment.assigned_at.desc())  # type: ignore[attr-defined]
+                .limit(20)
+            )
+        )
+        cards = sorted((localised(c) for c in default_catalogue().cards), key=lambda c: c.title.casefold())
+        prev_week, next_week = grant.week.shift(-1), grant.week.shift(1)
+        context = {
+            "grant": grant,
+            "patient": grant.patient,
+            "summary": summary,
+            "week_range": week_range_text(summary),
+            "weeks": weeks,
+            "prev_week": prev_week if grant.visible(prev_week) else None,
+            "next_week": next_week if grant.visible(next_week) else None,
+            "charts": _charts(summary, "p"),
+            "grid": diary_grid(summary),
+            "categories": [
+                category_label(c)
+                for c in sorted(
+                    grant.categories, key=lambda c: list(CATEGORY_LABELS).index(c) if c in CATEGORY_LABELS else 99
+                )
+            ],
+            "assignments": [(a, card_title(a.card_id)) for a in assignments],
+            "shows_completion": "skill_practice" in grant.categories,
+            "cards": cards,
+            "values": values or {},
+            "errors": errors or {},
+            "notice": notice,
+            "urge_kinds": URGE_KINDS,
+            "urge_label": urge_label,
+            "weekday": weekday_name,
+            "redisclosure": consent_service.redisclosure_notice(),
+            "consent_ends": long_date(_local_day(grant.patient, grant.consent.ends_at - timedelta(seconds=1))),
+            "thresholds": thresholds,
+        }
+        return render(request, "sharing/patient.html", context, partial="sharing/_week.html", status_code=status_code)
+
+    @get("/patients/{patient_id:int}")
+    async def patient(
+        self, request: Request, db_session: DbSession, patient_id: int, week: str | None = None, notice: str = ""
+    ) -> Template:
+        return await self._patient_page(
+            request, db_session, patient_id, week, notice="assigned" if notice == "assigned" else ""
+        )
+
+    @get("/patients/{patient_id:int}/weeks/{filename:str}")
+    async def export(self, request: Request, db_session: DbSession, patient_id: int, filename: str) -> Response[bytes]:
+        match = _EXPORT_RE.match(filename)
+        if match is None:
+            raise NotFoundException()
+        label, ext = match.group(1), match.group(2)
+        therapist: User = request.user
+        grant = await require_shared_view(db_session, therapist, patient_id, label, kind=f"export_{ext}")
+        thresholds = await _thresholds(db_session, therapist)
+        summary = await weekly_summary(db_session, grant.week_request(), thresholds)
+        if ext == "csv":
+            content, media = summary_csv(summary, grant.patient.display_name), "text/csv; charset=utf-8"
+        else:
+            clinic = await db_session.get(Clinic, therapist.clinic_id)
+            content = summary_pdf(summary, grant.patient.display_name, clinic.name if clinic else "")
+            media = "application/pdf"
+        return Response(
+            content=content,
+            media_type=media,
+            headers={
+                "Content-Disposition": f'attachment; filename="{export_filename(summary, ext)}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    @post("/patients/{patient_id:int}/homework", media_type=MediaType.HTML)
+    async def homework(self, request: Request, db_session: DbSession, patient_id: int) -> Any:
+        therapist: User = request.user
+        grant = await require_shared_view(db_session, therapist, patient_id, kind=None)
+        raw = await form_values(request)
+        values = {k: raw.get(k, "") for k in ("card_id", "note", "due_on", "week")}
+        result = validate(HomeworkForm, {k: values[k] for k in ("card_id", "note", "due_on")})
+        errors = dict(result.errors)
+        data = result.data
+        if data is not None and data.due_on is not None and data.due_on < grant.today:
+            errors["due_on"] = _("Please choose today or a later day.")
+        week = str(values.get("week") or "") or None
+        if errors or data is None:
+            return await self._patient_page(
+                request,
+                db_session,
+                patient_id,
+                week if Week.parse(week) else None,
+                values=values,
+                errors=errors,
+                status_code=422,
+            )
+        try:
+            assignment = await assign_card(db_session, patient_id, therapist.id, data.card_id, data.note, data.due_on)
+        except UnknownCardError:
+            return await self._patient_page(
+                request,
+                db_session,
+                patient_id,
+                None,
+                values=values,
+                errors={"card_id": _("Please pick a card from the list.")},
+                status_code=422,
+            )
+        await homework_reminder(db_session, grant.patient, assignment.id)  # type: ignore[arg-type]
+        target = f"/therapist/patients/{patient_id}?notice=assigned"
+        if week and Week.parse(week):
+            target += f"&week={week}"
+        return redirect(request, target + "#homework")
+
+
+# --- the clinic's thresholds -------------------------------------------------------------------------------
+
+
+class FlagSettingsController(Controller):
+    path = "/admin/flags"
+    guards = [admin_only]
+
+    @get("/")
+    async def page(self, request: Request, db_session: DbSession, saved: str = "") -> Template:
+        thresholds = Thresholds.for_clinic(await db_session.get(Clinic, request.user.clinic_id))
+        values = {k: str(v) for k, v in thresholds.as_dict().items()}
+        return render(request, "sharing/flags.html", {"values": values, "errors": {}, "saved": bool(saved)})
+
+    @post("/", media_type=MediaType.HTML)
+    async def save(self, request: Request, db_session: DbSession) -> Any:
+        clinic = await db_session.get(Clinic, request.user.clinic_id)
+        if clinic is None:
+            raise NotFoundException()
+        raw = await form_values(request)
+        values = {k: raw.get(k, "") for k in Thresholds().as_dict()}
+        result = validate(ThresholdsForm, values)
+        if result.data is None:
+            return render(
+                request,
+                "sharing/flags.html",
+                {"values": values, "errors": result.errors, "saved": False},
+                status_code=422,
+            )
+        # A new dict so the JSON column is written; the clinic's other settings are kept.
+        clinic.settings = {**(clinic.settings or {}), "flag_thresholds": result.data.model_dump()}
+        db_session.add(clinic)
+        return redirect(request, "/admin/flags?saved=1")

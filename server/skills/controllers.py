@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from pydantic import BaseModel, Field, field_validator
@@ -45,6 +46,7 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # A phone clock may be off, and offline practices arrive late; beyond these bounds the server's clock wins.
 _MAX_FUTURE = timedelta(hours=1)
 _MAX_PAST = timedelta(days=60)
+_MAX_ID = 2**31 - 1
 
 OFFLINE_PUBLIC_HEADERS = {"X-Steady-Offline": "page", "X-Steady-Public": "1", "Cache-Control": "private, no-cache"}
 OFFLINE_PERSONAL_HEADERS = {"X-Steady-Offline": "page", "Cache-Control": "private, no-cache"}
@@ -103,6 +105,13 @@ def _sane(value: datetime | None, now: datetime) -> datetime | None:
     return value
 
 
+def _when(user: User) -> Callable[[datetime], str]:
+    def when(moment: datetime) -> str:
+        return logic.when_text(moment, user.timezone)
+
+    return when
+
+
 def _search_text(card: SkillCard) -> str:
     """What the in-page filter matches against (same fields as the server search)."""
     text = " ".join([card.title, *card.tags, card.use_when])
@@ -144,9 +153,9 @@ def _card_page(card: SkillCard, values: dict[str, Any], errors: dict[str, str], 
 
 class SkillsController(Controller):
     path = "/skills"
-    guards = [patient_only]
+    # Guards sit on each handler (not here) so the generic catalogue JSON can stay public.
 
-    @get("/")
+    @get("/", guards=[patient_only])
     async def browse(self, request: Request, db_session: DbSession, q: str = "") -> Template:
         user: User = request.user
         assert user.id is not None
@@ -166,7 +175,7 @@ class SkillsController(Controller):
             "favourites": [by_id[card_id] for card_id in favourites],
             "favourite_ids": set(favourites),
             "recent": [by_id[card_id] for card_id in recent],
-            "assigned": [(a, by_id[a.card_id]) for a in assigned],
+            "assigned": [(a, by_id[a.card_id], logic.date_text(a.due_on) if a.due_on else "") for a in assigned],
             "modules": modules,
             "search_text": {card.id: _search_text(card) for card in catalogue.cards},
             "card_count": len(catalogue),
@@ -177,7 +186,7 @@ class SkillsController(Controller):
             response.headers.update(OFFLINE_PERSONAL_HEADERS)
         return response
 
-    @get("/catalogue.json", guards=[], media_type="application/json")
+    @get("/catalogue.json", media_type="application/json")
     async def catalogue_json(self, request: Request) -> Response[bytes]:
         catalogue = default_catalogue()
         etag = f'"{catalogue.digest}"'
@@ -186,7 +195,7 @@ class SkillsController(Controller):
             return Response(b"", status_code=304, headers=headers, media_type="application/json")
         return Response(catalogue_json(catalogue), headers=headers, media_type="application/json")
 
-    @get("/history")
+    @get("/history", guards=[patient_only])
     async def history(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         rows = await db_session.execute(
@@ -199,13 +208,19 @@ class SkillsController(Controller):
         return render(
             request,
             "skills/history.html",
-            {"practices": practices, "titles": {p.card_id: translate_text(logic.card_title(p.card_id)) for p in practices}},
+            {
+                "practices": practices,
+                "titles": {p.card_id: translate_text(logic.card_title(p.card_id)) for p in practices},
+                "when": _when(user),
+            },
         )
 
-    @get("/practice/{practice_id:int}")
+    @get("/practice/{practice_id:int}", guards=[patient_only])
     async def practice_done(self, request: Request, db_session: DbSession, practice_id: int) -> Template:
         user: User = request.user
         assert user.id is not None
+        if not 0 < practice_id <= _MAX_ID:  # PostgreSQL would refuse the lookup outright
+            raise NotFoundException()
         practice = await get_owned_or_404(db_session, SkillPractice, practice_id, user.id)
         card = default_catalogue().by_id(practice.card_id)
         return render(
@@ -215,10 +230,11 @@ class SkillsController(Controller):
                 "practice": practice,
                 "card": localised(card) if card else None,
                 "title": translate_text(logic.card_title(practice.card_id)),
+                "when": _when(user),
             },
         )
 
-    @get("/{card_id:str}")
+    @get("/{card_id:str}", guards=[patient_only])
     async def card(self, request: Request, card_id: str) -> Template:
         card = card_or_404(card_id)
         # No personal data on this page (favourite state and history load separately), so the service worker
@@ -228,7 +244,7 @@ class SkillsController(Controller):
         response.headers.update(OFFLINE_PUBLIC_HEADERS)
         return response
 
-    @get("/{card_id:str}/mine")
+    @get("/{card_id:str}/mine", guards=[patient_only])
     async def mine(self, request: Request, db_session: DbSession, card_id: str) -> Template:
         card = card_or_404(card_id)
         user: User = request.user
@@ -236,11 +252,13 @@ class SkillsController(Controller):
         return render(
             request,
             "skills/mine.html",
-            await self._mine_context(db_session, user.id, card),
+            await self._mine_context(db_session, user, card),
             partial="skills/_mine.html",
         )
 
-    async def _mine_context(self, db: Any, user_id: int, card: SkillCard) -> dict[str, Any]:
+    async def _mine_context(self, db: Any, user: User, card: SkillCard) -> dict[str, Any]:
+        user_id = user.id
+        assert user_id is not None
         rows = await db.execute(
             select(SkillPractice)
             .where(SkillPractice.user_id == user_id, SkillPractice.card_id == card.id)
@@ -266,9 +284,11 @@ class SkillsController(Controller):
             "practice_count": int(count),
             "recent_practices": list(rows.scalars()),
             "assignments": assignments,
+            "when": _when(user),
+            "date_text": logic.date_text,
         }
 
-    @post("/{card_id:str}/favourite")
+    @post("/{card_id:str}/favourite", guards=[patient_only], media_type=MediaType.HTML)
     async def favourite(self, request: Request, db_session: DbSession, card_id: str) -> Any:
         card = card_or_404(card_id)
         user: User = request.user
@@ -296,12 +316,12 @@ class SkillsController(Controller):
             return render(
                 request,
                 "skills/mine.html",
-                await self._mine_context(db_session, user.id, card),
+                await self._mine_context(db_session, user, card),
                 partial="skills/_mine.html",
             )
         return redirect(request, target)
 
-    @post("/{card_id:str}/practice")
+    @post("/{card_id:str}/practice", guards=[patient_only], media_type=MediaType.HTML)
     async def practice(self, request: Request, db_session: DbSession, card_id: str) -> Any:
         card = card_or_404(card_id)
         user: User = request.user

@@ -30,13 +30,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_skeleton, format_time
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
+from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
-from server.i18n import ngettext
 from server.skills.catalogue import Module, SkillCard, Timer, default_catalogue
 from server.skills.models import SkillAssignment, SkillFavourite, SkillPractice
 from server.web.static import static_url
@@ -47,11 +48,10 @@ __all__ = [
     "WeeklySummary",
     "assign_card",
     "card_title",
-    "localised",
-    "localised_module",
-    "timer_text",
     "favourite_ids",
     "helpful_card_stats",
+    "localised",
+    "localised_module",
     "most_helpful_cards",
     "offline_urls",
     "open_assignments",
@@ -60,6 +60,7 @@ __all__ = [
     "progress_context",
     "recent_card_ids",
     "suggested_card",
+    "timer_text",
     "today_context",
     "weekly_practice_summary",
 ]
@@ -136,6 +137,20 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def when_text(moment: datetime, timezone: str | None) -> str:
+    """'Mon, Nov 23 at 4:55 PM' in the person's zone and language."""
+    local = moment.astimezone(_zone(timezone))
+    locale = current_locale.get()
+    return _("%(date)s at %(time)s") % {
+        "date": format_skeleton("MMMEd", local, locale=locale),
+        "time": format_time(local, "short", locale=locale),
+    }
+
+
+def date_text(day: date) -> str:
+    return format_skeleton("MMMEd", day, locale=current_locale.get())
 
 
 def local_day_bounds(local_date: date, timezone: str | None) -> tuple[datetime, datetime]:
@@ -404,9 +419,7 @@ async def progress_context(db: AsyncSession, user: User) -> dict[str, Any]:
     week = await practice_counts(db, user.id, now - timedelta(days=7), now + timedelta(minutes=1))
     return {
         "skills_progress": {
-            "helpful": [
-                replace(stat, card=localised(stat.card)) for stat in await helpful_card_stats(db, user.id, 3)
-            ],
+            "helpful": [replace(stat, card=localised(stat.card)) for stat in await helpful_card_stats(db, user.id, 3)],
             "total": int(total),
             "last_7_days": sum(week.values()),
         }

@@ -9,7 +9,12 @@ from litestar.response import Template
 
 from server.accounts.guards import patient_only
 from server.accounts.models import User
+from server.checkins.logic import checkins_today_context
+from server.checkins.logic import offline_urls as checkins_offline_urls
 from server.db import DbSession
+from server.family import encouragement as family_encouragement
+from server.schedule import views as schedule_views
+from server.skills import logic as skills_logic
 from server.web.responses import render
 
 
@@ -22,8 +27,16 @@ class TodayController(Controller):
         context: dict[str, Any] = {"user": user}
         # Each domain adds its panel's context here (one line each), e.g.
         # context.update(await checkins_today.today_context(db_session, user))
+        context.update(await checkins_today_context(db_session, user))
+        context.update(await skills_logic.today_context(db_session, user))
+        context.update(await schedule_views.today_context(db_session, user))
+        context.update(await family_encouragement.today_context(db_session, user))
         return render(request, "today/today.html", context)
 
     @get("/more")
     async def more(self, request: Request) -> Template:
-        return render(request, "today/more.html", {})
+        # Pages the offline switch stores on the phone; each domain adds its own (one line each).
+        offline_pages: list[str] = []
+        offline_pages += skills_logic.offline_urls()
+        offline_pages += checkins_offline_urls()
+        return render(request, "today/more.html", {"offline_pages": offline_pages})

@@ -17,6 +17,12 @@ from server.web.logging import get_logger, request_id_var
 
 log = get_logger("http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+# Paths that carry a secret (calendar feed addresses) are logged without it.
+_SECRET_PATHS = re.compile(r"^/calendar/[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    return _SECRET_PATHS.sub("/calendar/[secret]", path)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -91,7 +97,7 @@ class RequestContextMiddleware(ASGIMiddleware):
                     "request",
                     extra={
                         "method": scope["method"],
-                        "path": path,  # the path only: query strings may carry personal words
+                        "path": loggable_path(path),  # no query string: it may carry personal words
                         "status": status_holder["status"],
                         "ms": round((time.perf_counter() - started) * 1000, 1),
                         "role": getattr(user, "role", None),

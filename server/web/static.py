@@ -14,6 +14,7 @@ SHELL_ASSETS = (
     "css/app.css",
     "js/app.js",
     "js/offline-queue.js",
+    "js/skills.js",
     "vendor/htmx.min.js",
     "icons/icon-192.png",
     "icons/icon-512.png",

@@ -58,16 +58,43 @@
     }
   }, true);
 
-  function renewKeys(root) {
+  // `force`: a page opened from the offline cache carries the key it was cached with, so every page load
+  // makes its own key (a double tap within one page still sends one key).
+  function renewKeys(root, force) {
     (root || document).querySelectorAll("form[data-offline-queue]").forEach(function (form) {
       var key = form.querySelector("input[name=idempotency_key]");
-      if (key && !key.value && window.crypto && crypto.randomUUID) key.value = crypto.randomUUID();
+      if (key && (force || !key.value) && window.crypto && crypto.randomUUID) key.value = crypto.randomUUID();
     });
   }
+
+  // A form kept for offline use and opened on a later day must not carry that earlier day's answers.
+  function phoneToday() {
+    var d = new Date();
+    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+  }
+  function clearStaleForms() {
+    if (navigator.onLine) return;
+    document.querySelectorAll("form[data-day]").forEach(function (form) {
+      if (form.dataset.day === phoneToday()) return;
+      form.querySelectorAll("input[type=radio], input[type=checkbox]").forEach(function (i) { i.checked = false; });
+      form.querySelectorAll("input[type=text], input[type=number], textarea").forEach(function (i) { i.value = ""; });
+      var notice = form.querySelector("[data-stale-notice]");
+      if (notice) notice.hidden = false;
+    });
+  }
+
+  // Bad input comes back as 422 with the form and its inline messages: show it (htmx skips 4xx by default).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
 
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
     if (form instanceof HTMLFormElement && form.hasAttribute("data-offline-queue") && event.detail.successful) {
+      if (form.hasAttribute("data-reset-on-success") && document.contains(form)) form.reset();
       var key = form.querySelector("input[name=idempotency_key]");
       var made = form.querySelector("input[name=client_created_at]");
       if (key && window.crypto && crypto.randomUUID) key.value = crypto.randomUUID();
@@ -101,7 +128,8 @@
   window.addEventListener("online", function () { updateOnline(); replay(); });
   window.addEventListener("offline", updateOnline);
   document.addEventListener("DOMContentLoaded", function () {
-    renewKeys(document);
+    renewKeys(document, true);
+    clearStaleForms();
     updateOnline();
     updateQueueBanner();
     syncOfflineSwitch();

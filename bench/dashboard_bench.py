@@ -1,0 +1,407 @@
+"""Therapist dashboard figures: GET /therapist for a therapist with N sharing patients (default 100), each with a
+year of daily data (check-ins, trigger ticks, cravings, skill practice, attendance, a sobriety date).
+
+    .venv/bin/python -m bench.dashboard_bench                      # SQLite, and PostgreSQL from TEST_DATABASE_URL
+    .venv/bin/python -m bench.dashboard_bench --pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.dashboard_bench --patients 30 --requests 50 --no-sqlite
+
+For PostgreSQL a scratch database `steady_bench_dash` is created next to the given one (and WIPED on every run).
+Prints, per backend:
+- the number of SQL statements one dashboard request runs, counted in-process (the real app behind Litestar's
+  test client, a `before_cursor_execute` listener on its engine), for N patients and for 10 patients, so you can
+  see the count does not depend on N;
+- p50 / p99 / mean latency of GET /therapist over --requests sequential requests against the real app served by
+  uvicorn (1 worker) on a loopback port, after 5 warm-up requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event, insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bench.server_process import percentile, running_server, sign_in
+
+BENCH_DB = "steady_bench_dash"
+THERAPIST = ("therapist@bench.steady", "Dr. Bench")
+PASSWORD = "a calm blue lake"
+ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London", "Pacific/Auckland")
+CATEGORIES = ["mood_sleep", "cravings_triggers", "substance_use", "diary_card", "skill_practice", "attendance", "notes"]
+TRIGGERS = ("stress", "conflict", "lonely", "tired", "boredom", "people")
+CARDS = ("stop", "tipp", "paced-breathing", "accepts")
+
+
+async def fresh_postgres(server_url: str) -> str:
+    admin_url = make_url(server_url).set(database="postgres")
+    engine = create_async_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": BENCH_DB}):
+            await conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
+    await engine.dispose()
+    url = make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False)
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    return url
+
+
+async def _bulk(engine: AsyncEngine, model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 5000):
+        async with engine.begin() as conn:
+            await conn.execute(insert(model.__table__), rows[start : start + 5000])
+
+
+def _at(zone: str, day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, dtime(hour, minute), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+async def seed(url: str, patients: int, days: int) -> None:
+    """Bulk-insert the therapist, the patients, their consents and a year of daily data each."""
+    from server.accounts.models import CareTeam, Clinic, Role, User
+    from server.accounts.passwords import hash_password
+    from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerHit
+    from server.consent.models import Consent
+    from server.schedule.models import Attendance
+    from server.skills.models import SkillPractice
+
+    rng = random.Random(2026)
+    now = datetime.now(UTC)
+    engine = create_async_engine(url, poolclass=NullPool)
+    pw = hash_password(PASSWORD)
+    await _bulk(
+        engine,
+        Clinic,
+        [
+            {
+                "id": 1,
+                "name": "Bench clinic",
+                "timezone": "America/New_York",
+                "phone": "",
+                "settings": {},
+                "created_at": now,
+            }
+        ],
+    )
+    people = [
+        {
+            "id": 1,
+            "clinic_id": 1,
+            "email": THERAPIST[0],
+            "display_name": THERAPIST[1],
+            "role": Role.THERAPIST,
+            "password_hash": pw,
+            "timezone": "America/New_York",
+            "locale": "en",
+            "phone": "",
+            "created_at": now,
+        }
+    ]
+    for i in range(patients):
+        people.append(
+            {
+                "id": 2 + i,
+                "clinic_id": 1,
+                "email": f"p{i}@bench.steady",
+                "display_name": f"Patient {i:03d}",
+                "role": Role.PATIENT,
+                "password_hash": pw,
+                "timezone": ZONES[i % len(ZONES)],
+                "locale": "en",
+                "phone": "",
+                "created_at": now,
+            }
+        )
+    await _bulk(engine, User, people)
+    await _bulk(engine, CareTeam, [{"patient_id": 2 + i, "therapist_id": 1} for i in range(patients)])
+    await _bulk(
+        engine,
+        Consent,
+        [
+            {
+                "patient_id": 2 + i,
+                "recipient_id": 1,
+                "recipient_kind": "therapist",
+                "version": 1,
+                "categories": CATEGORIES,
+                "purpose": "Treatment",
+                "data_from": (now - timedelta(days=days + 7)).date(),
+                "starts_at": now - timedelta(hours=1),
+                "ends_at": now + timedelta(days=300),
+                "until_program_end": False,
+                "wording": "(bench)",
+                "signature": f"Patient {i:03d}",
+                "signed_at": now - timedelta(hours=1),
+                "locale": "en",
+            }
+            for i in range(patients)
+        ],
+    )
+    checkins: list[dict[str, Any]] = []
+    hits: list[dict[str, Any]] = []
+    cravings: list[dict[str, Any]] = []
+    practices: list[dict[str, Any]] = []
+    marks: list[dict[str, Any]] = []
+    sober: list[dict[str, Any]] = []
+    checkin_id = 0
+    for i in range(patients):
+        uid, zone = 2 + i, ZONES[i % len(ZONES)]
+        today = now.astimezone(ZoneInfo(zone)).date()
+        sober.append(
+            {
+                "user_id": uid,
+                "substance": "",
+                "started_on": today - timedelta(days=rng.randint(5, 300)),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        for back in range(days, 0, -1):
+            day = today - timedelta(days=back)
+            if rng.random() < 0.12:
+                continue  # a missed day now and then
+            checkin_id += 1
+            craving = rng.randint(0, 10)
+            triggers = rng.sample(TRIGGERS, rng.randint(0, 2))
+            diary = rng.random() < 0.5
+            checkins.append(
+                {
+                    "id": checkin_id,
+                    "user_id": uid,
+                    "local_date": day,
+                    "mood": rng.randint(1, 10),
+                    "craving": craving,
+                    "triggers": triggers,
+                    "used": rng.random() < 0.03,
+                    "substances": "",
+                    "amount": "",
+                    "sleep_hours": round(rng.uniform(4, 9), 1),
+                    "medication": "",
+                    "note": "Okay day." if rng.random() < 0.3 else "",
+                    "diary": diary,
+                    "urge_use": rng.randint(0, 5) if diary else None,
+                    "urge_self_harm": rng.randint(0, 5) if diary else None,
+                    "urge_quit_treatment": rng.randint(0, 5) if diary else None,
+                    "acted_use": False if diary else None,
+                    "acted_self_harm": False if diary else None,
+                    "acted_quit_treatment": False if diary else None,
+                    "skills_used": rng.randint(0, 7) if diary else None,
+                    "late": False,
+                    "created_at": now,
+                    "updated_at": now,
+                    "idempotency_key": f"b{checkin_id}",
+                }
+            )
+            hits += [
+                {"user_id": uid, "local_date": day, "trigger_id": t, "intensity": craving, "checkin_id": checkin_id}
+                for t in triggers
+            ]
+            if rng.random() < 0.3:
+                at = _at(zone, day, rng.randint(8, 22), rng.randint(0, 59))
+                cravings.append(
+                    {
+                        "user_id": uid,
+                        "occurred_at": at,
+                        "local_date": day,
+                        "intensity": rng.randint(3, 10),
+                        "triggers": [],
+                        "where_with": "",
+                        "action": "skill",
+                        "outcome": "passed",
+                        "note": "",
+                        "idempotency_key": f"c{uid}-{back}",
+                        "payload_hash": "x",
+                        "created_at": at,
+                    }
+                )
+            if rng.random() < 0.4:
+                at = _at(zone, day, rng.randint(7, 21))
+                practices.append(
+                    {
+                        "user_id": uid,
+                        "card_id": rng.choice(CARDS),
+                        "started_at": at,
+                        "ended_at": at,
+                        "distress_before": 7,
+                        "distress_after": rng.randint(2, 7),
+                        "note": "",
+                        "idempotency_key": f"s{uid}-{back}",
+                        "created_at": at,
+                    }
+                )
+            if day.weekday() in (0, 2, 4):
+                marks.append(
+                    {
+                        "patient_id": uid,
+                        "occurrence_id": f"g1-{day:%Y%m%d}",
+                        "starts_at": _at(zone, day, 18),
+                        "status": "attended" if rng.random() < 0.85 else "missed",
+                        "marked_at": now,
+                    }
+                )
+    for model, rows in (
+        (CheckIn, checkins),
+        (TriggerHit, hits),
+        (CravingLog, cravings),
+        (SkillPractice, practices),
+        (Attendance, marks),
+        (SobrietyDate, sober),
+    ):
+        await _bulk(engine, model, rows)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT setval(pg_get_serial_sequence('user_account', 'id'), 100000)"))
+            await conn.execute(text("SELECT setval(pg_get_serial_sequence('checkin', 'id'), 10000000)"))
+            await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+    print(
+        f"  seeded {patients} patients: {len(checkins)} check-ins, {len(hits)} trigger ticks, "
+        f"{len(cravings)} cravings, {len(practices)} practices, {len(marks)} attendance marks"
+    )
+
+
+def count_queries(url: str, data_dir: Path, limit_patients: int | None = None) -> int:
+    """Statements run by one GET /therapist, in-process (after a warm-up request)."""
+    from litestar.testing import TestClient
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    settings = Settings.from_env(
+        {"STEADY_DATA_DIR": str(data_dir), "DATABASE_URL": url, "SECRET_KEY": "bench-" + "q" * 40},
+        migrate_on_start=False,
+        run_dispatcher_in_app=False,
+    )
+    app = create_app(settings)
+    _quiet()
+    engine = app.plugins.get("SQLAlchemyPlugin").config[0].get_engine().sync_engine  # type: ignore[union-attr]
+    seen: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as client:
+        client.get("/login")
+        client.post(
+            "/login", data={"email": THERAPIST[0], "password": PASSWORD, "_csrf_token": client.cookies["csrftoken"]}
+        )
+        if limit_patients is not None:
+            asyncio.run(_keep_consents(url, limit_patients))
+        assert client.get("/therapist").status_code == 200
+        event.listen(engine, "before_cursor_execute", listener)
+        response = client.get("/therapist")
+        event.remove(engine, "before_cursor_execute", listener)
+        assert response.status_code == 200
+        rows = response.text.count('<th scope="row">')
+        # CPU time of this process (app and test client) per request: unlike wall time, it hardly depends on
+        # what else the machine is doing.
+        cpu = []
+        for _ in range(30):
+            started = time.process_time()
+            client.get("/therapist")
+            cpu.append((time.process_time() - started) * 1000)
+    print(
+        f"    {rows:>3} rows on the dashboard → {len(seen)} SQL statements per request; "
+        f"app CPU time per request p50 {percentile(cpu, 50):.1f} ms"
+    )
+    return len(seen)
+
+
+def _quiet() -> None:
+    for name in ("httpx", "steady", "steady.http"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+async def _keep_consents(url: str, keep: int) -> None:
+    """Revoke all but `keep` consents (to show the statement count with fewer patients)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE consent SET revoked_at = starts_at WHERE patient_id >= :k"), {"k": 2 + keep})
+    await engine.dispose()
+
+
+async def _restore_consents(url: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE consent SET revoked_at = NULL"))
+    await engine.dispose()
+
+
+def time_dashboard(url: str, requests: int) -> tuple[float, float, float, int]:
+    _quiet()
+    with running_server(url) as server:
+        client = sign_in(server.url, THERAPIST[0], PASSWORD)
+        for _ in range(5):
+            assert client.get("/therapist").status_code == 200
+        timings = []
+        size = 0
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get("/therapist")
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+            size = len(response.content)
+        client.close()
+    return percentile(timings, 50), percentile(timings, 99), statistics.fmean(timings), size
+
+
+def run(label: str, url: str, patients: int, days: int, requests: int) -> None:
+    from server.db import migrate
+
+    print(f"\n{label}: {patients} sharing patients × {days} days")
+    migrate(url)
+    started = time.monotonic()
+    asyncio.run(seed(url, patients, days))
+    print(f"  seeding took {time.monotonic() - started:.1f} s")
+    data_dir = Path(tempfile.mkdtemp(prefix="steady-dash-"))
+    full = count_queries(url, data_dir)
+    few = count_queries(url, data_dir, limit_patients=10)
+    asyncio.run(_restore_consents(url))
+    print(f"  SQL statements per dashboard request: {full} with {patients} patients, {few} with 10 patients")
+    load = os.getloadavg()[0]
+    p50, p99, mean, size = time_dashboard(url, requests)
+    print(
+        f"  GET /therapist over {requests} requests (uvicorn, 1 worker): p50 {p50:.1f} ms · p99 {p99:.1f} ms · "
+        f"mean {mean:.1f} ms · {size / 1024:.0f} KiB HTML (load average {load:.1f} on {os.cpu_count()} CPUs)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--pg",
+        nargs="?",
+        const=os.environ.get("TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        default=os.environ.get("TEST_DATABASE_URL") or None,
+        help="a PostgreSQL server URL",
+    )
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--patients", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--requests", type=int, default=100)
+    args = parser.parse_args()
+    if not args.no_sqlite:
+        path = Path(tempfile.mkdtemp(prefix="steady-dash-sqlite-")) / "steady.db"
+        run("SQLite", f"sqlite+aiosqlite:///{path}", args.patients, args.days, args.requests)
+    if args.pg:
+        run("PostgreSQL", asyncio.run(fresh_postgres(args.pg)), args.patients, args.days, args.requests)
+
+
+if __name__ == "__main__":
+    main()

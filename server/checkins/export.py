@@ -1,0 +1,121 @@
+"""Export of everything a patient recorded here: check-ins, craving logs, sobriety dates, resets, triggers.
+
+CSV: one file, one row per record, a `record` column says which kind; cells that a spreadsheet would run as a
+formula are prefixed with an apostrophe. JSON: one object with a list per kind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import User
+from server.checkins.models import CheckIn, CheckInPreference, CravingLog, SoberReset, SobrietyDate, TriggerPreference
+from server.checkins.triggers import build_set
+from server.db import utcnow
+
+CHECKIN_FIELDS = (
+    "local_date", "mood", "craving", "triggers", "used", "substances", "amount", "sleep_hours", "medication",
+    "note", "diary", "emo_sadness", "emo_anger", "emo_fear", "emo_shame", "emo_joy", "urge_use", "urge_self_harm",
+    "urge_quit_treatment", "acted_use", "acted_self_harm", "acted_quit_treatment", "skills_used", "late",
+    "client_created_at", "created_at", "updated_at",
+)  # fmt: skip
+CRAVING_FIELDS = (
+    "occurred_at", "local_date", "intensity", "triggers", "where_with", "action", "skill_card_id", "outcome",
+    "intensity_after", "note", "created_at",
+)  # fmt: skip
+SOBRIETY_FIELDS = ("substance", "started_on", "created_at", "updated_at")
+RESET_FIELDS = ("substance", "reset_on", "previous_started_on", "previous_days", "note", "created_at")
+CSV_COLUMNS = ("record", "id", *dict.fromkeys(CHECKIN_FIELDS + CRAVING_FIELDS + SOBRIETY_FIELDS + RESET_FIELDS))
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _row(record: str, obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {"record": record, "id": obj.id}
+    for name in fields:
+        out[name] = _plain(getattr(obj, name))
+    return out
+
+
+async def iter_records(db: AsyncSession, user_id: int) -> AsyncIterator[dict[str, Any]]:
+    """Every record of the patient, streamed from the database kind by kind."""
+    queries: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+        ("checkin", select(CheckIn).where(CheckIn.user_id == user_id).order_by(CheckIn.local_date), CHECKIN_FIELDS),
+        (
+            "craving",
+            select(CravingLog).where(CravingLog.user_id == user_id).order_by(CravingLog.occurred_at),
+            CRAVING_FIELDS,
+        ),
+        ("sobriety_date", select(SobrietyDate).where(SobrietyDate.user_id == user_id), SOBRIETY_FIELDS),
+        (
+            "sober_reset",
+            select(SoberReset).where(SoberReset.user_id == user_id).order_by(SoberReset.reset_on),
+            RESET_FIELDS,
+        ),
+    )
+    for record, query, fields in queries:
+        result = await db.stream_scalars(query.execution_options(yield_per=200))
+        async for obj in result:
+            yield _row(record, obj, fields)
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+async def csv_chunks(db: AsyncSession, user_id: int) -> AsyncIterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    buffer.write("\ufeff")  # so spreadsheet apps read UTF-8
+    writer.writeheader()
+    async for row in iter_records(db, user_id):
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+        if buffer.tell() > 32_000:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+async def export_json_bytes(db: AsyncSession, user: User) -> bytes:
+    assert user.id is not None
+    data: dict[str, Any] = {
+        "exported_at": utcnow().isoformat(),
+        "timezone": user.timezone,
+        "checkins": [],
+        "cravings": [],
+        "sobriety_dates": [],
+        "sober_resets": [],
+    }
+    keys = {"checkin": "checkins", "craving": "cravings", "sobriety_date": "sobriety_dates",
+            "sober_reset": "sober_resets"}  # fmt: skip
+    async for row in iter_records(db, user.id):
+        record = row.pop("record")
+        data[keys[record]].append(row)
+    pref = await db.get(TriggerPreference, user.id)
+    trigger_set = build_set(pref)
+    data["triggers"] = [{"id": t.id, "label": t.label, "own": t.custom, "hidden": t.hidden} for t in trigger_set.all]
+    checkin_pref = await db.get(CheckInPreference, user.id)
+    data["diary_card_on"] = bool(checkin_pref and checkin_pref.diary_card)
+    return json.dumps(data, ensure_ascii=False, indent=1).encode()

@@ -1,0 +1,182 @@
+"""Encouragement: a kind word from a family member, delivered to the patient as a push and shown on Today.
+
+The patient can switch incoming encouragement off at any time (``FamilyPatientSetting``); while it is off,
+nothing is accepted and nothing queued is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import FamilyLink, User
+from server.db import utcnow
+from server.family.models import Encouragement, FamilyPatientSetting
+from server.i18n import gettext as _
+from server.i18n import lazy_gettext as _l
+from server.push.service import enqueue_reminder
+
+PUSH_PREFIX = "family-encouragement:"
+DAILY_LIMIT = 10  # per family member and patient: enough for warmth, not enough to flood a phone
+SHOWN_FOR = timedelta(days=14)  # unread words stay on Today this long
+
+PRESETS = (
+    _l("Thinking of you today."),
+    _l("I'm proud of you."),
+    _l("One day at a time. I'm here for you."),
+    _l("I believe in you."),
+    _l("Sending you a big hug."),
+)
+
+
+def preset_messages() -> list[str]:
+    return [str(p) for p in PRESETS]
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+async def receives_encouragement(db: AsyncSession, patient_id: int) -> bool:
+    setting = await db.get(FamilyPatientSetting, patient_id)
+    return setting is None or setting.receive_encouragement
+
+
+async def set_receive_encouragement(db: AsyncSession, patient_id: int, on: bool) -> None:
+    setting = await db.get(FamilyPatientSetting, patient_id)
+    if setting is None:
+        setting = FamilyPatientSetting(patient_id=patient_id)
+    setting.receive_encouragement = on
+    setting.updated_at = utcnow()
+    db.add(setting)
+    await db.flush()
+
+
+@dataclass
+class Sent:
+    encouragement: Encouragement | None
+    error: str = ""  # a message for the form, when nothing was sent
+
+
+async def send(
+    db: AsyncSession, member: User, patient: User, message: str, key: str, now: datetime | None = None
+) -> Sent:
+    """Store and push one encouragement. A replay of the same key returns the first one; the same key with
+    other words is refused. The caller has checked that `member` is linked to `patient`."""
+    now = now or utcnow()
+    assert member.id is not None and patient.id is not None
+    message = " ".join(message.split())
+    if not await receives_encouragement(db, patient.id):
+        return Sent(None, _("%(name)s isn't receiving messages in the app right now.") % {"name": patient.display_name})
+    existing = await db.scalar(
+        select(Encouragement).where(Encouragement.family_id == member.id, Encouragement.idempotency_key == key)
+    )
+    if existing is not None:
+        if existing.message == message and existing.patient_id == patient.id:
+            return Sent(existing)
+        return Sent(None, _("This form was already sent with other words. Please reload the page and try again."))
+    recent = await db.scalar(
+        select(func.count(Encouragement.id)).where(
+            Encouragement.family_id == member.id,
+            Encouragement.patient_id == patient.id,
+            Encouragement.created_at > now - timedelta(days=1),
+        )
+    )
+    if (recent or 0) >= DAILY_LIMIT:
+        return Sent(None, _("You've sent a lot of kind words today. Please try again tomorrow."))
+    module = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    table = Encouragement.__table__  # type: ignore[attr-defined]
+    new_id = await db.scalar(
+        module.insert(table)
+        .values(family_id=member.id, patient_id=patient.id, message=message, idempotency_key=key, created_at=now)
+        .on_conflict_do_nothing(index_elements=["family_id", "idempotency_key"])
+        .returning(table.c.id)
+    )
+    if new_id is None:  # a double tap won the race a moment ago
+        return await send(db, member, patient, message, key, now)
+    from server.family.milestones import in_locale
+
+    with in_locale(patient.locale):
+        title = _("A kind word from %(name)s") % {"name": member.display_name}
+        body = _("Open Steady to read it.")
+    await enqueue_reminder(
+        db,
+        user_id=patient.id,
+        kind="encouragement",
+        dedupe_key=f"{PUSH_PREFIX}{new_id}",
+        title=title,
+        body=body,
+        url="/today",
+        due_at=now,
+    )
+    return Sent(await db.get(Encouragement, new_id))
+
+
+@dataclass(frozen=True)
+class Received:
+    id: int
+    sender_name: str
+    message: str
+    created_at: datetime
+
+
+async def unread_for_patient(
+    db: AsyncSession, patient_id: int, now: datetime | None = None, limit: int = 5
+) -> list[Received]:
+    now = now or utcnow()
+    rows = await db.execute(
+        select(Encouragement.id, User.display_name, Encouragement.message, Encouragement.created_at)
+        .join(User, User.id == Encouragement.family_id)  # type: ignore[arg-type]
+        .where(
+            Encouragement.patient_id == patient_id,
+            Encouragement.read_at.is_(None),  # type: ignore[union-attr]
+            Encouragement.created_at > now - SHOWN_FOR,
+        )
+        .order_by(Encouragement.created_at.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    return [Received(*row) for row in rows]
+
+
+async def mark_all_read(db: AsyncSession, patient_id: int, now: datetime | None = None) -> int:
+    result = await db.execute(
+        update(Encouragement)
+        .where(Encouragement.patient_id == patient_id, Encouragement.read_at.is_(None))  # type: ignore[union-attr]
+        .values(read_at=now or utcnow())
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def linked_patients(db: AsyncSession, family_id: int) -> list[User]:
+    rows = await db.scalars(
+        select(User)
+        .join(FamilyLink, FamilyLink.patient_id == User.id)  # type: ignore[arg-type]
+        .where(FamilyLink.family_id == family_id)
+        .order_by(User.display_name, User.id)
+    )
+    return list(rows)
+
+
+async def sent_recently(db: AsyncSession, family_id: int, limit: int = 10) -> list[tuple[str, str, datetime]]:
+    """(patient name, message, when) of what this family member sent lately: their own words only."""
+    rows = await db.execute(
+        select(User.display_name, Encouragement.message, Encouragement.created_at)
+        .join(User, User.id == Encouragement.patient_id)  # type: ignore[arg-type]
+        .where(Encouragement.family_id == family_id)
+        .order_by(Encouragement.created_at.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def today_context(db: AsyncSession, user: User) -> dict[str, object]:
+    """What `family/_today_encouragement.html` needs on the patient's Today page."""
+    assert user.id is not None
+    if not await receives_encouragement(db, user.id):
+        return {"family_encouragement": []}
+    return {"family_encouragement": await unread_for_patient(db, user.id)}

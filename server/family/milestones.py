@@ -1,0 +1,317 @@
+"""Recording milestones exactly once and telling the family members who may hear them.
+
+The detector (``server.milestones``) finds milestones in clinical data and hands them here as plain rows; this
+module never reads check-ins, cravings or anything else clinical.
+
+* :func:`record_milestone` / :func:`record_milestones` — ``INSERT … ON CONFLICT DO NOTHING`` on
+  (patient_id, kind, value, run_key) and ``RETURNING`` the rows actually inserted, so two processes that find
+  the same milestone at the same moment store it once and only the one that stored it goes on to fan out.
+* :func:`fan_out` / :func:`fan_out_many` — one feed row and one push per family member whose link isn't
+  paused, whose preferences include the kind AND whose signed consent in force covers it; each is logged in
+  the patient's disclosure log ('notification').
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from server.accounts.models import FamilyLink, User
+from server.consent.models import Consent, DisclosureLog
+from server.db import utcnow
+from server.family import rules
+from server.family.models import (
+    KINDS,
+    MESSAGE_MAX,
+    RUN_KEY_MAX,
+    VALUE_MAX,
+    FamilyNotification,
+    FamilyPreference,
+    Milestone,
+)
+from server.i18n import current_locale, pick_locale
+from server.push.models import ReminderPreference
+from server.push.service import ReminderSpec, enqueue_reminders
+
+MILESTONES = Milestone.__table__  # type: ignore[attr-defined]
+NOTIFICATIONS = FamilyNotification.__table__  # type: ignore[attr-defined]
+DISCLOSURES = DisclosureLog.__table__  # type: ignore[attr-defined]
+PUSH_PREFIX = "family-milestone:"  # reminder dedupe keys: f"family-milestone:{notification id}"
+DISCLOSURE_SUBJECT = "milestone:"  # disclosure_log.subject: f"milestone:{milestone id}"
+
+
+@contextmanager
+def in_locale(locale: str | None) -> Iterator[None]:
+    """Translate in someone else's language for a moment (a push goes out in the recipient's language)."""
+    token = current_locale.set(pick_locale(None, locale))
+    try:
+        yield
+    finally:
+        current_locale.reset(token)
+
+
+def _insert_module(db: AsyncSession) -> Any:
+    return postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+
+
+def milestone_row(
+    patient_id: int, kind: str, value: str, run_key: str, achieved_at: datetime, message: str = ""
+) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise ValueError(f"unknown milestone kind {kind!r}")
+    if achieved_at.tzinfo is None:
+        raise ValueError("achieved_at must be timezone-aware")
+    return {
+        "patient_id": patient_id,
+        "kind": kind,
+        "value": str(value)[:VALUE_MAX],
+        "run_key": str(run_key)[:RUN_KEY_MAX],
+        "message": message.strip()[:MESSAGE_MAX],
+        "achieved_at": achieved_at,
+    }
+
+
+class NewMilestone(NamedTuple):
+    """A milestone row just inserted (a plain tuple: the batch makes thousands, ORM objects would cost more)."""
+
+    id: int
+    patient_id: int
+    kind: str
+    value: str
+    run_key: str
+    message: str
+    achieved_at: datetime
+
+
+class MilestoneLike(Protocol):
+    id: int | None
+    patient_id: int
+    kind: str
+    value: str
+    run_key: str
+
+
+async def record_milestones(db: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[NewMilestone]:
+    """Insert the rows that aren't recorded yet; returns only those this call inserted."""
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault((row["patient_id"], row["kind"], row["value"], row["run_key"]), row)
+    if not unique:
+        return []
+    stmt = (
+        _insert_module(db)
+        .insert(MILESTONES)
+        .on_conflict_do_nothing(index_elements=["patient_id", "kind", "value", "run_key"])
+        .returning(*(MILESTONES.c[name] for name in NewMilestone._fields))
+    )
+    # One statement with many parameter sets: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues"),
+    # compiled once and cached, and returns only the rows actually inserted.
+    result = await db.execute(stmt, list(unique.values()))
+    return [NewMilestone(*row) for row in result]
+
+
+async def record_milestone(
+    db: AsyncSession,
+    patient_id: int,
+    kind: str,
+    value: str | int,
+    run_key: str,
+    achieved_at: datetime,
+    message: str = "",
+) -> Milestone | None:
+    """Record one milestone; None if it was already recorded (by this or any other process)."""
+    made = await record_milestones(db, [milestone_row(patient_id, kind, str(value), run_key, achieved_at, message)])
+    return Milestone(**made[0]._asdict()) if made else None
+
+
+# -- who may hear what -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A family member who may hear some kinds of news about one patient right now."""
+
+    link_id: int
+    patient_id: int
+    family_id: int
+    kinds: frozenset[str]  # switched on AND covered by the consent in force
+    consent_id: int
+    family_name: str
+    family_locale: str
+    patient_name: str
+    push_on: bool  # the family member hasn't switched milestone notifications off
+
+
+def _newest_family_consents(now: datetime) -> Any:
+    return (
+        select(Consent.patient_id, Consent.recipient_id, func.max(Consent.version).label("version"))
+        .where(Consent.recipient_kind == "family", Consent.signed_at <= now)
+        .group_by(Consent.patient_id, Consent.recipient_id)
+        .subquery()
+    )
+
+
+async def listeners(
+    db: AsyncSession,
+    now: datetime,
+    *,
+    patient_ids: Iterable[int] | None = None,
+    family_id: int | None = None,
+    include_paused: bool = False,
+) -> list[Listener]:
+    """Family members with a consent in force and at least one kind switched on. Set-based: one query per
+    1,000 patients (or one for everyone when `patient_ids` is None)."""
+    family = aliased(User)
+    patient = aliased(User)
+    newest = _newest_family_consents(now)
+    query = (
+        select(
+            FamilyLink.id,
+            FamilyLink.patient_id,
+            FamilyLink.family_id,
+            FamilyPreference.kinds,
+            FamilyPreference.paused,
+            Consent.id,
+            Consent.categories,
+            family.display_name,
+            family.locale,
+            patient.display_name,
+            ReminderPreference.milestone_enabled,
+        )
+        .join(FamilyPreference, FamilyPreference.link_id == FamilyLink.id)  # type: ignore[arg-type]
+        .join(newest, and_(newest.c.patient_id == FamilyLink.patient_id, newest.c.recipient_id == FamilyLink.family_id))
+        .join(
+            Consent,
+            and_(
+                Consent.patient_id == newest.c.patient_id,
+                Consent.recipient_id == newest.c.recipient_id,
+                Consent.version == newest.c.version,
+            ),
+        )
+        .join(family, family.id == FamilyLink.family_id)  # type: ignore[arg-type]
+        .join(patient, patient.id == FamilyLink.patient_id)  # type: ignore[arg-type]
+        .outerjoin(ReminderPreference, ReminderPreference.user_id == FamilyLink.family_id)  # type: ignore[arg-type]
+        .where(
+            or_(Consent.revoked_at.is_(None), Consent.revoked_at > now),  # type: ignore[union-attr,operator]
+            Consent.starts_at <= now,
+            Consent.ends_at > now,
+        )
+    )
+    if not include_paused:
+        query = query.where(FamilyPreference.paused.is_(False))  # type: ignore[attr-defined]
+    if family_id is not None:
+        query = query.where(FamilyLink.family_id == family_id)
+    batches: list[Any] = [query]
+    if patient_ids is not None:
+        ids = sorted(set(patient_ids))
+        if not ids:
+            return []
+        batches = [
+            query.where(FamilyLink.patient_id.in_(ids[i : i + 1000]))  # type: ignore[attr-defined]
+            for i in range(0, len(ids), 1000)
+        ]
+    found: list[Listener] = []
+    for batch in batches:
+        for row in await db.execute(batch):
+            link_id, pid, fid, kinds, _paused, consent_id, categories, fname, flocale, pname, push_pref = row
+            allowed = frozenset(kinds or ()) & frozenset(categories or ())
+            if allowed:
+                found.append(
+                    Listener(link_id, pid, fid, allowed, consent_id, fname, flocale, pname, push_pref is not False)
+                )
+    return found
+
+
+# -- fan-out -----------------------------------------------------------------------------------------------------
+
+
+async def fan_out_many(db: AsyncSession, milestones: Sequence[MilestoneLike], now: datetime | None = None) -> int:
+    """Feed rows, pushes and disclosure-log rows for newly recorded milestones. Returns notifications made.
+
+    Runs in the caller's transaction, right after the milestones were recorded by that same transaction, so a
+    milestone is fanned out by exactly one process."""
+    now = now or utcnow()
+    if not milestones:
+        return 0
+    by_patient: dict[int, list[MilestoneLike]] = defaultdict(list)
+    for milestone in milestones:
+        by_patient[milestone.patient_id].append(milestone)
+    # Everyone linked when thousands of patients are involved (one scan), else just these patients.
+    wanted = None if len(by_patient) > 1000 else list(by_patient)
+    pairs: list[tuple[MilestoneLike, Listener]] = []
+    for listener in await listeners(db, now, patient_ids=wanted):
+        for milestone in by_patient.get(listener.patient_id, ()):
+            if milestone.kind in listener.kinds:
+                pairs.append((milestone, listener))
+    if not pairs:
+        return 0
+    rows = [
+        {"milestone_id": m.id, "family_id": who.family_id, "created_at": now, "pushed_at": now if who.push_on else None}
+        for m, who in pairs
+    ]
+    stmt = (
+        _insert_module(db)
+        .insert(NOTIFICATIONS)
+        .on_conflict_do_nothing(index_elements=["milestone_id", "family_id"])
+        .returning(NOTIFICATIONS.c.id, NOTIFICATIONS.c.milestone_id, NOTIFICATIONS.c.family_id)
+    )
+    made: dict[tuple[int, int], int] = {(mid, fid): nid for nid, mid, fid in await db.execute(stmt, rows)}
+    specs: list[ReminderSpec] = []
+    logs: list[dict[str, Any]] = []
+    for milestone, who in pairs:
+        nid = made.get((milestone.id, who.family_id))  # type: ignore[arg-type]
+        if nid is None:
+            continue
+        logs.append(
+            {
+                "patient_id": milestone.patient_id,
+                "viewer_id": who.family_id,
+                "viewer_name": who.family_name[:120],
+                "consent_id": who.consent_id,
+                "kind": "notification",
+                "subject": f"{DISCLOSURE_SUBJECT}{milestone.id}",
+                "at": now,
+            }
+        )
+        if who.push_on:
+            with in_locale(who.family_locale):
+                title = rules.headline(milestone.kind, milestone.value, milestone.run_key, who.patient_name)
+                body = rules.push_body(milestone.kind)
+            specs.append(
+                ReminderSpec(
+                    user_id=who.family_id,
+                    kind="milestone",
+                    dedupe_key=f"{PUSH_PREFIX}{nid}",
+                    title=title,
+                    body=body,
+                    url="/family",
+                    due_at=now,
+                )
+            )
+    if specs:
+        await enqueue_reminders(db, specs, now=now)
+    if logs:
+        await db.execute(DISCLOSURES.insert(), logs)
+    return len(made)
+
+
+async def fan_out(db: AsyncSession, milestone: MilestoneLike, now: datetime | None = None) -> int:
+    """Tell every family member who may hear about this milestone (see :func:`fan_out_many`)."""
+    return await fan_out_many(db, [milestone], now)
+
+
+async def record_and_fan_out(
+    db: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime | None = None
+) -> tuple[int, int]:
+    """(milestones recorded, notifications made) for candidate rows from a detector."""
+    made = await record_milestones(db, rows)
+    return len(made), await fan_out_many(db, made, now)

@@ -1,0 +1,597 @@
+"""The dispatcher: claims due reminders from the database and sends them to every device of their person.
+
+Any number of workers, in any number of processes on any number of hosts, share the work through the database:
+
+- A worker claims a small batch in one statement: ``UPDATE reminder SET claimed_by, claimed_until, next_attempt_at
+  = lease WHERE id IN (SELECT id … WHERE status = 'pending' AND next_attempt_at <= now ORDER BY next_attempt_at
+  LIMIT n FOR UPDATE SKIP LOCKED) RETURNING …``. On PostgreSQL, SKIP LOCKED lets concurrent workers pass over each
+  other's rows instead of waiting; SQLite runs one writer at a time, so the same statement is atomic there too.
+- The lease is written into next_attempt_at, so a claimed row is invisible to other workers until the lease ends.
+  If a worker dies mid-batch, its rows come back after the lease (crash safety: at-least-once, and the per-device
+  log below makes the retry skip every device that already got the reminder).
+- Before sending, each reminder is checked: past its usefulness window → dropped (never sent late); its kind
+  switched off → dropped; inside the person's quiet hours → held until they end, or dropped if it would no longer
+  be useful by then (unless it is urgent: a group starting before quiet hours end is still announced); and any
+  "still wanted?" check registered for its kind (e.g. the check-in was done meanwhile).
+- Sends run concurrently (bounded by the PushSender). 201 → sent; 404/410 → the device is deleted; 413 → dropped;
+  429/5xx/timeouts → retried with exponential backoff and full jitter, never sooner than Retry-After, up to
+  max_attempts, then failed. Every outcome is logged per device in reminder_delivery (no text, no health data).
+
+Why reminders are made (group sessions, the daily check-in, …) is not this module's business: planners and
+"still wanted?" checks are registered from outside through `DispatcherHooks`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as wall_time
+from typing import Any
+
+from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.accounts.models import User
+from server.db import utcnow
+from server.push.models import (
+    DEFAULT_QUIET_END,
+    DEFAULT_QUIET_START,
+    PushSubscription,
+    Reminder,
+    ReminderDelivery,
+    ReminderPreference,
+)
+from server.push.sender import DeliveryResult, PushSender, PushTarget, backoff_delay
+from server.push.service import KIND_SWITCH
+from server.push.timing import quiet_release, zone
+from server.settings import Settings
+from server.web.logging import get_logger
+
+log = get_logger("push.dispatcher")
+
+# Core tables: the dispatcher moves plain rows in bulk, without the ORM's per-object bookkeeping.
+REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
+DELIVERIES = ReminderDelivery.__table__  # type: ignore[attr-defined]
+SUBS = PushSubscription.__table__  # type: ignore[attr-defined]
+PREFS = ReminderPreference.__table__  # type: ignore[attr-defined]
+USERS = User.__table__  # type: ignore[attr-defined]
+# A device's "last reminder" date is written at most this often, not on every delivery.
+LAST_SUCCESS_EVERY = timedelta(hours=1)
+# Any fixed number works: PostgreSQL advisory locks are just integers agreed on by every worker.
+PLANNING_LOCK = 0x5354454144  # "STEAD"
+FINISHED_KEPT = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedReminder:
+    """A reminder row as a worker claimed it (plain data: hooks may read it, not change it)."""
+
+    id: int
+    user_id: int
+    kind: str
+    dedupe_key: str
+    due_at: datetime
+    expires_at: datetime
+    urgency: str
+    topic: str | None
+    title: str
+    body: str
+    url: str
+    attempts: int
+
+    def payload(self) -> dict[str, Any]:
+        """What the service worker gets. `tag` makes a newer reminder of the same kind replace an older one."""
+        return {
+            "title": self.title,
+            "body": self.body,
+            "url": self.url,
+            "tag": self.kind,
+            "ts": int(self.due_at.timestamp() * 1000),
+        }
+
+
+# planner(db, now, user_ids): queue what is coming up (all people when user_ids is None); returns rows written.
+Planner = Callable[[AsyncSession, datetime, "set[int] | None"], Awaitable[int]]
+# still_wanted(db, reminders of one kind, now): the ids that should still be sent.
+StillWanted = Callable[[AsyncSession, "list[ClaimedReminder]", datetime], Awaitable["set[int]"]]
+
+
+@dataclass
+class DispatcherHooks:
+    """The WHY of reminders, registered from outside so this package never imports the domains that make them."""
+
+    planners: list[Planner] = field(default_factory=list)
+    still_wanted: dict[str, StillWanted] = field(default_factory=dict)
+
+    async def plan(self, db: AsyncSession, now: datetime, user_ids: set[int] | None = None) -> int:
+        total = 0
+        for planner in self.planners:
+            try:
+                async with db.begin_nested():
+                    total += await planner(db, now, user_ids)
+            except Exception:
+                # One broken planner must not stop the others, nor the sending of what is already queued.
+                log.exception("reminder planner %s failed", getattr(planner, "__name__", planner))
+        return total
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    sent: int = 0  # reminders that reached at least one device in this batch
+    retried: int = 0
+    failed: int = 0
+    dropped: int = 0
+    held: int = 0
+    deliveries: int = 0  # device-level 201s in this batch
+    pruned: int = 0
+
+    def add(self, other: BatchReport) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True, slots=True)
+class _Device:
+    id: int
+    user_id: int
+    target: PushTarget
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefs:
+    timezone: str
+    quiet_start: wall_time
+    quiet_end: wall_time
+    switched_off: frozenset[str]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        sender: PushSender,
+        *,
+        hooks: DispatcherHooks | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 200,
+        lease_seconds: float = 120.0,
+        max_attempts: int = 6,
+        backoff_base: float = 10.0,
+        backoff_cap: float = 1800.0,
+        poll_interval: float = 1.0,
+        plan_interval: float = 60.0,
+        lanes: int = 2,
+    ) -> None:
+        if lease_seconds <= sender.timeout * 2:
+            # A batch must finish well within its lease, or another worker would send it a second time.
+            raise ValueError("lease_seconds must be well above the sender's timeout")
+        self.session_maker = session_maker
+        self.sender = sender
+        self.hooks = hooks or DispatcherHooks()
+        self.worker_id = worker_id or new_worker_id()
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.poll_interval = poll_interval
+        self.plan_interval = plan_interval
+        self.lanes = max(1, lanes)
+        self._wake = asyncio.Event()
+        self._last_housekeeping = 0.0
+
+    # -- claiming ---------------------------------------------------------------------------------------------
+
+    async def _claim(self, db: AsyncSession, now: datetime) -> list[ClaimedReminder]:
+        lease_end = now + self.lease
+        due = (
+            select(REMINDERS.c.id)
+            .where(REMINDERS.c.status == "pending", REMINDERS.c.next_attempt_at <= now)
+            .order_by(REMINDERS.c.next_attempt_at)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)  # rendered on PostgreSQL; SQLite serialises writers anyway
+        )
+        stmt = (
+            update(REMINDERS)
+            .where(REMINDERS.c.id.in_(due.scalar_subquery()))
+            .values(claimed_by=self.worker_id, claimed_until=lease_end, next_attempt_at=lease_end)
+            .returning(
+                REMINDERS.c.id,
+                REMINDERS.c.user_id,
+                REMINDERS.c.kind,
+                REMINDERS.c.dedupe_key,
+                REMINDERS.c.due_at,
+                REMINDERS.c.expires_at,
+                REMINDERS.c.urgency,
+                REMINDERS.c.topic,
+                REMINDERS.c.title,
+                REMINDERS.c.body,
+                REMINDERS.c.url,
+                REMINDERS.c.attempts,
+            )
+        )
+        rows = (await db.execute(stmt)).all()
+        claimed = [ClaimedReminder(*row) for row in rows]
+        claimed.sort(key=lambda r: r.due_at)
+        return claimed
+
+    async def _context(
+        self, db: AsyncSession, batch: list[ClaimedReminder]
+    ) -> tuple[dict[int, _Prefs], dict[int, list[_Device]], dict[int, set[int]]]:
+        user_ids = {r.user_id for r in batch}
+        prefs: dict[int, _Prefs] = {}
+        pref_columns = [PREFS.c.quiet_start, PREFS.c.quiet_end, *(PREFS.c[attr] for attr in KIND_SWITCH.values())]
+        rows = await db.execute(
+            select(USERS.c.id, USERS.c.timezone, PREFS.c.id, *pref_columns)
+            .select_from(USERS.outerjoin(PREFS, PREFS.c.user_id == USERS.c.id))
+            .where(USERS.c.id.in_(user_ids))
+        )
+        default = _Prefs("UTC", DEFAULT_QUIET_START, DEFAULT_QUIET_END, frozenset())
+        for user_id, tz, pref_id, quiet_start, quiet_end, *switches in rows:
+            if pref_id is None:
+                prefs[user_id] = _Prefs(tz, default.quiet_start, default.quiet_end, default.switched_off)
+                continue
+            off = frozenset(kind for kind, on in zip(KIND_SWITCH, switches, strict=True) if not on)
+            prefs[user_id] = _Prefs(tz, quiet_start, quiet_end, off)
+        devices: dict[int, list[_Device]] = defaultdict(list)
+        subs = await db.execute(
+            select(SUBS.c.id, SUBS.c.user_id, SUBS.c.endpoint, SUBS.c.p256dh, SUBS.c.auth)
+            .where(SUBS.c.user_id.in_(user_ids))
+            .order_by(SUBS.c.id)
+        )
+        for sub_id, user_id, endpoint, p256dh, auth in subs:
+            devices[user_id].append(_Device(sub_id, user_id, PushTarget(endpoint, p256dh, auth)))
+        already: dict[int, set[int]] = defaultdict(set)
+        retried = [r.id for r in batch if r.attempts > 0]
+        if retried:
+            sent = await db.execute(
+                select(DELIVERIES.c.reminder_id, DELIVERIES.c.subscription_id).where(
+                    DELIVERIES.c.reminder_id.in_(retried), DELIVERIES.c.outcome == "sent"
+                )
+            )
+            for reminder_id, sub_id in sent:
+                already[reminder_id].add(sub_id)
+        return prefs, devices, already
+
+    # -- one batch --------------------------------------------------------------------------------------------
+
+    async def run_once(self, now: datetime | None = None) -> BatchReport:
+        """Claim one batch that is due at `now`, send it and record what happened."""
+        now = now or utcnow()
+        report = BatchReport()
+        async with self.session_maker() as db:
+            async with db.begin():
+                batch = await self._claim(db, now)
+                if not batch:
+                    return report
+                prefs, devices, already = await self._context(db, batch)
+            report.claimed = len(batch)
+
+            updates: dict[int, dict[str, Any]] = {}
+            log_rows: list[dict[str, Any]] = []
+
+            def finish(r: ClaimedReminder, status: str, **extra: Any) -> None:
+                updates[r.id] = {"status": status, "attempts": r.attempts, "next_attempt_at": now,
+                                 "finished_at": now if status != "pending" else None, **extra}  # fmt: skip
+
+            def drop(r: ClaimedReminder) -> None:
+                # A device that already got it on an earlier attempt means the reminder was delivered after all.
+                if already.get(r.id):
+                    finish(r, "sent")
+                    return
+                finish(r, "dropped")
+                log_rows.append(self._log_row(r, None, "dropped", None, now))
+                report.dropped += 1
+
+            # Decide, before any network traffic, what is still worth sending.
+            candidates: list[ClaimedReminder] = []
+            for r in batch:
+                pref = prefs.get(r.user_id)
+                if pref is None or now >= r.expires_at or r.kind in pref.switched_off:
+                    drop(r)
+                    continue
+                if r.kind != "test":  # the person just asked for a test: show it now
+                    release = quiet_release(now, zone(pref.timezone), pref.quiet_start, pref.quiet_end)
+                    if release is not None:
+                        if release < r.expires_at:
+                            finish(r, "pending", next_attempt_at=release)
+                            report.held += 1
+                            continue
+                        if r.urgency != "high":
+                            drop(r)
+                            continue
+                candidates.append(r)
+            candidates = await self._still_wanted(db, candidates, now, drop)
+
+            # Fan out to every device that hasn't got this reminder yet.
+            jobs: list[tuple[ClaimedReminder, _Device]] = []
+            for r in candidates:
+                owned = devices.get(r.user_id, [])
+                targets = [d for d in owned if d.id not in already.get(r.id, set())]
+                if not owned:
+                    drop(r)  # no device: nothing to deliver to
+                elif not targets:
+                    finish(r, "sent")
+                else:
+                    jobs.extend((r, d) for d in targets)
+            results = await asyncio.gather(*(self._send(r, d, now) for r, d in jobs))
+
+            outcomes: dict[int, list[DeliveryResult]] = defaultdict(list)
+            delivered_to: set[int] = set()
+            gone: set[int] = set()
+            for (r, device), result in zip(jobs, results, strict=True):
+                outcomes[r.id].append(result)
+                outcome = {"sent": "sent", "gone": "pruned", "too_large": "dropped", "retry": "retry"}.get(
+                    result.outcome, "failed"
+                )
+                log_rows.append(self._log_row(r, device.id, outcome, result.status, now))
+                if result.outcome == "sent":
+                    delivered_to.add(device.id)
+                    report.deliveries += 1
+                elif result.outcome == "gone":
+                    gone.add(device.id)
+            report.pruned = len(gone)
+
+            for r in candidates:
+                if r.id in updates:
+                    continue
+                got = [res for res in outcomes[r.id]]
+                ever_sent = bool(already.get(r.id)) or any(res.outcome == "sent" for res in got)
+                retry = [res for res in got if res.outcome == "retry"]
+                attempts = r.attempts + 1
+                if retry and attempts < self.max_attempts:
+                    wait = max((res.retry_after or 0.0) for res in retry)
+                    delay = backoff_delay(r.attempts, wait or None, base=self.backoff_base, cap=self.backoff_cap)
+                    finish(r, "pending", attempts=attempts, next_attempt_at=now + timedelta(seconds=delay))
+                    report.retried += 1
+                    if any(res.outcome == "sent" for res in got):
+                        report.sent += 1
+                elif ever_sent:
+                    finish(r, "sent", attempts=attempts)
+                    report.sent += 1
+                elif retry or any(res.outcome == "failed" for res in got):
+                    finish(r, "failed", attempts=attempts)
+                    report.failed += 1
+                else:  # every device was gone or refused the size: nothing left to try
+                    finish(r, "dropped", attempts=attempts)
+                    report.dropped += 1
+
+            await self._record(db, now, updates, log_rows, delivered_to, gone)
+        return report
+
+    async def _still_wanted(
+        self,
+        db: AsyncSession,
+        candidates: list[ClaimedReminder],
+        now: datetime,
+        drop: Callable[[ClaimedReminder], None],
+    ) -> list[ClaimedReminder]:
+        by_kind: dict[str, list[ClaimedReminder]] = defaultdict(list)
+        for r in candidates:
+            by_kind[r.kind].append(r)
+        keep: list[ClaimedReminder] = []
+        for kind, items in by_kind.items():
+            check = self.hooks.still_wanted.get(kind)
+            if check is None:
+                keep.extend(items)
+                continue
+            try:
+                async with db.begin():
+                    wanted = await check(db, items, now)
+            except Exception:
+                # Fail open: a harmless reminder sent is better than one silently lost to a bug.
+                log.exception("still-wanted check for %s failed", kind)
+                wanted = {r.id for r in items}
+            for r in items:
+                if r.id in wanted:
+                    keep.append(r)
+                else:
+                    drop(r)
+        keep.sort(key=lambda r: r.due_at)
+        return keep
+
+    async def _send(self, r: ClaimedReminder, device: _Device, now: datetime) -> DeliveryResult:
+        ttl = max(0, int((r.expires_at - now).total_seconds()))
+        try:
+            return await self.sender.send(device.target, r.payload(), ttl=ttl, urgency=r.urgency, topic=r.topic)
+        except ValueError as exc:  # only a caller mistake (oversized text) gets here: treat it like a 413
+            log.warning("reminder %s not sendable: %s", r.id, type(exc).__name__)
+            return DeliveryResult("too_large", None, detail="payload")
+
+    @staticmethod
+    def _log_row(r: ClaimedReminder, sub_id: int | None, outcome: str, status: int | None, now: datetime) -> dict:
+        return {"reminder_id": r.id, "subscription_id": sub_id, "kind": r.kind, "outcome": outcome,
+                "status_code": status, "at": now}  # fmt: skip
+
+    async def _record(
+        self,
+        db: AsyncSession,
+        now: datetime,
+        updates: dict[int, dict[str, Any]],
+        log_rows: list[dict[str, Any]],
+        delivered_to: set[int],
+        gone: set[int],
+    ) -> None:
+        dialect = db.get_bind().dialect.name
+        async with db.begin():
+            if log_rows:
+                module: Any = postgresql if dialect == "postgresql" else sqlite
+                # DO NOTHING: if a lost lease ever let two workers send, the log still says "sent" only once.
+                await db.execute(module.insert(DELIVERIES).on_conflict_do_nothing(), log_rows)
+            # Most of a batch ends the same way ("sent, first attempt"): one UPDATE per distinct outcome.
+            groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            for rid, u in updates.items():
+                groups[(u["status"], u["attempts"], u["next_attempt_at"], u["finished_at"])].append(rid)
+            for (status, attempts, next_at, finished), ids in groups.items():
+                await db.execute(
+                    update(REMINDERS)
+                    .where(REMINDERS.c.id.in_(ids), REMINDERS.c.claimed_by == self.worker_id)
+                    .values(status=status, attempts=attempts, next_attempt_at=next_at, finished_at=finished,
+                            claimed_by=None, claimed_until=None)
+                )  # fmt: skip
+            if delivered_to:
+                await db.execute(
+                    update(SUBS)
+                    .where(
+                        SUBS.c.id.in_(delivered_to),
+                        or_(SUBS.c.last_success_at.is_(None), SUBS.c.last_success_at < now - LAST_SUCCESS_EVERY),
+                    )
+                    .values(last_success_at=now)
+                )
+            if gone:
+                await db.execute(delete(SUBS).where(SUBS.c.id.in_(gone)))
+
+    # -- planning and housekeeping ----------------------------------------------------------------------------
+
+    async def plan(self, now: datetime | None = None, user_ids: set[int] | None = None) -> int:
+        """Run the registered planners once. On PostgreSQL only one worker plans at a time (the others skip)."""
+        if not self.hooks.planners:
+            return 0
+        now = now or utcnow()
+        async with self.session_maker() as db, db.begin():
+            if db.get_bind().dialect.name == "postgresql" and user_ids is None:
+                got = await db.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PLANNING_LOCK})
+                if not got:
+                    return 0
+            written = await self.hooks.plan(db, now, user_ids)
+            if user_ids is None and time.monotonic() - self._last_housekeeping > 3600:
+                self._last_housekeeping = time.monotonic()
+                await db.execute(
+                    delete(Reminder).where(
+                        Reminder.status != "pending",
+                        Reminder.finished_at < now - FINISHED_KEPT,  # type: ignore[operator]
+                    )
+                )
+        return written
+
+    async def drain(self, now: datetime | None = None, max_batches: int = 10_000) -> BatchReport:
+        """Process batches until nothing is due at `now` (tests and `steady dispatch --once`)."""
+        total = BatchReport()
+        for _ in range(max_batches):
+            report = await self.run_once(now)
+            total.add(report)
+            if report.claimed == 0:
+                break
+        return total
+
+    # -- the long-running loop --------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for due reminders now instead of at the next poll (e.g. right after a test was queued)."""
+        self._wake.set()
+
+    async def _lane(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = await self.run_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("dispatcher batch failed")
+                report = None
+            if report is not None and report.claimed >= self.batch_size:
+                continue  # more is waiting: no pause
+            pause = self.poll_interval * min(2**failures, 30)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(pause):
+                    await self._wait_any(stop)
+            self._wake.clear()
+
+    async def _wait_any(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _planning(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                written = await self.plan()
+                if written:
+                    self.wake()
+            except Exception:
+                log.exception("reminder planning failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.plan_interval):
+                    await stop.wait()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Send reminders until `stop` is set (or the task is cancelled)."""
+        stop = stop or asyncio.Event()
+        log.info("dispatcher %s started", self.worker_id)
+        tasks = [asyncio.create_task(self._lane(stop)) for _ in range(self.lanes)]
+        if self.hooks.planners:
+            tasks.append(asyncio.create_task(self._planning(stop)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            log.info("dispatcher %s stopped", self.worker_id)
+
+
+# -- wiring -----------------------------------------------------------------------------------------------------
+
+
+def sender_options(env: Any) -> dict[str, Any]:
+    return {
+        "max_concurrency": int(env.get("STEADY_PUSH_CONCURRENCY") or 64),
+        "timeout": float(env.get("STEADY_PUSH_TIMEOUT") or 10.0),
+    }
+
+
+def dispatcher_lifespan(
+    settings: Settings, session_maker: async_sessionmaker[AsyncSession], hooks: DispatcherHooks | None = None
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A Litestar lifespan that runs one dispatcher inside the app when settings.run_dispatcher_in_app is on
+    (the default for SQLite, where the app is the only process). The hooks are kept on app.state either way,
+    so the reminder pages can re-plan one person right after they change their settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        app.state.push_hooks = hooks or DispatcherHooks()
+        app.state.dispatcher = None
+        if not settings.run_dispatcher_in_app:
+            yield
+            return
+        from server.push.vapid import load_or_create_vapid_keys
+
+        keys = load_or_create_vapid_keys(settings.data_dir, settings.env)
+        sender = PushSender(keys, **sender_options(settings.env))
+        dispatcher = Dispatcher(session_maker, sender, hooks=app.state.push_hooks)
+        app.state.dispatcher = dispatcher
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop), name="steady-dispatcher")
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                async with asyncio.timeout(5):
+                    await asyncio.shield(task)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            await sender.aclose()
+
+    return lifespan

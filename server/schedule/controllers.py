@@ -1,0 +1,806 @@
+"""Routes for programs and groups (admins), enrolment and attendance (therapists), the patient's schedule and
+the public calendar feed.
+
+Everything stays inside the signed-in person's clinic: a program, phase, group, change or enrolment of
+another clinic answers 404, exactly like one that doesn't exist.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from babel.dates import format_time
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.guards import admin_only, patient_only, therapist_only
+from server.accounts.models import Clinic, User
+from server.db import DbSession, utcnow
+from server.i18n import current_locale
+from server.i18n import gettext as _
+from server.schedule import admin as service
+from server.schedule import calendar as feed
+from server.schedule import logic, views
+from server.schedule.forms import (
+    WEEKDAYS,
+    WEEKDAYS_PLURAL,
+    AttendanceForm,
+    EndForm,
+    EnrolForm,
+    ExtendForm,
+    ExtraForm,
+    GroupForm,
+    HolidayForm,
+    PhaseForm,
+    ProgramForm,
+    SessionChangeForm,
+    TherapistEnrolForm,
+)
+from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
+from server.settings import AppSettings, Settings
+from server.web.forms import form_values, validate
+from server.web.responses import is_htmx, redirect, render
+
+COMMON_TIMEZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Toronto",
+    "Europe/London",
+    "Europe/Madrid",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+)
+NEW_GROUP_DEFAULTS = {"weekday": "0", "start_time": "18:00", "duration_minutes": "90"}
+# Staff can mark attendance a little further back than the two weeks patients see.
+STAFF_PAST_DAYS = 28
+
+
+def _timezones(selected: str) -> list[str]:
+    zones = list(COMMON_TIMEZONES)
+    if selected and selected not in zones:
+        zones.insert(0, selected)
+    return zones
+
+
+def _weekday_options() -> list[tuple[str, str]]:
+    return [(str(i), str(name)) for i, name in enumerate(WEEKDAYS)]
+
+
+def _clock(at: Any) -> str:
+    return format_time(at, "short", locale=current_locale.get())
+
+
+def _group_line(group: GroupPattern) -> str:
+    """'Mondays, 6:00 PM · 90 min'."""
+    return _("%(days)s, %(time)s · %(minutes)d min") % {
+        "days": str(WEEKDAYS_PLURAL[group.weekday]),
+        "time": _clock(group.start_time),
+        "minutes": group.duration_minutes,
+    }
+
+
+def _program_values(program: Program) -> dict[str, Any]:
+    return {
+        "name": program.name,
+        "description": program.description,
+        "timezone": program.timezone,
+        "family_info": program.family_info,
+        "active": "on" if program.active else "",
+    }
+
+
+def _group_values(group: GroupPattern) -> dict[str, Any]:
+    return {
+        "title": group.title,
+        "weekday": str(group.weekday),
+        "start_time": group.start_time.strftime("%H:%M"),
+        "duration_minutes": str(group.duration_minutes),
+        "location": group.location,
+        "video_url": group.video_url,
+        "facilitator": group.facilitator,
+    }
+
+
+async def _phases_with_groups(db: AsyncSession, program: Program) -> list[dict[str, Any]]:
+    data = (await logic.load_programs(db, [program], with_changes=False))[program.id]  # type: ignore[index]
+    return [
+        {
+            "phase": phase,
+            "groups": [{"group": g, "line": _group_line(g)} for g in data.patterns.get(phase.id, [])],  # type: ignore[arg-type]
+        }
+        for phase in data.phases
+    ]
+
+
+class ProgramAdminController(Controller):
+    """Admins build programs: details, phases, weekly groups, one-off changes and enrolments."""
+
+    path = "/admin/programs"
+    guards = [admin_only]
+
+    # --- programs --------------------------------------------------------------------------------------
+
+    async def _list_page(self, request: Request, db: AsyncSession, status_code: int = 200, **extra: Any) -> Template:
+        admin: User = request.user
+        programs = await service.clinic_programs(db, admin.clinic_id)
+        clinic = await db.get(Clinic, admin.clinic_id)
+        default_zone = clinic.timezone if clinic else "America/New_York"
+        context: dict[str, Any] = {
+            "programs": programs,
+            "counts": await service.program_counts(db, [p.id for p in programs]),  # type: ignore[misc]
+            "values": {"timezone": default_zone},
+            "errors": {},
+        }
+        context.update(extra)
+        context["timezones"] = _timezones(str(context["values"].get("timezone", "")))
+        return render(request, "schedule/admin_programs.html", context, status_code=status_code)
+
+    @get("/")
+    async def programs(self, request: Request, db_session: DbSession) -> Template:
+        return await self._list_page(request, db_session)
+
+    @post("/")
+    async def create_program(self, request: Request, db_session: DbSession) -> Response[Any]:
+        result = validate(ProgramForm, await form_values(request))
+        if not result.ok or result.data is None:
+            return await self._list_page(request, db_session, 422, values=result.values, errors=result.errors)
+        admin: User = request.user
+        form = result.data
+        program = Program(
+            clinic_id=admin.clinic_id,
+            name=form.name,
+            description=form.description.strip(),
+            timezone=form.timezone,
+            family_info=form.family_info.strip(),
+            active=True,
+        )
+        db_session.add(program)
+        await db_session.flush()
+        return redirect(request, f"/admin/programs/{program.id}?notice=created")
+
+    async def _program_page(
+        self, request: Request, db: AsyncSession, program: Program, status_code: int = 200, **extra: Any
+    ) -> Template:
+        context: dict[str, Any] = {
+            "program": program,
+            "phases": await _phases_with_groups(db, program),
+            "values": _program_values(program),
+            "errors": {},
+            "failed": "",
+            "notice": request.query_params.get("notice", ""),
+        }
+        weeks = max((p["phase"].end_week for p in context["phases"]), default=0)
+        context["values"].update({"start_week": str(weeks + 1) if weeks < logic.MAX_PROGRAM_WEEKS else ""})
+        context.update(extra)
+        context["timezones"] = _timezones(str(context["values"].get("timezone", "")))
+        return render(request, "schedule/admin_program.html", context, status_code=status_code)
+
+    @get("/{program_id:int}")
+    async def program_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        return await self._program_page(request, db_session, program)
+
+    @post("/{program_id:int}")
+    async def save_program(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        result = validate(ProgramForm, await form_values(request))
+        if not result.ok or result.data is None:
+            values = {**_program_values(program), **result.values, "active": result.values.get("active", "")}
+            return await self._program_page(
+                request, db_session, program, 422, values=values, errors=result.errors, failed="program"
+            )
+        form = result.data
+        program.name = form.name
+        program.description = form.description.strip()
+        program.timezone = form.timezone
+        program.family_info = form.family_info.strip()
+        program.active = form.active
+        db_session.add(program)
+        return redirect(request, f"/admin/programs/{program.id}?notice=saved")
+
+    # --- phases ----------------------------------------------------------------------------------------
+
+    @post("/{program_id:int}/phases")
+    async def add_phase(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        result = validate(PhaseForm, await form_values(request))
+        errors = dict(result.errors)
+        if result.data is not None and not errors:
+            errors = await service.phase_errors(db_session, program, result.data, None)
+        if errors or result.data is None:
+            values = {**_program_values(program), **result.values}
+            return await self._program_page(
+                request, db_session, program, 422, values=values, errors=errors, failed="phase"
+            )
+        form = result.data
+        phase = ProgramPhase(
+            program_id=program.id,  # type: ignore[arg-type]
+            name=form.phase_name.strip(),
+            start_week=form.start_week,
+            end_week=form.end_week,
+            groups_per_week=form.groups_per_week,
+        )
+        db_session.add(phase)
+        await db_session.flush()
+        return redirect(request, f"/admin/programs/{program.id}?notice=phase-added#phase-{phase.id}")
+
+    def _phase_page(
+        self,
+        request: Request,
+        program: Program,
+        phase: ProgramPhase,
+        status_code: int = 200,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> Template:
+        return render(
+            request,
+            "schedule/admin_phase.html",
+            {
+                "program": program,
+                "phase": phase,
+                "values": values
+                or {
+                    "phase_name": phase.name,
+                    "start_week": str(phase.start_week),
+                    "end_week": str(phase.end_week),
+                    "groups_per_week": str(phase.groups_per_week),
+                },
+                "errors": errors or {},
+            },
+            status_code=status_code,
+        )
+
+    @get("/{program_id:int}/phases/{phase_id:int}")
+    async def phase_page(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Template:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        phase = await service.phase_or_404(db_session, program, phase_id)
+        return self._phase_page(request, program, phase)
+
+    @post("/{program_id:int}/phases/{phase_id:int}")
+    async def save_phase(
+        self, request: Request, db_session: DbSession, program_id: int, phase_id: int
+    ) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        phase = await service.phase_or_404(db_session, program, phase_id)
+        result = validate(PhaseForm, await form_values(request))
+        errors = dict(result.errors)
+        if result.data is not None and not errors:
+            errors = await service.phase_errors(db_session, program, result.data, phase.id)
+        if errors or result.data is None:
+            return self._phase_page(request, program, phase, 422, result.values, errors)
+        form = result.data
+        phase.name = form.phase_name.strip()
+        phase.start_week = form.start_week
+        phase.end_week = form.end_week
+        phase.groups_per_week = form.groups_per_week
+        db_session.add(phase)
+        return redirect(request, f"/admin/programs/{program.id}?notice=phase-saved#phase-{phase.id}")
+
+    @post("/{program_id:int}/phases/{phase_id:int}/delete")
+    async def delete_phase(
+        self, request: Request, db_session: DbSession, program_id: int, phase_id: int
+    ) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        phase = await service.phase_or_404(db_session, program, phase_id)
+        # Delete the groups explicitly too: SQLite only cascades when foreign keys are switched on.
+        await db_session.execute(delete(GroupPattern).where(GroupPattern.phase_id == phase.id))
+        await db_session.delete(phase)
+        return redirect(request, f"/admin/programs/{program.id}?notice=phase-removed")
+
+    # --- weekly groups ---------------------------------------------------------------------------------
+
+    def _group_page(
+        self,
+        request: Request,
+        program: Program,
+        phase: ProgramPhase,
+        group: GroupPattern | None,
+        status_code: int = 200,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> Template:
+        return render(
+            request,
+            "schedule/admin_group.html",
+            {
+                "program": program,
+                "phase": phase,
+                "group": group,
+                "values": values or (_group_values(group) if group else dict(NEW_GROUP_DEFAULTS)),
+                "errors": errors or {},
+                "weekdays": _weekday_options(),
+            },
+            status_code=status_code,
+        )
+
+    @get("/{program_id:int}/phases/{phase_id:int}/groups/new")
+    async def new_group_page(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Template:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        phase = await service.phase_or_404(db_session, program, phase_id)
+        return self._group_page(request, program, phase, None)
+
+    @post("/{program_id:int}/phases/{phase_id:int}/groups")
+    async def add_group(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        phase = await service.phase_or_404(db_session, program, phase_id)
+        result = validate(GroupForm, await form_values(request))
+        if not result.ok or result.data is None:
+            return self._group_page(request, program, phase, None, 422, result.values, result.errors)
+        group = GroupPattern(phase_id=phase.id, title="", weekday=0, start_time=result.data.start_time)  # type: ignore[arg-type]
+        service.apply_group(group, result.data)
+        db_session.add(group)
+        await db_session.flush()
+        return redirect(request, f"/admin/programs/{program.id}?notice=group-added#phase-{phase.id}")
+
+    @get("/{program_id:int}/groups/{group_id:int}")
+    async def group_page(self, request: Request, db_session: DbSession, program_id: int, group_id: int) -> Template:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        group, phase = await service.group_or_404(db_session, program, group_id)
+        return self._group_page(request, program, phase, group)
+
+    @post("/{program_id:int}/groups/{group_id:int}")
+    async def save_group(
+        self, request: Request, db_session: DbSession, program_id: int, group_id: int
+    ) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        group, phase = await service.group_or_404(db_session, program, group_id)
+        result = validate(GroupForm, await form_values(request))
+        if not result.ok or result.data is None:
+            return self._group_page(request, program, phase, group, 422, result.values, result.errors)
+        service.apply_group(group, result.data)
+        db_session.add(group)
+        return redirect(request, f"/admin/programs/{program.id}?notice=group-saved#phase-{phase.id}")
+
+    @post("/{program_id:int}/groups/{group_id:int}/delete")
+    async def delete_group(
+        self, request: Request, db_session: DbSession, program_id: int, group_id: int
+    ) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        group, phase = await service.group_or_404(db_session, program, group_id)
+        await db_session.execute(delete(SessionException).where(SessionException.pattern_id == group.id))
+        await db_session.delete(group)
+        return redirect(request, f"/admin/programs/{program.id}?notice=group-removed#phase-{phase.id}")
+
+    # --- one-off changes -------------------------------------------------------------------------------
+
+    async def _changes_page(
+        self, request: Request, db: AsyncSession, program: Program, status_code: int = 200, **extra: Any
+    ) -> Template:
+        phases = await _phases_with_groups(db, program)
+        group_options = [
+            (
+                str(item["group"].id),
+                f"{item['group'].title} — {item['line']} ({entry['phase'].name})",
+            )
+            for entry in phases
+            for item in entry["groups"]
+        ]
+        today = service.today_in(program)
+        changes = list(
+            await db.scalars(
+                select(SessionException)
+                .where(SessionException.program_id == program.id)
+                .order_by(SessionException.original_date, SessionException.new_date, SessionException.id)
+            )
+        )
+        titles = {item["group"].id: item["group"].title for entry in phases for item in entry["groups"]}
+        rows = []
+        for change in changes:
+            day = change.original_date or change.new_date
+            if day is not None and day < today - timedelta(days=14):
+                continue  # long past: keep the list about what's coming
+            rows.append({"change": change, "title": titles.get(change.pattern_id, change.title), "day": day})
+        rows.sort(key=lambda r: (r["day"] or date.max, r["change"].id))
+        context: dict[str, Any] = {
+            "program": program,
+            "group_options": group_options,
+            "rows": rows,
+            "values": {"change_action": "cancel", "extra_time": "18:00", "extra_duration": "90"},
+            "errors": {},
+            "failed": "",
+            "notice": request.query_params.get("notice", ""),
+            "weekdays": WEEKDAYS,
+        }
+        context.update(extra)
+        return render(request, "schedule/admin_changes.html", context, status_code=status_code)
+
+    @get("/{program_id:int}/changes")
+    async def changes_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        return await self._changes_page(request, db_session, program)
+
+    @post("/{program_id:int}/changes/session")
+    async def change_session(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        result = validate(SessionChangeForm, await form_values(request))
+        errors = dict(result.errors)
+        group = None
+        if result.data is not None and not errors:
+            errors, group = await service.session_change_errors(db_session, program, result.data)
+        if errors or result.data is None or group is None:
+            return await self._changes_page(
+                request, db_session, program, 422, values=result.values, errors=errors, failed="session"
+            )
+        await service.save_session_change(db_session, program, group, result.data)
+        return redirect(request, f"/admin/programs/{program.id}/changes?notice=saved")
+
+    @post("/{program_id:int}/changes/holiday")
+    async def add_holiday(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        result = validate(HolidayForm, await form_values(request))
+        if not result.ok or result.data is None:
+            return await self._changes_page(
+                request, db_session, program, 422, values=result.values, errors=result.errors, failed="holiday"
+            )
+        await service.save_holiday(db_session, program, result.data)
+        return redirect(request, f"/admin/programs/{program.id}/changes?notice=saved")
+
+    @post("/{program_id:int}/changes/extra")
+    async def add_extra(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        result = validate(ExtraForm, await form_values(request))
+        if not result.ok or result.data is None:
+            return await self._changes_page(
+                request, db_session, program, 422, values=result.values, errors=result.errors, failed="extra"
+            )
+        await service.save_extra(db_session, program, result.data)
+        return redirect(request, f"/admin/programs/{program.id}/changes?notice=saved")
+
+    @post("/{program_id:int}/changes/{change_id:int}/delete")
+    async def undo_change(
+        self, request: Request, db_session: DbSession, program_id: int, change_id: int
+    ) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        change = await service.change_or_404(db_session, program, change_id)
+        await db_session.delete(change)
+        return redirect(request, f"/admin/programs/{program.id}/changes?notice=removed")
+
+    # --- enrolments ------------------------------------------------------------------------------------
+
+    async def _enrolments_page(
+        self, request: Request, db: AsyncSession, program: Program, status_code: int = 200, **extra: Any
+    ) -> Template:
+        data = (await logic.load_programs(db, [program], with_changes=False))[program.id]  # type: ignore[index]
+        today = service.today_in(program)
+        rows = (
+            await db.execute(
+                select(Enrolment, User)
+                .join(User, User.id == Enrolment.patient_id)  # type: ignore[arg-type]
+                .where(Enrolment.program_id == program.id)
+                .order_by(Enrolment.start_date.desc(), User.display_name)  # type: ignore[attr-defined]
+            )
+        ).all()
+        enrolments = []
+        for enrolment, patient in rows:
+            state = logic.enrolment_state(enrolment, data.weeks, today)
+            enrolments.append(
+                {
+                    "enrolment": enrolment,
+                    "patient": patient,
+                    "state": state,
+                    "state_label": views.state_label(state),
+                    "week": logic.program_week(enrolment, today),
+                    "weeks": data.weeks + enrolment.extended_weeks,
+                    "last_day": logic.last_day(enrolment, data.weeks),
+                }
+            )
+        patients = await service.clinic_patients(db, program.clinic_id)
+        context: dict[str, Any] = {
+            "program": program,
+            "weeks": data.weeks,
+            "enrolments": enrolments,
+            "patient_options": [(str(p.id), p.display_name) for p in patients],
+            "values": {"start_date": today.isoformat()},
+            "errors": {},
+            "notice": request.query_params.get("notice", ""),
+        }
+        context.update(extra)
+        return render(request, "schedule/admin_enrolments.html", context, status_code=status_code)
+
+    @get("/{program_id:int}/enrolments")
+    async def enrolments_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        return await self._enrolments_page(request, db_session, program)
+
+    @post("/{program_id:int}/enrolments")
+    async def enrol(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        result = validate(EnrolForm, await form_values(request))
+        errors = dict(result.errors)
+        patient = None
+        if result.data is not None and not errors:
+            patient = await db_session.get(User, result.data.patient_id)
+            errors = await service.enrol_errors(db_session, program, patient, result.data.start_date)
+        if errors or result.data is None or patient is None:
+            return await self._enrolments_page(request, db_session, program, 422, values=result.values, errors=errors)
+        await service.enrol(db_session, program, patient, result.data.start_date)
+        return redirect(request, f"/admin/programs/{program.id}/enrolments?notice=enrolled")
+
+    async def _enrolment_page(
+        self,
+        request: Request,
+        db: AsyncSession,
+        program: Program,
+        enrolment: Enrolment,
+        patient: User,
+        status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
+        now = utcnow()
+        weeks = await service.program_weeks(db, program.id)  # type: ignore[arg-type]
+        today = service.today_in(program)
+        upcoming = [
+            views.session_view(o, program.timezone, now)
+            for o in await logic.sessions_for_patient(db, patient.id, now, now + timedelta(days=14))  # type: ignore[arg-type]
+            if o.enrolment_id == enrolment.id
+        ]
+        state = logic.enrolment_state(enrolment, weeks, today)
+        context: dict[str, Any] = {
+            "program": program,
+            "enrolment": enrolment,
+            "patient": patient,
+            "state": state,
+            "state_label": views.state_label(state),
+            "weeks": weeks + enrolment.extended_weeks,
+            "week": logic.program_week(enrolment, today),
+            "last_day": logic.last_day(enrolment, weeks),
+            "upcoming": upcoming,
+            "values": {"extend_weeks": "2", "end_date": today.isoformat(), "outcome": "discharged"},
+            "errors": {},
+            "notice": request.query_params.get("notice", ""),
+        }
+        context.update(extra)
+        return render(request, "schedule/admin_enrolment.html", context, status_code=status_code)
+
+    @get("/{program_id:int}/enrolments/{enrolment_id:int}")
+    async def enrolment_page(
+        self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
+    ) -> Template:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
+        return await self._enrolment_page(request, db_session, program, enrolment, patient)
+
+    @post("/{program_id:int}/enrolments/{enrolment_id:int}/extend")
+    async def extend(
+        self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
+    ) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
+        result = validate(ExtendForm, await form_values(request))
+        errors = dict(result.errors)
+        if result.data is not None and not errors:
+            errors = service.extend_errors(enrolment, result.data.extend_weeks)
+        if errors or result.data is None:
+            values = {"end_date": service.today_in(program).isoformat(), "outcome": "discharged", **result.values}
+            return await self._enrolment_page(
+                request, db_session, program, enrolment, patient, 422, values=values, errors=errors
+            )
+        enrolment.extended_weeks += result.data.extend_weeks
+        db_session.add(enrolment)
+        return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=extended")
+
+    @post("/{program_id:int}/enrolments/{enrolment_id:int}/end")
+    async def end(self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
+        result = validate(EndForm, await form_values(request))
+        errors = dict(result.errors)
+        if result.data is not None and not errors:
+            errors = service.end_errors(enrolment, result.data)
+        if errors or result.data is None:
+            values = {"extend_weeks": "2", **result.values}
+            return await self._enrolment_page(
+                request, db_session, program, enrolment, patient, 422, values=values, errors=errors
+            )
+        enrolment.end_date = result.data.end_date
+        enrolment.status = result.data.outcome
+        db_session.add(enrolment)
+        return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=ended")
+
+    @post("/{program_id:int}/enrolments/{enrolment_id:int}/reopen")
+    async def reopen(
+        self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
+    ) -> Response[Any]:
+        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+        enrolment, _patient = await service.enrolment_or_404(db_session, program, enrolment_id)
+        enrolment.end_date = None
+        enrolment.status = "active"
+        db_session.add(enrolment)
+        return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=reopened")
+
+
+# --- attendance, shared by the patient's and the therapist's pages -------------------------------------------
+
+
+async def _mark(request: Request, db: AsyncSession, patient: User, marker: User, back: str, page: Any) -> Response[Any]:
+    """Save one attendance mark: an htmx request gets the updated row, a plain form a redirect back."""
+    result = validate(AttendanceForm, await form_values(request))
+    if not result.ok or result.data is None:
+        return await page(422, errors={"__all__": _("Please choose whether the session happened for you.")})
+    now = utcnow()
+    occ = await logic.find_markable(db, patient.id, result.data.occurrence_id, now)  # type: ignore[arg-type]
+    if occ is None:
+        raise NotFoundException()
+    mark = await logic.mark_attendance(db, patient.id, occ, result.data.status, marker.id)  # type: ignore[arg-type]
+    if is_htmx(request):
+        view = views.session_view(occ, marker.timezone, now, {occ.occurrence_id: mark})
+        return render(
+            request,
+            "schedule/_session_row.html",
+            {"s": view, "mark_url": request.url.path, "staff": marker.id != patient.id, "announce": True},
+        )
+    return redirect(request, f"{back}#{views.session_view(occ, marker.timezone, now).dom_id}")
+
+
+class PatientScheduleController(Controller):
+    """The patient's own sessions, attendance and calendar feed."""
+
+    path = "/schedule"
+    guards = [patient_only]
+
+    async def _page(
+        self, request: Request, db: AsyncSession, settings: Settings, status_code: int = 200, **extra: Any
+    ) -> Template:
+        patient: User = request.user
+        context = await views.schedule_context(db, patient)
+        token = await feed.token_for(db, patient.id, settings.secret_key)  # type: ignore[arg-type]
+        url = feed.feed_url(settings.base_url, token) if token else ""
+        context.update(
+            {
+                "feed_url": url,
+                "webcal_url": feed.webcal_url(url) if url else "",
+                "mark_url": "/schedule/attendance",
+                "errors": {},
+                "notice": request.query_params.get("notice", ""),
+            }
+        )
+        context.update(extra)
+        return render(request, "schedule/patient_schedule.html", context, status_code=status_code)
+
+    @get("/")
+    async def schedule(self, request: Request, db_session: DbSession, settings: AppSettings) -> Template:
+        return await self._page(request, db_session, settings)
+
+    @post("/attendance")
+    async def attendance(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
+        patient: User = request.user
+
+        async def page(status: int, **extra: Any) -> Template:
+            return await self._page(request, db_session, settings, status, **extra)
+
+        return await _mark(request, db_session, patient, patient, "/schedule", page)
+
+    @post("/calendar")
+    async def calendar_on(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
+        """Turn the feed on, or give it a new address (the old one stops working)."""
+        patient: User = request.user
+        had = await feed.get_feed(db_session, patient.id)  # type: ignore[arg-type]
+        await feed.turn_on_or_reset(db_session, patient.id, settings.secret_key)  # type: ignore[arg-type]
+        return redirect(request, f"/schedule?notice={'calendar-reset' if had else 'calendar-on'}#calendar")
+
+    @post("/calendar/off")
+    async def calendar_off(self, request: Request, db_session: DbSession) -> Response[Any]:
+        await feed.turn_off(db_session, request.user.id)
+        return redirect(request, "/schedule?notice=calendar-off#calendar")
+
+
+class TherapistScheduleController(Controller):
+    """A therapist enrols their own patients and marks their attendance."""
+
+    path = "/therapist/patients/{patient_id:int}/schedule"
+    guards = [therapist_only]
+
+    async def _page(
+        self, request: Request, db: AsyncSession, patient: User, status_code: int = 200, **extra: Any
+    ) -> Template:
+        therapist: User = request.user
+        now = utcnow()
+        occurrences = await logic.sessions_for_patient(
+            db,
+            patient.id,  # type: ignore[arg-type]
+            now - timedelta(days=STAFF_PAST_DAYS),
+            now + timedelta(days=views.UPCOMING_DAYS),
+        )
+        marks = await logic.attendance_marks(db, patient.id, [o.occurrence_id for o in occurrences])  # type: ignore[arg-type]
+        sessions = [views.session_view(o, therapist.timezone, now, marks) for o in occurrences]
+        enrolments = await views.enrolment_views(db, patient.id, now)  # type: ignore[arg-type]
+        programs = await service.clinic_programs(db, therapist.clinic_id, open_only=True)
+        summary = await logic.attendance_summary(db, patient.id, now - timedelta(days=STAFF_PAST_DAYS), now)  # type: ignore[arg-type]
+        context: dict[str, Any] = {
+            "patient": patient,
+            "enrolments": enrolments,
+            "can_enrol": not any(e.state in ("upcoming", "active") for e in enrolments),
+            "program_options": [(str(p.id), p.name) for p in programs],
+            "upcoming_days": views.group_by_day([s for s in sessions if not s.started or s.in_progress]),
+            "past_sessions": [s for s in reversed(sessions) if s.started and not s.in_progress and not s.occ.cancelled],
+            "summary": summary,
+            "mark_url": f"/therapist/patients/{patient.id}/schedule/attendance",
+            "values": {"start_date": utcnow().astimezone(logic.zone(therapist.timezone)).date().isoformat()},
+            "errors": {},
+            "notice": request.query_params.get("notice", ""),
+            "viewer_zone": views.zone_city(therapist.timezone),
+            "past_days": STAFF_PAST_DAYS,
+        }
+        context.update(extra)
+        return render(request, "schedule/therapist_schedule.html", context, status_code=status_code)
+
+    @get("/")
+    async def schedule(self, request: Request, db_session: DbSession, patient_id: int) -> Template:
+        patient = await service.care_team_patient_or_404(db_session, request.user, patient_id)
+        return await self._page(request, db_session, patient)
+
+    @post("/enrol")
+    async def enrol(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
+        therapist: User = request.user
+        patient = await service.care_team_patient_or_404(db_session, therapist, patient_id)
+        result = validate(TherapistEnrolForm, await form_values(request))
+        errors = dict(result.errors)
+        program = None
+        if result.data is not None and not errors:
+            program = await db_session.get(Program, result.data.program_id)
+            if program is None or program.clinic_id != therapist.clinic_id or not program.active:
+                errors = {"program_id": _("Please pick a program from the list.")}
+                program = None
+            else:
+                errors = await service.enrol_errors(db_session, program, patient, result.data.start_date)
+        if errors or result.data is None or program is None:
+            return await self._page(request, db_session, patient, 422, values=result.values, errors=errors)
+        await service.enrol(db_session, program, patient, result.data.start_date)
+        return redirect(request, f"/therapist/patients/{patient.id}/schedule?notice=enrolled")
+
+    @post("/attendance")
+    async def attendance(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
+        therapist: User = request.user
+        patient = await service.care_team_patient_or_404(db_session, therapist, patient_id)
+
+        async def page(status: int, **extra: Any) -> Template:
+            return await self._page(request, db_session, patient, status, **extra)
+
+        return await _mark(request, db_session, patient, therapist, f"/therapist/patients/{patient.id}/schedule", page)
+
+
+class CalendarFeedController(Controller):
+    """The .ics feed. No sign-in: calendar apps fetch it with the secret address alone."""
+
+    include_in_schema = False
+
+    @get("/calendar/{filename:str}")
+    async def ics(self, db_session: DbSession, settings: AppSettings, filename: str) -> Response[bytes]:
+        token = filename.removesuffix(".ics") if filename.endswith(".ics") else ""
+        patient_id = await feed.patient_for_token(db_session, token) if token else None
+        patient = await db_session.get(User, patient_id) if patient_id else None
+        if patient is None:
+            raise NotFoundException()
+        # The feed speaks the patient's language, whatever the calendar app asks for.
+        current_locale.set(patient.locale or current_locale.get())
+        now = utcnow()
+        occurrences = await logic.sessions_for_patient(
+            db_session,
+            patient.id,
+            now - feed.FEED_PAST,
+            now + feed.FEED_FUTURE,  # type: ignore[arg-type]
+        )
+        return Response(
+            feed.build_ics(occurrences, base_url=settings.base_url),
+            media_type="text/calendar; charset=utf-8",
+            headers={
+                "Content-Disposition": 'inline; filename="steady-groups.ics"',
+                "Cache-Control": "private, no-cache",
+            },
+        )

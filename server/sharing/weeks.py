@@ -1,0 +1,72 @@
+"""Weeks as the patient lives them: Monday 00:00 to the next Monday 00:00 in the patient's own timezone.
+
+Check-ins carry a local date, so a week is a range of local dates; timestamped rows (skill practice, craving logs,
+attendance) are compared with the UTC instants of those two local midnights, which DST makes 167 or 169 hours
+apart twice a year.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+
+from server.checkins.dates import zone_for
+
+_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+@dataclass(frozen=True, order=True)
+class Week:
+    monday: date
+
+    @classmethod
+    def of(cls, day: date) -> Week:
+        return cls(day - timedelta(days=day.weekday()))
+
+    @classmethod
+    def parse(cls, label: str | None) -> Week | None:
+        """'2026-W47' → Week; None for anything else (callers answer 404, never 500)."""
+        match = _WEEK_RE.match((label or "").strip())
+        if match is None:
+            return None
+        try:
+            return cls(date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1))
+        except ValueError:
+            return None
+
+    @property
+    def label(self) -> str:
+        year, week, _day = self.monday.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    @property
+    def sunday(self) -> date:
+        return self.monday + timedelta(days=6)
+
+    @property
+    def days(self) -> list[date]:
+        return [self.monday + timedelta(days=i) for i in range(7)]
+
+    def shift(self, weeks: int) -> Week:
+        return Week(self.monday + timedelta(weeks=weeks))
+
+    def utc_bounds(self, timezone: str) -> tuple[datetime, datetime]:
+        """[local Monday 00:00, next local Monday 00:00) as UTC instants."""
+        return local_midnight(self.monday, timezone), local_midnight(self.monday + timedelta(days=7), timezone)
+
+
+@lru_cache(maxsize=4096)
+def local_midnight(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone_for(timezone)).astimezone(UTC)
+
+
+def local_today(timezone: str, now: datetime) -> date:
+    return now.astimezone(zone_for(timezone)).date()
+
+
+def local_moment(moment: datetime, timezone: str) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone_for(timezone))
