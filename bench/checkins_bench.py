@@ -44,9 +44,9 @@ async def reset_postgres(url: str) -> None:
 
 async def seed(database_url: str, days: int = 365) -> None:
     """One patient with a check-in on each of the last `days` days (not today), cravings and trigger rows."""
+    from server import localtime as dates
     from server.accounts.models import Clinic, Role, User
     from server.accounts.passwords import hash_password
-    from server.checkins import dates
     from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerHit
 
     rng = random.Random(365)

@@ -34,22 +34,35 @@ function offlineUseOn() {
   return SteadyQueue.getSetting("offline-use").then(function (value) { return value === true; }, function () { return false; });
 }
 
+// The words come from the cached /offline page, which the server rendered in the person's language.
+var ENGLISH = {
+  title: "Saved on this phone",
+  message: "Saved on this phone. It will be sent when you're back online.",
+  back: "Back to Today",
+};
+
+function attribute(page, name) {
+  var match = new RegExp(name + '="([^"]*)"').exec(page);
+  return match ? match[1] : null;
+}
+
 function savedOfflineResponse(isHtmx) {
-  var message = "Saved on this phone. It will be sent when you're back online.";
-  var fragment = '<div class="alert alert-success" role="status" data-saved-offline>' + message + "</div>";
-  if (isHtmx) {
-    return new Response(fragment, { status: 202, headers: { "Content-Type": "text/html; charset=utf-8" } });
-  }
+  var headers = { "Content-Type": "text/html; charset=utf-8" };
   return caches.match(OFFLINE_URL).then(function (cached) {
-    var body = '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Saved on this phone · Steady</title></head><body><main id="main">' +
-      fragment + '<p><a href="/today">Back to Today</a></p></main></body></html>';
-    if (cached) {
-      return cached.text().then(function (page) {
-        var html = page.replace(/<main id="main"[^>]*>[\s\S]*<\/main>/, '<main id="main" tabindex="-1"><h1>Saved on this phone</h1>' + fragment + '<p><a class="button" href="/today">Back to Today</a></p></main>');
-        return new Response(html, { status: 202, headers: { "Content-Type": "text/html; charset=utf-8" } });
-      });
-    }
-    return new Response(body, { status: 202, headers: { "Content-Type": "text/html; charset=utf-8" } });
+    return cached ? cached.text() : "";
+  }).then(function (page) {
+    var title = attribute(page, "data-saved-title") || ENGLISH.title;
+    var message = attribute(page, "data-saved-message") || ENGLISH.message;
+    var back = attribute(page, "data-back") || ENGLISH.back;
+    var fragment = '<div class="alert alert-success" role="status" data-saved-offline>' + message + "</div>";
+    if (isHtmx) return new Response(fragment, { status: 202, headers: headers });
+    var main = '<main id="main" tabindex="-1"><h1>' + title + "</h1>" + fragment +
+      '<p><a class="button" href="/today">' + back + "</a></p></main>";
+    var html = page
+      ? page.replace(/<main id="main"[^>]*>[\s\S]*<\/main>/, main)
+      : '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" ' +
+        'content="width=device-width,initial-scale=1"><title>' + title + "</title></head><body>" + main + "</body></html>";
+    return new Response(html, { status: 202, headers: headers });
   });
 }
 
@@ -65,6 +78,9 @@ function queueSubmission(request, body) {
 }
 
 function handleSubmission(request) {
+  // A replay from the queue goes straight to the network: answering it with "saved on this phone" would make
+  // the replayer drop an entry that was never delivered.
+  if (request.headers.get("X-Steady-Replay") === "1") return fetch(request);
   return request.clone().text().then(function (body) {
     if (!SteadyQueue.keyFromBody(body)) return fetch(request);
     return fetch(request.clone()).then(function (response) {
@@ -87,7 +103,13 @@ function handleNavigation(request) {
     }
     return response;
   }, function () {
-    return caches.match(request.url.split("?")[0], { ignoreSearch: true }).then(function (cached) {
+    // The page cache first: it holds the newest copy of a page, the shell cache only the one from install.
+    var url = request.url.split("?")[0];
+    return caches.open(PAGE_CACHE).then(function (pages) {
+      return pages.match(url, { ignoreSearch: true });
+    }).then(function (fresh) {
+      return fresh || caches.match(url, { ignoreSearch: true });
+    }).then(function (cached) {
       return cached || caches.match(OFFLINE_URL);
     });
   });
@@ -182,4 +204,22 @@ self.addEventListener("notificationclick", function (event) {
     }
     return self.clients.openWindow(target);
   }));
+});
+
+// The browser replaced this device's push subscription (keys rotated, or the old one expired). Subscribe again
+// with the same server key and tell Steady, so reminders keep arriving without a visit to the reminders page.
+self.addEventListener("pushsubscriptionchange", function (event) {
+  var old = event.oldSubscription;
+  if (!old) return;  // nothing to name the device by: the reminders page offers to turn them on again
+  var fresh = event.newSubscription
+    ? Promise.resolve(event.newSubscription)
+    : self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: old.options.applicationServerKey });
+  event.waitUntil(fresh.then(function (sub) {
+    return fetch("/push/subscriptions/renew", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ old_endpoint: old.endpoint, subscription: sub.toJSON() }),
+    });
+  }).catch(function () {}));
 });

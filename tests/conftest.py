@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from litestar.testing import TestClient
 from advanced_alchemy.types import DateTimeUTC
+from litestar.testing import TestClient
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -121,8 +121,9 @@ class Database:
 
     def execute(self, sql: str, **params: Any) -> int:
         """Run a statement; datetimes are bound with the app's UTC column type so both backends agree."""
+        utc = DateTimeUTC(timezone=True)
         statement = text(sql).bindparams(
-            *(bindparam(name, type_=DateTimeUTC(timezone=True)) for name, v in params.items() if isinstance(v, datetime))
+            *(bindparam(name, type_=utc) for name, value in params.items() if isinstance(value, datetime))
         )
 
         async def work(session: AsyncSession) -> int:

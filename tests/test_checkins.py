@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from litestar.testing import TestClient
 
-from server.checkins import dates
+from server import localtime as dates
 from server.checkins.models import CheckIn
 from tests.conftest import Database, htmx_post, login, post_form
 from tests.support.checkins import (

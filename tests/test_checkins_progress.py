@@ -16,8 +16,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from server import localtime as dates
 from server.accounts.models import User
-from server.checkins import dates, progress, triggers
+from server.checkins import progress, triggers
 from tests.conftest import Database, login, post_form
 from tests.support.checkins import (
     add_checkin,

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 from litestar.testing import TestClient
 
-from server.checkins import dates, logic, sober
+from server import localtime as dates
+from server.checkins import logic, sober
 from tests.conftest import Database, post_form
 from tests.support.checkins import add_checkin, checkin_data, signed_in_patient, today_for
 

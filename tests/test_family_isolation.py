@@ -65,6 +65,7 @@ FAMILY_ALLOWED = {
     "/push/subscriptions",
     "/push/subscriptions/status",
     "/push/subscriptions/delete",
+    "/push/subscriptions/renew",
     "/skills/catalogue.json",  # the public card catalogue
     "/calendar/{filename:str}",  # secret-token feeds: a wrong token is a 404
     "/static/{file_path:path}",

@@ -411,3 +411,36 @@ def test_bad_reminders_are_refused_up_front(db: Database) -> None:
         queue(db.url, kind="nudge", due_at=NOON, expires_at=NOON, **base)
     with pytest.raises(ValueError, match="aware"):
         queue(db.url, kind="nudge", due_at=datetime(2026, 1, 1), **base)
+
+
+def test_a_slow_batch_keeps_its_lease_so_nobody_sends_it_twice(
+    db: Database, push_service: LoopbackPushService, keys
+) -> None:
+    patient = db.make_user(Role.PATIENT)
+    subs = [push_service.new_subscription() for _ in range(5)]
+    for sub in subs:
+        add_device(db.url, patient.id, sub)
+    _reminder(db, patient.id, "test:slow", kind="test", due=datetime.now(UTC) - timedelta(seconds=1))
+    push_service.set_delay(0.7)  # five devices, one at a time: 3.5 s, longer than the 2.5 s lease
+
+    async def race() -> tuple[int, int]:
+        async def slow(dispatcher) -> int:
+            return (await dispatcher.run_once()).claimed
+
+        async def eager(dispatcher) -> int:
+            await asyncio.sleep(0.2)
+            claimed = 0
+            for _ in range(20):
+                claimed += (await dispatcher.run_once()).claimed
+                await asyncio.sleep(0.2)
+            return claimed
+
+        return await asyncio.gather(
+            with_dispatcher(db.url, keys, slow, lease_seconds=2.5, timeout=1.0, concurrency=1),
+            with_dispatcher(db.url, keys, eager, lease_seconds=2.5, timeout=1.0),
+        )
+
+    first, second = asyncio.run(race())
+
+    assert (first, second) == (1, 0)
+    assert sorted(p.sub_id for p in push_service.received()) == sorted(s.sub_id for s in subs)

@@ -18,7 +18,15 @@ from server.push.vapid import VapidKeys, load_or_create_vapid_keys
 from server.settings import Settings
 from tests.conftest import Database, csrf_token, htmx_post, login, post_form
 from tests.support.push_service import LoopbackPushService, TestSubscription
-from tests.support.push_tools import add_device, devices, drain, queue, reminders_of, set_preferences
+from tests.support.push_tools import (
+    add_device,
+    devices,
+    drain,
+    give_device,
+    queue,
+    reminders_of,
+    set_preferences,
+)
 
 
 @pytest.fixture
@@ -100,6 +108,17 @@ def test_subscribe_list_and_remove_devices(client: TestClient, db: Database, pus
                       headers={"x-csrftoken": csrf_token(client)})  # fmt: skip
     assert off.json() == {"removed": True}
     assert devices(db.url, patient.id) == []
+
+
+def test_turning_reminders_on_plans_the_checkin_reminder_at_once(
+    client: TestClient, db: Database, push_service: LoopbackPushService
+) -> None:
+    patient = db.make_user(Role.PATIENT)
+    login(client, patient.email)
+    assert reminders_of(db.url, patient.id) == []
+    assert subscribe(client, push_service.new_subscription()).status_code == 201
+    kinds = {r.kind for r in reminders_of(db.url, patient.id)}
+    assert kinds == {"checkin"}
 
 
 def test_someone_elses_device_is_a_404(client: TestClient, db: Database, push_service: LoopbackPushService) -> None:
@@ -219,6 +238,7 @@ def test_saving_preferences(client: TestClient, db: Database) -> None:
 
 def test_saving_reschedules_the_checkin_reminder_at_once(client: TestClient, db: Database) -> None:
     patient = db.make_user(Role.PATIENT, timezone="UTC")
+    give_device(db.url, patient.id)
     login(client, patient.email)
     later = (utcnow() + timedelta(hours=2)).time().replace(second=0, microsecond=0)
     post_form(client, "/reminders/preferences", {
@@ -322,7 +342,9 @@ def test_in_app_dispatcher_sends_the_test_notification_right_away(
     assert db.scalar("SELECT status FROM reminder WHERE kind = 'test'") == "sent"
 
 
-def test_steady_dispatch_once(database_url: str, tmp_path: Any, db: Database, push_service: LoopbackPushService) -> None:
+def test_steady_dispatch_once(
+    database_url: str, tmp_path: Any, db: Database, push_service: LoopbackPushService
+) -> None:
     from click.testing import CliRunner
 
     from server.cli import main as cli
@@ -361,3 +383,21 @@ def test_a_slow_push_service_never_holds_up_pages(
             assert client.get("/reminders").status_code == 200
             assert time_module.monotonic() - started < 1.0
         push_service.set_delay(0)
+
+
+def test_service_worker_renews_a_replaced_subscription(
+    client: TestClient, db: Database, push_service: LoopbackPushService
+) -> None:
+    patient, other = db.make_user(Role.PATIENT), db.make_user(Role.PATIENT)
+    old, new = push_service.new_subscription(), push_service.new_subscription()
+    add_device(db.url, patient.id, old, "Phone")
+    login(client, other.email)
+    body = {"old_endpoint": old.endpoint, "subscription": new.subscription_info()}
+    # Only the device's own person can renew it (and without a CSRF token: a service worker has none).
+    assert client.post("/push/subscriptions/renew", json=body).status_code == 404
+    client.cookies.clear()
+    assert client.post("/push/subscriptions/renew", json=body, follow_redirects=False).status_code in (303, 401)
+    login(client, patient.email)
+    assert client.post("/push/subscriptions/renew", json=body).json() == {"renewed": True}
+    [device] = devices(db.url, patient.id)
+    assert (device.device_label, device.endpoint, device.p256dh) == ("Phone", new.endpoint, new.p256dh)

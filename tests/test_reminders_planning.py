@@ -21,6 +21,7 @@ from tests.support.push_tools import (
     HEALTH_WORDS,
     add_device,
     drain,
+    give_device,
     in_session,
     reminder,
     reminders_of,
@@ -74,6 +75,7 @@ def check_in(db: Database, user_id: int, day: date) -> None:
 )
 def test_checkin_reminder_is_at_20_00_local_on_dst_days(db: Database, tz: str, day: date, due: datetime) -> None:
     patient = db.make_user(Role.PATIENT, timezone=tz)
+    give_device(db.url, patient.id)
     morning = local(tz, day.year, day.month, day.day, 9, 0)
 
     plan(db, morning)
@@ -105,6 +107,7 @@ def test_spring_forward_checkin_is_sent_at_20_00_edt(db: Database, push_service:
 
 def test_planning_again_never_duplicates_and_follows_a_new_time(db: Database) -> None:
     patient = db.make_user(Role.PATIENT, timezone="America/New_York")
+    give_device(db.url, patient.id)
     morning = local("America/New_York", 2026, 6, 15, 9, 0)
     assert plan(db, morning) == 2
     assert plan(db, morning + timedelta(minutes=5)) == 0
@@ -117,10 +120,13 @@ def test_planning_again_never_duplicates_and_follows_a_new_time(db: Database) ->
     assert [r.due_at.astimezone(ZoneInfo("America/New_York")).time() for r in rows] == [time(21, 15)] * 2
 
 
-def test_no_checkin_reminder_when_done_or_switched_off(db: Database) -> None:
+def test_no_checkin_reminder_when_done_switched_off_or_without_a_device(db: Database) -> None:
     done = db.make_user(Role.PATIENT, timezone="Europe/London")
     off = db.make_user(Role.PATIENT, timezone="Europe/London")
     family = db.make_user(Role.FAMILY)
+    no_device = db.make_user(Role.PATIENT, timezone="Europe/London")
+    for person in (done, off, family):
+        give_device(db.url, person.id)
     check_in(db, done.id, date(2026, 6, 15))
     set_preferences(db.url, off.id, checkin_enabled=False)
 
@@ -129,10 +135,12 @@ def test_no_checkin_reminder_when_done_or_switched_off(db: Database) -> None:
     assert [r.dedupe_key for r in reminders_of(db.url, done.id)] == [f"checkin:2026-06-16:{done.id}"]
     assert reminders_of(db.url, off.id) == []
     assert reminders_of(db.url, family.id) == []  # only patients check in
+    assert reminders_of(db.url, no_device.id) == []  # planned once they turn reminders on
 
 
 def test_switching_off_forgets_queued_reminders(db: Database) -> None:
     patient = db.make_user(Role.PATIENT)
+    give_device(db.url, patient.id)
     plan(db, local("America/New_York", 2026, 6, 15, 9, 0))
     assert len(reminders_of(db.url, patient.id)) == 2
     set_preferences(db.url, patient.id, checkin_enabled=False)
@@ -156,6 +164,7 @@ def test_checkin_done_after_planning_cancels_the_reminder(
 
 def test_checkin_reminder_planned_too_late_is_skipped(db: Database) -> None:
     patient = db.make_user(Role.PATIENT, timezone="America/New_York")
+    give_device(db.url, patient.id)
     plan(db, local("America/New_York", 2026, 6, 15, 21, 0))  # switched on an hour after the time
     assert [r.dedupe_key for r in reminders_of(db.url, patient.id)] == [f"checkin:2026-06-16:{patient.id}"]
 
@@ -216,6 +225,8 @@ def test_group_reminder_an_hour_before_without_the_groups_name(
 def test_group_lead_time_and_switch_follow_preferences(db: Database) -> None:
     patient = db.make_user(Role.PATIENT)
     other = db.make_user(Role.PATIENT)
+    give_device(db.url, patient.id)
+    give_device(db.url, other.id)
     enrol_in_evening_group(db, patient.id, MONDAY)
     enrol_in_evening_group(db, other.id, MONDAY)
     set_preferences(db.url, patient.id, group_minutes_before=30)

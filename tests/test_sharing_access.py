@@ -137,6 +137,7 @@ def test_only_consented_categories_reach_html_csv_and_pdf(client: TestClient, db
     assert "Pat Doe" in flat and W47 in flat and "Cravings and triggers" in flat and "Strongest craving" in flat
     assert " ".join(redisclosure_notice().split()) in flat
     reader = PdfReader(io.BytesIO(pdf.content))
+    assert len(reader.pages) == 1  # a one-page weekly summary
     for page_ in reader.pages:  # the notice is on every page
         assert "42 CFR part 2" in " ".join((page_.extract_text() or "").split())
     no_secrets(flat)
@@ -255,6 +256,9 @@ def test_narrowing_removes_a_category_immediately(client: TestClient, db: Databa
     assert narrowed.headers["location"] == "/sharing?notice=narrowed"
     versions = db.scalar("SELECT count(*) FROM consent WHERE patient_id = :p", p=scene.pat.id)
     assert versions == 2
+    wording = db.scalar("SELECT wording FROM consent WHERE patient_id = :p AND version = 2", p=scene.pat.id)
+    assert "[x] Group attendance" in wording and "[ ] Cravings and triggers" in wording
+    assert "This version narrows version 1" in wording
     as_user(client, scene.ana)
     page = client.get(f"/therapist/patients/{scene.pat.id}", params={"week": W47})
     assert page.status_code == 200
@@ -285,3 +289,9 @@ def test_patient_sees_the_access_log(client: TestClient, db: Database, scene: Sc
     assert "viewed your weekly summary" in page.text
     assert "downloaded your weekly summary (PDF)" in page.text
     assert page.text.count(W47) >= 2
+    # Three looks at the same week on the same day are one line, counted.
+    as_user(client, scene.ana)
+    client.get(f"/therapist/patients/{scene.pat.id}", params={"week": W47})
+    client.get(f"/therapist/patients/{scene.pat.id}", params={"week": W47})
+    as_user(client, scene.pat)
+    assert "viewed your weekly summary (3 times that day)" in client.get("/sharing").text

@@ -4,15 +4,15 @@ flag thresholds and the dashboard's bounded number of SQL queries."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar.testing import TestClient
 from sqlalchemy import event
 
 from server.accounts.models import User
-from server.checkins.dates import local_today
 from server.db import utcnow
+from server.localtime import local_today
 from tests.conftest import Database, login, post_form
 from tests.test_sharing_support import add_rows, checkin, share
 
@@ -308,3 +308,49 @@ def test_demo_clinic_shares_two_of_three_patients(client: TestClient, db: Databa
     sam_id = db.scalar("SELECT id FROM user_account WHERE email = 'sam@demo.steady'")
     week = client.get(f"/therapist/patients/{sam_id}")
     assert week.status_code == 200 and "Skill practice" in week.text and "Notes" not in week.text
+
+
+def test_consent_until_the_end_of_my_program(client: TestClient, db: Database) -> None:
+    from datetime import time as dtime
+
+    from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase
+    from server.sharing.weeks import Week
+
+    therapist, _outsider, patient = setup_people(db)
+    today = local_today(patient)
+    start = today - timedelta(days=14)
+    last_day = start + timedelta(days=8 * 7 - 1)
+
+    async def arrange(session: Any) -> None:
+        program = Program(clinic_id=1, name="Evening IOP", timezone="America/New_York")
+        session.add(program)
+        await session.flush()
+        phase = ProgramPhase(program_id=program.id, name="Weeks 1-8", start_week=1, end_week=8, groups_per_week=1)
+        session.add(phase)
+        await session.flush()
+        session.add(GroupPattern(phase_id=phase.id, title="Skills group", weekday=1, start_time=dtime(18, 0)))
+        session.add(Enrolment(patient_id=patient.id, program_id=program.id, start_date=start))
+
+    db.run(arrange)
+    as_user(client, patient)
+    page = client.get("/sharing/consent/new", params={"therapist": therapist.id})
+    assert "At the end of my program" in page.text and "From the start of my program" in page.text
+    form = good_form(therapist, patient, until="program", data_from="program", ends_on="")
+    assert post_form(client, "/sharing/consent", form).status_code == 303
+    assert db.scalar("SELECT until_program_end FROM consent") in (True, 1)
+    assert str(db.scalar("SELECT data_from FROM consent"))[:10] == start.isoformat()
+    assert "at the end of my program" in db.scalar("SELECT wording FROM consent")
+    ends_at = db.scalar("SELECT ends_at FROM consent")
+    from server.consent.service import as_utc, local_midnight_after
+
+    expected = local_midnight_after(patient, last_day)
+    assert as_utc(ends_at if not isinstance(ends_at, str) else datetime.fromisoformat(ends_at)) == expected
+
+    # The therapist can look back to the start of the program, and sees the groups that were on.
+    as_user(client, therapist)
+    last_week = Week.of(today).shift(-1)
+    response = client.get(f"/therapist/patients/{patient.id}", params={"week": last_week.label})
+    assert response.status_code == 200
+    assert "Went to 0 of 1 groups so far; missed 0." in response.text
+    before = Week.of(start).shift(-1)
+    assert client.get(f"/therapist/patients/{patient.id}", params={"week": before.label}).status_code == 404

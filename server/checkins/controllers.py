@@ -10,9 +10,10 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import localtime as dates
 from server.accounts.guards import patient_only
 from server.accounts.models import User
-from server.checkins import charts, dates, logic, progress, sober, triggers
+from server.checkins import charts, logic, progress, sober, triggers
 from server.checkins.export import csv_chunks, export_json_bytes
 from server.checkins.forms import (
     CheckInForm,
@@ -29,6 +30,7 @@ from server.checkins.models import CheckIn, CravingLog
 from server.db import DbSession, get_owned_or_404, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
+from server.milestones import evaluate_patient_safely
 from server.skills.catalogue import default_catalogue
 from server.web.forms import form_values
 from server.web.responses import is_htmx, redirect
@@ -245,6 +247,10 @@ class CheckInController(Controller):
                 request, "checkins/checkin.html", ctx, partial="checkins/_checkin_form.html", status_code=status
             )
         assert outcome.record_id is not None
+        # Commit before rendering the answer, so SQLite's write lock is held as briefly as possible.
+        await db_session.commit()
+        await evaluate_patient_safely(db_session, user.id)  # a streak milestone may have been reached
+        await db_session.commit()
         if is_htmx(request):
             row = await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
             return render(
@@ -270,7 +276,7 @@ class CheckInController(Controller):
             "show_crisis_help": worrying,
             "crisis_partial": CRISIS_PARTIAL if _crisis_partial_exists() else None,
             "reset_candidates": reset_candidates,
-            "suggested_cards": logic.suggested_cards_for_craving(row.craving) if strong or row.used else [],
+            "suggested_cards": await logic.suggested_cards_for_craving(db, user.id) if strong or row.used else [],
             "editable": logic.checkin_editable(user, row, utcnow()),
             "encouragement": logic.encouragement(row.local_date),
             "emotions": EMOTIONS,
@@ -380,7 +386,7 @@ class CheckInController(Controller):
             "outcomes": OUTCOMES,
             "outcome_labels": dict(OUTCOMES),
             "skill_cards": sorted(default_catalogue().cards, key=lambda c: c.title),
-            "quick_cards": logic.suggested_cards_for_craving(),
+            "quick_cards": await logic.suggested_cards_for_craving(db, user.id),
             "craving_words": CRAVING_WORDS,
             "local_time": lambda moment: dates.local_datetime(user, moment),
         }
@@ -393,16 +399,15 @@ class CheckInController(Controller):
         if saved is not None:
             row = await db_session.get(CravingLog, saved)
             if row is not None and row.user_id == user.id:
-                ctx.update(await self._craving_saved_context(row))
+                ctx.update(await self._craving_saved_context(db_session, row))
         response = render(request, "checkins/log.html", ctx)
         return response if saved is not None else _offline_page(response)
 
-    async def _craving_saved_context(self, row: CravingLog) -> dict[str, Any]:
+    async def _craving_saved_context(self, db: AsyncSession, row: CravingLog) -> dict[str, Any]:
+        strong = row.intensity >= logic.HIGH_CRAVING or row.outcome == "used"
         return {
             "saved_craving": row,
-            "saved_cards": logic.suggested_cards_for_craving(row.intensity)
-            if row.intensity >= logic.HIGH_CRAVING or row.outcome == "used"
-            else [],
+            "saved_cards": await logic.suggested_cards_for_craving(db, row.user_id) if strong else [],
         }
 
     @post("/cravings", media_type=HTML)
@@ -427,10 +432,11 @@ class CheckInController(Controller):
             response.headers["HX-Reswap"] = "outerHTML"
             return response
         assert outcome.record_id is not None
+        await db_session.commit()  # as above: release the write lock before rendering
         if is_htmx(request):
             row = await get_owned_or_404(db_session, CravingLog, outcome.record_id, user.id)
             ctx = await self._log_context(db_session, user, values={}, errors={})
-            ctx.update(await self._craving_saved_context(row))
+            ctx.update(await self._craving_saved_context(db_session, row))
             return render(request, "checkins/log.html", ctx, partial="checkins/_craving_saved.html")
         return redirect(request, f"/log?saved={outcome.record_id}")
 
@@ -511,6 +517,7 @@ class CheckInController(Controller):
             errors = await sober.set_sobriety_date(db_session, user, result.data.substance, result.data.started_on)
         if errors:
             return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)
+        await evaluate_patient_safely(db_session, user.id)  # a back-dated start may already be a milestone
         return redirect(request, "/sober?saved=1")
 
     @post("/sober/{date_id:int}/delete", media_type=HTML)

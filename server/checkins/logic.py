@@ -10,7 +10,7 @@ Public functions other domains may call:
 * :func:`get_checkin_for_day`, :func:`recent_checkins`, :func:`recent_cravings`
 * :func:`checkin_streak` — consecutive local days with a check-in, up to today (or yesterday if today is open)
 * :func:`is_worrying` — whether a check-in should show crisis help
-* :func:`suggested_cards_for_craving` — skill cards to offer for a craving (switch to the skills domain here)
+* :func:`suggested_cards_for_craving` — the skill cards that helped this person most, for a strong craving
 * :func:`checkins_today_context` — what the Today panel needs
 """
 
@@ -27,8 +27,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import localtime as dates
 from server.accounts.models import User
-from server.checkins import dates
 from server.checkins.forms import DIARY_ACTED, DIARY_SCALES, CheckInForm, CravingForm
 from server.checkins.models import CheckIn, CheckInPreference, CheckInSubmission, CravingLog, TriggerHit
 from server.checkins.triggers import TriggerSet, trigger_set
@@ -36,6 +36,7 @@ from server.db import utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import SkillCard, default_catalogue
+from server.skills.logic import most_helpful_cards
 from server.web.logging import get_logger
 
 log = get_logger("checkins")
@@ -44,7 +45,6 @@ MAX_DAYS_BACK = 365
 CLOCK_SKEW = timedelta(minutes=5)
 HIGH_CRAVING = 6
 SAVE_ATTEMPTS = 3
-FALLBACK_CARD_IDS = ("urge-surfing", "tipp", "stop")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -433,15 +433,10 @@ async def checkin_streak(db: AsyncSession, user_id: int, today: date) -> int:
         cursor = expected
 
 
-def suggested_cards_for_craving(intensity: int | None = None, limit: int = 3) -> list[SkillCard]:
-    """Skill cards to offer with one tap when a craving is logged or a check-in shows a strong craving.
-
-    TODO(skills): switch to ``await server.skills.logic.most_helpful_cards(db, user_id, limit)`` once it exists
-    (it falls back to the same three cards). Until then: urge surfing, TIPP and STOP from the catalogue.
-    """
-    catalogue = default_catalogue()
-    cards = [card for cid in FALLBACK_CARD_IDS if (card := catalogue.by_id(cid)) is not None]
-    return cards[:limit]
+async def suggested_cards_for_craving(db: AsyncSession, user_id: int, limit: int = 3) -> list[SkillCard]:
+    """Skill cards to offer with one tap for a strong craving: the ones that helped this person most
+    (largest average distress drop), filled up with urge surfing, TIPP and STOP."""
+    return await most_helpful_cards(db, user_id, limit=limit)
 
 
 # --------------------------------------------------------------------------------------------- Today panel
@@ -466,7 +461,7 @@ async def checkins_today_context(db: AsyncSession, user: User, now: datetime | N
             "primary": counters[0] if counters else None,
             "streak": streak,
             "encouragement": encouragement(today),
-            "strong_craving_cards": suggested_cards_for_craving(checkin.craving, limit=2) if strong else [],
+            "strong_craving_cards": await suggested_cards_for_craving(db, user.id, limit=2) if strong else [],
         }
     }
 

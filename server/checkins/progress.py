@@ -15,9 +15,9 @@ from datetime import date, timedelta
 from sqlalchemy import Integer, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.checkins.dates import date_range
 from server.checkins.models import CheckIn, CravingLog, TriggerHit
 from server.checkins.triggers import TriggerSet
+from server.localtime import date_range
 
 RANGES = (7, 30, 90)
 

@@ -17,8 +17,8 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import localtime as dates
 from server.accounts.models import User
-from server.checkins import dates
 from server.checkins.models import SoberReset, SobrietyDate
 from server.db import utcnow
 from server.i18n import gettext as _

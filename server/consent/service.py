@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
-from server.checkins.dates import user_zone
 from server.consent.models import DISCLOSURE_KINDS, RECIPIENT_KINDS, Consent, DisclosureLog
 from server.db import utcnow
+from server.localtime import user_zone
 
 NOTICE_FILE = Path(__file__).with_name("redisclosure_notice.txt")
 MAX_DAYS = 365  # a consent lasts at most one year

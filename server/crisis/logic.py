@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import CareTeam, Clinic, Role, User
+from server.accounts.models import CareTeam, Clinic, User
 from server.crisis.models import PLAN_SECTIONS, SafetyPlan
 from server.db import utcnow
 from server.i18n import DEFAULT_LOCALE, current_locale
@@ -243,11 +243,7 @@ async def crisis_context(db: AsyncSession, user: User | None) -> dict[str, Any]:
 
     Without it the partial still renders, with the US default lines.
     """
-    has_plan = False
-    if user is not None and user.role is Role.PATIENT:
-        plan = await get_plan(db, user.id)  # type: ignore[arg-type]
-        has_plan = plan is not None and not plan.is_empty
-    return {"crisis_lines": await lines_for(db, user), "crisis_has_plan": has_plan}
+    return {"crisis_lines": await lines_for(db, user)}
 
 
 def offline_urls() -> list[str]:

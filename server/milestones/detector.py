@@ -41,12 +41,12 @@ from sqlalchemy import Integer, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import FamilyLink, User
-from server.checkins.dates import zone_for
 from server.checkins.models import CheckIn, SobrietyDate
 from server.db import utcnow
 from server.family import milestones as family_milestones
 from server.family.models import FamilyPreference, Milestone
 from server.family.rules import GRACE_DAYS, STREAK_STEPS, latest_sober_milestone, latest_streak_milestone, parse_day
+from server.localtime import zone_for
 from server.schedule import logic as schedule
 from server.schedule.models import Enrolment, Program
 from server.web.logging import get_logger

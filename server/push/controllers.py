@@ -9,6 +9,7 @@ Routes:
 * ``GET  /push/key``                           {"publicKey": …}: the VAPID key for PushManager.subscribe()
 * ``POST /push/subscriptions``                 JSON {"subscription": PushSubscription.toJSON(), "device_label"}
 * ``POST /push/subscriptions/status``          JSON {"endpoint"} → {"known": bool}: is this phone still listed?
+* ``POST /push/subscriptions/renew``           JSON {"old_endpoint", "subscription"}: the browser replaced it
 * ``POST /push/subscriptions/delete``          JSON {"endpoint"}: this phone turned reminders off
 * ``GET  /admin/deliveries``                   counts by kind and outcome for the last 7 days (admins; no names)
 """
@@ -147,6 +148,11 @@ class SubscribeRequest(BaseModel):
 
 class UnsubscribeRequest(BaseModel):
     endpoint: str = Field(min_length=10, max_length=1024)
+
+
+class RenewRequest(BaseModel):
+    old_endpoint: str = Field(min_length=10, max_length=1024)
+    subscription: SubscriptionBody
 
 
 def _fmt(value: time) -> str:
@@ -310,6 +316,10 @@ class PushApiController(Controller):
             auth=body.subscription.keys.auth,
             label=label,
         )
+        hooks = getattr(request.app.state, "push_hooks", None)
+        if hooks is not None:
+            # Reminders are planned only for people with a device: plan this person's now.
+            await hooks.plan(db_session, utcnow(), {request.user.id})
         return Response({"id": sub.id, "device_label": sub.device_label}, status_code=201)
 
     @post("/subscriptions/status")
@@ -320,6 +330,33 @@ class PushApiController(Controller):
             return _json_error(_("Something was missing. Please try again."))
         known = await service.subscription_known(db_session, request.user.id, body.endpoint)
         return Response({"known": known}, status_code=200)
+
+    @post("/subscriptions/renew", opt={"exclude_from_csrf": True})
+    async def renew(
+        self, request: Request, db_session: AsyncSession, settings: Settings
+    ) -> Response[dict[str, Any]]:
+        """The service worker's `pushsubscriptionchange`: the browser replaced a device's subscription.
+
+        No CSRF token can reach a service worker, so this route goes without one. It is still safe: the session
+        cookie is SameSite=Lax (never sent on another site's POST), and it only swaps the keys of a device this
+        person already has, named by its old endpoint, which no other site can know."""
+        body = await _read_json(request, RenewRequest)
+        if body is None:
+            return _json_error(_("Something was missing. Please try again."))
+        new = body.subscription
+        problem = service.endpoint_problem(
+            new.endpoint, allow_any_host=not settings.https, hosts=service.allowed_push_hosts(settings.env)
+        )
+        if problem:
+            log.info("renewal refused: %s", problem)
+            return _json_error(_("This browser's push service isn't one Steady can use."))
+        renewed = await service.renew_subscription(
+            db_session, request.user.id, body.old_endpoint,
+            endpoint=new.endpoint, p256dh=new.keys.p256dh, auth=new.keys.auth,
+        )  # fmt: skip
+        if not renewed:
+            raise NotFoundException()
+        return Response({"renewed": True}, status_code=200)
 
     @post("/subscriptions/delete")
     async def unsubscribe(self, request: Request, db_session: AsyncSession) -> Response[dict[str, Any]]:

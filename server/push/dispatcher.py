@@ -178,7 +178,7 @@ class Dispatcher:
         lanes: int = 2,
     ) -> None:
         if lease_seconds <= sender.timeout * 2:
-            # A batch must finish well within its lease, or another worker would send it a second time.
+            # Each send must end well within the lease (the lease is renewed while a batch is in flight).
             raise ValueError("lease_seconds must be well above the sender's timeout")
         self.session_maker = session_maker
         self.sender = sender
@@ -329,7 +329,13 @@ class Dispatcher:
                     finish(r, "sent")
                 else:
                     jobs.extend((r, d) for d in targets)
-            results = await asyncio.gather(*(self._send(r, d, now) for r, d in jobs))
+            keep_leased = asyncio.create_task(self._keep_leased([r.id for r in batch], now))
+            try:
+                results = await asyncio.gather(*(self._send(r, d, now) for r, d in jobs))
+            finally:
+                keep_leased.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keep_leased
 
             outcomes: dict[int, list[DeliveryResult]] = defaultdict(list)
             delivered_to: set[int] = set()
@@ -404,6 +410,24 @@ class Dispatcher:
                     drop(r)
         keep.sort(key=lambda r: r.due_at)
         return keep
+
+    async def _keep_leased(self, ids: list[int], now: datetime) -> None:
+        """While a batch is still sending (a slow push service, many devices), renew its lease every third of it,
+        so no other worker takes the rows over and sends them a second time."""
+        started = time.monotonic()
+        period = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(period)
+            until = now + timedelta(seconds=time.monotonic() - started) + self.lease
+            try:
+                async with self.session_maker() as db, db.begin():
+                    await db.execute(
+                        update(REMINDERS)
+                        .where(REMINDERS.c.id.in_(ids), REMINDERS.c.claimed_by == self.worker_id)
+                        .values(claimed_until=until, next_attempt_at=until)
+                    )
+            except Exception:
+                log.exception("could not renew a batch's lease")
 
     async def _send(self, r: ClaimedReminder, device: _Device, now: datetime) -> DeliveryResult:
         ttl = max(0, int((r.expires_at - now).total_seconds()))

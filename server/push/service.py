@@ -307,6 +307,25 @@ async def save_subscription(
     return existing
 
 
+async def renew_subscription(
+    db: AsyncSession, user_id: int, old_endpoint: str, *, endpoint: str, p256dh: str, auth: str
+) -> bool:
+    """Swap in the browser's replacement subscription for a device this person has; False if they have none
+    with that old endpoint."""
+    device = await db.scalar(
+        select(PushSubscription).where(PushSubscription.endpoint == old_endpoint, PushSubscription.user_id == user_id)
+    )
+    if device is None:
+        return False
+    if endpoint != old_endpoint:
+        # The new endpoint may already be known (a page re-subscribed first): keep one row for it.
+        await db.execute(delete(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    device.endpoint, device.p256dh, device.auth = endpoint, p256dh, auth
+    db.add(device)
+    await db.flush()
+    return True
+
+
 async def list_subscriptions(db: AsyncSession, user_id: int) -> list[PushSubscription]:
     rows = await db.scalars(
         select(PushSubscription).where(PushSubscription.user_id == user_id).order_by(PushSubscription.created_at)  # type: ignore[arg-type]

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Role, User
 from server.checkins.models import CheckIn
 from server.push.dispatcher import ClaimedReminder, DispatcherHooks
-from server.push.models import ReminderPreference
+from server.push.models import PushSubscription, ReminderPreference
 from server.push.service import ReminderSpec, enqueue_reminders
 from server.push.timing import end_of_local_day, local_date, local_to_utc, zone
 from server.reminders import texts
@@ -39,9 +39,13 @@ _DEFAULT_PREF = ReminderPreference(user_id=0)
 async def _people(
     db: AsyncSession, user_ids: set[int] | None, *, role: Role | None = None
 ) -> dict[int, tuple[User, ReminderPreference]]:
-    stmt = select(User, ReminderPreference).outerjoin(
-        ReminderPreference,
-        ReminderPreference.user_id == User.id,  # type: ignore[arg-type]
+    """People who could get a reminder: at least one device (someone without one is planned for as soon as they
+    turn reminders on: the subscribe endpoint re-plans them), with their settings."""
+    has_device = exists().where(PushSubscription.user_id == User.id)
+    stmt = (
+        select(User, ReminderPreference)
+        .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)  # type: ignore[arg-type]
+        .where(has_device)
     )
     if role is not None:
         stmt = stmt.where(User.role == role)

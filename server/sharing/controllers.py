@@ -36,14 +36,14 @@ from sqlalchemy import func, select
 from server.accounts.guards import admin_only, patient_only, therapist_only
 from server.accounts.models import CareTeam, Clinic, User
 from server.checkins.charts import line_chart, summary_text
-from server.checkins.dates import local_date_of, local_datetime
 from server.consent import service as consent_service
 from server.consent.forms import form_context, initial_values, validate_consent_form
 from server.consent.wording import FAMILY_CATEGORIES, THERAPIST_CATEGORIES, long_date
 from server.db import DbSession, utcnow
-from server.i18n import current_locale
+from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
+from server.localtime import local_date_of, local_datetime
 from server.sharing import patient as patient_side
 from server.sharing.access import AccessGrant, require_shared_view, require_shared_views
 from server.sharing.charts import sparkline
@@ -105,6 +105,34 @@ def _local_day(user: User, moment: Any) -> date:
 # --- the patient's side ------------------------------------------------------------------------------------
 
 
+def _log_rows(patient: User, entries: list[consent_service.LogEntry]) -> list[dict[str, str]]:
+    """The access log for the patient's eyes: repeats of the same look on the same day are shown once, counted."""
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for entry in entries:  # newest first, so each group keeps its latest time
+        key = (entry.viewer_name, entry.kind, entry.subject, _local_day(patient, entry.at))
+        if key in grouped:
+            grouped[key]["count"] += 1
+        else:
+            grouped[key] = {"count": 1, "entry": entry}
+    result = []
+    for row in grouped.values():
+        entry = row["entry"]
+        what = str(LOG_KIND_LABELS.get(entry.kind, entry.kind))
+        if row["count"] > 1:
+            what += " " + ngettext("(%(num)s time that day)", "(%(num)s times that day)", row["count"]) % {
+                "num": row["count"]
+            }
+        result.append(
+            {
+                "when": _local_text(patient, entry.at),
+                "who": entry.viewer_name or _("Someone no longer at the clinic"),
+                "what": what,
+                "subject": entry.subject,
+            }
+        )
+    return result
+
+
 class SharingController(Controller):
     path = "/sharing"
     guards = [patient_only]
@@ -116,21 +144,13 @@ class SharingController(Controller):
         ended = [r for r in rows if r.state != "active"]
         sharing_with = {r.consent.recipient_id for r in active}
         therapists = await patient_side.clinic_therapists(db, patient)
-        log = await consent_service.disclosures_for_patient(db, patient.id, limit=100)
+        log = await consent_service.disclosures_for_patient(db, patient.id, limit=500)
         return {
             "active": active,
             "ended": ended,
             "therapists": therapists,
             "sharing_with": sharing_with,
-            "log": [
-                {
-                    "when": _local_text(patient, e.at),
-                    "who": e.viewer_name or _("Someone no longer at the clinic"),
-                    "what": str(LOG_KIND_LABELS.get(e.kind, e.kind)),
-                    "subject": e.subject,
-                }
-                for e in log
-            ],
+            "log": _log_rows(patient, log),
             "nudged_today": await patient_side.nudged_today(db, patient),
             "notice": notice,
             "category_label": category_label,

@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
-from server.checkins.dates import local_today
 from server.consent.forms import ends_label_for
 from server.consent.service import local_midnight_after, sign_consent
 from server.consent.wording import consent_sections, plain_text
 from server.db import utcnow
+from server.localtime import local_today
 from server.sharing.patient import consent_spec
 from server.skills.logic import assign_card
 

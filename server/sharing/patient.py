@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Clinic, Role, User
-from server.checkins.dates import local_datetime, local_today
 from server.consent.forms import ConsentFormSpec, ends_label_for
 from server.consent.models import Consent
 from server.consent.program import program_bounds
@@ -18,6 +17,7 @@ from server.consent.service import active_consent, as_utc, sign_consent
 from server.consent.wording import THERAPIST_CATEGORIES, ConsentTerms, consent_sections, long_date, plain_text
 from server.db import utcnow
 from server.i18n import gettext as _
+from server.localtime import local_datetime, local_today
 from server.sharing.models import SharingNudge
 from server.sharing.notify import nudge_therapist
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from server.checkins.dates import zone_for
+from server.localtime import zone_for
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 

@@ -11,6 +11,7 @@ from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.checkins.logic import checkins_today_context
 from server.checkins.logic import offline_urls as checkins_offline_urls
+from server.crisis import logic as crisis_logic
 from server.db import DbSession
 from server.family import encouragement as family_encouragement
 from server.schedule import views as schedule_views
@@ -25,8 +26,7 @@ class TodayController(Controller):
     async def today(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         context: dict[str, Any] = {"user": user}
-        # Each domain adds its panel's context here (one line each), e.g.
-        # context.update(await checkins_today.today_context(db_session, user))
+        # Each domain adds its panel's context here (one line each).
         context.update(await checkins_today_context(db_session, user))
         context.update(await skills_logic.today_context(db_session, user))
         context.update(await schedule_views.today_context(db_session, user))
@@ -39,4 +39,5 @@ class TodayController(Controller):
         offline_pages: list[str] = []
         offline_pages += skills_logic.offline_urls()
         offline_pages += checkins_offline_urls()
+        offline_pages += crisis_logic.offline_urls()
         return render(request, "today/more.html", {"offline_pages": offline_pages})

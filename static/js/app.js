@@ -10,15 +10,58 @@
     if (text) { el.textContent = text; el.hidden = false; } else { el.hidden = true; }
   }
 
+  // Words come from the page (translated on the server): data-* attributes on the banner.
+  function words(name, n) {
+    var el = document.getElementById("queue-banner");
+    var text = (el && el.dataset[name]) || "";
+    return text.replace("{n}", String(n));
+  }
+
+  function rejectedEntries() {
+    return queue.allSettings().then(function (settings) {
+      return settings.filter(function (item) { return item.key.indexOf("rejected-") === 0; });
+    });
+  }
+
+  // Entries the server refused for good: show what the person wrote so nothing is silently lost.
+  function showRejected(items) {
+    var box = document.getElementById("rejected-entries");
+    if (!box) return;
+    box.hidden = !items.length;
+    var list = box.querySelector("ul");
+    list.textContent = "";
+    items.forEach(function (item) {
+      var fields = new URLSearchParams(item.value.body || "");
+      var parts = [];
+      fields.forEach(function (value, key) {
+        if (value && key.charAt(0) !== "_" && key !== "idempotency_key" && key !== "client_created_at") {
+          parts.push(key.replace(/_/g, " ") + ": " + value);
+        }
+      });
+      var li = document.createElement("li");
+      li.textContent = new Date(item.value.at).toLocaleString() + " — " + parts.join("; ");
+      var dismiss = document.createElement("button");
+      dismiss.type = "button";
+      dismiss.className = "button button-secondary";
+      dismiss.textContent = box.dataset.dismiss || "OK";
+      dismiss.addEventListener("click", function () {
+        queue.deleteSetting(item.key).then(updateQueueBanner);
+      });
+      li.appendChild(dismiss);
+      list.appendChild(li);
+    });
+  }
+
   function updateQueueBanner() {
     if (!queue) return;
     queue.all().then(function (entries) {
-      if (!entries.length) { show("queue-banner", ""); return; }
-      var stale = entries.filter(function (e) { return Date.now() - e.queuedAt > queue.STALE_MS; }).length;
-      var text = entries.length === 1 ? "1 entry is saved on this phone and waiting to be sent."
-        : entries.length + " entries are saved on this phone and waiting to be sent.";
-      if (stale) text += " " + stale + " of them have waited more than 7 days: please connect to the internet so they are not lost.";
-      show("queue-banner", text);
+      if (!entries.length) { show("queue-banner", ""); } else {
+        var stale = entries.filter(function (e) { return Date.now() - e.queuedAt > queue.STALE_MS; }).length;
+        var text = entries.length === 1 ? words("one", 1) : words("many", entries.length);
+        if (stale) text += " " + words("stale", stale);
+        show("queue-banner", text);
+      }
+      return rejectedEntries().then(showRejected);
     }).catch(function () {});
   }
 

@@ -46,6 +46,22 @@
     });
   }
   function getSetting(name) { return tx(SETTINGS, "readonly", function (s) { return s.get(name); }); }
+  function deleteSetting(name) { return tx(SETTINGS, "readwrite", function (s) { return s.delete(name); }); }
+  function allSettings() {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var t = db.transaction(SETTINGS, "readonly");
+        var store = t.objectStore(SETTINGS);
+        var keys = store.getAllKeys();
+        var values = store.getAll();
+        t.oncomplete = function () {
+          db.close();
+          resolve(keys.result.map(function (key, i) { return { key: key, value: values.result[i] }; }));
+        };
+        t.onerror = function () { db.close(); reject(t.error); };
+      });
+    });
+  }
   function setSetting(name, value) { return tx(SETTINGS, "readwrite", function (s) { return s.put(value, name); }); }
 
   // A definite answer ends the entry; anything else (network error, 5xx, 408, 409, 429, 401/403) keeps it.
@@ -75,7 +91,10 @@
             if (isDefinite(response.status)) {
               sent += 1;
               if (response.status >= 400) {
-                return setSetting("rejected-" + entry.key, { url: entry.url, status: response.status, at: Date.now() })
+                // Keep what the person wrote: the page shows it so nothing is silently lost.
+                return setSetting("rejected-" + entry.key, {
+                  url: entry.url, status: response.status, body: entry.body, at: entry.queuedAt,
+                })
                   .then(function () { return remove(entry.key); });
               }
               return remove(entry.key);
@@ -89,6 +108,6 @@
 
   scope.SteadyQueue = {
     add: add, all: all, remove: remove, clearAll: clearAll, replay: replay, keyFromBody: keyFromBody,
-    getSetting: getSetting, setSetting: setSetting, isDefinite: isDefinite, STALE_MS: STALE_MS,
+    getSetting: getSetting, setSetting: setSetting, deleteSetting: deleteSetting, allSettings: allSettings, isDefinite: isDefinite, STALE_MS: STALE_MS,
   };
 })(typeof self !== "undefined" ? self : window);

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from playwright.sync_api import Page
 
-from server.checkins.dates import local_today
+from server.localtime import local_today
 from tests.browser.conftest import LiveServer, check_page, login_page
 from tests.test_sharing_support import add_rows, checkin, share
 

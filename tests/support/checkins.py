@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import localtime as dates
 from server.accounts.models import User
-from server.checkins import dates
 from server.checkins.models import CheckIn, CravingLog, TriggerHit
 from tests.conftest import Database, login
 

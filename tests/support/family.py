@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import localtime as dates
 from server.accounts.models import FamilyLink, Role, User
-from server.checkins import dates
 from server.checkins.models import SobrietyDate
 from server.consent.service import sign_consent
 from server.db import utcnow

@@ -137,6 +137,7 @@ class LoopbackPushService:
         self._delays: dict[str | None, float] = {}
         self._attempts: Counter[str] = Counter()
         self._attempt_log: list[AttemptRecord] = []
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
         self._stopping: asyncio.Event | None = None
         self._base_url: str | None = None
@@ -440,22 +441,14 @@ class LoopbackPushService:
             received_at=time.time(),
         )
 
-    def _verify_vapid(self, header: str | None, sub: TestSubscription) -> tuple[str, dict[str, Any]]:
-        if not header:
-            raise _Reject(401, "missing Authorization header")
-        scheme, _, rest = header.strip().partition(" ")
-        if scheme.lower() != "vapid":
-            raise _Reject(403, f"Authorization scheme must be vapid, got {scheme!r}")
-        params: dict[str, str] = {}
-        for item in rest.split(","):
-            name, _, value = item.strip().partition("=")
-            params[name.strip().lower()] = value.strip()
-        token, key = params.get("t"), params.get("k")
-        if not token or not key:
-            raise _Reject(403, "Authorization needs both t= and k=")
-        if sub.application_server_key is not None and _b64d(key) != _b64d(sub.application_server_key):
-            raise _Reject(403, "VAPID key differs from the subscription's applicationServerKey")
-
+    def _verified_claims(self, token: str, key: str) -> dict[str, Any]:
+        """The JWT's claims once its ES256 signature checks out against k. Like real push services, a token
+        already verified is remembered (senders reuse one for hours); the time and audience checks still run
+        on every request."""
+        with self._lock:
+            cached = self._verified.get((token, key))
+        if cached is not None:
+            return dict(cached)
         try:
             header_b64, claims_b64, sig_b64 = token.split(".")
             jwt_header = json.loads(_b64d(header_b64))
@@ -473,6 +466,29 @@ class LoopbackPushService:
             public_key.verify(der, f"{header_b64}.{claims_b64}".encode("ascii"), ec.ECDSA(hashes.SHA256()))
         except InvalidSignature as exc:
             raise _Reject(403, "JWT signature does not verify against k") from exc
+        with self._lock:
+            if len(self._verified) >= 1024:
+                self._verified.clear()
+            self._verified[(token, key)] = dict(claims)
+        return claims
+
+    def _verify_vapid(self, header: str | None, sub: TestSubscription) -> tuple[str, dict[str, Any]]:
+        if not header:
+            raise _Reject(401, "missing Authorization header")
+        scheme, _, rest = header.strip().partition(" ")
+        if scheme.lower() != "vapid":
+            raise _Reject(403, f"Authorization scheme must be vapid, got {scheme!r}")
+        params: dict[str, str] = {}
+        for item in rest.split(","):
+            name, _, value = item.strip().partition("=")
+            params[name.strip().lower()] = value.strip()
+        token, key = params.get("t"), params.get("k")
+        if not token or not key:
+            raise _Reject(403, "Authorization needs both t= and k=")
+        if sub.application_server_key is not None and _b64d(key) != _b64d(sub.application_server_key):
+            raise _Reject(403, "VAPID key differs from the subscription's applicationServerKey")
+
+        claims = self._verified_claims(token, key)
 
         if claims.get("aud") != self.origin:
             raise _Reject(403, f"JWT aud {claims.get('aud')!r} is not {self.origin!r}")

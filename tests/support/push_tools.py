@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -56,11 +57,17 @@ async def with_dispatcher(
         await engine.dispose()
 
 
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a worker thread: the caller may be inside an event loop (Playwright's sync API)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def drain(
     url: str, keys: VapidKeys, now: datetime | None = None, *, hooks: DispatcherHooks | None = None, **options: Any
 ) -> BatchReport:
     """Send everything due at `now` with a fresh dispatcher, the way a worker would."""
-    return asyncio.run(with_dispatcher(url, keys, lambda d: d.drain(now), hooks=hooks, **options))
+    return run(with_dispatcher(url, keys, lambda d: d.drain(now), hooks=hooks, **options))
 
 
 async def _session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -75,13 +82,25 @@ async def _session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 def in_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    return asyncio.run(_session(url, work))
+    return run(_session(url, work))
 
 
 def add_device(url: str, user_id: int, sub: TestSubscription, label: str = "Test phone") -> int:
     async def work(session: AsyncSession) -> int:
         row = PushSubscription(user_id=user_id, endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth,
                                device_label=label)  # fmt: skip
+        session.add(row)
+        await session.flush()
+        return row.id  # type: ignore[return-value]
+
+    return in_session(url, work)
+
+
+def give_device(url: str, user_id: int) -> int:
+    """A device row that is never sent to (for planning tests that don't send)."""
+
+    async def work(session: AsyncSession) -> int:
+        row = PushSubscription(user_id=user_id, endpoint=f"http://127.0.0.1:9/push/u{user_id}", p256dh="x", auth="y")
         session.add(row)
         await session.flush()
         return row.id  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""The patient's own calendar: local days computed in the IANA zone stored on the account.
+"""Local calendar time for a person: days computed in the IANA zone stored on their account.
 
 Everything here works on calendar dates, never on 24-hour blocks, so counts stay right across DST changes
 (a spring-forward day has 23 hours and a fall-back day 25, but each is still one day).
