@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 VENDOR := static/vendor/htmx.min.js
+MO := server/translations/es/LC_MESSAGES/messages.mo
 
 .PHONY: run test lint bench i18n clean
 
@@ -20,10 +21,13 @@ $(VENDOR): node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)
 
-run: $(INSTALLED) $(VENDOR)
+$(MO): server/translations/es/LC_MESSAGES/messages.po $(INSTALLED)
+	$(BIN)/pybabel compile --statistics -d server/translations
+
+run: $(INSTALLED) $(VENDOR) $(MO)
 	$(BIN)/steady run $(if $(DEMO),--demo,)
 
-test: $(INSTALLED) $(VENDOR)
+test: $(INSTALLED) $(VENDOR) $(MO)
 	$(BIN)/ruff check server tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -35,7 +39,9 @@ bench: $(INSTALLED) $(VENDOR)
 
 i18n: $(INSTALLED)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o server/translations/messages.pot server
-	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations || true
+	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations
+	$(BIN)/python server/translations/seed_es.py
+	$(BIN)/pybabel compile --statistics -d server/translations
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor

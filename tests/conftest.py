@@ -247,3 +247,8 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
     response = post_form(client, "/login", {"email": email, "password": password})
     assert response.status_code == 303, response.text
     return response
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and a failure in a fast test should show first."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.path).replace("\\", "/"))

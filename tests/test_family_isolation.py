@@ -245,3 +245,22 @@ def test_the_family_package_imports_nothing_clinical() -> None:
     # The check has teeth: the detector, which lives outside the package, does read check-ins.
     detector = _imports(PROJECT_ROOT / "server" / "milestones" / "detector.py", "server.milestones")
     assert any(name.startswith("server.checkins") for name in detector)
+
+
+def test_nothing_clinical_is_even_imported_indirectly_by_the_family_package() -> None:
+    """Import every family module in a fresh interpreter and look at what came along with it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib, pkgutil, sys\n"
+        "import server.family as family\n"
+        "for module in pkgutil.iter_modules(family.__path__):\n"
+        "    importlib.import_module('server.family.' + module.name)\n"
+        "clinical = ('server.checkins', 'server.skills', 'server.sharing')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(clinical)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

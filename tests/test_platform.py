@@ -82,3 +82,13 @@ def test_secret_calendar_addresses_never_reach_the_logs() -> None:
 
     assert loggable_path("/calendar/s3cr3t-token.ics") == "/calendar/[secret]"
     assert loggable_path("/today") == "/today"
+
+
+def test_a_spanish_speaking_patient_gets_spanish_words(client: TestClient, db: Database) -> None:
+    patient = db.make_user(Role.PATIENT, "p@example.org")
+    login(client, patient.email)
+    post_form(client, "/account/profile", {"name": "Sam", "timezone": "America/New_York", "locale": "es"})
+    page = client.get("/today").text
+    assert '<html lang="es">' in page
+    assert ">Ayuda ahora<" in page and ">Hoy<" in page
+    assert "Hola, Sam" in page

@@ -118,6 +118,7 @@ class ConsentTerms:
     signed_on: date | None = None
     substance_info: bool = True  # whether any choice can include substance use information
     what_notes: tuple[str, ...] = ()  # extra sentences under "What is shared" (e.g. what comes with any choice)
+    revoke_where: str = ""  # the page where revoking is one tap, e.g. "the Sharing page"
 
     def with_choices(self, **changes: object) -> ConsentTerms:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -182,9 +183,10 @@ def consent_sections(terms: ConsentTerms) -> list[Section]:
             _("You can change your mind"),
             (
                 _(
-                    "You can revoke this consent at any time, in one tap, on the Sharing page of the Steady app. "
+                    "You can revoke this consent at any time, in one tap, on %(page)s of the Steady app. "
                     "Sharing stops from that moment. Revoking can't undo what was already seen or downloaded before."
-                ),
+                )
+                % {"page": terms.revoke_where or _("the Sharing page")},
             ),
         ),
         Section(

@@ -113,6 +113,7 @@ async def _consent_spec(db: AsyncSession, patient: User, person: User, link: Fam
         )
         % {"name": person.display_name},
         options=FAMILY_CATEGORIES,
+        revoke_where=_("the My family circle page"),
     )
     return ConsentFormSpec(
         action=f"/family-circle/{link.id}/consent",

@@ -95,7 +95,9 @@ def live_server(live_server_factory: Any) -> LiveServer:
     return live_server_factory()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while it is active,
+# which would break asyncio.run() in the non-browser tests collected after these.
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
