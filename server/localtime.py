@@ -13,6 +13,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.db import utcnow
 
+# Offered first in time-zone pickers; any IANA name is accepted.
+COMMON_TIMEZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Toronto",
+    "Europe/London",
+    "Europe/Madrid",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+)
+
 
 class HasTimezone(Protocol):
     timezone: str
@@ -34,6 +56,16 @@ def user_zone(user: HasTimezone) -> ZoneInfo:
 def aware(moment: datetime) -> datetime:
     """Treat a naive datetime as UTC (the database and the phone both send UTC)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC (SQLite aggregates); aware ones are normalised to UTC."""
+    return aware(moment).astimezone(UTC)
+
+
+def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """A wall-clock time on a local calendar day, as a UTC instant (zoneinfo applies the day's DST offset)."""
+    return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
 
 
 def local_today(user: HasTimezone, now: datetime | None = None) -> date:

@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.push.timing import end_of_local_day, local_date, local_to_utc, quiet_release, zone
+from server.localtime import local_to_utc
+from server.localtime import zone_for as zone
+from server.push.timing import end_of_local_day, local_date, quiet_release
 
 NY = ZoneInfo("America/New_York")
 

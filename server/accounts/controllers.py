@@ -25,30 +25,10 @@ from server.accounts.guards import admin_only, signed_in, staff_only
 from server.accounts.models import CareTeam, Role, User, UserSession
 from server.db import DbSession
 from server.i18n import gettext as _
+from server.localtime import COMMON_TIMEZONES
 from server.settings import AppSettings, Settings
 from server.web.forms import form_values, validate
 from server.web.responses import redirect, render
-
-COMMON_TIMEZONES = (
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "Pacific/Honolulu",
-    "America/Puerto_Rico",
-    "America/Mexico_City",
-    "America/Bogota",
-    "America/Toronto",
-    "Europe/London",
-    "Europe/Madrid",
-    "Europe/Berlin",
-    "Asia/Kolkata",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "UTC",
-)
 
 
 def _timezones(selected: str) -> list[str]:

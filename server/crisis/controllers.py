@@ -11,11 +11,11 @@ from litestar.response import Template
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.controllers import COMMON_TIMEZONES
 from server.accounts.guards import admin_only, patient_only
 from server.accounts.models import Clinic, Role, User
 from server.crisis import forms, logic
 from server.crisis.models import PLAN_SECTIONS
+from server.localtime import COMMON_TIMEZONES
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
 from server.web.responses import is_htmx, redirect, render

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.accounts.models import User
 from server.db import utcnow
+from server.localtime import zone_for as zone
 from server.push.models import (
     DEFAULT_QUIET_END,
     DEFAULT_QUIET_START,
@@ -53,7 +54,7 @@ from server.push.models import (
 )
 from server.push.sender import DeliveryResult, PushSender, PushTarget, backoff_delay
 from server.push.service import KIND_SWITCH
-from server.push.timing import quiet_release, zone
+from server.push.timing import quiet_release
 from server.settings import Settings
 from server.web.logging import get_logger
 

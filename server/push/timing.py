@@ -10,27 +10,10 @@ length of time after the jump (02:30 → 03:30). A time that happens twice (fall
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-
-def zone(name: str | None) -> ZoneInfo:
-    """The IANA zone, or UTC if the stored name is unknown (a bad value must never stop reminders)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """A wall-clock time on a local calendar day, as a UTC instant."""
-    return datetime.combine(day, at.replace(tzinfo=None)).replace(tzinfo=tz).astimezone(UTC)
+from server.localtime import as_utc, local_to_utc
 
 
 def local_date(now_utc: datetime, tz: ZoneInfo) -> date:

@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Role, User
 from server.checkins.models import CheckIn
+from server.localtime import local_to_utc
+from server.localtime import zone_for as zone
 from server.push.dispatcher import ClaimedReminder, DispatcherHooks
 from server.push.models import PushSubscription, ReminderPreference
 from server.push.service import ReminderSpec, enqueue_reminders
-from server.push.timing import end_of_local_day, local_date, local_to_utc, zone
+from server.push.timing import end_of_local_day, local_date
 from server.reminders import texts
 from server.schedule.logic import occurrences_starting_between
 

@@ -22,6 +22,7 @@ from server.accounts.models import Clinic, User
 from server.db import DbSession, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
+from server.localtime import COMMON_TIMEZONES
 from server.schedule import admin as service
 from server.schedule import calendar as feed
 from server.schedule import logic, views
@@ -45,26 +46,6 @@ from server.settings import AppSettings, Settings
 from server.web.forms import form_values, validate
 from server.web.responses import is_htmx, redirect, render
 
-COMMON_TIMEZONES = (
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "Pacific/Honolulu",
-    "America/Puerto_Rico",
-    "America/Mexico_City",
-    "America/Bogota",
-    "America/Toronto",
-    "Europe/London",
-    "Europe/Madrid",
-    "Europe/Berlin",
-    "Asia/Kolkata",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "UTC",
-)
 NEW_GROUP_DEFAULTS = {"weekday": "0", "start_time": "18:00", "duration_minutes": "90"}
 # Staff can mark attendance a little further back than the two weeks patients see.
 STAFF_PAST_DAYS = 28

@@ -28,15 +28,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TypedDict
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
+from server.localtime import as_utc, local_to_utc
+from server.localtime import zone_for as zone
 from server.schedule.models import (
     Attendance,
     Enrolment,
@@ -54,26 +56,6 @@ _LONGEST_ENROLMENT = timedelta(weeks=MAX_PROGRAM_WEEKS + MAX_EXTENSION_WEEKS)
 # Local dates can be up to 14 hours away from the UTC date, so every UTC window is widened by a day on each side
 # before it is turned into local dates (exact filtering on the UTC instant happens afterwards).
 _DATE_MARGIN = timedelta(days=1)
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """The IANA zone, or UTC if the stored name is unknown (never a 500 for a bad value)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Treat naive datetimes as UTC (SQLite aggregates), and normalise aware ones to UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """A local wall-clock time on a local date, as a UTC instant (zoneinfo applies the right DST offset)."""
-    return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
 
 
 def pattern_occurrence_id(pattern_id: int, original_date: date) -> str:
