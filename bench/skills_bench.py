@@ -63,7 +63,8 @@ def offline_open_times(base_url: str, card_ids: list[str], rounds: int) -> list[
     with sync_playwright() as playwright:
         profile = Path(__import__("tempfile").mkdtemp(prefix="steady-bench-chromium-"))
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"],
+            str(profile), executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
         )  # fmt: skip
         page = context.pages[0] if context.pages else context.new_page()
