@@ -16,6 +16,8 @@ from server.accounts.models import User
 from server.checkins import charts, logic, progress, sober, triggers
 from server.checkins.export import csv_chunks, export_json_bytes
 from server.checkins.forms import (
+    DIARY_ACTED,
+    DIARY_SCALES,
     CheckInForm,
     CravingForm,
     CravingUpdateForm,
@@ -115,20 +117,7 @@ def checkin_values(row: CheckIn) -> dict[str, Any]:
     }
     values["used"] = "yes" if row.used else "no"
     values["triggers"] = list(row.triggers)
-    for name in (
-        "emo_sadness",
-        "emo_anger",
-        "emo_fear",
-        "emo_shame",
-        "emo_joy",
-        "urge_use",
-        "urge_self_harm",
-        "urge_quit_treatment",
-        "skills_used",
-        "acted_use",
-        "acted_self_harm",
-        "acted_quit_treatment",
-    ):
+    for name in (*DIARY_SCALES, *DIARY_ACTED):
         values[name] = _str(getattr(row, name))
     return values
 

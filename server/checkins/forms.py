@@ -7,12 +7,11 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from server.checkins.models import NOTE_MAX, SHORT_NOTE_MAX, TEXT_MAX
 from server.i18n import gettext as _
-from server.web.forms import FormResult, ModelT
-from server.web.forms import _message as generic_message
+from server.web.forms import FormResult, ModelT, validate
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 HIDDEN_FIELDS = ("idempotency_key", "client_created_at", "diary_section")
@@ -164,15 +163,5 @@ def field_message(field: str, kind: str) -> str | None:
 
 
 def validate_form(model: type[ModelT], raw: dict[str, Any]) -> FormResult[ModelT]:
-    """Like ``server.web.forms.validate`` (blank fields count as absent), with kinder words for a few fields."""
-    cleaned = {k: v for k, v in raw.items() if not (isinstance(v, str) and v.strip() == "")}
-    try:
-        return FormResult(data=model.model_validate(cleaned), values=raw)
-    except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "__all__"
-            if name in HIDDEN_FIELDS:
-                name = "__all__"  # nobody can see a hidden field: say it above the form
-            errors.setdefault(name, field_message(name, error["type"]) or generic_message(dict(error)))
-        return FormResult(data=None, errors=errors, values=raw)
+    """``server.web.forms.validate`` with kinder words for a few check-in fields."""
+    return validate(model, raw, field_message=field_message, hidden_fields=HIDDEN_FIELDS)

@@ -179,20 +179,13 @@ async def _program_news_all(db: AsyncSession, now: datetime) -> dict[int, list[t
         if item is None:
             continue
         today = todays[enrolment.program_id]
-        weeks = item.weeks
-        for phase in item.phases:
-            end_week = phase.end_week + (enrolment.extended_weeks if phase.end_week == weeks else 0)
-            finished_on = enrolment.start_date + timedelta(days=end_week * 7 - 1)
-            if finished_on >= today:
-                continue
-            if enrolment.end_date is not None and enrolment.end_date < finished_on:
-                continue
-            news[enrolment.patient_id].append(("phase_completed", phase.name, finished_on))
+        for name, finished_on in schedule.phases_finished(enrolment, item, today):
+            news[enrolment.patient_id].append(("phase_completed", name, finished_on))
         finished: date | None = None
         if enrolment.status == "completed" and enrolment.end_date is not None and enrolment.end_date <= today:
             finished = enrolment.end_date
         elif enrolment.status == "active":
-            natural = schedule.natural_last_day(enrolment, weeks)  # type: ignore[arg-type]
+            natural = schedule.natural_last_day(enrolment, item.weeks)  # type: ignore[arg-type]
             if natural is not None and natural < today:
                 finished = natural
         current = latest_program.get(enrolment.patient_id)

@@ -465,6 +465,23 @@ async def attendance_summary(
     )
 
 
+def phases_finished(enrolment: Enrolment, item: ProgramData, today: date) -> list[tuple[str, date]]:
+    """(phase name, its last local day) for each phase of this enrolment that is over by `today`.
+
+    A phase cut short by discharge doesn't count; the final phase ends after any extension weeks.
+    """
+    finished: list[tuple[str, date]] = []
+    for phase in item.phases:
+        end_week = phase.end_week + (enrolment.extended_weeks if phase.end_week == item.weeks else 0)
+        finished_on = enrolment.start_date + timedelta(days=end_week * 7 - 1)
+        if finished_on >= today:
+            continue
+        if enrolment.end_date is not None and enrolment.end_date < finished_on:
+            continue
+        finished.append((phase.name, finished_on))
+    return finished
+
+
 def _today(tz: ZoneInfo, now_utc: datetime) -> date:
     return as_utc(now_utc).astimezone(tz).date()
 
@@ -480,16 +497,7 @@ async def completed_phases(db: AsyncSession, patient_id: int, now_utc: datetime)
     done: list[tuple[str, date]] = []
     for enrolment, program in pairs:
         item = data[program.id]  # type: ignore[index]
-        today = _today(item.tz, now_utc)
-        weeks = item.weeks
-        for phase in item.phases:
-            end_week = phase.end_week + (enrolment.extended_weeks if phase.end_week == weeks else 0)
-            finished_on = enrolment.start_date + timedelta(days=end_week * 7 - 1)
-            if finished_on >= today:
-                continue
-            if enrolment.end_date is not None and enrolment.end_date < finished_on:
-                continue
-            done.append((phase.name, finished_on))
+        done.extend(phases_finished(enrolment, item, _today(item.tz, now_utc)))
     done.sort(key=lambda pair: pair[1])
     return done
 

@@ -3,6 +3,7 @@ translated message keyed by field name, so templates can show it next to the fie
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -53,8 +54,18 @@ def _message(error: dict[str, Any]) -> str:
     return _("Please check this value.")
 
 
-def validate(model: type[ModelT], raw: dict[str, Any]) -> FormResult[ModelT]:
-    """Validate raw form values. Blank optional fields count as absent."""
+def validate(
+    model: type[ModelT],
+    raw: dict[str, Any],
+    *,
+    field_message: Callable[[str, str], str | None] | None = None,
+    hidden_fields: Collection[str] = (),
+) -> FormResult[ModelT]:
+    """Validate raw form values. Blank optional fields count as absent.
+
+    `field_message(field, error_type)` may give kinder words for particular fields; errors on
+    `hidden_fields` (which nobody can see) are shown above the form instead.
+    """
     cleaned = {k: v for k, v in raw.items() if not (isinstance(v, str) and v.strip() == "")}
     try:
         return FormResult(data=model.model_validate(cleaned), values=raw)
@@ -62,7 +73,10 @@ def validate(model: type[ModelT], raw: dict[str, Any]) -> FormResult[ModelT]:
         errors: dict[str, str] = {}
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "__all__"
-            errors.setdefault(name, _message(error))
+            if name in hidden_fields:
+                name = "__all__"
+            special = field_message(name, error["type"]) if field_message else None
+            errors.setdefault(name, special or _message(dict(error)))
         return FormResult(data=None, errors=errors, values=raw)
 
 
