@@ -27,12 +27,13 @@ $(MO): server/translations/es/LC_MESSAGES/messages.po $(INSTALLED)
 run: $(INSTALLED) $(VENDOR) $(MO)
 	$(BIN)/steady run $(if $(DEMO),--demo,)
 
-test: $(INSTALLED) $(VENDOR) $(MO)
-	$(BIN)/ruff check server tests bench
+test: lint $(VENDOR) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Style, then the architecture: the import contracts in pyproject.toml ([tool.importlinter]).
 lint: $(INSTALLED)
 	$(BIN)/ruff check server tests bench
+	$(BIN)/lint-imports --no-cache
 
 bench: $(INSTALLED) $(VENDOR)
 	$(BIN)/python bench/run_all.py

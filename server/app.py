@@ -14,17 +14,19 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 from litestar.stores.registry import StoreRegistry
-from litestar_htmx import HTMXPlugin
+from litestar_htmx import HTMXPlugin, HTMXRequest
 
 from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
 from server.accounts.sessions import cookie_name
 from server.checkins.controllers import CheckInController
+from server.checkins.events import listeners_state
 from server.crisis import logic as crisis_logic
 from server.crisis.controllers import ClinicSettingsController, CrisisController, SafetyPlanController
 from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
+from server.milestones import evaluate_patient_safely
 from server.milestones.hooks import with_milestone_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
@@ -61,7 +63,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await anyio.to_thread.run_sync(migrate, settings.database_url)
-        yield
+        try:
+            yield
+        finally:
+            # Close pooled connections with the event loop that opened them (asyncpg's are bound to it), so a
+            # restarted lifespan - a reload, or the test suite's one app per session - starts with fresh ones.
+            await db_config.get_engine().dispose()
 
     def provide_settings() -> Settings:
         return settings
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=route_handlers,
         plugins=[alchemy_plugin(db_config), HTMXPlugin()],
+        request_class=HTMXRequest,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         middleware=[RequestContextMiddleware(settings), SessionAuthMiddleware(session_maker, cookie_name(settings))],
         csrf_config=CSRFConfig(
@@ -123,4 +131,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.session_maker = session_maker
+    # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
+    app.state.update(listeners_state([evaluate_patient_safely]))
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from server import clock
 from server.settings import PROJECT_ROOT, Settings
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -28,7 +29,8 @@ ModelT = TypeVar("ModelT", bound=SQLModel)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the one injectable clock (server/clock.py)."""
+    return clock.now()
 
 
 def utc_field(*, index: bool = False, nullable: bool = False, default_now: bool = False) -> Any:
@@ -83,8 +85,6 @@ def alembic_config(database_url: str) -> AlembicConfig:
 
 def migrate(database_url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`. Blocking: call it from a thread inside an event loop."""
-    import server.models  # noqa: F401  (every table must be registered before Alembic looks)
-
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server.db import utcnow
+from server.clock import now as utcnow
 
 # Offered first in time-zone pickers; any IANA name is accepted.
 COMMON_TIMEZONES = (

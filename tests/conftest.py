@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
+from contextlib import closing
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import time_machine
 from advanced_alchemy.types import DateTimeUTC
 from litestar.testing import TestClient
 from sqlalchemy import bindparam, text
@@ -21,16 +24,35 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.pool import NullPool
 
 from server.accounts.models import CareTeam, Clinic, FamilyLink, Role, User
-from server.accounts.passwords import hash_password
+from server.accounts.passwords import hash_password, password_context
 from server.app import create_app
 from server.db import migrate
 from server.settings import Settings
 
 T = TypeVar("T")
+
+# Tests only: argon2id at its cheapest, so each sign-in costs microseconds instead of ~75 ms. The production
+# parameters live in server/accounts/passwords.py; test_production_password_hash_parameters checks them.
+password_context.update(argon2__memory_cost=8, argon2__time_cost=1)
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true"}
 PASSWORD = "a calm blue lake"
 BACKENDS = ["sqlite", "postgresql"]
+
+# The moment every non-browser test lives in, whatever the machine's clock says: a Tuesday at noon in New York
+# (the clinics' default zone), outside the default quiet hours, so no test can pass at one hour and fail at another.
+# Tests place data relative to it (`datetime.now(UTC)` returns it, ticking on from there) and never name a date
+# that will age. Browser tests keep the real clock: Chromium, its cookies and its service worker run on it.
+FROZEN_NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("browser") is not None:
+        yield
+        return
+    with time_machine.travel(FROZEN_NOW, tick=True):
+        yield
 
 
 def require_postgres() -> str:
@@ -79,13 +101,35 @@ async def _truncate_all(url: str) -> None:
     await engine.dispose()
 
 
+def _empty_sqlite(path: Path) -> None:
+    """Delete every row (the schema stays): the shared app's connections keep pointing at the same file."""
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA foreign_keys=OFF")
+        tables = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+            " AND name <> 'alembic_version' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        for (name,) in tables:
+            conn.execute(f'DELETE FROM "{name}"')
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'").fetchone():
+            conn.execute("DELETE FROM sqlite_sequence")  # ids start at 1 again, as after TRUNCATE … RESTART IDENTITY
+        conn.commit()
+
+
+@pytest.fixture(scope="session")
+def sqlite_shared(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("shared") / "steady.db"
+    shutil.copy(sqlite_template, path)
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A freshly migrated, empty database for one test, on each backend."""
+def database_url(request: pytest.FixtureRequest) -> str:
+    """One migrated database per backend for the whole session, emptied before each test (Datasette's pattern:
+    the app is built once per backend, the data is fresh for every test)."""
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "steady.db"
-        shutil.copy(template, path)
+        path: Path = request.getfixturevalue("sqlite_shared")
+        _empty_sqlite(path)
         return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("postgres_migrated")
     asyncio.run(_truncate_all(url))
@@ -198,30 +242,41 @@ def db(database_url: str) -> Database:
     return Database(database_url)
 
 
+_SESSION_SETTINGS: dict[str, Settings] = {}
+_SESSION_APPS: dict[str, Any] = {}
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir(exist_ok=True)
-    return Settings.from_env(
-        {"STEADY_DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-" + "x" * 40},
-        migrate_on_start=False,
-        run_dispatcher_in_app=False,
-    )
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The settings of the backend's shared app (its data folder, VAPID keys included, lives for the session)."""
+    if database_url not in _SESSION_SETTINGS:
+        data_dir = tmp_path_factory.mktemp("data")
+        _SESSION_SETTINGS[database_url] = Settings.from_env(
+            {"STEADY_DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-" + "x" * 40},
+            migrate_on_start=False,
+            run_dispatcher_in_app=False,
+        )
+    return _SESSION_SETTINGS[database_url]
 
 
 @pytest.fixture
 def app_factory(settings: Settings) -> Callable[..., Any]:
-    def make(**overrides: Any) -> Any:
-        from dataclasses import replace
+    """A new app of its own, for a test that needs a second device at once or other settings (`client` is shared)."""
 
+    def make(**overrides: Any) -> Any:
         return create_app(replace(settings, **overrides) if overrides else settings)
 
     return make
 
 
 @pytest.fixture
-def client(app_factory: Callable[..., Any]) -> Iterator[TestClient]:
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as test_client:
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The backend's one app, built on first use and kept for the session (Datasette's pattern): its lifespan runs
+    per test, so its pooled connections close with each test's event loop; the data is emptied before each test."""
+    app = _SESSION_APPS.get(settings.database_url)
+    if app is None:
+        app = _SESSION_APPS[settings.database_url] = create_app(settings)
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
         yield test_client
 
 
@@ -250,5 +305,9 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests last: they are the slowest, and a failure in a fast test should show first."""
-    items.sort(key=lambda item: "tests/browser/" in str(item.path).replace("\\", "/"))
+    """Browser tests are marked `browser` (so `-m "not browser"` leaves them out and they keep the real clock) and
+    run last: they are the slowest, and a failure in a fast test should show first."""
+    for item in items:
+        if "tests/browser/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

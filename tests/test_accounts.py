@@ -356,3 +356,13 @@ def _utc_ago(**delta: float) -> object:
     from server.db import utcnow
 
     return utcnow() - timedelta(**delta)
+
+
+def test_production_password_hash_parameters() -> None:
+    """The suite cheapens argon2 for speed; a fresh interpreter shows what production uses (OWASP floor or above)."""
+    import subprocess
+    import sys
+
+    code = "from server.accounts.passwords import hash_password; print(hash_password('x' * 12))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("$argon2id$v=19$m=32768,t=3,p=1$"), out

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server import localtime as dates
 from server.accounts.guards import patient_only
 from server.accounts.models import User
-from server.checkins import charts, logic, progress, sober, triggers
+from server.checkins import charts, events, logic, progress, sober, triggers
 from server.checkins.export import csv_chunks, export_json_bytes
 from server.checkins.forms import (
     DIARY_ACTED,
@@ -29,10 +29,10 @@ from server.checkins.forms import (
     validate_form,
 )
 from server.checkins.models import CheckIn, CravingLog
+from server.crisis import logic as crisis_logic
 from server.db import DbSession, get_owned_or_404, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
-from server.milestones import evaluate_patient_safely
 from server.skills.catalogue import default_catalogue
 from server.web.forms import form_values
 from server.web.responses import is_htmx, redirect
@@ -88,11 +88,7 @@ def _offline_page(response: Template) -> Template:
 
 async def _crisis_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """The clinic's own crisis numbers for the crisis partial (it falls back to default lines without them)."""
-    try:
-        from server.crisis.logic import crisis_context
-    except ImportError:  # the crisis domain is optional for this page
-        return {}
-    return await crisis_context(db, user)
+    return await crisis_logic.crisis_context(db, user)
 
 
 def _crisis_partial_exists() -> bool:
@@ -238,7 +234,7 @@ class CheckInController(Controller):
         assert outcome.record_id is not None
         # Commit before rendering the answer, so SQLite's write lock is held as briefly as possible.
         await db_session.commit()
-        await evaluate_patient_safely(db_session, user.id)  # a streak milestone may have been reached
+        await events.announce_record_saved(request, db_session, user.id)  # a streak milestone may have been reached
         await db_session.commit()
         if is_htmx(request):
             row = await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
@@ -506,7 +502,7 @@ class CheckInController(Controller):
             errors = await sober.set_sobriety_date(db_session, user, result.data.substance, result.data.started_on)
         if errors:
             return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)
-        await evaluate_patient_safely(db_session, user.id)  # a back-dated start may already be a milestone
+        await events.announce_record_saved(request, db_session, user.id)  # a back-dated start may be a milestone
         return redirect(request, "/sober?saved=1")
 
     @post("/sober/{date_id:int}/delete", media_type=HTML)

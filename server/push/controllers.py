@@ -39,7 +39,7 @@ from server.push.vapid import VapidKeys, load_or_create_vapid_keys
 from server.settings import Settings
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
-from server.web.responses import redirect, render
+from server.web.responses import is_htmx, redirect, render
 
 log = get_logger("push")
 
@@ -248,7 +248,7 @@ class RemindersController(Controller):
         user: User = request.user
         if not await service.list_subscriptions(db_session, user.id):  # type: ignore[arg-type]
             message = _("No device gets reminders yet. Turn on reminders on this phone first, then try again.")
-            if request.headers.get("hx-request") == "true":
+            if is_htmx(request):
                 return render(request, "push/_test_result.html", {"test_error": message}, status_code=422)
             return await self._page(request, db_session, 422, test_error=message)
         now = utcnow()
@@ -269,7 +269,7 @@ class RemindersController(Controller):
         dispatcher = getattr(request.app.state, "dispatcher", None)
         if dispatcher is not None:
             dispatcher.wake()
-        if request.headers.get("hx-request") == "true":
+        if is_htmx(request):
             return render(request, "push/_test_result.html", {"test_notice": str(NOTICES["test"])})
         return redirect(request, "/reminders?notice=test")
 

@@ -26,6 +26,7 @@ import aiohttp
 import http_ece
 from pywebpush import WebPusher, WebPushException
 
+from server import clock
 from server.push.vapid import DEFAULT_TOKEN_LIFETIME, VapidKeys, b64url_encode
 from server.web.logging import get_logger
 
@@ -104,7 +105,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or clock.now())).total_seconds())
 
 
 def sanitize_topic(topic: str) -> str:
@@ -210,7 +211,7 @@ class PushSender:
 
     def _authorization(self, audience: str) -> str:
         """The Authorization header for one push-service origin, reused for up to TOKEN_REUSE_SECONDS."""
-        now = time.time()
+        now = clock.timestamp()
         cached = self._tokens.get(audience)
         if cached is not None and now - cached[0] < min(TOKEN_REUSE_SECONDS, DEFAULT_TOKEN_LIFETIME / 2):
             return cached[1]

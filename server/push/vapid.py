@@ -6,7 +6,6 @@ import base64
 import contextlib
 import os
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid.jwt import sign as sign_jwt
+
+from server import clock
 
 KEY_FILENAME = "vapid_private.pem"
 # Push services reject a JWT whose exp is more than 24 h ahead; 12 h leaves room for clock skew.
@@ -109,7 +110,7 @@ class VapidKeys:
         A fresh claims dict every call: pywebpush's helpers mutate the dict they get, so a shared
         one keeps the first endpoint's `aud` and every other push service rejects the token.
         """
-        issued = int(time.time() if now is None else now)
+        issued = int(clock.timestamp() if now is None else now)
         claims = {"aud": audience, "exp": issued + lifetime, "sub": self.subject}
         # py_vapid's JWT signer (sorted claims, raw r||s signature) without Vapid02.sign,
         # whose aud regex rejects IPv6 origins such as http://[::1]:8080.

@@ -38,7 +38,7 @@ from server.skills.logic import localised, localised_module
 from server.skills.models import NOTE_MAX, SkillFavourite, SkillPractice
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
-from server.web.responses import redirect, render
+from server.web.responses import is_htmx, redirect, render
 
 log = get_logger("skills")
 
@@ -312,7 +312,7 @@ class SkillsController(Controller):
             await db_session.flush()
         fallback = f"/skills/{card.id}/mine"
         target = _safe_next(str(result.values.get("next") or ""), fallback)
-        if request.headers.get("hx-request") == "true" and not request.headers.get("hx-history-restore-request"):
+        if is_htmx(request):
             return render(
                 request,
                 "skills/mine.html",

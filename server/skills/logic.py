@@ -35,6 +35,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
+from server.db import utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
@@ -397,7 +398,7 @@ async def complete_assignments(db: AsyncSession, practice: SkillPractice) -> int
 
 
 def user_local_date(user: User, now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(_zone(user.timezone)).date()
+    return (now or utcnow()).astimezone(_zone(user.timezone)).date()
 
 
 async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
@@ -412,7 +413,7 @@ async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
 async def progress_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """Context for ``skills/_progress_panel.html``: ``skills_progress`` = {helpful, total, last_7_days}."""
     assert user.id is not None
-    now = datetime.now(UTC)
+    now = utcnow()
     total = (
         await db.execute(select(func.count()).select_from(SkillPractice).where(SkillPractice.user_id == user.id))
     ).scalar() or 0

@@ -15,6 +15,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar_htmx import HTMXDetails, HTMXRequest
 
 from server.i18n import gettext as _
 from server.web.logging import get_logger
@@ -23,7 +24,10 @@ log = get_logger("errors")
 
 
 def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
+    """An htmx swap (not a history restore, which wants the whole page). The app's requests are litestar-htmx's
+    `HTMXRequest` (app.py sets `request_class`), whose `htmx` details read the HX-* headers."""
+    details = request.htmx if isinstance(request, HTMXRequest) else HTMXDetails(request)
+    return bool(details) and not details.history_restore_request
 
 
 def render(

@@ -32,7 +32,6 @@ document.addEventListener('securitypolicyviolation', (e) => {
 });
 """
 
-pytestmark = pytest.mark.browser
 
 
 def _free_port() -> int:
