@@ -41,7 +41,6 @@ bench: $(INSTALLED) $(VENDOR)
 i18n: $(INSTALLED)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o server/translations/messages.pot server
 	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations
-	$(BIN)/python server/translations/seed_es.py
 	$(BIN)/pybabel compile --statistics -d server/translations
 
 clean:
