@@ -245,7 +245,11 @@ def test_export_csv_and_json_hold_all_and_only_my_data(client: TestClient, db: D
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     assert "NOT MINE" not in response.text
-    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+    from server.checkins.export import CSV_COLUMNS
+
+    header, *records = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert header[:4] == ["Record", "Number", "Day", "Mood"]  # people read the first row; JSON keeps field names
+    rows = [dict(zip(CSV_COLUMNS, record, strict=True)) for record in records]
     kinds = [r["record"] for r in rows]
     assert kinds == ["checkin", "craving", "sobriety_date", "sober_reset"]
     checkin = rows[0]

@@ -24,6 +24,7 @@ from server.accounts.forms import (
 from server.accounts.guards import admin_only, signed_in, staff_only
 from server.accounts.models import CareTeam, Role, User, UserSession
 from server.db import DbSession
+from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.localtime import COMMON_TIMEZONES
 from server.settings import AppSettings, Settings
@@ -179,7 +180,13 @@ class AuthController(Controller):
             user = await service.sign_up(
                 db_session,
                 invite,
-                service.SignUp(name=form.name, email=form.email, password=form.password, timezone=form.timezone),
+                service.SignUp(
+                    name=form.name,
+                    email=form.email,
+                    password=form.password,
+                    timezone=form.timezone,
+                    locale=current_locale.get(),
+                ),
             )
             if isinstance(user, str):
                 errors["email"] = user

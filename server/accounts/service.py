@@ -89,6 +89,8 @@ class SignUp:
     email: str
     password: str
     timezone: str
+    # The language the browser asked for when the person joined (Accept-Language); they can change it later.
+    locale: str = "en"
 
 
 async def sign_up(db: AsyncSession, invite: Invite, form: SignUp) -> User | str:
@@ -105,6 +107,7 @@ async def sign_up(db: AsyncSession, invite: Invite, form: SignUp) -> User | str:
         role=invite.role,
         password_hash=hash_password(form.password),
         timezone=form.timezone,
+        locale=form.locale,
     )
     db.add(user)
     await db.flush()

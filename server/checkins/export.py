@@ -20,6 +20,8 @@ from server.accounts.models import User
 from server.checkins.models import CheckIn, CheckInPreference, CravingLog, SoberReset, SobrietyDate, TriggerPreference
 from server.checkins.triggers import build_set
 from server.db import utcnow
+from server.i18n import gettext as _
+from server.i18n import lazy_gettext as _l
 
 CHECKIN_FIELDS = (
     "local_date", "mood", "craving", "triggers", "used", "substances", "amount", "sleep_hours", "medication",
@@ -35,6 +37,24 @@ SOBRIETY_FIELDS = ("substance", "started_on", "created_at", "updated_at")
 RESET_FIELDS = ("substance", "reset_on", "previous_started_on", "previous_days", "note", "created_at")
 CSV_COLUMNS = ("record", "id", *dict.fromkeys(CHECKIN_FIELDS + CRAVING_FIELDS + SOBRIETY_FIELDS + RESET_FIELDS))
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# The CSV's first row, in the person's language; the JSON export keeps the field names, which programs read.
+COLUMN_LABELS = {
+    "record": _l("Record"), "id": _l("Number"), "local_date": _l("Day"), "mood": _l("Mood"),
+    "craving": _l("Craving"), "triggers": _l("Triggers"), "used": _l("Used"), "substances": _l("What was used"),
+    "amount": _l("How much"), "sleep_hours": _l("Hours slept"), "medication": _l("Medication"), "note": _l("Note"),
+    "diary": _l("Diary card"), "emo_sadness": _l("Sadness"), "emo_anger": _l("Anger"), "emo_fear": _l("Fear"),
+    "emo_shame": _l("Shame or guilt"), "emo_joy": _l("Joy"), "urge_use": _l("Urge to use"),
+    "urge_self_harm": _l("Urge to hurt myself"), "urge_quit_treatment": _l("Urge to quit treatment"),
+    "acted_use": _l("Acted on the urge to use"), "acted_self_harm": _l("Acted on the urge to hurt myself"),
+    "acted_quit_treatment": _l("Acted on the urge to quit treatment"), "skills_used": _l("Skills used"),
+    "late": _l("Filled in later"), "client_created_at": _l("Written on the phone at"),
+    "created_at": _l("Saved at"), "updated_at": _l("Changed at"), "occurred_at": _l("When"),
+    "intensity": _l("Strength"), "where_with": _l("Where and who with"), "action": _l("What I did"),
+    "skill_card_id": _l("Skill card"), "outcome": _l("How it ended"), "intensity_after": _l("Strength afterwards"),
+    "substance": _l("Substance"), "started_on": _l("Sobriety date"), "reset_on": _l("Restarted on"),
+    "previous_started_on": _l("Earlier sobriety date"), "previous_days": _l("Days in the earlier run"),
+}  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -78,7 +98,7 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, list):
         value = ";".join(str(v) for v in value)
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -88,7 +108,7 @@ async def csv_chunks(db: AsyncSession, user_id: int) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     buffer.write("\ufeff")  # so spreadsheet apps read UTF-8
-    writer.writeheader()
+    csv.writer(buffer).writerow([str(COLUMN_LABELS.get(name, name)) for name in CSV_COLUMNS])
     async for row in iter_records(db, user_id):
         writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         if buffer.tell() > 32_000:

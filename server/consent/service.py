@@ -30,6 +30,15 @@ def redisclosure_notice() -> str:
     return " ".join(NOTICE_FILE.read_text(encoding="utf-8").split())
 
 
+@lru_cache(maxsize=4)
+def redisclosure_translation(locale: str) -> str | None:
+    """The notice in the reader's language, shown alongside the English (which stays: it is the rule's text)."""
+    path = NOTICE_FILE.with_name(f"redisclosure_notice.{locale}.txt")
+    if locale == "en" or not path.is_file():
+        return None
+    return " ".join(path.read_text(encoding="utf-8").split())
+
+
 def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 

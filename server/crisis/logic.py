@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import CareTeam, Clinic, User
 from server.crisis.models import PLAN_SECTIONS, SafetyPlan
 from server.db import utcnow
-from server.i18n import DEFAULT_LOCALE, current_locale
+from server.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.web.logging import get_logger
@@ -119,7 +119,7 @@ class DefaultLinesError(ValueError):
 class _DefaultLine:
     kind: LineKind
     number: str
-    body: str
+    body: dict[str, str]  # language -> word; a language without one texts the number with an empty message
     label: dict[str, str]
     note: dict[str, str]
 
@@ -129,7 +129,7 @@ class _DefaultLine:
             number=self.number,
             kind=self.kind,
             note=self.note.get(locale) or self.note.get(DEFAULT_LOCALE, ""),
-            body=self.body,
+            body=self.body.get(locale, ""),
         )
 
 
@@ -143,6 +143,14 @@ def _words(raw: object, where: str, field: str, *, required: bool) -> dict[str, 
     if DEFAULT_LOCALE not in raw:
         raise DefaultLinesError(f"{where}: {field} needs the '{DEFAULT_LOCALE}' words")
     return {str(k): v.strip() for k, v in raw.items()}
+
+
+def _bodies(raw: object, where: str) -> dict[str, str]:
+    """A text line's pre-filled word: one for every language, or per language (988 answers AYUDA in Spanish)."""
+    table = {lang: raw for lang in SUPPORTED_LOCALES} if isinstance(raw, str) else raw
+    if not isinstance(table, dict) or not all(isinstance(v, str) and len(v) <= MAX_BODY for v in table.values()):
+        raise DefaultLinesError(f"{where}: body must be a short word, or a table of language = short word")
+    return {str(lang): word.strip() for lang, word in table.items() if word.strip()}
 
 
 def load_default_lines(path: Path = DEFAULT_LINES_PATH) -> tuple[_DefaultLine, ...]:
@@ -168,14 +176,14 @@ def load_default_lines(path: Path = DEFAULT_LINES_PATH) -> tuple[_DefaultLine, .
         phone = entry.get("number")
         if not isinstance(phone, str) or not valid_number(phone):
             raise DefaultLinesError(f"{where}: number must be digits, spaces and + - ( ), not {phone!r}")
-        body = entry.get("body", "")
-        if not isinstance(body, str) or len(body) > MAX_BODY or (body and kind != "text"):
+        body = _bodies(entry.get("body", ""), where)
+        if body and kind != "text":
             raise DefaultLinesError(f"{where}: body must be a short word, and only on a text line")
         lines.append(
             _DefaultLine(
                 kind=kind,
                 number=phone.strip(),
-                body=body.strip(),
+                body=body,
                 label=_words(entry.get("label"), where, "label", required=True),
                 note=_words(entry.get("note"), where, "note", required=False),
             )

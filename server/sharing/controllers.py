@@ -404,6 +404,7 @@ class TherapistController(Controller):
             "not_sharing": int(not_sharing or 0),
             "thresholds": thresholds,
             "redisclosure": consent_service.redisclosure_notice(),
+            "redisclosure_translation": consent_service.redisclosure_translation(current_locale.get()),
         }
         return render(request, "sharing/dashboard.html", context, partial="sharing/_dashboard_rows.html")
 
@@ -464,6 +465,7 @@ class TherapistController(Controller):
             "urge_label": urge_label,
             "weekday": weekday_name,
             "redisclosure": consent_service.redisclosure_notice(),
+            "redisclosure_translation": consent_service.redisclosure_translation(current_locale.get()),
             "consent_ends": long_date(_local_day(grant.patient, grant.consent.ends_at - timedelta(seconds=1))),
             "thresholds": thresholds,
         }

@@ -20,7 +20,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from server.consent.service import redisclosure_notice
+from server.consent.service import redisclosure_notice, redisclosure_translation
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.sharing.summary import URGE_KINDS, WeeklySummary, weekday_name
@@ -144,7 +144,7 @@ def summary_csv(summary: WeeklySummary, patient_name: str) -> bytes:
     """UTF-8 CSV with a BOM (spreadsheets read accents right); the § 2.32 notice comes first."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([_("Notice"), redisclosure_notice()])
+    _notice_rows(writer)
     writer.writerow([_("Patient"), _cell(patient_name)])
     writer.writerow([_("Week"), summary.week.label, week_range_text(summary)])
     writer.writerow([])
@@ -159,7 +159,7 @@ def summary_csv(summary: WeeklySummary, patient_name: str) -> bytes:
         for line in summary.highlights:
             writer.writerow([_("What stood out"), _cell(line), ""])
     writer.writerow([])
-    writer.writerow([_("Notice"), redisclosure_notice()])
+    _notice_rows(writer)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -194,6 +194,13 @@ def _fonts() -> tuple[str, str]:
     return "Helvetica", "Helvetica-Bold"
 
 
+def _notice_rows(writer: csv._writer) -> None:
+    writer.writerow([_("Notice"), redisclosure_notice()])
+    translation = redisclosure_translation(current_locale.get())
+    if translation:
+        writer.writerow([_("Notice"), translation])
+
+
 def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> bytes:
     """A one-page weekly diary-card summary (longer notes may run on); the § 2.32 notice is on every page."""
     regular, bold = _fonts()
@@ -203,13 +210,14 @@ def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> 
     h2 = ParagraphStyle("h2", parent=body, fontName=bold, fontSize=10.5, leading=13, spaceBefore=6, spaceAfter=2)
     cell = ParagraphStyle("cell", parent=body, fontSize=8.5, leading=10.5)
     buffer = io.BytesIO()
-    notice = redisclosure_notice()
+    translation = redisclosure_translation(current_locale.get())
+    notice = redisclosure_notice() + (f"\n\n{translation}" if translation else "")
     title = _("Weekly summary: %(name)s") % {"name": patient_name}
 
     def page(canvas: object, doc: object) -> None:
         c = canvas  # reportlab's Canvas; typed loosely to keep the callback signature simple
         c.saveState()  # type: ignore[attr-defined]
-        para = Paragraph(escape(notice), small)
+        para = Paragraph(escape(notice).replace("\n", "<br/>"), small)
         width = LETTER[0] - 1.2 * inch
         _w, h = para.wrap(width, 2 * inch)
         para.drawOn(c, 0.6 * inch, 0.45 * inch)
@@ -227,7 +235,7 @@ def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> 
         leftMargin=0.6 * inch,
         rightMargin=0.6 * inch,
         topMargin=0.5 * inch,
-        bottomMargin=1.45 * inch,
+        bottomMargin=(2.6 if translation else 1.45) * inch,
         title=title,
         author=clinic_name,
         subject=summary.week.label,
