@@ -43,7 +43,7 @@ from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
 from server.web.logging import configure_logging
-from server.web.middleware import RequestContextMiddleware
+from server.web.middleware import RequestContextMiddleware, security_headers_hook
 from server.web.pwa import PwaController
 from server.web.responses import exception_handlers
 from server.web.static import STATIC_DIR
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=HTMXRequest,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         middleware=[RequestContextMiddleware(settings), SessionAuthMiddleware(session_maker, cookie_name(settings))],
+        before_send=[security_headers_hook(settings)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_secure=settings.https,

@@ -203,3 +203,18 @@ def test_every_spanish_message_keeps_the_english_placeholders() -> None:
     es = translations_for("es")
     assert es.gettext("Today") == "Hoy"
     assert es.ngettext("%(num)s day", "%(num)s days", 2) == "%(num)s días"
+
+
+def test_pages_no_route_matched_answer_in_the_browsers_language_with_the_security_headers(
+    client: TestClient,
+) -> None:
+    """Litestar runs middleware only for matched routes; 404 and 405 still get the language and the CSP."""
+    for url in ("/no-such-page", "/export.csv/x"):
+        missing = client.get(url, headers=SPANISH_BROWSER)
+        assert missing.status_code == 404
+        assert '<html lang="es"' in missing.text and "No pudimos encontrar esa página." in missing.text
+        assert missing.headers["content-security-policy"].startswith("default-src 'self'")
+        assert missing.headers["x-frame-options"] == "DENY"
+    wrong_method = client.delete("/login", headers={"Accept-Language": "en-GB"})
+    assert wrong_method.status_code == 405 and '<html lang="en"' in wrong_method.text
+    assert wrong_method.headers["x-content-type-options"] == "nosniff"

@@ -9,7 +9,7 @@ import time
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
 
 from server.i18n import current_locale, pick_locale
 from server.settings import Settings
@@ -40,6 +40,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def security_headers_hook(settings: Settings) -> BeforeMessageSendHookHandler:
+    """The same headers on answers that no route handled (404, 405): Litestar runs middleware only for routes."""
+    headers = security_headers(settings)
+
+    async def add_missing(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            present = MutableScopeHeaders.from_message(message)
+            for name, value in headers.items():
+                if present.get(name) is None:
+                    present[name] = value
+
+    return add_missing
 
 
 def security_headers(settings: Settings) -> dict[str, str]:

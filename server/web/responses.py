@@ -17,7 +17,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar_htmx import HTMXDetails, HTMXRequest
 
-from server.i18n import gettext as _
+from server.i18n import current_locale, pick_locale
+from server.i18n import lazy_gettext as _l
 from server.web.logging import get_logger
 
 log = get_logger("errors")
@@ -50,10 +51,14 @@ def redirect(request: Request, to: str) -> Response[Any]:
     return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
 
 
-def _error_page(request: Request, status: int, title: str, message: str) -> Response[Any]:
+def _error_page(request: Request, status: int, title: object, message: object) -> Response[Any]:
+    """`title` and `message` are lazy strings, translated here once the language is known."""
+    if "user" not in request.scope:
+        # No route matched (404/405), so the app's middleware never ran: answer in the browser's language.
+        current_locale.set(pick_locale(request.headers.get("accept-language")))
     return Template(
         template_name="errors/error.html",
-        context={"status": status, "title": title, "message": message},
+        context={"status": status, "title": str(title), "message": str(message)},
         status_code=status,
     )
 
@@ -68,20 +73,20 @@ def not_authorized_handler(request: Request, _exc: NotAuthorizedException) -> Re
 def permission_denied_handler(request: Request, exc: PermissionDeniedException) -> Response[Any]:
     detail = str(exc.detail or "")
     if "csrf" in detail.lower():
-        message = _("This form expired. Please go back, reload the page and try again. Nothing was saved.")
+        message = _l("This form expired. Please go back, reload the page and try again. Nothing was saved.")
     else:
-        message = _("This page isn't part of your account.")
-    return _error_page(request, 403, _("Not available"), message)
+        message = _l("This page isn't part of your account.")
+    return _error_page(request, 403, _l("Not available"), message)
 
 
 def not_found_handler(request: Request, _exc: NotFoundException) -> Response[Any]:
-    return _error_page(request, 404, _("Not found"), _("We couldn't find that page."))
+    return _error_page(request, 404, _l("Not found"), _l("We couldn't find that page."))
 
 
 def http_exception_handler(request: Request, exc: HTTPException) -> Response[Any]:
     if exc.status_code >= 500:
         return internal_error_handler(request, exc)
-    return _error_page(request, exc.status_code, _("Something is off"), _("We couldn't handle that request."))
+    return _error_page(request, exc.status_code, _l("Something is off"), _l("We couldn't handle that request."))
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response[Any]:
@@ -89,8 +94,8 @@ def internal_error_handler(request: Request, exc: Exception) -> Response[Any]:
     return _error_page(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,
-        _("Something went wrong"),
-        _("Something went wrong on our side. What you entered on your phone is still there; please try again."),
+        _l("Something went wrong"),
+        _l("Something went wrong on our side. What you entered on your phone is still there; please try again."),
     )
 
 
