@@ -48,7 +48,7 @@ FROZEN_NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def frozen_clock(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.node.get_closest_marker("browser") is not None:
+    if request.node.get_closest_marker("browser") or request.node.get_closest_marker("real_clock"):
         yield
         return
     with time_machine.travel(FROZEN_NOW, tick=True):
@@ -134,6 +134,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue("postgres_migrated")
     asyncio.run(_truncate_all(url))
     return url
+
+
+@pytest.fixture
+def postgres_only(postgres_migrated: str) -> Database:
+    """For tests about PostgreSQL itself (many processes sharing one database): emptied, no SQLite twin."""
+    asyncio.run(_truncate_all(postgres_migrated))
+    return Database(postgres_migrated)
 
 
 @dataclass

@@ -91,12 +91,13 @@ class ClaimedReminder:
     attempts: int
 
     def payload(self) -> dict[str, Any]:
-        """What the service worker gets. `tag` makes a newer reminder of the same kind replace an older one."""
+        """What the service worker gets. `tag` is the push Topic: a newer reminder of a replaceable kind, or a
+        repeat of this one after a crash, replaces the notification on the screen instead of stacking."""
         return {
             "title": self.title,
             "body": self.body,
             "url": self.url,
-            "tag": self.kind,
+            "tag": self.topic or self.kind,
             "ts": int(self.due_at.timestamp() * 1000),
         }
 
@@ -170,7 +171,7 @@ class Dispatcher:
         hooks: DispatcherHooks | None = None,
         worker_id: str | None = None,
         batch_size: int = 200,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 25.0,
         max_attempts: int = 6,
         backoff_base: float = 10.0,
         backoff_cap: float = 1800.0,
@@ -331,9 +332,16 @@ class Dispatcher:
                 else:
                     jobs.extend((r, d) for d in targets)
             keep_leased = asyncio.create_task(self._keep_leased([r.id for r in batch], now))
+            done: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+            recorder = asyncio.create_task(self._record_as_they_complete(done)) if jobs else None
             try:
-                results = await asyncio.gather(*(self._send(r, d, now) for r, d in jobs))
+                # Each send is written down as soon as it completes, so a crash can repeat only the sends that
+                # were in flight (and those carry the same Topic, so the phone replaces rather than stacks).
+                results = await asyncio.gather(*(self._send_and_record(r, d, now, done) for r, d in jobs))
             finally:
+                done.put_nowait(None)
+                if recorder is not None:
+                    await recorder
                 keep_leased.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await keep_leased
@@ -343,10 +351,6 @@ class Dispatcher:
             gone: set[int] = set()
             for (r, device), result in zip(jobs, results, strict=True):
                 outcomes[r.id].append(result)
-                outcome = {"sent": "sent", "gone": "pruned", "too_large": "dropped", "retry": "retry"}.get(
-                    result.outcome, "failed"
-                )
-                log_rows.append(self._log_row(r, device.id, outcome, result.status, now))
                 if result.outcome == "sent":
                     delivered_to.add(device.id)
                     report.deliveries += 1
@@ -429,6 +433,43 @@ class Dispatcher:
                     )
             except Exception:
                 log.exception("could not renew a batch's lease")
+
+    def _logged_outcome(self, r: ClaimedReminder, result: DeliveryResult) -> str:
+        outcome = {"sent": "sent", "gone": "pruned", "too_large": "dropped", "retry": "retry"}.get(
+            result.outcome, "failed"
+        )
+        if outcome == "retry" and r.attempts + 1 >= self.max_attempts:
+            return "failed"  # the last attempt: nothing will try again
+        return outcome
+
+    async def _send_and_record(
+        self, r: ClaimedReminder, device: _Device, now: datetime, done: asyncio.Queue[dict[str, Any] | None]
+    ) -> DeliveryResult:
+        result = await self._send(r, device, now)
+        done.put_nowait(self._log_row(r, device.id, self._logged_outcome(r, result), result.status, now))
+        return result
+
+    async def _record_as_they_complete(self, done: asyncio.Queue[dict[str, Any] | None]) -> None:
+        """One connection writes each completed send to the delivery log at once (whatever has finished since
+        the last write goes in one INSERT), until the batch puts None."""
+        finished = False
+        async with self.session_maker() as db:
+            module: Any = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+            while not finished:
+                rows = [await done.get()]
+                while not done.empty():
+                    rows.append(done.get_nowait())
+                finished = rows[-1] is None
+                rows = [row for row in rows if row is not None]
+                if not rows:
+                    continue
+                try:
+                    async with db.begin():
+                        # DO NOTHING: if a lost lease ever let two workers send, the log says "sent" only once.
+                        await db.execute(module.insert(DELIVERIES).on_conflict_do_nothing(), rows)
+                except Exception:
+                    # At worst these sends may be repeated after a crash (same Topic: replaced on the phone).
+                    log.exception("could not record deliveries as they completed")
 
     async def _send(self, r: ClaimedReminder, device: _Device, now: datetime) -> DeliveryResult:
         ttl = max(0, int((r.expires_at - now).total_seconds()))

@@ -112,7 +112,9 @@ def _row(spec: ReminderSpec, now: datetime) -> dict[str, Any]:
         raise ValueError("expires_at must be timezone-aware")
     if expires <= due:
         raise ValueError("expires_at must be after due_at")
-    topic = spec.topic if spec.topic is not None else (spec.kind if spec.kind in REPLACEABLE_KINDS else None)
+    # Every message carries a Topic (RFC 8030): the kind for kinds where the newest replaces the older, else the
+    # reminder's own dedupe key, so a repeat after a crash replaces the first copy instead of stacking.
+    topic = spec.topic or (spec.kind if spec.kind in REPLACEABLE_KINDS else spec.dedupe_key)
     return {
         "user_id": spec.user_id,
         "kind": spec.kind,
@@ -121,7 +123,7 @@ def _row(spec: ReminderSpec, now: datetime) -> dict[str, Any]:
         "next_attempt_at": due,
         "expires_at": expires,
         "urgency": spec.urgency,
-        "topic": sanitize_topic(topic) if topic else None,
+        "topic": sanitize_topic(topic),
         "title": title[:TITLE_MAX],
         "body": spec.body.strip()[:BODY_MAX],
         "url": _safe_url(spec.url),
