@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -45,6 +46,7 @@ from server.today.controllers import TodayController
 from server.web.logging import configure_logging
 from server.web.middleware import RequestContextMiddleware, security_headers_hook
 from server.web.pwa import PwaController
+from server.web.replay import offline_owner
 from server.web.responses import exception_handlers
 from server.web.static import STATIC_DIR
 from server.web.templating import template_config
@@ -124,7 +126,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=StoreRegistry(
             default_factory=lambda name: SQLAlchemyStore(db_config, model=KeyValueStore, namespace=name)
         ),
-        template_config=template_config(crisis_logic.template_globals()),
+        template_config=template_config(
+            {**crisis_logic.template_globals(), "offline_owner": functools.partial(offline_owner, settings.secret_key)}
+        ),
         exception_handlers=exception_handlers,
         lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, with_milestone_hooks(reminder_hooks()))],
         debug=settings.debug,

@@ -68,8 +68,9 @@ function savedOfflineResponse(isHtmx) {
 
 function queueSubmission(request, body) {
   var key = SteadyQueue.keyFromBody(body);
-  return SteadyQueue.add({
-    key: key, url: request.url, body: body, csrf: request.headers.get("x-csrftoken"), queuedAt: Date.now(),
+  // The entry belongs to whoever the page said is signed in; it is only ever sent under that account.
+  return SteadyQueue.currentOwner().then(function (owner) {
+    return SteadyQueue.add({ key: key, url: request.url, body: body, owner: owner, queuedAt: Date.now() });
   }).then(function () {
     if (self.registration.sync) {
       return self.registration.sync.register("steady-queue").catch(function () {});
@@ -150,8 +151,8 @@ self.addEventListener("sync", function (event) {
 self.addEventListener("message", function (event) {
   var data = event.data || {};
   if (data.type === "replay") {
-    event.waitUntil(SteadyQueue.replay().then(function (sent) {
-      if (event.source) event.source.postMessage({ type: "replayed", sent: sent });
+    event.waitUntil(SteadyQueue.replay().then(function (result) {
+      if (event.source) event.source.postMessage({ type: "replayed", result: result });
     }));
   } else if (data.type === "forget") {
     event.waitUntil(caches.delete(PAGE_CACHE).then(function () { return SteadyQueue.clearAll(); }));

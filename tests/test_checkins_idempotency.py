@@ -27,9 +27,11 @@ def test_checkin_replayed_many_times_is_saved_once(client: TestClient, db: Datab
     first = post_form(client, "/checkin", data)
     assert first.status_code == 303
     for _ in range(5):
+        # The queue's answer: 200 naming the key (recorded before), never a redirect it could misread.
         again = post_form(client, "/checkin", data, headers=REPLAY)
-        assert again.status_code == 303
-        assert again.headers["location"] == first.headers["location"]
+        assert again.status_code == 200
+        assert again.headers["x-steady-recorded"] == data["idempotency_key"]
+        assert again.json() == {"recorded": data["idempotency_key"]}
     assert count(db, "checkin", user) == 1
     assert count(db, "checkin_submission", user) == 1
     assert count(db, "trigger_hit", user) == 1
@@ -75,9 +77,9 @@ def test_craving_replays_return_the_first_result(client: TestClient, db: Databas
     second = post_form(client, "/cravings", second_data)
     assert first.headers["location"] != second.headers["location"]
     for _ in range(3):
-        assert (
-            post_form(client, "/cravings", first_data, headers=REPLAY).headers["location"] == first.headers["location"]
-        )
+        replayed = post_form(client, "/cravings", first_data, headers=REPLAY)
+        assert replayed.status_code == 200
+        assert replayed.headers["x-steady-recorded"] == first_data["idempotency_key"]
         assert htmx_post(client, "/cravings", second_data).status_code == 200
     assert count(db, "craving_log", user) == 2
     assert count(db, "trigger_hit", user) == 1
@@ -90,7 +92,8 @@ def test_a_replay_is_answered_even_after_its_day_has_closed(client: TestClient, 
     data = checkin_data(client_created_at=yesterday_evening.isoformat())
     first = post_form(client, "/checkin", data)
     assert first.status_code == 303
-    assert post_form(client, "/checkin", data, headers=REPLAY).headers["location"] == first.headers["location"]
+    replayed = post_form(client, "/checkin", data, headers=REPLAY)
+    assert (replayed.status_code, replayed.headers["x-steady-recorded"]) == (200, data["idempotency_key"])
     assert count(db, "checkin", user) == 1
 
 
@@ -100,9 +103,40 @@ def test_an_older_edit_replayed_after_a_newer_one_does_not_win(client: TestClien
     older = checkin_data(mood="3", client_created_at=(now - timedelta(minutes=30)).isoformat())
     newer = checkin_data(mood="7", client_created_at=(now - timedelta(minutes=5)).isoformat())
     assert post_form(client, "/checkin", newer).status_code == 303
-    assert post_form(client, "/checkin", older, headers=REPLAY).status_code == 303  # queued offline, sent late
+    late = post_form(client, "/checkin", older, headers=REPLAY)  # queued offline, sent late
+    assert (late.status_code, late.headers["x-steady-recorded"]) == (200, older["idempotency_key"])
     assert db.scalar("SELECT mood FROM checkin WHERE user_id = :u", u=user.id) == 7
     assert count(db, "checkin_submission", user) == 2
+    # …and the older answers are not thrown away: the person sees them with the day's check-in.
+    assert db.scalar("SELECT reason FROM checkin_revision WHERE user_id = :u", u=user.id) == "older"
+    checkin_id = db.scalar("SELECT id FROM checkin WHERE user_id = :u", u=user.id)
+    page = client.get(f"/checkins/{checkin_id}")
+    assert "Also saved for this day" in page.text and "3 / 10" in page.text
+
+
+def test_a_check_in_from_another_device_keeps_both_visibly(client: TestClient, db: Database) -> None:
+    """Phone A checked in; phone B, offline, filled in its own check-in for the same day without seeing A's.
+    The later-filled answers are shown, A's are kept as a visible revision, and Today says so."""
+    user = signed_in_patient(client, db)
+    now = datetime.now(UTC)
+    phone_a = checkin_data(mood="7", note="good day", client_created_at=(now - timedelta(hours=2)).isoformat())
+    assert post_form(client, "/checkin", phone_a).status_code == 303
+    phone_b = checkin_data(mood="2", note="rough evening", client_created_at=(now - timedelta(hours=1)).isoformat())
+    assert post_form(client, "/checkin", phone_b, headers=REPLAY).status_code == 200
+    assert db.scalar("SELECT mood FROM checkin WHERE user_id = :u", u=user.id) == 2
+    assert db.scalar("SELECT reason FROM checkin_revision WHERE user_id = :u", u=user.id) == "replaced"
+    today = client.get("/today").text
+    assert "More than one check-in was saved today" in today
+    checkin_id = db.scalar("SELECT id FROM checkin WHERE user_id = :u", u=user.id)
+    detail = client.get(f"/checkins/{checkin_id}").text
+    assert "rough evening" in detail and "good day" in detail and "7 / 10" in detail
+
+    # An edit made on the page that showed the stored check-in is an ordinary change: no revision.
+    edit_form = client.get("/checkin").text
+    base = edit_form.split('name="base" value="')[1].split('"')[0]
+    assert base == db.scalar("SELECT idempotency_key FROM checkin WHERE user_id = :u", u=user.id)
+    assert post_form(client, "/checkin", checkin_data(mood="4", base=base)).status_code == 303
+    assert count(db, "checkin_revision", user) == 1
 
 
 def test_malformed_key_is_refused_not_crashed(client: TestClient, db: Database) -> None:

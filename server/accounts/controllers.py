@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Template
+from litestar.utils.scope.state import ScopeState
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +31,7 @@ from server.i18n import gettext as _
 from server.localtime import COMMON_TIMEZONES
 from server.settings import AppSettings, Settings
 from server.web.forms import form_values, validate
+from server.web.replay import offline_owner
 from server.web.responses import redirect, render
 
 
@@ -151,9 +154,25 @@ class AuthController(Controller):
             await sessions.end_session(db_session, current.id)
         response = redirect(request, "/login?signed_out=1")
         response.delete_cookie(sessions.cookie_name(settings), path="/")
-        # Wipe anything this browser kept for the person (offline queue, caches).
-        response.headers["Clear-Site-Data"] = '"cache", "storage"'
+        # Wipe what this browser kept for the person: cached pages always; the offline queue (site storage) only
+        # when the page said it holds nothing unsent, or the person chose to delete what it held. Otherwise the
+        # entries stay, keyed to this account: nobody else who signs in on the phone sees or sends them.
+        queue = (await form_values(request)).get("queue")
+        wipe = '"cache", "storage"' if queue in ("empty", "discarded") else '"cache"'
+        response.headers["Clear-Site-Data"] = wipe
         return response
+
+    @get("/session/offline", media_type=MediaType.JSON)
+    async def offline_session(self, request: Request, settings: AppSettings) -> Response[Any]:
+        """For the offline queue: who is signed in (as an opaque owner name) and a CSRF token valid now, so entries
+        saved days ago are never sent with a stale token or under another person's session."""
+        user: User | None = request.scope.get("user")
+        body = {
+            "signed_in": user is not None,
+            "owner": offline_owner(settings.secret_key, user.id if user else None),
+            "csrf": ScopeState.from_scope(request.scope).csrf_token,
+        }
+        return Response(content=body, headers={"Cache-Control": "no-store"})
 
     @get("/join")
     async def join_page(self, request: Request, code: str = "") -> Template:

@@ -35,6 +35,7 @@ from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import default_catalogue
 from server.web.forms import form_values
+from server.web.replay import is_replay, recorded
 from server.web.responses import is_htmx, redirect
 from server.web.responses import render as _page
 from server.web.templating import TEMPLATES_DIR
@@ -236,6 +237,9 @@ class CheckInController(Controller):
         await db_session.commit()
         await events.announce_record_saved(request, db_session, user.id)  # a streak milestone may have been reached
         await db_session.commit()
+        key = result.data.idempotency_key if result.data is not None else None
+        if key and is_replay(request):
+            return recorded(request, key, f"/checkins/{outcome.record_id}?saved=1")
         if is_htmx(request):
             row = await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
             return render(
@@ -263,6 +267,15 @@ class CheckInController(Controller):
             "reset_candidates": reset_candidates,
             "suggested_cards": await logic.suggested_cards_for_craving(db, user.id) if strong or row.used else [],
             "editable": logic.checkin_editable(user, row, utcnow()),
+            "revisions": [
+                {
+                    "answers": rev.answers,
+                    "filled_at": charts.date_time(dates.local_datetime(user, rev.client_created_at))
+                    if rev.client_created_at
+                    else "",
+                }
+                for rev in await logic.revisions_for(db, row.id)  # type: ignore[arg-type]
+            ],
             "encouragement": logic.encouragement(row.local_date),
             "emotions": EMOTIONS,
             "urges": URGES,
@@ -418,6 +431,9 @@ class CheckInController(Controller):
             return response
         assert outcome.record_id is not None
         await db_session.commit()  # as above: release the write lock before rendering
+        key = result.data.idempotency_key if result.data is not None else None
+        if key and is_replay(request):
+            return recorded(request, key, f"/log?saved={outcome.record_id}")
         if is_htmx(request):
             row = await get_owned_or_404(db_session, CravingLog, outcome.record_id, user.id)
             ctx = await self._log_context(db_session, user, values={}, errors={})

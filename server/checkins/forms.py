@@ -14,7 +14,7 @@ from server.i18n import gettext as _
 from server.web.forms import FormResult, ModelT, validate
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-HIDDEN_FIELDS = ("idempotency_key", "client_created_at", "diary_section")
+HIDDEN_FIELDS = ("idempotency_key", "client_created_at", "diary_section", "base")
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -53,6 +53,9 @@ class Submission(BaseModel):
 
 class CheckInForm(Submission):
     date: dt.date | None = None
+    # The version of the day's check-in the form was opened on (its key), empty for a new one. A save whose base
+    # is not the stored version was filled in without seeing it (another device, or offline): both are kept.
+    base: str | None = Field(default=None, max_length=64)
     mood: Scale10
     craving: Scale10
     triggers: list[str] = Field(default_factory=list, max_length=60)

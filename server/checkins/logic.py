@@ -30,7 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server import localtime as dates
 from server.accounts.models import User
 from server.checkins.forms import DIARY_ACTED, DIARY_SCALES, CheckInForm, CravingForm
-from server.checkins.models import CheckIn, CheckInPreference, CheckInSubmission, CravingLog, TriggerHit
+from server.checkins.models import (
+    CheckIn,
+    CheckInPreference,
+    CheckInRevision,
+    CheckInSubmission,
+    CravingLog,
+    TriggerHit,
+)
 from server.checkins.triggers import TriggerSet, trigger_set
 from server.db import utcnow
 from server.i18n import gettext as _
@@ -163,6 +170,35 @@ def _apply_checkin(row: CheckIn, form: CheckInForm, include_diary: bool) -> None
             setattr(row, name, bool(getattr(form, name)) if filled else None)
 
 
+REVISION_FIELDS = ("mood", "craving", "triggers", "used", "substances", "amount", "sleep_hours", "medication",
+                   "note", "diary", *DIARY_SCALES, *DIARY_ACTED)  # fmt: skip
+
+
+def _answers(row: CheckIn) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in REVISION_FIELDS}
+
+
+def _revision(
+    row: CheckIn, answers: dict[str, Any], reason: str, filled_at: datetime | None, now: datetime
+) -> CheckInRevision:
+    assert row.id is not None
+    return CheckInRevision(
+        checkin_id=row.id,
+        user_id=row.user_id,
+        answers={**answers, "triggers": list(answers.get("triggers") or [])},
+        reason=reason,
+        client_created_at=filled_at,
+        created_at=now,
+    )
+
+
+async def revisions_for(db: AsyncSession, checkin_id: int) -> list[CheckInRevision]:
+    rows = await db.scalars(
+        select(CheckInRevision).where(CheckInRevision.checkin_id == checkin_id).order_by(CheckInRevision.id)
+    )
+    return list(rows)
+
+
 async def _write_trigger_hits_for_checkin(db: AsyncSession, row: CheckIn) -> None:
     await db.execute(delete(TriggerHit).where(TriggerHit.checkin_id == row.id))
     for trigger_id in row.triggers:
@@ -275,9 +311,16 @@ async def _save_checkin_once(
             await db.flush()
             await _write_trigger_hits_for_checkin(db, row)
         elif client_time is not None and row.client_created_at is not None and client_time < row.client_created_at:
-            # An older edit replayed after a newer one: remember the key, keep the newer answers.
-            pass
+            # An older edit arriving after a newer one: the newer answers stay; if whoever filled this one in
+            # never saw them (another device, or offline), these are kept where the person can see them.
+            if form.base != row.idempotency_key:
+                incoming = CheckIn(user_id=user.id, local_date=day, mood=form.mood, craving=form.craving)
+                _apply_checkin(incoming, form, include_diary)
+                db.add(_revision(row, _answers(incoming), "older", client_time, now))
         else:
+            if row.idempotency_key is not None and form.base != row.idempotency_key:
+                # Filled in without seeing the stored check-in: the later one is shown, this one kept visibly.
+                db.add(_revision(row, _answers(row), "replaced", row.client_created_at, now))
             _apply_checkin(row, form, include_diary)
             row.client_created_at = client_time
             row.updated_at = now
@@ -462,6 +505,7 @@ async def checkins_today_context(db: AsyncSession, user: User, now: datetime | N
             "streak": streak,
             "encouragement": encouragement(today),
             "strong_craving_cards": await suggested_cards_for_craving(db, user.id, limit=2) if strong else [],
+            "revisions": len(await revisions_for(db, checkin.id)) if checkin is not None and checkin.id else 0,
         }
     }
 

@@ -120,6 +120,23 @@ class CheckInSubmission(SQLModel, table=True):
     created_at: datetime = utc_field(default_now=True)
 
 
+class CheckInRevision(SQLModel, table=True):
+    """Answers for a day that are not the ones shown, kept where the person can see them: two devices checked in
+    for the same day without seeing each other's answers (one of them offline). `reason` is "replaced" (these
+    were shown until a later-filled check-in arrived) or "older" (these arrived after a later-filled one)."""
+
+    __tablename__ = "checkin_revision"
+    __table_args__ = (CheckConstraint("reason IN ('replaced', 'older')", name="ck_checkin_revision_reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkin_id: int = Field(foreign_key="checkin.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    answers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    reason: str = Field(max_length=16)
+    client_created_at: datetime | None = utc_field(nullable=True)
+    created_at: datetime = utc_field(default_now=True)
+
+
 class CravingLog(SQLModel, table=True):
     __tablename__ = "craving_log"
     __table_args__ = (

@@ -38,6 +38,7 @@ from server.skills.logic import localised, localised_module
 from server.skills.models import NOTE_MAX, SkillFavourite, SkillPractice
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
+from server.web.replay import recorded
 from server.web.responses import is_htmx, redirect, render
 
 log = get_logger("skills")
@@ -365,7 +366,7 @@ class SkillsController(Controller):
             return self._replayed(request, existing, form, card, result.values)
         completed = await logic.complete_assignments(db_session, practice)
         log.info("skill practice saved", extra={"completed_assignments": completed})
-        return redirect(request, f"/skills/practice/{practice.id}")
+        return recorded(request, key, f"/skills/practice/{practice.id}")
 
     async def _by_key(self, db: Any, user_id: int, key: str) -> SkillPractice | None:
         return (
@@ -378,7 +379,7 @@ class SkillsController(Controller):
         self, request: Request, existing: SkillPractice, form: PracticeForm, card: SkillCard, values: dict[str, Any]
     ) -> Any:
         if _same_answers(existing, form, card.id):
-            return redirect(request, f"/skills/practice/{existing.id}")
+            return recorded(request, existing.idempotency_key, f"/skills/practice/{existing.id}")
         message = _(
             "This practice was already saved with different answers, and those were kept. "
             "To save these answers as a new practice, press Save again."

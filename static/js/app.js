@@ -17,9 +17,15 @@
     return text.replace("{n}", String(n));
   }
 
+  function pageOwner() { return document.body ? (document.body.dataset.owner || "") : ""; }
+  function ownedBy(owner) { return function (item) { return !item.owner || item.owner === owner; }; }
+
   function rejectedEntries() {
+    var owner = pageOwner();
     return queue.allSettings().then(function (settings) {
-      return settings.filter(function (item) { return item.key.indexOf("rejected-") === 0; });
+      return settings.filter(function (item) {
+        return item.key.indexOf("rejected-") === 0 && owner && ownedBy(owner)(item.value || {});
+      });
     });
   }
 
@@ -52,12 +58,21 @@
     });
   }
 
-  function updateQueueBanner() {
-    if (!queue) return;
-    queue.all().then(function (entries) {
-      if (!entries.length) { show("queue-banner", ""); } else {
-        var stale = entries.filter(function (e) { return Date.now() - e.queuedAt > queue.STALE_MS; }).length;
-        var text = entries.length === 1 ? words("one", 1) : words("many", entries.length);
+  // What waits on this phone, in words: to the person who saved it, how many and whether they are old; to
+  // anyone else (signed out, or the session ended) only that some entries wait for their owner to sign in.
+  function updateQueueBanner(needsSignIn) {
+    if (!queue) return Promise.resolve();
+    var owner = pageOwner();
+    return queue.all().then(function (entries) {
+      var mineNow = owner ? entries.filter(ownedBy(owner)) : [];
+      if (!owner || needsSignIn) {
+        var waiting = owner ? mineNow.length : entries.length;
+        show("queue-banner", waiting ? (waiting === 1 ? words("signinOne", 1) : words("signinMany", waiting)) : "");
+      } else if (!mineNow.length) {
+        show("queue-banner", "");
+      } else {
+        var stale = mineNow.filter(function (e) { return Date.now() - e.queuedAt > queue.STALE_MS; }).length;
+        var text = mineNow.length === 1 ? words("one", 1) : words("many", mineNow.length);
         if (stale) text += " " + words("stale", stale);
         show("queue-banner", text);
       }
@@ -66,22 +81,25 @@
   }
 
   function replay() {
-    if (!navigator.onLine) return;
+    if (!navigator.onLine || !queue) return Promise.resolve({ sent: 0, kept: 0 });
     var done = navigator.serviceWorker && navigator.serviceWorker.controller
       ? new Promise(function (resolve) {
           navigator.serviceWorker.addEventListener("message", function handler(event) {
             if (event.data && event.data.type === "replayed") {
               navigator.serviceWorker.removeEventListener("message", handler);
-              resolve(event.data.sent);
+              resolve(event.data.result || {});
             }
           });
           navigator.serviceWorker.controller.postMessage({ type: "replay" });
-          setTimeout(resolve, 15000);
+          setTimeout(function () { resolve({ timedOut: true }); }, 15000);
         })
-      : (queue ? queue.replay() : Promise.resolve(0));
-    done.then(function (sent) {
-      updateQueueBanner();
-      document.dispatchEvent(new CustomEvent("steady:replayed", { detail: { sent: sent || 0 } }));
+      : queue.replay();
+    return done.then(function (result) {
+      result = result || {};
+      return updateQueueBanner(result.needsSignIn).then(function () {
+        document.dispatchEvent(new CustomEvent("steady:replayed", { detail: { sent: result.sent || 0 } }));
+        return result;
+      });
     });
   }
 
@@ -93,13 +111,63 @@
     if (!(form instanceof HTMLFormElement)) return;
     var made = form.querySelector("input[name=client_created_at]");
     if (made && !made.value) made.value = new Date().toISOString();
-    if (form.hasAttribute("data-clears-storage") && queue) {
-      queue.clearAll().catch(function () {});
-      if (navigator.serviceWorker && navigator.serviceWorker.controller) {
-        navigator.serviceWorker.controller.postMessage({ type: "forget" });
-      }
+    if (form.hasAttribute("data-sign-out") && queue && !form.dataset.checked) {
+      event.preventDefault();
+      signOut(form);
     }
   }, true);
+
+  // Sign-out never deletes entries that wait on this phone without asking, and never before the server has
+  // signed the person out: the server's Clear-Site-Data wipes the phone's storage only when the form says
+  // the queue is empty or the person chose to delete it.
+  function submitSignOut(form, queueState) {
+    form.querySelector("input[name=queue]").value = queueState;
+    form.dataset.checked = "1";
+    form.submit();
+  }
+
+  function signOut(form) {
+    var dialog = document.getElementById("signout-dialog");
+    var owner = pageOwner();
+    Promise.all([queue.all(), rejectedEntries()]).then(function (both) {
+      var waiting = both[0].filter(ownedBy(owner)).length + both[1].length;
+      if (!waiting && navigator.onLine) { submitSignOut(form, "empty"); return; }
+      if (!dialog || typeof dialog.showModal !== "function") { submitSignOut(form, ""); return; }
+      var text = dialog.querySelector("[data-signout-text]");
+      var sendButton = dialog.querySelector("[data-signout=send]");
+      var discardButton = dialog.querySelector("[data-signout=discard]");
+      if (!navigator.onLine) {
+        text.textContent = dialog.dataset.offline;
+        sendButton.hidden = true;
+        discardButton.hidden = true;
+      } else {
+        text.textContent = (waiting === 1 ? dialog.dataset.one : dialog.dataset.many).replace("{n}", String(waiting));
+        sendButton.hidden = !both[0].length;
+        discardButton.hidden = false;
+      }
+      dialog.onclick = function (event) {
+        var choice = event.target && event.target.getAttribute && event.target.getAttribute("data-signout");
+        if (choice === "stay") { dialog.close(); }
+        if (choice === "discard") {
+          var mineKeys = both[0].filter(ownedBy(owner)).map(function (e) { return e.key; });
+          Promise.all(mineKeys.map(queue.remove).concat(both[1].map(function (item) {
+            return queue.deleteSetting(item.key);
+          }))).then(function () { submitSignOut(form, "discarded"); });
+        }
+        if (choice === "send") {
+          sendButton.disabled = true;
+          replay().then(function () { return queue.mine(); }).then(function (left) {
+            sendButton.disabled = false;
+            return rejectedEntries().then(function (refused) {
+              if (!left.length && !refused.length) { submitSignOut(form, "empty"); return; }
+              text.textContent = dialog.dataset.unsent;
+            });
+          });
+        }
+      };
+      dialog.showModal();
+    });
+  }
 
   // `force`: a page opened from the offline cache carries the key it was cached with, so every page load
   // makes its own key (a double tap within one page still sends one key).
@@ -154,6 +222,12 @@
     queue.setSetting("offline-use", input.checked).then(function () {
       var status = document.getElementById("offline-use-status");
       if (status) status.textContent = input.checked ? status.dataset.on : status.dataset.off;
+      // Ask the browser not to evict what is saved here under storage pressure, and say if it refused.
+      if (input.checked && status && navigator.storage && navigator.storage.persist) {
+        navigator.storage.persist().then(function (granted) {
+          if (!granted && status.dataset.notPersisted) status.textContent += " " + status.dataset.notPersisted;
+        }).catch(function () {});
+      }
       if (input.checked && navigator.serviceWorker && navigator.serviceWorker.controller) {
         var urls = (input.dataset.pages || "").split(" ").filter(Boolean);
         navigator.serviceWorker.controller.postMessage({ type: "cache-pages", urls: urls });
@@ -171,6 +245,8 @@
   window.addEventListener("online", function () { updateOnline(); replay(); });
   window.addEventListener("offline", updateOnline);
   document.addEventListener("DOMContentLoaded", function () {
+    // Tell the service worker whose entries are whose (an opaque name; empty when nobody is signed in).
+    if (queue && document.body && "owner" in document.body.dataset) queue.setSetting("owner", pageOwner()).catch(function () {});
     renewKeys(document, true);
     clearStaleForms();
     updateOnline();

@@ -1,0 +1,94 @@
+"""The offline queue's replay protocol over real HTTP (the browser side: tests/browser/test_offline_replay_browser.py):
+an entry is acknowledged only by 200 + X-Steady-Recorded naming its key; a replay after the session ended is
+not acknowledged; /session/offline gives the owner and a CSRF token valid now; sign-out wipes the phone's storage
+only when the page said nothing waits or the person chose to delete it. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from litestar.testing import TestClient
+
+from server.web.replay import offline_owner
+from tests.conftest import Database, login, post_form
+from tests.support.checkins import checkin_data, count, craving_data, signed_in_patient
+
+REPLAY = {"X-Steady-Replay": "1"}
+
+
+def test_every_queueable_form_acknowledges_its_key_and_only_a_replay_gets_the_acknowledgement(
+    client: TestClient, db: Database
+) -> None:
+    signed_in_patient(client, db)
+    checkin, craving = checkin_data(), craving_data()
+    key = "c0ffee00-1111-4222-8333-444455556666"
+    practice = {"distress_before": "7", "distress_after": "4", "idempotency_key": key}
+    for url, data in (("/checkin", checkin), ("/cravings", craving), ("/skills/urge-surfing/practice", practice)):
+        replayed = post_form(client, url, data, headers=REPLAY)
+        assert replayed.status_code == 200, (url, replayed.text[:300])
+        assert replayed.headers["x-steady-recorded"] == data["idempotency_key"]
+        assert replayed.json() == {"recorded": data["idempotency_key"]}
+        assert replayed.headers["cache-control"] == "no-store"
+        again = post_form(client, url, data, headers=REPLAY)  # recorded before: the same acknowledgement
+        assert (again.status_code, again.headers["x-steady-recorded"]) == (200, data["idempotency_key"])
+        person = post_form(client, url, data)  # a person (not the queue) gets the usual redirect
+        assert person.status_code == 303 and "x-steady-recorded" not in person.headers
+    assert db.scalar("SELECT count(*) FROM checkin") == 1
+    assert db.scalar("SELECT count(*) FROM craving_log") == 1
+    assert db.scalar("SELECT count(*) FROM skill_practice") == 1
+
+
+def test_refused_content_is_a_422_and_never_an_acknowledgement(client: TestClient, db: Database) -> None:
+    user = signed_in_patient(client, db)
+    refused = post_form(client, "/checkin", checkin_data(mood="12"), headers=REPLAY)
+    assert refused.status_code == 422 and "x-steady-recorded" not in refused.headers
+    assert count(db, "checkin", user) == 0
+
+
+def test_a_replay_after_the_session_ended_is_not_acknowledged(client: TestClient, db: Database) -> None:
+    user = signed_in_patient(client, db)
+    db.execute("DELETE FROM user_session")  # "sign out my other devices" from another phone, or it expired
+    data = checkin_data()
+    answer = post_form(client, "/checkin", data, headers=REPLAY)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    assert "x-steady-recorded" not in answer.headers
+    assert count(db, "checkin", user) == 0
+    # Signed in again, the same entry goes through and is acknowledged.
+    login(client, user.email)
+    sent = post_form(client, "/checkin", data, headers=REPLAY)
+    assert (sent.status_code, sent.headers["x-steady-recorded"]) == (200, data["idempotency_key"])
+
+
+def test_session_offline_names_the_owner_and_hands_out_a_token_that_works_now(
+    client: TestClient, db: Database, settings: object
+) -> None:
+    anonymous = client.get("/session/offline")
+    assert anonymous.json()["signed_in"] is False and anonymous.json()["owner"] == ""
+    assert anonymous.headers["cache-control"] == "no-store"
+
+    sam = signed_in_patient(client, db)
+    answer = client.get("/session/offline").json()
+    owner = offline_owner(settings.secret_key, sam.id)  # type: ignore[attr-defined]
+    assert answer == {"signed_in": True, "owner": owner, "csrf": answer["csrf"]}
+    assert f'data-owner="{owner}"' in client.get("/today").text
+    assert len(owner) == 32 and sam.email not in owner  # an HMAC: opaque on the phone
+
+    # A browser restart loses the CSRF cookie; the token from /session/offline makes a replay work again.
+    client.cookies.delete("csrftoken")
+    fresh = client.get("/session/offline").json()["csrf"]
+    data = checkin_data()
+    sent = client.post("/checkin", data=data, headers={**REPLAY, "x-csrftoken": fresh}, follow_redirects=False)
+    assert (sent.status_code, sent.headers["x-steady-recorded"]) == (200, data["idempotency_key"])
+
+    # Another person on the same phone gets another owner name: the queue never sends Sam's entries as theirs.
+    client.cookies.clear()
+    kim = db.make_user("patient", "kim@example.org")
+    login(client, kim.email)
+    assert client.get("/session/offline").json()["owner"] not in ("", owner)
+
+
+def test_sign_out_wipes_the_phone_only_when_nothing_waits_or_the_person_chose(client: TestClient, db: Database) -> None:
+    user = signed_in_patient(client, db)
+    cases = {"": '"cache"', "empty": '"cache", "storage"', "discarded": '"cache", "storage"', "junk": '"cache"'}
+    for queue_state, wipe in cases.items():
+        login(client, user.email)
+        out = post_form(client, "/logout", {"queue": queue_state})
+        assert out.status_code == 303 and out.headers["clear-site-data"] == wipe, queue_state
