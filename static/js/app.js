@@ -17,11 +17,20 @@
     return text.replace("{n}", String(n));
   }
 
+  // Whose entries this page may show and send: the signed-in account the server named on the page. Offline,
+  // the page may be a shell from the cache (made for nobody), so the last account seen online stands.
   function pageOwner() { return document.body ? (document.body.dataset.owner || "") : ""; }
+  function knownOwner() {
+    if (navigator.onLine || !queue) return Promise.resolve(pageOwner());
+    return queue.currentOwner();
+  }
   function ownedBy(owner) { return function (item) { return !item.owner || item.owner === owner; }; }
 
   function rejectedEntries() {
-    var owner = pageOwner();
+    return knownOwner().then(function (owner) { return rejectedFor(owner); });
+  }
+
+  function rejectedFor(owner) {
     return queue.allSettings().then(function (settings) {
       return settings.filter(function (item) {
         return item.key.indexOf("rejected-") === 0 && owner && ownedBy(owner)(item.value || {});
@@ -62,8 +71,9 @@
   // anyone else (signed out, or the session ended) only that some entries wait for their owner to sign in.
   function updateQueueBanner(needsSignIn) {
     if (!queue) return Promise.resolve();
-    var owner = pageOwner();
-    return queue.all().then(function (entries) {
+    return Promise.all([queue.all(), knownOwner()]).then(function (both) {
+      var entries = both[0];
+      var owner = both[1];
       var mineNow = owner ? entries.filter(ownedBy(owner)) : [];
       if (!owner || needsSignIn) {
         var waiting = owner ? mineNow.length : entries.length;
@@ -128,10 +138,13 @@
 
   function signOut(form) {
     var dialog = document.getElementById("signout-dialog");
-    var owner = pageOwner();
+    var owner = pageOwner();  // the sign-out button is on a page the server made for this person
     Promise.all([queue.all(), rejectedEntries()]).then(function (both) {
       var waiting = both[0].filter(ownedBy(owner)).length + both[1].length;
-      if (!waiting && navigator.onLine) { submitSignOut(form, "empty"); return; }
+      // Another account's entries on this phone (its session ended) must survive this person's sign-out.
+      var others = both[0].filter(function (e) { return e.owner && e.owner !== owner; }).length;
+      var nothingLeft = others ? "kept" : "empty";
+      if (!waiting && navigator.onLine) { submitSignOut(form, nothingLeft); return; }
       if (!dialog || typeof dialog.showModal !== "function") { submitSignOut(form, ""); return; }
       var text = dialog.querySelector("[data-signout-text]");
       var sendButton = dialog.querySelector("[data-signout=send]");
@@ -152,14 +165,14 @@
           var mineKeys = both[0].filter(ownedBy(owner)).map(function (e) { return e.key; });
           Promise.all(mineKeys.map(queue.remove).concat(both[1].map(function (item) {
             return queue.deleteSetting(item.key);
-          }))).then(function () { submitSignOut(form, "discarded"); });
+          }))).then(function () { submitSignOut(form, others ? "kept" : "discarded"); });
         }
         if (choice === "send") {
           sendButton.disabled = true;
           replay().then(function () { return queue.mine(); }).then(function (left) {
             sendButton.disabled = false;
             return rejectedEntries().then(function (refused) {
-              if (!left.length && !refused.length) { submitSignOut(form, "empty"); return; }
+              if (!left.length && !refused.length) { submitSignOut(form, nothingLeft); return; }
               text.textContent = dialog.dataset.unsent;
             });
           });
@@ -245,8 +258,11 @@
   window.addEventListener("online", function () { updateOnline(); replay(); });
   window.addEventListener("offline", updateOnline);
   document.addEventListener("DOMContentLoaded", function () {
-    // Tell the service worker whose entries are whose (an opaque name; empty when nobody is signed in).
-    if (queue && document.body && "owner" in document.body.dataset) queue.setSetting("owner", pageOwner()).catch(function () {});
+    // Tell the service worker whose entries are whose (an opaque name; empty when nobody is signed in). Only
+    // a page that came from the server knows; a cached shell opened offline does not.
+    if (queue && navigator.onLine && document.body && "owner" in document.body.dataset) {
+      queue.setSetting("owner", pageOwner()).catch(function () {});
+    }
     renewKeys(document, true);
     clearStaleForms();
     updateOnline();

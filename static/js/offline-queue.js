@@ -134,16 +134,13 @@
     }, function () { return result; });
   }
 
-  // One replay at a time across every tab and the service worker (Web Locks), and one per context.
+  // One replay at a time across every tab and the service worker (Web Locks: a second one waits, then finds
+  // only what the first left), and one per context.
   var replaying = null;
   function replay() {
     if (replaying) return replaying;
     var locks = scope.navigator && scope.navigator.locks;
-    var run = locks
-      ? locks.request("steady-replay", { ifAvailable: true }, function (lock) {
-          return lock ? replayEntries() : { sent: 0, kept: 0, needsSignIn: false, busy: true };
-        })
-      : replayEntries();
+    var run = locks ? locks.request("steady-replay", function () { return replayEntries(); }) : replayEntries();
     replaying = Promise.resolve(run).then(function (result) {
       return setSetting("needs-sign-in", Boolean(result.needsSignIn)).then(function () { return result; });
     }).finally(function () { replaying = null; });

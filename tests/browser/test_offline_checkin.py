@@ -55,7 +55,7 @@ def test_offline_checkin_and_cravings_sync_exactly_once(
     switch = page.get_by_label("Keep forms on this phone for offline use")
     expect(switch).to_be_enabled()
     switch.check()
-    expect(page.locator("#offline-use-status")).to_have_text("Offline use is on.")
+    expect(page.locator("#offline-use-status")).to_contain_text("Offline use is on.")
     wait_for(lambda: {"/checkin", "/log"} <= set(page.evaluate(CACHED_PATHS)), message="forms were not cached")
     for path in ("/checkin", "/log"):
         page.goto(f"{live_server.url}{path}")
@@ -131,11 +131,12 @@ def test_offline_checkin_and_cravings_sync_exactly_once(
 
     # The same key sent again gets the first result, and still one row.
     checkin_id = db.scalar("SELECT id FROM checkin")
+    token = page.evaluate("fetch('/session/offline').then(r => r.json()).then(s => s.csrf)")
     checkin_entry = next(e for e in entries if e["url"].endswith("/checkin"))
     again = page.request.post(
         checkin_entry["url"],
         data=checkin_entry["body"],
-        headers={"Content-Type": "application/x-www-form-urlencoded", "x-csrftoken": checkin_entry["csrf"] or ""},
+        headers={"Content-Type": "application/x-www-form-urlencoded", "x-csrftoken": token},
         max_redirects=0,
     )
     assert again.status == 303 and again.headers["location"] == f"/checkins/{checkin_id}?saved=1"
@@ -144,7 +145,7 @@ def test_offline_checkin_and_cravings_sync_exactly_once(
     again = page.request.post(
         craving_entry["url"],
         data=craving_entry["body"],
-        headers={"Content-Type": "application/x-www-form-urlencoded", "x-csrftoken": craving_entry["csrf"] or ""},
+        headers={"Content-Type": "application/x-www-form-urlencoded", "x-csrftoken": token},
         max_redirects=0,
     )
     assert again.status == 303 and again.headers["location"] == f"/log?saved={craving_id}"

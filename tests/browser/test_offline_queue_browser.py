@@ -41,7 +41,7 @@ def test_stale_and_refused_entries_are_shown_not_dropped(
     page.evaluate("SteadyQueue.clearAll()")
     bad = f"_csrf_token={token}&idempotency_key=bad-entry&mood=99&craving=2&note=walked+the+dog"
     page.evaluate(ADD_ENTRY, ["bad-entry", bad, 0])
-    assert page.evaluate("SteadyQueue.replay()") == 1
+    assert page.evaluate("SteadyQueue.replay().then(result => result.sent)") == 1
     page.reload()
     rejected = page.locator("#rejected-entries")
     rejected.wait_for(state="visible")

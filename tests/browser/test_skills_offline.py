@@ -51,7 +51,7 @@ def test_practise_box_breathing_offline_then_sync(live_server: LiveServer, page:
     switch = page.get_by_label("Keep forms on this phone for offline use")
     expect(switch).to_be_enabled()
     switch.check()
-    expect(page.locator("#offline-use-status")).to_have_text("Offline use is on.")
+    expect(page.locator("#offline-use-status")).to_contain_text("Offline use is on.")
     wanted = {"/skills", *(f"/skills/{c.id}" for c in catalogue.cards), "/static/js/skills.js"}
     wait_for(
         lambda: wanted <= set(page.evaluate(CACHED_URLS)),
