@@ -5,6 +5,9 @@ only when the page said nothing waits or the person chose to delete it. SQLite a
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from litestar.testing import TestClient
 
 from server.web.replay import offline_owner
@@ -92,3 +95,14 @@ def test_sign_out_wipes_the_phone_only_when_nothing_waits_or_the_person_chose(cl
         login(client, user.email)
         out = post_form(client, "/logout", {"queue": queue_state})
         assert out.status_code == 303 and out.headers["clear-site-data"] == wipe, queue_state
+
+
+def test_a_csrf_refusal_is_logged_with_its_real_status(
+    client: TestClient, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    signed_in_patient(client, db)
+    with caplog.at_level(logging.INFO, logger="steady.http"):
+        refused = client.post("/checkin", data=checkin_data(), headers={"x-csrftoken": "stale"}, follow_redirects=False)
+    assert refused.status_code == 403
+    [line] = [r for r in caplog.records if r.name == "steady.http" and getattr(r, "path", "") == "/checkin"]
+    assert line.status == 403  # type: ignore[attr-defined]

@@ -104,6 +104,11 @@ class RequestContextMiddleware(ASGIMiddleware):
 
         try:
             await next_app(scope, receive, send_with_headers)
+        except Exception as exc:
+            # Refused before any answer was sent (a CSRF mismatch, a guard): the app's exception handler answers
+            # outside this middleware, so log the status it will send rather than 0.
+            status_holder["status"] = getattr(exc, "status_code", 500)
+            raise
         finally:
             if not is_static:
                 user = scope.get("user")

@@ -12,6 +12,8 @@ person chose, be deleted by that choice), and the queue must say in words what i
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from typing import Any
 
@@ -40,6 +42,21 @@ def checkins(server: LiveServer, user: User | None = None) -> int:
     if user is None:
         return int(server.db.scalar("SELECT count(*) FROM checkin"))
     return int(server.db.scalar("SELECT count(*) FROM checkin WHERE user_id = :u", u=user.id))
+
+
+def tally(server: LiveServer, scenario: str, *, queued_offline: int, deleted_by_choice: int = 0,
+          left_on_phone: int = 0) -> None:  # fmt: skip
+    """bench/offline_bench.py runs these scenarios and prints the totals (STEADY_OFFLINE_TALLY names the file)."""
+    recorded = int(server.db.scalar("SELECT (SELECT count(*) FROM checkin) + (SELECT count(*) FROM craving_log)"))
+    keys = int(server.db.scalar("SELECT (SELECT count(DISTINCT idempotency_key) FROM checkin_submission) + "
+                                "(SELECT count(DISTINCT idempotency_key) FROM craving_log)"))  # fmt: skip
+    lost = queued_offline - recorded - deleted_by_choice - left_on_phone
+    assert lost == 0, (scenario, lost)
+    if os.environ.get("STEADY_OFFLINE_TALLY"):
+        with open(os.environ["STEADY_OFFLINE_TALLY"], "a", encoding="utf-8") as out:
+            out.write(json.dumps({"scenario": scenario, "queued": queued_offline, "recorded": recorded,
+                                  "duplicated": max(0, recorded - keys), "deleted_by_choice": deleted_by_choice,
+                                  "stuck": left_on_phone, "lost": lost}) + "\n")  # fmt: skip
 
 
 def ready_for_offline(page: Page, server: LiveServer, user: User) -> None:
@@ -82,6 +99,7 @@ def test_the_session_ends_while_an_entry_waits(live_server: LiveServer, page: Pa
     wait_for(lambda: checkins(live_server, sam) == 1, message="the entry was not sent after signing in")
     wait_for(lambda: queued(page) == 0)
     expect(page.locator("#queue-banner")).to_be_hidden()
+    tally(live_server, "session ended while waiting", queued_offline=1)
 
 
 def test_sign_out_never_deletes_waiting_entries_without_asking(
@@ -116,6 +134,7 @@ def test_sign_out_never_deletes_waiting_entries_without_asking(
     more.wait_for_url("**/login?signed_out=1")
     assert checkins(live_server, sam) == 1
     assert live_server.db.scalar("SELECT count(*) FROM user_session") == 0
+    tally(live_server, "sign out offline, then online", queued_offline=1)
 
 
 def test_deleting_waiting_entries_at_sign_out_is_the_persons_choice(
@@ -135,6 +154,7 @@ def test_deleting_waiting_entries_at_sign_out_is_the_persons_choice(
     dialog.get_by_role("button", name="Delete them and sign out").click()
     page.wait_for_url("**/login?signed_out=1")
     assert checkins(live_server) == 0
+    tally(live_server, "delete at sign-out", queued_offline=1, deleted_by_choice=1)
 
 
 def test_a_restarted_browser_without_its_csrf_cookie_still_sends(
@@ -151,6 +171,7 @@ def test_a_restarted_browser_without_its_csrf_cookie_still_sends(
     page.goto(f"{live_server.url}/today")
     wait_for(lambda: checkins(live_server, sam) == 1, message="the entry stayed stuck on an old token")
     wait_for(lambda: queued(page) == 0)
+    tally(live_server, "CSRF cookie gone (browser restart)", queued_offline=1)
 
 
 def test_an_entry_recorded_before_its_answer_was_lost_is_acknowledged_once(
@@ -171,6 +192,7 @@ def test_an_entry_recorded_before_its_answer_was_lost_is_acknowledged_once(
     wait_for(lambda: queued(page) == 0, message="an entry the server already had was never let go")
     assert checkins(live_server, sam) == 1
     assert live_server.db.scalar("SELECT count(*) FROM checkin_submission") == 1
+    tally(live_server, "answer lost mid-replay", queued_offline=1)
 
 
 def test_two_tabs_replaying_at_once_record_each_entry_once(
@@ -198,6 +220,7 @@ def test_two_tabs_replaying_at_once_record_each_entry_once(
     assert checkins(live_server, sam) == 1
     assert live_server.db.scalar("SELECT count(*) FROM craving_log") == 2
     second.close()
+    tally(live_server, "two tabs replaying", queued_offline=3)
 
 
 def test_a_server_error_keeps_the_entry_until_the_server_recovers(
@@ -217,6 +240,7 @@ def test_a_server_error_keeps_the_entry_until_the_server_recovers(
     page.reload()
     wait_for(lambda: queued(page) == 0, message="the entry was not sent once the server recovered")
     assert checkins(live_server, sam) == 1
+    tally(live_server, "5xx then success", queued_offline=1)
 
 
 def test_a_second_person_on_the_same_phone_never_sends_or_sees_the_first_persons_entries(
@@ -243,3 +267,4 @@ def test_a_second_person_on_the_same_phone_never_sends_or_sees_the_first_persons
     login_page(page, live_server, sam)
     wait_for(lambda: checkins(live_server, sam) == 1, message="Sam's entry was not sent when Sam came back")
     assert checkins(live_server, kim) == 0
+    tally(live_server, "second person on the phone", queued_offline=1)
