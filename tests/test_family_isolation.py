@@ -52,6 +52,7 @@ FAMILY_ALLOWED = {
     "/account/devices/sign-out-others",
     "/manifest.webmanifest",
     "/offline",
+    "/session/offline",  # who is signed in, as an opaque name, and a CSRF token: nothing of the patient's
     "/sw.js",
     "/family",
     "/family/about",
