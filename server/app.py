@@ -43,6 +43,7 @@ from server.sharing.controllers import FlagSettingsController, SharingController
 from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
+from server.web.edge import EdgeMiddleware
 from server.web.logging import configure_logging
 from server.web.middleware import RequestContextMiddleware, security_headers_hook
 from server.web.pwa import PwaController
@@ -113,7 +114,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[alchemy_plugin(db_config), HTMXPlugin()],
         request_class=HTMXRequest,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
-        middleware=[RequestContextMiddleware(settings), SessionAuthMiddleware(session_maker, cookie_name(settings))],
+        middleware=[
+            RequestContextMiddleware(settings),
+            EdgeMiddleware(),
+            SessionAuthMiddleware(session_maker, cookie_name(settings)),
+        ],
         before_send=[security_headers_hook(settings)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

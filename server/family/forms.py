@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from server.family.models import MESSAGE_MAX
 from server.i18n import gettext as _
+from server.web.forms import RowId
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -71,7 +72,7 @@ class RemoveForm(BaseModel):
 class EncourageForm(BaseModel):
     preset: str = Field(default="", max_length=MESSAGE_MAX)
     message: str = Field(default="", max_length=MESSAGE_MAX)
-    patient_id: int | None = None
+    patient_id: RowId | None = None
     idempotency_key: str
 
     @field_validator("idempotency_key")

@@ -14,6 +14,7 @@ from server.accounts.service import valid_timezone
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.schedule.logic import MAX_EXTENSION_WEEKS, MAX_PROGRAM_WEEKS
+from server.web.forms import RowId
 
 WEEKDAYS = (
     _l("Monday"),
@@ -164,14 +165,14 @@ class ExtraForm(BaseModel):
 
 
 class EnrolForm(BaseModel):
-    patient_id: int
+    patient_id: RowId
     start_date: date
 
     _date = field_validator("start_date", mode="before")(parse_date)
 
 
 class TherapistEnrolForm(BaseModel):
-    program_id: int
+    program_id: RowId
     start_date: date
 
     _date = field_validator("start_date", mode="before")(parse_date)

@@ -56,6 +56,7 @@ from server.sharing.weeks import Week
 from server.skills.catalogue import default_catalogue
 from server.skills.logic import UnknownCardError, assign_card, card_title, localised
 from server.skills.models import SkillAssignment
+from server.web.edge import is_bounded_id
 from server.web.forms import form_values, validate
 from server.web.responses import redirect, render
 
@@ -166,10 +167,9 @@ class SharingController(Controller):
         return render(request, "sharing/overview.html", context)
 
     async def _therapist_or_404(self, request: Request, db: Any, raw: Any) -> User:
-        try:
-            therapist_id = int(str(raw))
-        except (TypeError, ValueError):
-            raise NotFoundException() from None
+        if not is_bounded_id(str(raw).strip()):
+            raise NotFoundException()
+        therapist_id = int(str(raw).strip())
         therapist = await patient_side.clinic_therapist(db, request.user, therapist_id)
         if therapist is None:
             raise NotFoundException()
@@ -256,10 +256,10 @@ class SharingController(Controller):
     @post("/nudge", media_type=MediaType.HTML)
     async def nudge(self, request: Request, db_session: DbSession) -> Any:
         values = await form_values(request)
-        try:
-            therapist_id = int(str(values.get("therapist") or ""))
-        except ValueError:
+        raw = str(values.get("therapist") or "").strip()
+        if not is_bounded_id(raw):
             return redirect(request, "/sharing?notice=nudge_not_sharing")
+        therapist_id = int(raw)
         result = await patient_side.send_nudge(db_session, request.user, therapist_id)
         return redirect(request, f"/sharing?notice=nudge_{result.status}")
 

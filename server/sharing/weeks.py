@@ -17,6 +17,9 @@ from server.localtime import zone_for
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 @dataclass(frozen=True, order=True)
 class Week:
     monday: date
@@ -31,8 +34,11 @@ class Week:
         match = _WEEK_RE.match((label or "").strip())
         if match is None:
             return None
+        year = int(match.group(1))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            return None  # no one shares data from year 1 or 9999, and date arithmetic there overflows
         try:
-            return cls(date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1))
+            return cls(date.fromisocalendar(year, int(match.group(2)), 1))
         except ValueError:
             return None
 

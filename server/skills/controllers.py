@@ -97,7 +97,10 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     # A phone that sends no offset is taken to mean UTC (our script always sends an ISO time with Z).
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00 is before datetime.min in UTC: a clock no phone has
+        return None
 
 
 def _sane(value: datetime | None, now: datetime) -> datetime | None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from litestar import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from server.i18n import gettext as _
+from server.web.edge import CONTROL, MAX_ID
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# An id a form may name (a patient, a program): a row id both databases can hold; anything else is "not one of
+# the choices", never an overflow in the driver.
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 @dataclass
@@ -66,6 +70,13 @@ def validate(
     `field_message(field, error_type)` may give kinder words for particular fields; errors on
     `hidden_fields` (which nobody can see) are shown above the form instead.
     """
+    refused = _control_characters(raw)
+    if refused:
+        # NUL and other control characters: PostgreSQL can't store a NUL, and none belongs in anything a person
+        # types. Say so on the field; what was typed comes back without the invisible characters.
+        message = _("Please remove the unusual invisible characters from this.")
+        errors = {("__all__" if name in hidden_fields else name): message for name in refused}
+        return FormResult(data=None, errors=errors, values=_without_control(raw))
     cleaned = {k: v for k, v in raw.items() if not (isinstance(v, str) and v.strip() == "")}
     try:
         return FormResult(data=model.model_validate(cleaned), values=raw)
@@ -78,6 +89,29 @@ def validate(
             special = field_message(name, error["type"]) if field_message else None
             errors.setdefault(name, special or _message(dict(error)))
         return FormResult(data=None, errors=errors, values=raw)
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _control_characters(raw: dict[str, Any]) -> list[str]:
+    return [name for name, value in raw.items() if any(CONTROL.search(text) for text in _texts(value))]
+
+
+def _without_control(raw: dict[str, Any]) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return CONTROL.sub("", value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {name: clean(value) for name, value in raw.items()}
 
 
 async def form_values(request: Request, list_fields: tuple[str, ...] = ()) -> dict[str, Any]:
