@@ -55,9 +55,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     if settings.is_sqlite:
         Path(settings.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        engine = EngineConfig(connect_args={"timeout": 10})
+        engine = EngineConfig(connect_args={"timeout": 10}, hide_parameters=True)
     else:
-        engine = EngineConfig(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = EngineConfig(pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
+    # hide_parameters: a database error's message would otherwise carry the statement's values (notes, names,
+    # emails) into every log that records it.
     config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         metadata=SQLModel.metadata,

@@ -5,9 +5,55 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
+from collections.abc import Callable
 from contextvars import ContextVar
+from types import TracebackType
+from typing import Any
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+WITHHELD = "(message withheld: it may hold personal data)"
+
+
+def scrubbed_traceback(exc_info: tuple[type[BaseException], BaseException, TracebackType | None]) -> str:
+    """The traceback with every exception's message left out (types, files and lines stay): a driver's message
+    can quote the row it refused — a note, a name, an email."""
+    _kind, error, _tb = exc_info
+    report = traceback.TracebackException.from_exception(error)
+    seen: set[int] = set()
+    pending = [report]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current._str = WITHHELD
+        if hasattr(current, "exceptions") and current.exceptions:
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return "".join(report.format())
+
+
+def _scrubbing_factory(previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = scrubbed_traceback(record.exc_info)  # type: ignore[arg-type]
+        return record
+
+    return make
+
+
+def install_log_scrubber() -> None:
+    """Every log record in the process (ours, Litestar's, SQLAlchemy's, uvicorn's) carries a scrubbed
+    traceback; formatters use `exc_text` when it is set."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "steady_scrubber", False):
+        factory = _scrubbing_factory(current)
+        factory.steady_scrubber = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(factory)
 
 
 class RequestIdFilter(logging.Filter):
@@ -29,7 +75,7 @@ class JsonFormatter(logging.Formatter):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = record.exc_text or scrubbed_traceback(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(entry)
 
 
@@ -49,6 +95,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(level: int = logging.INFO) -> None:
+    install_log_scrubber()
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
