@@ -56,6 +56,12 @@ class Settings:
         return self.base_url.startswith("https://")
 
     @property
+    def push_loopback_for_tests(self) -> bool:
+        """Test suites run a push service on 127.0.0.1; only this explicit switch lets a device point there.
+        Whatever BASE_URL says, everyone else gets https endpoints on the known push services only."""
+        return _bool(self.env.get("STEADY_PUSH_ALLOW_LOOPBACK_FOR_TESTS"), False)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -259,7 +259,12 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     if database_url not in _SESSION_SETTINGS:
         data_dir = tmp_path_factory.mktemp("data")
         _SESSION_SETTINGS[database_url] = Settings.from_env(
-            {"STEADY_DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-" + "x" * 40},
+            {
+                "STEADY_DATA_DIR": str(data_dir),
+                "DATABASE_URL": database_url,
+                "SECRET_KEY": "test-secret-" + "x" * 40,
+                "STEADY_PUSH_ALLOW_LOOPBACK_FOR_TESTS": "1",  # the loopback push service of tests/support
+            },
             migrate_on_start=False,
             run_dispatcher_in_app=False,
         )

@@ -159,14 +159,39 @@ def test_bad_subscriptions_are_refused(client: TestClient, db: Database, push_se
 
 def test_over_https_only_real_push_services_are_accepted() -> None:
     hosts = (*KNOWN_PUSH_HOSTS, "push.example.net")
-    assert endpoint_problem("https://fcm.googleapis.com/fcm/send/abc", allow_any_host=False, hosts=hosts) is None
-    assert endpoint_problem("https://updates.push.services.mozilla.com/wpush/v2/x", allow_any_host=False,
+    assert endpoint_problem("https://fcm.googleapis.com/fcm/send/abc", allow_loopback=False, hosts=hosts) is None
+    assert endpoint_problem("https://updates.push.services.mozilla.com/wpush/v2/x", allow_loopback=False,
                             hosts=hosts) is None  # fmt: skip
-    assert endpoint_problem("https://web.push.apple.com/QGx", allow_any_host=False, hosts=hosts) is None
-    assert endpoint_problem("https://push.example.net/x", allow_any_host=False, hosts=hosts) is None
+    assert endpoint_problem("https://web.push.apple.com/QGx", allow_loopback=False, hosts=hosts) is None
+    assert endpoint_problem("https://push.example.net/x", allow_loopback=False, hosts=hosts) is None
     for bad in ("https://169.254.169.254/latest", "http://fcm.googleapis.com/x", "https://evilpush.apple.com.x.io/",
-                "https://user:pw@fcm.googleapis.com/x", "https://apple.com/"):  # fmt: skip
-        assert endpoint_problem(bad, allow_any_host=False, hosts=hosts) is not None, bad
+                "https://user:pw@fcm.googleapis.com/x", "https://apple.com/", "http://127.0.0.1:5432/",
+                "http://169.254.169.254/latest/meta-data"):  # fmt: skip
+        assert endpoint_problem(bad, allow_loopback=False, hosts=hosts) is not None, bad
+    # The test-only switch adds this machine's loopback, and nothing else.
+    assert endpoint_problem("http://127.0.0.1:9/push/x", allow_loopback=True, hosts=hosts) is None
+    for bad in ("http://169.254.169.254/latest", "http://10.0.0.5/x", "gopher://127.0.0.1/x"):
+        assert endpoint_problem(bad, allow_loopback=True, hosts=hosts) is not None, bad
+
+
+def test_an_http_server_address_no_longer_opens_the_clinic_network(client: TestClient, db: Database) -> None:
+    """The default BASE_URL is http: that used to skip the allow-list. A second app without the test switch
+    refuses a loopback endpoint and a cloud-metadata one."""
+    from server.app import create_app
+    from server.settings import Settings
+
+    plain = Settings.from_env({"STEADY_DATA_DIR": str(client.app.state.settings.data_dir),
+                               "DATABASE_URL": client.app.state.settings.database_url, "SECRET_KEY": "s" * 40},
+                              migrate_on_start=False, run_dispatcher_in_app=False)  # fmt: skip
+    assert not plain.https and not plain.push_loopback_for_tests
+    patient = db.make_user(Role.PATIENT, "p@example.org")
+    with TestClient(create_app(plain)) as other:
+        login(other, patient.email)
+        headers = {"x-csrftoken": csrf_token(other)}
+        for endpoint in ("http://127.0.0.1:5432/", "http://169.254.169.254/latest/meta-data"):
+            body = {"subscription": {"endpoint": endpoint, "keys": {"p256dh": "BExample", "auth": "auth-secret"}}}
+            assert other.post("/push/subscriptions", json=body, headers=headers).status_code == 422, endpoint
+    assert db.scalar("SELECT count(*) FROM push_subscription") == 0
 
 
 def test_test_notification_is_decrypted_at_the_push_service(

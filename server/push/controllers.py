@@ -301,7 +301,7 @@ class PushApiController(Controller):
         endpoint = body.subscription.endpoint
         problem = service.endpoint_problem(
             endpoint,
-            allow_any_host=not settings.https,  # local development and tests use a push service on localhost
+            allow_loopback=settings.push_loopback_for_tests,
             hosts=service.allowed_push_hosts(settings.env),
         )
         if problem:
@@ -345,7 +345,9 @@ class PushApiController(Controller):
             return _json_error(_("Something was missing. Please try again."))
         new = body.subscription
         problem = service.endpoint_problem(
-            new.endpoint, allow_any_host=not settings.https, hosts=service.allowed_push_hosts(settings.env)
+            new.endpoint,
+            allow_loopback=settings.push_loopback_for_tests,
+            hosts=service.allowed_push_hosts(settings.env),
         )
         if problem:
             log.info("renewal refused: %s", problem)

@@ -275,15 +275,21 @@ def allowed_push_hosts(env: dict[str, str] | Any) -> tuple[str, ...]:
     return (*KNOWN_PUSH_HOSTS, *extra)
 
 
-def endpoint_problem(endpoint: str, *, allow_any_host: bool, hosts: Sequence[str]) -> str | None:
-    """Why this push endpoint can't be used, or None. Returns a reason for logs, not for people."""
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def endpoint_problem(endpoint: str, *, allow_loopback: bool, hosts: Sequence[str]) -> str | None:
+    """Why this push endpoint can't be used, or None. Returns a reason for logs, not for people.
+
+    Only https on a known push service (never the clinic's network, never cloud metadata addresses), whatever the
+    server's own address; `allow_loopback` (a test-only setting) adds a push service on this machine."""
     if not endpoint or len(endpoint) > ENDPOINT_MAX:
         return "endpoint length"
     parts = urlsplit(endpoint)
     if not parts.hostname or parts.username or parts.password:
         return "endpoint host"
-    if allow_any_host:
-        return None if parts.scheme in ("http", "https") else "endpoint scheme"
+    if allow_loopback and parts.hostname.lower() in LOOPBACK_HOSTS and parts.scheme in ("http", "https"):
+        return None
     if parts.scheme != "https":
         return "endpoint scheme"
     host = parts.hostname.lower()

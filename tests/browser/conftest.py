@@ -68,6 +68,7 @@ def live_server_factory(sqlite_template: Path, tmp_path: Path) -> Iterator[Any]:
             "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
             "SECRET_KEY": "browser-test-secret-" + "y" * 30,
             "BASE_URL": base_url,
+            "STEADY_PUSH_ALLOW_LOOPBACK_FOR_TESTS": "1",
         }
         options: dict[str, Any] = {"migrate_on_start": False, "run_dispatcher_in_app": False}
         options.update(overrides)
