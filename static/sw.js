@@ -220,7 +220,9 @@ self.addEventListener("pushsubscriptionchange", function (event) {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ old_endpoint: old.endpoint, subscription: sub.toJSON() }),
+      // The old auth secret proves this browser holds the device being renewed.
+      body: JSON.stringify({ old_endpoint: old.endpoint, old_auth: (old.toJSON().keys || {}).auth || "",
+                             subscription: sub.toJSON() }),
     });
   }).catch(function () {}));
 });

@@ -417,12 +417,31 @@ def test_service_worker_renews_a_replaced_subscription(
     old, new = push_service.new_subscription(), push_service.new_subscription()
     add_device(db.url, patient.id, old, "Phone")
     login(client, other.email)
-    body = {"old_endpoint": old.endpoint, "subscription": new.subscription_info()}
+    body = {"old_endpoint": old.endpoint, "old_auth": old.auth, "subscription": new.subscription_info()}
     # Only the device's own person can renew it (and without a CSRF token: a service worker has none).
     assert client.post("/push/subscriptions/renew", json=body).status_code == 404
     client.cookies.clear()
     assert client.post("/push/subscriptions/renew", json=body, follow_redirects=False).status_code in (303, 401)
     login(client, patient.email)
+    # Knowing the endpoint is not enough: the old auth secret proves the browser holds the device.
+    for wrong in ({**body, "old_auth": "not-the-secret"}, {k: v for k, v in body.items() if k != "old_auth"}):
+        assert client.post("/push/subscriptions/renew", json=wrong).status_code in (404, 422)
+    assert devices(db.url, patient.id)[0].endpoint == old.endpoint
     assert client.post("/push/subscriptions/renew", json=body).json() == {"renewed": True}
     [device] = devices(db.url, patient.id)
     assert (device.device_label, device.endpoint, device.p256dh) == ("Phone", new.endpoint, new.p256dh)
+
+
+def test_renewing_can_never_remove_someone_elses_device(
+    client: TestClient, db: Database, push_service: LoopbackPushService
+) -> None:
+    """The old route deleted any row with the new endpoint: naming a victim's endpoint as "new" removed it."""
+    attacker, victim = db.make_user(Role.PATIENT), db.make_user(Role.PATIENT)
+    mine, theirs = push_service.new_subscription(), push_service.new_subscription()
+    add_device(db.url, attacker.id, mine, "Mine")
+    add_device(db.url, victim.id, theirs, "Theirs")
+    login(client, attacker.email)
+    body = {"old_endpoint": mine.endpoint, "old_auth": mine.auth, "subscription": theirs.subscription_info()}
+    assert client.post("/push/subscriptions/renew", json=body).status_code == 404
+    assert [d.endpoint for d in devices(db.url, victim.id)] == [theirs.endpoint]
+    assert [d.endpoint for d in devices(db.url, attacker.id)] == [mine.endpoint]

@@ -152,6 +152,7 @@ class UnsubscribeRequest(BaseModel):
 
 class RenewRequest(BaseModel):
     old_endpoint: str = Field(min_length=10, max_length=1024)
+    old_auth: str = Field(min_length=8, max_length=100)  # the old subscription's auth secret: proof of holding it
     subscription: SubscriptionBody
 
 
@@ -339,7 +340,8 @@ class PushApiController(Controller):
 
         No CSRF token can reach a service worker, so this route goes without one. It is still safe: the session
         cookie is SameSite=Lax (never sent on another site's POST), and it only swaps the keys of a device this
-        person already has, named by its old endpoint, which no other site can know."""
+        person already has, named by its old endpoint and proved by its old auth secret (which only this browser
+        and Steady hold), and it never touches anyone else's device."""
         body = await _read_json(request, RenewRequest)
         if body is None:
             return _json_error(_("Something was missing. Please try again."))
@@ -353,7 +355,7 @@ class PushApiController(Controller):
             log.info("renewal refused: %s", problem)
             return _json_error(_("This browser's push service isn't one Steady can use."))
         renewed = await service.renew_subscription(
-            db_session, request.user.id, body.old_endpoint,
+            db_session, request.user.id, body.old_endpoint, old_auth=body.old_auth,
             endpoint=new.endpoint, p256dh=new.keys.p256dh, auth=new.keys.auth,
         )  # fmt: skip
         if not renewed:

@@ -6,6 +6,7 @@ say what to do, never how the person is doing: "Time for your evening check-in",
 
 from __future__ import annotations
 
+import hmac
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -316,18 +317,24 @@ async def save_subscription(
 
 
 async def renew_subscription(
-    db: AsyncSession, user_id: int, old_endpoint: str, *, endpoint: str, p256dh: str, auth: str
+    db: AsyncSession, user_id: int, old_endpoint: str, *, old_auth: str, endpoint: str, p256dh: str, auth: str
 ) -> bool:
-    """Swap in the browser's replacement subscription for a device this person has; False if they have none
-    with that old endpoint."""
+    """Swap in the browser's replacement subscription for a device this person has, once the caller proved it
+    holds that device (its auth secret, which only the browser and Steady know); False otherwise. Nothing of
+    anyone else's is touched."""
     device = await db.scalar(
         select(PushSubscription).where(PushSubscription.endpoint == old_endpoint, PushSubscription.user_id == user_id)
     )
-    if device is None:
+    if device is None or not hmac.compare_digest(device.auth.encode(), old_auth.encode()):
         return False
     if endpoint != old_endpoint:
-        # The new endpoint may already be known (a page re-subscribed first): keep one row for it.
-        await db.execute(delete(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        taken = await db.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        if taken is not None and taken.user_id != user_id:
+            return False  # another person's device: never replaced or removed from here
+        # The new endpoint may already be this person's (a page re-subscribed first): keep one row for it.
+        await db.execute(
+            delete(PushSubscription).where(PushSubscription.endpoint == endpoint, PushSubscription.user_id == user_id)
+        )
     device.endpoint, device.p256dh, device.auth = endpoint, p256dh, auth
     db.add(device)
     await db.flush()
