@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Role
 from server.accounts.passwords import password_problem
@@ -366,3 +368,40 @@ def test_production_password_hash_parameters() -> None:
     code = "from server.accounts.passwords import hash_password; print(hash_password('x' * 12))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.startswith("$argon2id$v=19$m=32768,t=3,p=1$"), out
+
+
+def test_strangers_failing_from_other_addresses_never_lock_the_owner_out(db: Database, settings: Any) -> None:
+    """Five wrong passwords from any address used to lock the account, the right password included. Now
+    failures from elsewhere only slow sign-in down; the pair and the address are what get refused."""
+    from server.accounts import throttle
+
+    owner = db.make_user(Role.PATIENT, "owner@example.org")
+
+    def after(failures: list[tuple[str, str]], email: str, address: str) -> throttle.Decision:
+        async def work(session: AsyncSession) -> throttle.Decision:
+            for who, where in failures:
+                await throttle.record_failure(session, who, where)
+            return await throttle.decide(session, settings, email, address)
+
+        return db.run(work)
+
+    strangers = [(owner.email, f"203.0.113.{n}") for n in range(30)]
+    at_home = after(strangers, owner.email, "198.51.100.7")
+    assert at_home.wait_minutes == 0 and at_home.delay_seconds > 0  # slower, never locked out
+    same_pair = after([], owner.email, "203.0.113.1")
+    assert same_pair.wait_minutes == 0  # one failure from that address so far
+    db.execute("DELETE FROM login_failure")
+    one_address = after([(owner.email, "203.0.113.9")] * 5, owner.email, "203.0.113.9")
+    assert one_address.wait_minutes == 15  # that pair is refused…
+    assert after([], owner.email, "198.51.100.7").wait_minutes == 0  # …the owner at home is not
+    sprayer = after([(f"guess{n}@example.org", "192.0.2.66") for n in range(20)], "x@example.org", "192.0.2.66")
+    assert sprayer.wait_minutes > 0  # one address trying many accounts is refused
+
+
+def test_invite_codes_cannot_be_guessed_endlessly(client: TestClient, db: Database) -> None:
+    attempt = {"code": "WRONG-CODE-1", "name": "N", "email": "n@example.org", "password": "a long enough pass",
+               "timezone": "America/New_York"}  # fmt: skip
+    for _ in range(10):
+        assert post_form(client, "/join", attempt).status_code == 422
+    refused = post_form(client, "/join", attempt)
+    assert refused.status_code == 429 and "Too many tries" in refused.text

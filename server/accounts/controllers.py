@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -127,12 +128,16 @@ class AuthController(Controller):
             return render(request, "accounts/login.html", {"values": values, "errors": result.errors}, status_code=422)
         form = result.data
         address = request.client.host if request.client else "unknown"
-        wait = await throttle.minutes_locked(db_session, settings, form.email, address)
-        if wait:
-            message = _("Too many tries. For your safety, please try again in %(n)d minutes.") % {"n": wait}
+        decision = await throttle.decide(db_session, settings, form.email, address)
+        if decision.wait_minutes:
+            message = _("Too many tries. For your safety, please try again in %(n)d minutes.") % {
+                "n": decision.wait_minutes
+            }
             return render(
                 request, "accounts/login.html", {"values": values, "errors": {"__all__": message}}, status_code=429
             )
+        if decision.delay_seconds:
+            await anyio.sleep(decision.delay_seconds)  # many failures from elsewhere: slower, never locked out
         user = await service.authenticate(db_session, form.email, form.password)
         if user is None:
             await throttle.record_failure(db_session, form.email, address)
@@ -143,7 +148,7 @@ class AuthController(Controller):
                 {"values": values, "errors": {"__all__": _("Wrong email or password.")}},
                 status_code=422,
             )
-        await throttle.clear_failures(db_session, form.email)
+        await throttle.clear_failures(db_session, form.email, address)
         target = service.safe_next(form.next, service.ROLE_HOME[user.role])
         return await _replace_session(request, db_session, settings, user, target)
 
@@ -187,9 +192,18 @@ class AuthController(Controller):
         result = validate(JoinForm, await form_values(request))
         errors = dict(result.errors)
         invite = None
+        address = request.client.host if request.client else "unknown"
+        wait = await throttle.join_minutes_locked(db_session, settings, address)
+        if wait:
+            errors["__all__"] = _("Too many tries. For your safety, please try again in %(n)d minutes.") % {"n": wait}
+            values = {**result.values, "password": ""}
+            context = {"values": values, "errors": errors, "timezones": _timezones(str(values.get("timezone", "")))}
+            return render(request, "accounts/join.html", context, status_code=429)
         if "code" not in errors:
             invite = await invite_logic.find_usable_invite(db_session, str(result.values.get("code", "")))
             if invite is None:
+                await throttle.record_join_failure(db_session, address)
+                await db_session.commit()
                 errors["code"] = _(
                     "This invite code isn't valid any more. It may have expired or been used. Please ask for a new one."
                 )
