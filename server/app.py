@@ -32,13 +32,9 @@ from server.milestones.hooks import with_milestone_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
 from server.reminders import reminder_hooks
-from server.schedule.controllers import (
-    CalendarFeedController,
-    PatientScheduleController,
-    ProgramAdminController,
-    TherapistScheduleController,
-)
+from server.schedule.controllers import CalendarFeedController, PatientScheduleController, ProgramAdminController
 from server.settings import Settings
+from server.sharing.attendance import TherapistScheduleController
 from server.sharing.controllers import FlagSettingsController, SharingController, TherapistController
 from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController

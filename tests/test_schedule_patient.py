@@ -16,6 +16,7 @@ from server.schedule import logic
 from server.schedule.models import Attendance, CalendarFeed, Enrolment, SessionException
 from tests.conftest import Database, htmx_post, login, post_form
 from tests.test_schedule_helpers import enrol, make_program
+from tests.test_sharing_support import share
 
 EVERY_DAY = [("All", 1, 52, [(d, "18:00", "Evening group") for d in range(7)])]
 
@@ -160,6 +161,7 @@ def test_a_patient_cannot_mark_someone_elses_session(client: TestClient, db: Dat
 def test_therapist_enrols_and_marks_attendance_for_own_patients_only(client: TestClient, db: Database) -> None:
     therapist = db.make_user(Role.THERAPIST)
     patient = db.make_user(Role.PATIENT, therapist=therapist, name="Jordan")
+    share(db, patient, therapist, ["attendance"], data_from=this_monday() - timedelta(weeks=4))
     not_mine = db.make_user(Role.PATIENT)
     program = make_program(db, phases=EVERY_DAY)
     closed = make_program(db, name="Closed IOP", phases=EVERY_DAY, active=False)

@@ -17,7 +17,7 @@ from litestar.response import Template
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.guards import admin_only, patient_only, therapist_only
+from server.accounts.guards import admin_only, patient_only
 from server.accounts.models import Clinic, User
 from server.db import DbSession, utcnow
 from server.i18n import current_locale
@@ -39,7 +39,6 @@ from server.schedule.forms import (
     PhaseForm,
     ProgramForm,
     SessionChangeForm,
-    TherapistEnrolForm,
 )
 from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
 from server.settings import AppSettings, Settings
@@ -609,7 +608,9 @@ class ProgramAdminController(Controller):
 # --- attendance, shared by the patient's and the therapist's pages -------------------------------------------
 
 
-async def _mark(request: Request, db: AsyncSession, patient: User, marker: User, back: str, page: Any) -> Response[Any]:
+async def mark_attendance(
+    request: Request, db: AsyncSession, patient: User, marker: User, back: str, page: Any
+) -> Response[Any]:
     """Save one attendance mark: an htmx request gets the updated row, a plain form a redirect back."""
     result = validate(AttendanceForm, await form_values(request))
     if not result.ok or result.data is None:
@@ -665,7 +666,7 @@ class PatientScheduleController(Controller):
         async def page(status: int, **extra: Any) -> Template:
             return await self._page(request, db_session, settings, status, **extra)
 
-        return await _mark(request, db_session, patient, patient, "/schedule", page)
+        return await mark_attendance(request, db_session, patient, patient, "/schedule", page)
 
     @post("/calendar")
     async def calendar_on(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
@@ -679,81 +680,6 @@ class PatientScheduleController(Controller):
     async def calendar_off(self, request: Request, db_session: DbSession) -> Response[Any]:
         await feed.turn_off(db_session, request.user.id)
         return redirect(request, "/schedule?notice=calendar-off#calendar")
-
-
-class TherapistScheduleController(Controller):
-    """A therapist enrols their own patients and marks their attendance."""
-
-    path = "/therapist/patients/{patient_id:int}/schedule"
-    guards = [therapist_only]
-
-    async def _page(
-        self, request: Request, db: AsyncSession, patient: User, status_code: int = 200, **extra: Any
-    ) -> Template:
-        therapist: User = request.user
-        now = utcnow()
-        occurrences = await logic.sessions_for_patient(
-            db,
-            patient.id,  # type: ignore[arg-type]
-            now - timedelta(days=STAFF_PAST_DAYS),
-            now + timedelta(days=views.UPCOMING_DAYS),
-        )
-        marks = await logic.attendance_marks(db, patient.id, [o.occurrence_id for o in occurrences])  # type: ignore[arg-type]
-        sessions = [views.session_view(o, therapist.timezone, now, marks) for o in occurrences]
-        enrolments = await views.enrolment_views(db, patient.id, now)  # type: ignore[arg-type]
-        programs = await service.clinic_programs(db, therapist.clinic_id, open_only=True)
-        summary = await logic.attendance_summary(db, patient.id, now - timedelta(days=STAFF_PAST_DAYS), now)  # type: ignore[arg-type]
-        context: dict[str, Any] = {
-            "patient": patient,
-            "enrolments": enrolments,
-            "can_enrol": not any(e.state in ("upcoming", "active") for e in enrolments),
-            "program_options": [(str(p.id), p.name) for p in programs],
-            "upcoming_days": views.group_by_day([s for s in sessions if not s.started or s.in_progress]),
-            "past_sessions": [s for s in reversed(sessions) if s.started and not s.in_progress and not s.occ.cancelled],
-            "summary": summary,
-            "mark_url": f"/therapist/patients/{patient.id}/schedule/attendance",
-            "values": {"start_date": utcnow().astimezone(logic.zone(therapist.timezone)).date().isoformat()},
-            "errors": {},
-            "notice": request.query_params.get("notice", ""),
-            "viewer_zone": views.zone_city(therapist.timezone),
-            "past_days": STAFF_PAST_DAYS,
-        }
-        context.update(extra)
-        return render(request, "schedule/therapist_schedule.html", context, status_code=status_code)
-
-    @get("/")
-    async def schedule(self, request: Request, db_session: DbSession, patient_id: int) -> Template:
-        patient = await service.care_team_patient_or_404(db_session, request.user, patient_id)
-        return await self._page(request, db_session, patient)
-
-    @post("/enrol")
-    async def enrol(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
-        therapist: User = request.user
-        patient = await service.care_team_patient_or_404(db_session, therapist, patient_id)
-        result = validate(TherapistEnrolForm, await form_values(request))
-        errors = dict(result.errors)
-        program = None
-        if result.data is not None and not errors:
-            program = await db_session.get(Program, result.data.program_id)
-            if program is None or program.clinic_id != therapist.clinic_id or not program.active:
-                errors = {"program_id": _("Please pick a program from the list.")}
-                program = None
-            else:
-                errors = await service.enrol_errors(db_session, program, patient, result.data.start_date)
-        if errors or result.data is None or program is None:
-            return await self._page(request, db_session, patient, 422, values=result.values, errors=errors)
-        await service.enrol(db_session, program, patient, result.data.start_date)
-        return redirect(request, f"/therapist/patients/{patient.id}/schedule?notice=enrolled")
-
-    @post("/attendance")
-    async def attendance(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
-        therapist: User = request.user
-        patient = await service.care_team_patient_or_404(db_session, therapist, patient_id)
-
-        async def page(status: int, **extra: Any) -> Template:
-            return await self._page(request, db_session, patient, status, **extra)
-
-        return await _mark(request, db_session, patient, therapist, f"/therapist/patients/{patient.id}/schedule", page)
 
 
 class CalendarFeedController(Controller):

@@ -16,7 +16,7 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.models import Role, User
+from server.accounts.models import CareTeam, Role, User
 from server.consent.models import Consent
 from server.consent.service import active_consents, as_utc, record_disclosures
 from server.db import utcnow
@@ -76,9 +76,13 @@ async def require_shared_views(
     patient_ids: Sequence[int] | None = None,
     week: str | None = None,
     kind: str | None,
+    category: str | None = None,
     now: datetime | None = None,
 ) -> list[AccessGrant]:
-    """Grants for the patients (all sharing patients when `patient_ids` is None) this viewer may see now.
+    """Grants for the patients (all sharing patients when `patient_ids` is None) this viewer may see now: on the
+    viewer's care team, in the viewer's clinic, with a consent to this viewer in force (signed, not expired, not
+    revoked, not replaced) and, when `category` is given, that category granted; only weeks inside the consent's
+    data window.
 
     `week` is an ISO week label ('2026-W47'); patients for whom it falls outside the consent window are left
     out. With `kind` set ('summary_view', 'export_pdf', 'export_csv', 'dashboard'), one access-log row per
@@ -95,9 +99,15 @@ async def require_shared_views(
     consents = await active_consents(db, viewer.id, now, patient_ids=patient_ids, recipient_kind="therapist")
     if not consents:
         return []
+    if category is not None:
+        consents = {pid: c for pid, c in consents.items() if category in c.categories}
+        if not consents:
+            return []
+    care_team = select(CareTeam.patient_id).where(CareTeam.therapist_id == viewer.id)
     patients = await db.scalars(
         select(User).where(
             User.id.in_(list(consents)),  # type: ignore[union-attr]
+            User.id.in_(care_team),  # type: ignore[union-attr]
             User.role == Role.PATIENT,
             User.clinic_id == viewer.clinic_id,
         )
@@ -128,10 +138,13 @@ async def require_shared_view(
     week: str | None = None,
     *,
     kind: str | None,
+    category: str | None = None,
     now: datetime | None = None,
 ) -> AccessGrant:
     """One patient-week, or 404."""
-    grants = await require_shared_views(db, viewer, patient_ids=[patient_id], week=week, kind=kind, now=now)
+    grants = await require_shared_views(
+        db, viewer, patient_ids=[patient_id], week=week, kind=kind, category=category, now=now
+    )
     if not grants:
         raise NotFoundException()
     return grants[0]

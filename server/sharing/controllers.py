@@ -74,6 +74,8 @@ LOG_KIND_LABELS = {
     "export_csv": _l("downloaded your weekly summary (spreadsheet)"),
     "dashboard": _l("saw your week on their patient list"),
     "notification": _l("was sent an update"),
+    "attendance_view": _l("looked at your groups and attendance"),
+    "attendance_mark": _l("marked your attendance at a group"),
 }
 FLAG_FILTERS: tuple[tuple[str, Any], ...] = (
     ("any", _l("Any flag")),

@@ -1,0 +1,113 @@
+"""A therapist's view of a patient's groups: enrolment and attendance, only with the patient's consent to share
+"Group attendance" (the same gate as every other therapist read: care team, consent in force, category granted,
+data window; each view and each mark written to the access log the patient sees)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.guards import therapist_only
+from server.accounts.models import User
+from server.db import DbSession, utcnow
+from server.i18n import gettext as _
+from server.schedule import admin as service
+from server.schedule import logic, views
+from server.schedule.controllers import STAFF_PAST_DAYS, mark_attendance
+from server.schedule.forms import TherapistEnrolForm
+from server.schedule.models import Program
+from server.sharing.access import AccessGrant, require_shared_view
+from server.sharing.weeks import local_midnight
+from server.web.forms import form_values, validate
+from server.web.responses import redirect, render
+
+ATTENDANCE = "attendance"
+
+
+class TherapistScheduleController(Controller):
+    """A therapist enrols their own patients and marks their attendance."""
+
+    path = "/therapist/patients/{patient_id:int}/schedule"
+    guards = [therapist_only]
+
+    async def _page(
+        self, request: Request, db: AsyncSession, grant: AccessGrant, status_code: int = 200, **extra: Any
+    ) -> Template:
+        therapist: User = request.user
+        patient = grant.patient
+        now = utcnow()
+        # Nothing from before the consent's data window, whatever the page's usual reach.
+        since = max(now - timedelta(days=STAFF_PAST_DAYS), local_midnight(grant.data_from, patient.timezone))
+        occurrences = await logic.sessions_for_patient(
+            db,
+            patient.id,  # type: ignore[arg-type]
+            since,
+            now + timedelta(days=views.UPCOMING_DAYS),
+        )
+        marks = await logic.attendance_marks(db, patient.id, [o.occurrence_id for o in occurrences])  # type: ignore[arg-type]
+        sessions = [views.session_view(o, therapist.timezone, now, marks) for o in occurrences]
+        enrolments = await views.enrolment_views(db, patient.id, now)  # type: ignore[arg-type]
+        programs = await service.clinic_programs(db, therapist.clinic_id, open_only=True)
+        summary = await logic.attendance_summary(db, patient.id, since, now)  # type: ignore[arg-type]
+        context: dict[str, Any] = {
+            "patient": patient,
+            "enrolments": enrolments,
+            "can_enrol": not any(e.state in ("upcoming", "active") for e in enrolments),
+            "program_options": [(str(p.id), p.name) for p in programs],
+            "upcoming_days": views.group_by_day([s for s in sessions if not s.started or s.in_progress]),
+            "past_sessions": [s for s in reversed(sessions) if s.started and not s.in_progress and not s.occ.cancelled],
+            "summary": summary,
+            "mark_url": f"/therapist/patients/{patient.id}/schedule/attendance",
+            "values": {"start_date": utcnow().astimezone(logic.zone(therapist.timezone)).date().isoformat()},
+            "errors": {},
+            "notice": request.query_params.get("notice", ""),
+            "viewer_zone": views.zone_city(therapist.timezone),
+            "past_days": STAFF_PAST_DAYS,
+        }
+        context.update(extra)
+        return render(request, "schedule/therapist_schedule.html", context, status_code=status_code)
+
+    @get("/")
+    async def schedule(self, request: Request, db_session: DbSession, patient_id: int) -> Template:
+        grant = await require_shared_view(
+            db_session, request.user, patient_id, kind="attendance_view", category=ATTENDANCE
+        )
+        return await self._page(request, db_session, grant)
+
+    @post("/enrol")
+    async def enrol(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
+        therapist: User = request.user
+        grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=ATTENDANCE)
+        patient = grant.patient
+        result = validate(TherapistEnrolForm, await form_values(request))
+        errors = dict(result.errors)
+        program = None
+        if result.data is not None and not errors:
+            program = await db_session.get(Program, result.data.program_id)
+            if program is None or program.clinic_id != therapist.clinic_id or not program.active:
+                errors = {"program_id": _("Please pick a program from the list.")}
+                program = None
+            else:
+                errors = await service.enrol_errors(db_session, program, patient, result.data.start_date)
+        if errors or result.data is None or program is None:
+            return await self._page(request, db_session, grant, 422, values=result.values, errors=errors)
+        await service.enrol(db_session, program, patient, result.data.start_date)
+        return redirect(request, f"/therapist/patients/{patient.id}/schedule?notice=enrolled")
+
+    @post("/attendance")
+    async def attendance(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
+        therapist: User = request.user
+        grant = await require_shared_view(
+            db_session, therapist, patient_id, kind="attendance_mark", category=ATTENDANCE
+        )
+        patient = grant.patient
+
+        async def page(status: int, **extra: Any) -> Template:
+            return await self._page(request, db_session, grant, status, **extra)
+
+        back = f"/therapist/patients/{patient.id}/schedule"
+        return await mark_attendance(request, db_session, patient, therapist, back, page)
