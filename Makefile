@@ -30,10 +30,12 @@ run: $(INSTALLED) $(VENDOR) $(MO)
 test: lint $(VENDOR) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Style, then the architecture: the import contracts in pyproject.toml ([tool.importlinter]).
+# Style, then the architecture: the import contracts in pyproject.toml ([tool.importlinter]), then types
+# (mypy as a per-module ratchet: bench/typecheck.py).
 lint: $(INSTALLED)
 	$(BIN)/ruff check server tests bench
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python bench/typecheck.py
 
 bench: $(INSTALLED) $(VENDOR)
 	$(BIN)/python bench/run_all.py

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from server.accounts.guards import therapist_only
 from server.accounts.models import Role, User
 from server.consent.service import revoke
 from server.sharing.weeks import Week
@@ -24,11 +25,18 @@ from tests.test_sharing_support import share
 ALL_BUT_ATTENDANCE = ["mood_sleep", "cravings_triggers", "substance_use", "diary_card", "skills", "notes"]
 
 
+def _therapist_guarded(handler: Any) -> bool:
+    return any(therapist_only in (layer.guards or ()) for layer in handler.ownership_layers)
+
+
 def therapist_patient_routes(app: Any) -> list[tuple[str, str]]:
-    """(method, path) of every route under /therapist that takes a patient id."""
+    """(method, path) of every route under /therapist, or behind the therapist guard anywhere, that takes a
+    patient id."""
     found = []
     for route in app.routes:
-        if not route.path.startswith("/therapist/") or "{patient_id" not in route.path:
+        if "{patient_id" not in route.path:
+            continue
+        if not route.path.startswith("/therapist/") and not any(_therapist_guarded(h) for h in route.route_handlers):
             continue
         for handler in route.route_handlers:
             for method in sorted(handler.http_methods & {"GET", "POST"}):
@@ -114,3 +122,26 @@ async def _kinds(session: Any, patient_id: int) -> list[tuple[str]]:
 
     return list((await session.execute(text("SELECT kind FROM disclosure_log WHERE patient_id = :p"),
                                         {"p": patient_id})).all())  # fmt: skip
+
+
+def test_the_patient_list_shows_only_sharing_patients_and_logs_each_once(
+    client: TestClient, db: Database, scene: dict[str, Any]
+) -> None:
+    login(client, scene["therapist"].email)
+    page = client.get("/therapist")
+    assert page.status_code == 200
+    for name in ("silent", "revoked"):
+        assert scene[name].display_name not in page.text
+        assert log_rows(db, scene[name]) == 0
+    assert scene["sharing"].display_name in page.text
+    assert log_rows(db, scene["sharing"]) == 1
+
+
+def test_the_route_walk_finds_every_therapist_guarded_patient_route(client: TestClient) -> None:
+    """Guarded handlers that name a patient are all in the walk, wherever their path starts."""
+    walked = set(therapist_patient_routes(client.app))
+    for route in client.app.routes:
+        for handler in route.route_handlers:
+            if _therapist_guarded(handler) and "{patient_id" in route.path:
+                for method in handler.http_methods & {"GET", "POST"}:
+                    assert (method, route.path) in walked

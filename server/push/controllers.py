@@ -34,7 +34,8 @@ from server.db import utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.push import service
-from server.push.models import DEFAULT_GROUP_MINUTES, KINDS, OUTCOMES
+from server.push.kinds import all_kinds, get_kind
+from server.push.models import DEFAULT_GROUP_MINUTES, OUTCOMES
 from server.push.vapid import VapidKeys, load_or_create_vapid_keys
 from server.settings import Settings
 from server.web.forms import form_values, validate
@@ -43,15 +44,6 @@ from server.web.responses import is_htmx, redirect, render
 
 log = get_logger("push")
 
-KIND_LABELS = {
-    "group": _l("Group sessions"),
-    "checkin": _l("Daily check-in"),
-    "homework": _l("Skill practice from your therapist"),
-    "milestone": _l("Milestones"),
-    "encouragement": _l("Encouragement"),
-    "nudge": _l("Nudges"),
-    "test": _l("Test notifications"),
-}
 OUTCOME_LABELS = {
     "sent": _l("Delivered"),
     "retry": _l("Will retry"),
@@ -380,7 +372,7 @@ class DeliveriesAdminController(Controller):
         admin: User = request.user
         since = utcnow() - timedelta(days=7)
         counts = await service.delivery_counts(db_session, admin.clinic_id, since)
-        rows = [(str(KIND_LABELS[k]), [counts[k][o] for o in OUTCOMES], sum(counts[k].values())) for k in counts]
+        rows = [(str(get_kind(k).label), [counts[k][o] for o in OUTCOMES], sum(counts[k].values())) for k in counts]
         totals = [sum(counts[k][o] for k in counts) for o in OUTCOMES]
         return render(
             request,
@@ -390,6 +382,6 @@ class DeliveriesAdminController(Controller):
                 "outcomes": [str(OUTCOME_LABELS[o]) for o in OUTCOMES],
                 "totals": totals,
                 "grand_total": sum(totals),
-                "kinds": KINDS,
+                "kinds": tuple(k.name for k in all_kinds()),
             },
         )

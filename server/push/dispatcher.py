@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.accounts.models import User
 from server.db import utcnow
 from server.localtime import zone_for as zone
+from server.push.kinds import switchable_kinds
 from server.push.models import (
     DEFAULT_QUIET_END,
     DEFAULT_QUIET_START,
@@ -53,7 +54,6 @@ from server.push.models import (
     ReminderPreference,
 )
 from server.push.sender import DeliveryResult, PushSender, PushTarget, backoff_delay
-from server.push.service import KIND_SWITCH
 from server.push.timing import quiet_release
 from server.settings import Settings
 from server.web.logging import get_logger
@@ -237,7 +237,8 @@ class Dispatcher:
     ) -> tuple[dict[int, _Prefs], dict[int, list[_Device]], dict[int, set[int]]]:
         user_ids = {r.user_id for r in batch}
         prefs: dict[int, _Prefs] = {}
-        pref_columns = [PREFS.c.quiet_start, PREFS.c.quiet_end, *(PREFS.c[attr] for attr in KIND_SWITCH.values())]
+        switch = switchable_kinds()
+        pref_columns = [PREFS.c.quiet_start, PREFS.c.quiet_end, *(PREFS.c[attr] for attr in switch.values())]
         rows = await db.execute(
             select(USERS.c.id, USERS.c.timezone, PREFS.c.id, *pref_columns)
             .select_from(USERS.outerjoin(PREFS, PREFS.c.user_id == USERS.c.id))
@@ -248,7 +249,7 @@ class Dispatcher:
             if pref_id is None:
                 prefs[user_id] = _Prefs(tz, default.quiet_start, default.quiet_end, default.switched_off)
                 continue
-            off = frozenset(kind for kind, on in zip(KIND_SWITCH, switches, strict=True) if not on)
+            off = frozenset(kind for kind, on in zip(switch, switches, strict=True) if not on)
             prefs[user_id] = _Prefs(tz, quiet_start, quiet_end, off)
         devices: dict[int, list[_Device]] = defaultdict(list)
         subs = await db.execute(

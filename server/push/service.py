@@ -10,7 +10,7 @@ import hmac
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
 from server.db import utcnow
+from server.push.kinds import all_kinds, get_kind, switchable_kinds
 from server.push.models import (
     BODY_MAX,
     ENDPOINT_MAX,
-    KINDS,
     OUTCOMES,
     TITLE_MAX,
     URL_MAX,
@@ -34,26 +34,6 @@ from server.push.models import (
 )
 from server.push.sender import URGENCIES, sanitize_topic
 
-# The setting that switches each kind off; kinds not listed can't be switched off (a test the person asked for,
-# a word from their therapist or family), though quiet hours still hold them.
-KIND_SWITCH: dict[str, str] = {
-    "group": "group_enabled",
-    "checkin": "checkin_enabled",
-    "homework": "homework_enabled",
-    "milestone": "milestone_enabled",
-}
-# How long a reminder stays worth sending when the caller doesn't say. TTL at the push service is the same.
-DEFAULT_WINDOW: dict[str, timedelta] = {
-    "group": timedelta(hours=1),
-    "checkin": timedelta(hours=4),
-    "homework": timedelta(hours=24),
-    "milestone": timedelta(hours=24),
-    "encouragement": timedelta(hours=12),
-    "nudge": timedelta(hours=12),
-    "test": timedelta(minutes=10),
-}
-# Kinds where a newer message should replace an older one still waiting at the push service (RFC 8030 Topic).
-REPLACEABLE_KINDS = frozenset({"group", "checkin", "test"})
 # Push services that browsers use today. Over https only these hosts are accepted as endpoints, so a crafted
 # "subscription" can't make the server POST into the clinic's own network. STEADY_PUSH_HOSTS adds more.
 KNOWN_PUSH_HOSTS = (
@@ -96,8 +76,7 @@ def _safe_url(url: str) -> str:
 
 
 def _row(spec: ReminderSpec, now: datetime) -> dict[str, Any]:
-    if spec.kind not in KINDS:
-        raise ValueError(f"unknown reminder kind {spec.kind!r}; one of {KINDS}")
+    kind = get_kind(spec.kind)  # ValueError for a kind nobody registered
     if spec.urgency not in URGENCIES:
         raise ValueError(f"urgency must be one of {sorted(URGENCIES)}")
     if not spec.dedupe_key or len(spec.dedupe_key) > 160:
@@ -108,14 +87,14 @@ def _row(spec: ReminderSpec, now: datetime) -> dict[str, Any]:
     due = spec.due_at or now
     if due.tzinfo is None:
         raise ValueError("due_at must be timezone-aware")
-    expires = spec.expires_at or due + DEFAULT_WINDOW[spec.kind]
+    expires = spec.expires_at or due + kind.window
     if expires.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
     if expires <= due:
         raise ValueError("expires_at must be after due_at")
     # Every message carries a Topic (RFC 8030): the kind for kinds where the newest replaces the older, else the
     # reminder's own dedupe key, so a repeat after a crash replaces the first copy instead of stacking.
-    topic = spec.topic or (spec.kind if spec.kind in REPLACEABLE_KINDS else spec.dedupe_key)
+    topic = spec.topic or (spec.kind if kind.replaceable else spec.dedupe_key)
     return {
         "user_id": spec.user_id,
         "kind": spec.kind,
@@ -136,7 +115,8 @@ def _row(spec: ReminderSpec, now: datetime) -> dict[str, Any]:
 
 async def _switched_off(db: AsyncSession, specs: Sequence[ReminderSpec]) -> set[tuple[int, str]]:
     """(user_id, kind) pairs the people turned off."""
-    switchable = {(s.user_id, s.kind) for s in specs if s.kind in KIND_SWITCH}
+    switch = switchable_kinds()
+    switchable = {(s.user_id, s.kind) for s in specs if s.kind in switch}
     if not switchable:
         return set()
     prefs = await db.scalars(
@@ -145,7 +125,7 @@ async def _switched_off(db: AsyncSession, specs: Sequence[ReminderSpec]) -> set[
     off: set[tuple[int, str]] = set()
     for pref in prefs:
         for user_id, kind in switchable:
-            if user_id == pref.user_id and not getattr(pref, KIND_SWITCH[kind]):
+            if user_id == pref.user_id and not getattr(pref, switch[kind]):
                 off.add((user_id, kind))
     return off
 
@@ -237,7 +217,7 @@ async def enqueue_reminder(
     title / body: what the lock screen shows, in the recipient's language. No health details, ever.
     url: the same-site page a tap opens, e.g. "/checkin".
     due_at: when to send (UTC-aware; default now). expires_at: the end of its usefulness (default due_at plus
-        DEFAULT_WINDOW[kind]); a reminder that can't go out before then is dropped, never sent late.
+        the kind's registered window); a reminder that can't go out before then is dropped, never sent late.
     urgency: the Web Push Urgency ('very-low' | 'low' | 'normal' | 'high'). 'high' also means: if quiet hours
         would hold it past expires_at, send it during quiet hours rather than drop it.
     topic: replaces an undelivered older message with the same topic at the push service (default: the kind,
@@ -382,7 +362,7 @@ async def save_preferences(db: AsyncSession, user_id: int, values: dict[str, boo
     """Store the settings; returns the kinds that were switched off by this change."""
     pref = await get_preferences(db, user_id)
     turned_off = [
-        kind for kind, attr in KIND_SWITCH.items() if attr in values and getattr(pref, attr) and not values[attr]
+        kind for kind, attr in switchable_kinds().items() if attr in values and getattr(pref, attr) and not values[attr]
     ]
     quiet_changed = any(
         name in values and values[name] != getattr(pref, name) for name in ("quiet_start", "quiet_end")
@@ -425,4 +405,4 @@ async def delivery_counts(db: AsyncSession, clinic_id: int, since: datetime) -> 
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
     for kind, outcome, n in rows:
         counts[kind][outcome] = int(n)
-    return {kind: counts[kind] for kind in KINDS if kind in counts}
+    return {k.name: counts[k.name] for k in all_kinds() if k.name in counts}

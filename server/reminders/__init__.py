@@ -6,6 +6,7 @@ the `steady dispatch` command. Other domains queue their own reminders with `ser
 (or the wording helpers in `server.reminders.notify`).
 """
 
+from server.reminders import kinds as kinds  # registers this app's reminder kinds with server.push
 from server.reminders.planner import reminder_hooks
 
 __all__ = ["reminder_hooks"]

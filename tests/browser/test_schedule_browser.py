@@ -11,6 +11,7 @@ from server.db import utcnow
 from server.schedule import logic
 from tests.browser.conftest import LiveServer, check_page, login_page
 from tests.test_schedule_helpers import enrol, make_program
+from tests.test_sharing_support import share
 
 EVERY_DAY = [("All year", 1, 52, [(d, "18:00", "Evening group") for d in range(7)])]
 
@@ -93,6 +94,7 @@ def test_patient_schedule_attendance_and_calendar(live_server: LiveServer, page:
     assert page.get_by_label("Your private calendar address").input_value().endswith(".ics")
     both_schemes(page)
 
+    share(db, patient, therapist, ["attendance"], data_from=today - timedelta(days=30))  # attendance is shared
     page.context.clear_cookies()
     login_page(page, live_server, therapist)
     page.goto(f"{live_server.url}/therapist/patients/{patient.id}/schedule")
