@@ -20,7 +20,7 @@ from litestar_htmx import HTMXPlugin, HTMXRequest
 from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
-from server.accounts.sessions import cookie_name
+from server.accounts.sessions import cookie_name, csrf_cookie_name
 from server.checkins.controllers import CheckInController
 from server.checkins.events import listeners_state
 from server.crisis import logic as crisis_logic
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[security_headers_hook(settings)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
+            cookie_name=csrf_cookie_name(settings),
             cookie_secure=settings.https,
             cookie_samesite="lax",
             header_name="x-csrftoken",

@@ -106,3 +106,30 @@ def test_a_csrf_refusal_is_logged_with_its_real_status(
     assert refused.status_code == 403
     [line] = [r for r in caplog.records if r.name == "steady.http" and getattr(r, "path", "") == "/checkin"]
     assert line.status == 403  # type: ignore[attr-defined]
+
+
+def test_signing_in_rotates_the_csrf_token(client: TestClient, db: Database) -> None:
+    """A token held (or planted) before sign-in stops working once the person signs in."""
+    user = db.make_user("patient", "rot@example.org")
+    before = client.cookies.get("csrftoken") or (client.get("/login") and client.cookies["csrftoken"])
+    signed_in = login(client, user.email)
+    assert 'csrftoken=""' in signed_in.headers.get("set-cookie", "") or "csrftoken" not in client.cookies
+    client.get("/today")
+    after = client.cookies["csrftoken"]
+    assert after != before
+    stale = client.post("/checkin", data=checkin_data(), headers={"x-csrftoken": before}, follow_redirects=False)
+    assert stale.status_code == 403
+    fresh = client.post("/checkin", data=checkin_data(), headers={"x-csrftoken": after}, follow_redirects=False)
+    assert fresh.status_code == 303
+
+
+def test_over_https_the_csrf_cookie_is_host_only(db: Database, settings: object) -> None:
+    from server.app import create_app
+    from server.settings import Settings
+
+    base: Settings = settings  # type: ignore[assignment]
+    secure = Settings.from_env({**base.env, "BASE_URL": "https://steady.example.org"}, migrate_on_start=False,
+                               run_dispatcher_in_app=False)  # fmt: skip
+    with TestClient(create_app(secure), base_url="https://steady.example.org") as https_client:
+        cookie = https_client.get("/login").headers["set-cookie"]
+    assert cookie.startswith("__Host-csrftoken=") and "Secure" in cookie and "Path=/" in cookie

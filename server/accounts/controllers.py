@@ -52,6 +52,9 @@ def _signed_in_response(request: Request, settings: Settings, token: str, user: 
         secure=settings.https,
         samesite="lax",
     )
+    # A new session gets a new CSRF token: whatever token the browser held before signing in (perhaps planted)
+    # stops working, and the next page sets a fresh one.
+    response.delete_cookie(sessions.csrf_cookie_name(settings), path="/")
     return response
 
 

@@ -27,6 +27,11 @@ def cookie_name(settings: Settings) -> str:
     return f"__Host-{COOKIE_NAME}" if settings.https else COOKIE_NAME
 
 
+def csrf_cookie_name(settings: Settings) -> str:
+    """The CSRF cookie, `__Host-` over https (no subdomain can plant one); a new one after every sign-in."""
+    return "__Host-csrftoken" if settings.https else "csrftoken"
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -20,7 +20,7 @@
       var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
       if (headers["x-csrftoken"]) return headers["x-csrftoken"];
     } catch (e) { /* fall through to the cookie */ }
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    var match = document.cookie.match(/(?:^|;\s*)(?:__Host-)?csrftoken=([^;]+)/);
     return match ? decodeURIComponent(match[1]) : "";
   }
 

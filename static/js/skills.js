@@ -245,7 +245,7 @@
 
     form.addEventListener("submit", function () {
       // The page may come from the offline copy: send the token this browser holds now.
-      var token = cookie("csrftoken");
+      var token = cookie("__Host-csrftoken") || cookie("csrftoken");  // __Host- over https
       var field = form.querySelector("input[name=_csrf_token]");
       if (token && field) field.value = token;
       if (timer) timer.stop();
