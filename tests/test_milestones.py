@@ -111,16 +111,14 @@ def test_a_relapse_is_never_news_and_a_re_earned_milestone_is_new(db: Database) 
     assert notifications(db, robin) == [("sober_days", "30")]
     assert all("relapse" not in t.lower() and "reset" not in t.lower() for t in _pushes(db, robin))
 
-    # 30 days of the new run is a new milestone row for Sam, but Robin already heard "30 days": a second
-    # "30 days" (or anything lower) would show the count went back, so it stays quiet for Robin...
-    later = utcnow() + timedelta(days=30)
+    # "30 days sober" again would be a count going down (Robin knows of 30 a month ago): still quiet. The new
+    # run is news again once it passes what Robin could know - 60 days.
+    assert run_all(db, utcnow() + timedelta(days=30)).recorded == 0
+    later = utcnow() + timedelta(days=60)
     assert run_all(db, later).recorded == 1
-    assert milestones(db, sam)[-1] == ("sober_days", "30", today_of(sam).isoformat())
-    assert notifications(db, robin) == [("sober_days", "30")]
-    assert run_all(db, later).recorded == 0
-    # ... until the new run passes everything Robin could know.
-    assert run_all(db, utcnow() + timedelta(days=60)).recorded == 1
+    assert milestones(db, sam)[-1] == ("sober_days", "60", today_of(sam).isoformat())
     assert notifications(db, robin) == [("sober_days", "30"), ("sober_days", "60")]
+    assert run_all(db, later).recorded == 0
 
 
 def test_correcting_the_date_by_a_day_does_not_repeat_the_news(db: Database) -> None:

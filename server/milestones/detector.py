@@ -25,9 +25,10 @@ Only the biggest milestone reached in the last ``GRACE_DAYS`` days is recorded p
 sobriety date or a late check-in doesn't replay old news. And the same milestone (kind and value) is never
 recorded twice within its own length (two "30 days" less than 30 days apart): that only happens when a date was
 corrected or a streak grew backwards through a late check-in, never when it was earned again, and it keeps a
-quick restart from showing through to the family. For the same reason, after a restart the new run's 1, 7 and
-14 days stay quiet while an earlier run's milestone is less than 90 days old ("1 day sober" a week after
-"30 days sober" would tell the family what happened); from 30 days on, the new run's milestones are news again.
+quick restart from showing through to the family. For the same reason, a new run's sober-days milestones stay
+quiet until they pass everything the family could already know: every earlier run's sober milestones and, if
+good news was shared during an earlier run, as many days as that run could have had ("1 day sober" under a post
+"One month sober today!" would tell the family what happened). A count the family sees never goes down.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from sqlalchemy import Integer, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import FamilyLink, User
-from server.checkins.models import CheckIn, SobrietyDate
+from server.checkins.models import CheckIn, SoberReset, SobrietyDate
 from server.db import utcnow
 from server.family import milestones as family_milestones
 from server.family.models import FamilyPreference, Milestone
@@ -57,8 +58,6 @@ log = get_logger("milestones")
 # the grace days and a day either way for time zones), so the streak query never reads more history than this.
 STREAK_LOOKBACK_DAYS = max(STREAK_STEPS) + GRACE_DAYS + 3
 # After a restart, the new run's small milestones stay quiet for a while (see _drop_repeats).
-QUIET_BELOW_DAYS = 30
-QUIET_AFTER_RESTART = timedelta(days=90)
 
 
 @dataclass
@@ -275,6 +274,7 @@ async def _drop_repeats(db: AsyncSession, candidates: list[tuple[dict[str, Any],
             reached = _reached_day(kind, value, run_key)
             if reached is not None:
                 earlier[(pid, kind)].append((value, run_key, reached))
+    known = await _what_family_could_know(db, patient_ids)
     keep: list[dict[str, Any]] = []
     for row, day in candidates:
         if day is not None:
@@ -286,14 +286,58 @@ async def _drop_repeats(db: AsyncSession, candidates: list[tuple[dict[str, Any],
             ]
             if any(value == row["value"] and abs((day - reached).days) < length for value, reached in others):
                 continue
-            if (
-                row["kind"] == "sober_days"
-                and length < QUIET_BELOW_DAYS
-                and any(timedelta(0) <= day - reached < QUIET_AFTER_RESTART for _value, reached in others)
-            ):
+            if row["kind"] == "sober_days" and length <= known.get(row["patient_id"], _Known()).bound(row["run_key"]):
                 continue
         keep.append(row)
     return keep
+
+
+@dataclass
+class _Known:
+    """What the family could already know of a patient's sober days before the run that is counting now: the
+    sober milestones of other runs, and - if good news was shared during an earlier run - as many days as any run
+    before could have had by then (the words of a post are the patient's own; assume they gave the count)."""
+
+    other_runs: list[tuple[str, int]]  # (run_key, days) of sober milestones recorded
+    resets: list[tuple[date, int]]  # (previous_started_on, previous_days)
+    good_news: list[date]  # days good news was shared
+
+    def __init__(self) -> None:
+        self.other_runs, self.resets, self.good_news = [], [], []
+
+    def bound(self, run_key: str) -> int:
+        started = parse_day(run_key)
+        highest = max((days for key, days in self.other_runs if key != run_key), default=0)
+        before = [day for day in self.good_news if started is None or day < started]
+        if before:
+            starts = [parse_day(key) for key, _days in self.other_runs if key != run_key]
+            starts = [s for s in starts if s is not None] + [start for start, _days in self.resets]
+            highest = max(highest, *(days for _start, days in self.resets), 0)
+            if starts:
+                highest = max(highest, (max(before) - min(starts)).days)
+        return highest
+
+
+async def _what_family_could_know(db: AsyncSession, patient_ids: list[int]) -> dict[int, _Known]:
+    """Three queries per 1,000 patients: earlier sober milestones, restarts, and good-news days."""
+    known: dict[int, _Known] = defaultdict(_Known)
+    for start in range(0, len(patient_ids), 1000):
+        chunk = patient_ids[start : start + 1000]
+        for pid, kind, value, run_key, achieved in await db.execute(
+            select(Milestone.patient_id, Milestone.kind, Milestone.value, Milestone.run_key, Milestone.achieved_at)
+            .where(Milestone.patient_id.in_(chunk), Milestone.kind.in_(("sober_days", "good_news")))  # type: ignore[attr-defined]
+        ):
+            if kind == "sober_days":
+                known[pid].other_runs.append((run_key, int(value)))
+            else:
+                known[pid].good_news.append(_aware(achieved).date())
+        for pid, started, days in await db.execute(
+            select(SoberReset.user_id, SoberReset.previous_started_on, SoberReset.previous_days).where(
+                SoberReset.user_id.in_(chunk)  # type: ignore[attr-defined]
+            )
+        ):
+            known[pid].resets.append((_as_date(started), int(days)))
+    return known
 
 
 async def _evaluate(db: AsyncSession, now: datetime, patient_id: int | None) -> EvaluationReport:
