@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     total, allowed = sum(counts.values()), sum(baseline.values())
     if grown:
         for line in output.splitlines():
-            if any(line.startswith(m + ":") for m in grown):
+            if ": error:" in line and any(line.startswith(m + ":") for m in grown):
                 print(line)
         for m, (n, b) in sorted(grown.items()):
             print(f"{m}: {n} type errors, the baseline allows {b}")

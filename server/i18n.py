@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +49,18 @@ def pick_locale(accept_language: str | None, preferred: str | None = None) -> st
         if tag in SUPPORTED_LOCALES:
             return tag
     return DEFAULT_LOCALE
+
+
+@contextmanager
+def using_locale(locale: str | None) -> Iterator[str]:
+    """Translate into someone else's language for a moment (a push, a family message, a reminder in the
+    recipient's language, whoever's request or worker is running). An unknown language falls back to the default."""
+    chosen = locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
+    token = current_locale.set(chosen)
+    try:
+        yield chosen
+    finally:
+        current_locale.reset(token)
 
 
 _ = gettext

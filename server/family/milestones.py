@@ -14,8 +14,7 @@ module never reads check-ins, cravings or anything else clinical.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -38,7 +37,7 @@ from server.family.models import (
     FamilyPreference,
     Milestone,
 )
-from server.i18n import current_locale, pick_locale
+from server.i18n import using_locale
 from server.push.models import ReminderPreference
 from server.push.service import ReminderSpec, enqueue_reminders
 
@@ -49,14 +48,7 @@ PUSH_PREFIX = "family-milestone:"  # reminder dedupe keys: f"family-milestone:{n
 DISCLOSURE_SUBJECT = "milestone:"  # disclosure_log.subject: f"milestone:{milestone id}"
 
 
-@contextmanager
-def in_locale(locale: str | None) -> Iterator[None]:
-    """Translate in someone else's language for a moment (a push goes out in the recipient's language)."""
-    token = current_locale.set(pick_locale(None, locale))
-    try:
-        yield
-    finally:
-        current_locale.reset(token)
+in_locale = using_locale  # one locale context manager for the app: server.i18n.using_locale
 
 
 def _insert_module(db: AsyncSession) -> Any:

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
 from server.checkins.models import CheckIn, SoberReset, SobrietyDate
@@ -310,8 +311,8 @@ class _Known:
         highest = max((days for key, days in self.other_runs if key != run_key), default=0)
         before = [day for day in self.good_news if started is None or day < started]
         if before:
-            starts = [parse_day(key) for key, _days in self.other_runs if key != run_key]
-            starts = [s for s in starts if s is not None] + [start for start, _days in self.resets]
+            parsed = [parse_day(key) for key, _days in self.other_runs if key != run_key]
+            starts = [s for s in parsed if s is not None] + [start for start, _days in self.resets]
             highest = max(highest, *(days for _start, days in self.resets), 0)
             if starts:
                 highest = max(highest, (max(before) - min(starts)).days)
@@ -324,7 +325,10 @@ async def _what_family_could_know(db: AsyncSession, patient_ids: list[int]) -> d
     for start in range(0, len(patient_ids), 1000):
         chunk = patient_ids[start : start + 1000]
         for pid, kind, value, run_key, achieved in await db.execute(
-            select(Milestone.patient_id, Milestone.kind, Milestone.value, Milestone.run_key, Milestone.achieved_at)
+            select(
+                col(Milestone.patient_id), col(Milestone.kind), col(Milestone.value), col(Milestone.run_key),
+                col(Milestone.achieved_at),
+            )
             .where(Milestone.patient_id.in_(chunk), Milestone.kind.in_(("sober_days", "good_news")))  # type: ignore[attr-defined]
         ):
             if kind == "sober_days":
@@ -332,7 +336,7 @@ async def _what_family_could_know(db: AsyncSession, patient_ids: list[int]) -> d
             else:
                 known[pid].good_news.append(_aware(achieved).date())
         for pid, started, days in await db.execute(
-            select(SoberReset.user_id, SoberReset.previous_started_on, SoberReset.previous_days).where(
+            select(col(SoberReset.user_id), col(SoberReset.previous_started_on), col(SoberReset.previous_days)).where(
                 SoberReset.user_id.in_(chunk)  # type: ignore[attr-defined]
             )
         ):

@@ -3,25 +3,12 @@ what is coming up, not how anyone is doing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from babel.dates import format_time
 
-from server.i18n import SUPPORTED_LOCALES, current_locale
 from server.i18n import gettext as _
-
-
-@contextmanager
-def using_locale(locale: str | None) -> Iterator[str]:
-    """Translate into the recipient's language, whoever's request or worker is running."""
-    chosen = locale if locale in SUPPORTED_LOCALES else "en"
-    token = current_locale.set(chosen)
-    try:
-        yield chosen
-    finally:
-        current_locale.reset(token)
+from server.i18n import using_locale as using_locale  # re-exported: callers write texts.using_locale
 
 
 def clock(moment: datetime, locale: str) -> str:

@@ -6,30 +6,18 @@ on a therapist's phone (a name next to "your patient" discloses treatment).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
-from server.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, current_locale
 from server.i18n import gettext as _
+from server.i18n import using_locale
 from server.push.service import enqueue_reminder
 
 
-@contextmanager
-def in_locale_of(user: User) -> Iterator[None]:
-    """Write a message in the recipient's language, whatever the sender's."""
-    token = current_locale.set(user.locale if user.locale in SUPPORTED_LOCALES else DEFAULT_LOCALE)
-    try:
-        yield
-    finally:
-        current_locale.reset(token)
-
-
 async def homework_reminder(db: AsyncSession, patient: User, assignment_id: int) -> int | None:
-    with in_locale_of(patient):
+    with using_locale(patient.locale):
         title = _("A skill to practise")
         body = _("Your therapist picked a skill card for you. Open Steady to try it.")
     return await enqueue_reminder(
@@ -44,7 +32,7 @@ async def homework_reminder(db: AsyncSession, patient: User, assignment_id: int)
 
 
 async def nudge_therapist(db: AsyncSession, therapist: User, patient_id: int, day: date) -> int | None:
-    with in_locale_of(therapist):
+    with using_locale(therapist.locale):
         title = _("A patient asked you to look at their week")
         body = _("Open Steady to see who.")
     return await enqueue_reminder(
