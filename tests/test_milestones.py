@@ -456,3 +456,27 @@ def test_steady_milestones_runs_the_batch_once(database_url: str, tmp_path: Any,
     again = CliRunner().invoke(cli, ["milestones"], env=env)
     assert "0 new milestones" in again.output
     assert notifications(db, robin) == [("sober_days", "60")]
+
+
+def test_a_good_news_post_with_a_count_keeps_lower_automatic_counts_quiet(db: Database) -> None:
+    """The issue's case: "One month sober today!" from the patient, then stop-counting and a new sobriety date:
+    the automatic "1 day sober" (and 7, 14, 30) must never appear under it; 60 days of the new run may."""
+    from server.family.service import share_good_news
+
+    sam = _patient(db)
+    robin = family_of(db, sam, consent_days=120)
+    set_sober_since(db, sam, today_of(sam) - timedelta(days=31))
+
+    async def post(session: AsyncSession) -> None:
+        person = await session.get(User, sam.id)
+        assert person is not None
+        await share_good_news(session, person, "One month sober today!", "gn-1")
+
+    db.run(post)
+    assert [k for k, _ in notifications(db, robin)] == ["good_news"]
+    set_sober_since(db, sam, today_of(sam))  # stop counting, then a new date
+    for days in (1, 2, 8, 15, 31):
+        run_all(db, utcnow() + timedelta(days=days, hours=2))
+    assert [k for k, _ in notifications(db, robin)] == ["good_news"]
+    run_all(db, utcnow() + timedelta(days=60, hours=2))
+    assert notifications(db, robin)[-1] == ("sober_days", "60")

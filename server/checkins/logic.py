@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -199,18 +200,33 @@ async def revisions_for(db: AsyncSession, checkin_id: int) -> list[CheckInRevisi
     return list(rows)
 
 
-async def _write_trigger_hits_for_checkin(db: AsyncSession, row: CheckIn) -> None:
-    await db.execute(delete(TriggerHit).where(TriggerHit.checkin_id == row.id))
-    for trigger_id in row.triggers:
+def _add_trigger_hits(
+    db: AsyncSession,
+    user_id: int,
+    local_date: date,
+    triggers: Iterable[str],
+    intensity: int,
+    *,
+    checkin_id: int | None = None,
+    craving_id: int | None = None,
+) -> None:
+    """The one writer of trigger hits (a check-in's or a craving log's), which Progress counts per trigger."""
+    for trigger_id in triggers:
         db.add(
             TriggerHit(
-                user_id=row.user_id,
-                local_date=row.local_date,
+                user_id=user_id,
+                local_date=local_date,
                 trigger_id=trigger_id,
-                intensity=row.craving,
-                checkin_id=row.id,
+                intensity=intensity,
+                checkin_id=checkin_id,
+                craving_id=craving_id,
             )
         )
+
+
+async def _write_trigger_hits_for_checkin(db: AsyncSession, row: CheckIn) -> None:
+    await db.execute(delete(TriggerHit).where(TriggerHit.checkin_id == row.id))
+    _add_trigger_hits(db, row.user_id, row.local_date, row.triggers, row.craving, checkin_id=row.id)
 
 
 async def _checkin_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
@@ -426,16 +442,7 @@ async def _save_craving_once(
     try:
         db.add(row)
         await db.flush()
-        for trigger_id in row.triggers:
-            db.add(
-                TriggerHit(
-                    user_id=user.id,
-                    local_date=row.local_date,
-                    trigger_id=trigger_id,
-                    intensity=row.intensity,
-                    craving_id=row.id,
-                )
-            )
+        _add_trigger_hits(db, user.id, row.local_date, row.triggers, row.intensity, craving_id=row.id)
         await db.flush()
     except IntegrityError:
         log.info("craving save lost a race; retrying")

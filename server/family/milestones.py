@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from server.accounts.models import FamilyLink, User
 from server.consent.models import Consent, DisclosureLog
 from server.db import utcnow
-from server.family import rules
+from server.family import reveal, rules
 from server.family.models import (
     KINDS,
     MESSAGE_MAX,
@@ -244,6 +244,7 @@ async def fan_out_many(db: AsyncSession, milestones: Sequence[MilestoneLike], no
         for milestone in by_patient.get(listener.patient_id, ()):
             if milestone.kind in listener.kinds:
                 pairs.append((milestone, listener))
+    pairs = await _never_reveal_a_reset(db, pairs)
     if not pairs:
         return 0
     rows = [
@@ -294,6 +295,51 @@ async def fan_out_many(db: AsyncSession, milestones: Sequence[MilestoneLike], no
     if logs:
         await db.execute(DISCLOSURES.insert(), logs)
     return len(made)
+
+
+async def known_counts(db: AsyncSession, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(patient id, family id) → the highest sobriety length that family member could know (see `reveal`)."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    query = (
+        select(MILESTONES.c.patient_id, NOTIFICATIONS.c.family_id, MILESTONES.c.kind, MILESTONES.c.value,
+               MILESTONES.c.message)
+        .join(NOTIFICATIONS, NOTIFICATIONS.c.milestone_id == MILESTONES.c.id)
+        .where(
+            MILESTONES.c.patient_id.in_(sorted({p for p, _ in wanted})),
+            NOTIFICATIONS.c.family_id.in_(sorted({f for _, f in wanted})),
+            MILESTONES.c.kind.in_([reveal.SOBER_KIND, reveal.GOOD_NEWS_KIND]),
+        )
+    )  # fmt: skip
+    known: dict[tuple[int, int], int] = dict.fromkeys(wanted, 0)
+    for pid, fid, kind, value, message in await db.execute(query):
+        if (pid, fid) in known:
+            known[(pid, fid)] = max(known[(pid, fid)], reveal.told(kind, value, message or ""))
+    return known
+
+
+async def _never_reveal_a_reset(
+    db: AsyncSession, pairs: list[tuple[MilestoneLike, Listener]]
+) -> list[tuple[MilestoneLike, Listener]]:
+    """Drop automatic sober-days milestones that would show someone a count no higher than one they could know."""
+    sober = [(m, who) for m, who in pairs if m.kind == reveal.SOBER_KIND]
+    if not sober:
+        return pairs
+    known = await known_counts(db, [(m.patient_id, who.family_id) for m, who in sober])
+    kept: list[tuple[MilestoneLike, Listener]] = []
+    for milestone, who in sorted(pairs, key=lambda p: (p[0].kind != reveal.SOBER_KIND, _count(p[0]))):
+        key = (milestone.patient_id, who.family_id)
+        if milestone.kind == reveal.SOBER_KIND:
+            if not reveal.may_announce(milestone.kind, milestone.value, known.get(key, 0)):
+                continue
+            known[key] = int(milestone.value)
+        kept.append((milestone, who))
+    return kept
+
+
+def _count(milestone: MilestoneLike) -> int:
+    return int(milestone.value) if milestone.value.isdigit() else 0
 
 
 async def fan_out(db: AsyncSession, milestone: MilestoneLike, now: datetime | None = None) -> int:
