@@ -303,3 +303,16 @@ def test_each_side_is_kept_out_of_the_other(client: TestClient, db: Database) ->
     login(client, "robin@example.org")
     for path in ("/family-circle", "/today", "/checkin", "/sober"):
         assert client.get(path).status_code == 403
+
+
+def test_the_patient_previews_exactly_what_a_family_member_sees(client: TestClient, db: Database) -> None:
+    sam = db.make_user(Role.PATIENT, "sam@example.org", name="Sam")
+    family_of(db, sam, name="Robin", email="robin@example.org")
+    login(client, sam.email)
+    link_id = db.scalar("SELECT id FROM family_link WHERE patient_id = :p", p=sam.id)
+    assert "Nothing yet." in client.get(f"/family-circle/{link_id}").text
+    set_sober_since(db, sam, today_of(sam) - timedelta(days=30))
+    run_all(db)
+    page = client.get(f"/family-circle/{link_id}").text
+    assert "Exactly what Robin sees" in page
+    assert "Sam reached 30 days sober" in page  # word for word what Robin's feed shows

@@ -234,8 +234,11 @@ class FamilyCircleController(Controller):
             for row in await consents_for_patient(db, patient.id, recipient_kind="family")
             if row.consent.recipient_id == person.id
         ]
+        with in_locale(person.locale):  # in their words and language, exactly as their feed shows it
+            preview = await service.feed(db, person, limit=10, patient_id=patient.id)
         context: dict[str, Any] = {
             "member": member,
+            "preview": preview,
             "kind_labels": _kind_labels(),
             "consent": form_context(spec, values, errors or {}),
             "history": history,

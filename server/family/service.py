@@ -246,10 +246,15 @@ class FeedItem:
     at: datetime
 
 
-async def feed(db: AsyncSession, member: User, now: datetime | None = None, limit: int = 50) -> list[FeedItem]:
-    """Milestones sent to this family member, only while the patient's consent in force still covers them."""
+async def feed(
+    db: AsyncSession, member: User, now: datetime | None = None, limit: int = 50, *, patient_id: int | None = None
+) -> list[FeedItem]:
+    """Milestones sent to this family member, only while the patient's consent in force still covers them
+    (`patient_id`: only that patient's, for the patient's own preview of what this person sees)."""
     now = now or utcnow()
     allowed = {w.patient_id: w.kinds for w in await listeners(db, now, family_id=member.id, include_paused=True)}
+    if patient_id is not None:
+        allowed = {pid: kinds for pid, kinds in allowed.items() if pid == patient_id}
     if not allowed:
         return []
     rows = await db.execute(
