@@ -105,11 +105,11 @@ def playwright_instance() -> Iterator[Playwright]:
         yield playwright
 
 
-@pytest.fixture
-def context(playwright_instance: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
-    # A persistent context: an incognito one always reports 'in-incognito' as an installability error.
-    ctx = playwright_instance.chromium.launch_persistent_context(
-        user_data_dir=str(tmp_path / "chromium-profile"),
+def launch_phone(playwright: Playwright, profile: Path, locale: str = "en-US") -> BrowserContext:
+    """A 390 px phone in Chromium whose browser asks for `locale`. Persistent: an incognito context always
+    reports 'in-incognito' as an installability error."""
+    ctx = playwright.chromium.launch_persistent_context(
+        user_data_dir=str(profile),
         executable_path=CHROMIUM,
         headless=True,
         args=CHROMIUM_ARGS,
@@ -117,11 +117,27 @@ def context(playwright_instance: Playwright, tmp_path: Path) -> Iterator[Browser
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
-        locale="en-US",
+        locale=locale,
         timezone_id="America/New_York",
     )
     ctx.add_init_script(CSP_LISTENER)
     ctx.set_default_timeout(15_000)
+    return ctx
+
+
+def wait_for(condition: Any, timeout: float = 20.0, message: str = "") -> None:
+    """Poll `condition` (a server-side count, the phone's queue) until it holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(message or "condition not met in time")
+
+
+@pytest.fixture
+def context(playwright_instance: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
+    ctx = launch_phone(playwright_instance, tmp_path / "chromium-profile")
     yield ctx
     ctx.close()
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for
 
 CACHED_PATHS = """async () => {
   const paths = [];
@@ -20,15 +20,6 @@ CACHED_PATHS = """async () => {
   }
   return paths;
 }"""
-
-
-def wait_for(condition: Any, timeout: float = 20.0, message: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(message or "condition not met in time")
 
 
 def as_utc(value: Any) -> datetime:

@@ -14,24 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server.accounts.models import User
-from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for
 
 SAVED = "Saved on this phone"
-
-
-def wait_for(condition: Any, timeout: float = 20.0, message: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(message or "condition not met in time")
 
 
 def queued(page: Page) -> int:

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, Playwright, expect
 
 from server.accounts.models import Role, User
 from server.localtime import local_today
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, LiveServer, check_page
+from tests.browser.conftest import LiveServer, check_page, launch_phone
 from tests.conftest import PASSWORD, Database
 from tests.support.family import family_of, run_all, set_sober_since, today_of
 from tests.test_sharing_support import add_rows, checkin, share
@@ -43,20 +43,7 @@ OVERFLOW_PROBE = """() => {
 @pytest.fixture
 def page(playwright_instance: Playwright, tmp_path: Path) -> Iterator[Page]:
     """A phone whose browser asks for Mexican Spanish (so even the sign-in page answers in Spanish)."""
-    context = playwright_instance.chromium.launch_persistent_context(
-        user_data_dir=str(tmp_path / "chromium-es"),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="es-MX",
-        timezone_id="America/New_York",
-    )
-    context.add_init_script(CSP_LISTENER)
-    context.set_default_timeout(15_000)
+    context = launch_phone(playwright_instance, tmp_path / "chromium-es", locale="es-MX")
     yield context.pages[0] if context.pages else context.new_page()
     context.close()
 
