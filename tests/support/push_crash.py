@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import Clinic, Role, User
 from server.push.models import PushSubscription
 from server.push.service import ReminderSpec, enqueue_reminders, save_preferences
+from server.reminders import kinds as _app_kinds  # noqa: F401  (registers the reminder kinds, encouragement too)
 from tests.support.push_service import LoopbackPushService
 from tests.support.push_tools import in_session
 
