@@ -448,3 +448,23 @@ def test_a_slow_batch_keeps_its_lease_so_nobody_sends_it_twice(
 
     assert (first, second) == (1, 0)
     assert sorted(p.sub_id for p in push_service.received()) == sorted(s.sub_id for s in subs)
+
+
+def test_planning_that_meets_a_locked_database_tries_again(db: Database, keys) -> None:
+    """SQLite answers "database is locked" when a request's write outlasts the busy timeout: the in-app planner
+    tries the round again instead of losing it until the next interval."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    calls: list[int] = []
+
+    async def flaky(session: object, now: datetime, user_ids: set[int] | None) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+        return 3
+
+    hooks = DispatcherHooks(planners=[flaky])
+    written = asyncio.run(with_dispatcher(db.url, keys, lambda d: d.plan(NOON), hooks=hooks))
+    assert written == 3 and len(calls) == 2

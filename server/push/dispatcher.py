@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.accounts.models import User
@@ -121,6 +122,10 @@ class DispatcherHooks:
             try:
                 async with db.begin_nested():
                     total += await planner(db, now, user_ids)
+            except OperationalError as exc:
+                if "locked" in str(exc.orig).lower():
+                    raise  # SQLite's write lock: Dispatcher.plan tries the whole round again
+                log.exception("reminder planner %s failed", getattr(planner, "__name__", planner))
             except Exception:
                 # One broken planner must not stop the others, nor the sending of what is already queued.
                 log.exception("reminder planner %s failed", getattr(planner, "__name__", planner))
@@ -156,6 +161,9 @@ class _Prefs:
     quiet_start: wall_time
     quiet_end: wall_time
     switched_off: frozenset[str]
+
+
+PLAN_ATTEMPTS = 4  # planning again after "database is locked" (SQLite, past its busy timeout)
 
 
 def new_worker_id() -> str:
@@ -526,10 +534,22 @@ class Dispatcher:
     # -- planning and housekeeping ----------------------------------------------------------------------------
 
     async def plan(self, now: datetime | None = None, user_ids: set[int] | None = None) -> int:
-        """Run the registered planners once. On PostgreSQL only one worker plans at a time (the others skip)."""
+        """Run the registered planners once. On PostgreSQL only one worker plans at a time (the others skip).
+        On SQLite a planner that meets a request's write past the busy timeout tries again, a few times."""
         if not self.hooks.planners:
             return 0
         now = now or utcnow()
+        for attempt in range(PLAN_ATTEMPTS):
+            try:
+                return await self._plan_once(now, user_ids)
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig).lower() or attempt == PLAN_ATTEMPTS - 1:
+                    raise
+                log.info("planning met a locked database; trying again")
+                await asyncio.sleep(0.2 * (attempt + 1))
+        return 0
+
+    async def _plan_once(self, now: datetime, user_ids: set[int] | None) -> int:
         async with self.session_maker() as db, db.begin():
             if db.get_bind().dialect.name == "postgresql" and user_ids is None:
                 got = await db.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PLANNING_LOCK})
