@@ -314,6 +314,9 @@ def htmx_post(client: TestClient, url: str, data: dict[str, Any] | None = None, 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
     response = post_form(client, "/login", {"email": email, "password": password})
     assert response.status_code == 303, response.text
+    # Signing in drops the CSRF cookie (a new token per session): fetch the new one now, as the next page would,
+    # so threads sharing this client don't each mint their own.
+    csrf_token(client)
     return response
 
 
