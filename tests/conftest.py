@@ -27,7 +27,9 @@ from server.accounts.models import CareTeam, Clinic, FamilyLink, Role, User
 from server.accounts.passwords import hash_password, password_context
 from server.app import create_app
 from server.db import migrate
+from server.push.vapid import VapidKeys
 from server.settings import Settings
+from tests.support.push_service import LoopbackPushService
 
 T = TypeVar("T")
 
@@ -134,6 +136,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue("postgres_migrated")
     asyncio.run(_truncate_all(url))
     return url
+
+
+@pytest.fixture
+def push_service() -> Iterator[LoopbackPushService]:
+    """The loopback RFC 8030 push service (decrypts what it receives), on its own thread for one test."""
+    service = LoopbackPushService()
+    with service.run_in_thread():
+        yield service
+
+
+@pytest.fixture(scope="module")
+def keys() -> VapidKeys:
+    return VapidKeys.generate("mailto:ops@steady.example")
 
 
 @pytest.fixture

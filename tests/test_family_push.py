@@ -6,7 +6,6 @@ push that was already queued. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -41,18 +40,6 @@ def test_the_word_check_has_teeth() -> None:
     assert clinical_words_in("Sam used again after a craving") == ["craving", "used"]
     assert clinical_words_in("Time for your check-in") == ["check-in"]
     assert clinical_words_in("Sam reached 30 days sober. Because you care.") == []
-
-
-@pytest.fixture
-def push_service() -> Iterator[LoopbackPushService]:
-    service = LoopbackPushService()
-    with service.run_in_thread():
-        yield service
-
-
-@pytest.fixture(scope="module")
-def keys() -> VapidKeys:
-    return VapidKeys.generate("mailto:ops@steady.example")
 
 
 def _no_quiet_hours(db: Database, *people: User) -> None:

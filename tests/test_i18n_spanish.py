@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
 from icalendar import Calendar
 from litestar.testing import TestClient
 from pypdf import PdfReader
@@ -38,18 +36,6 @@ SPANISH_BROWSER = {"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"}
 def speaks_spanish(db: Database, user: User) -> User:
     db.execute("UPDATE user_account SET locale = 'es' WHERE id = :id", id=user.id)
     return user
-
-
-@pytest.fixture
-def push_service() -> Iterator[LoopbackPushService]:
-    service = LoopbackPushService()
-    with service.run_in_thread():
-        yield service
-
-
-@pytest.fixture(scope="module")
-def keys() -> VapidKeys:
-    return VapidKeys.generate("mailto:ops@steady.example")
 
 
 def test_a_spanish_browser_joins_in_spanish_and_can_switch_to_english(client: TestClient, db: Database) -> None:

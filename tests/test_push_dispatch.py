@@ -4,14 +4,12 @@ every message. Runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from server.accounts.models import Role
 from server.push.dispatcher import ClaimedReminder, DispatcherHooks
-from server.push.vapid import VapidKeys
 from tests.conftest import Database
 from tests.support.push_service import LoopbackPushService
 from tests.support.push_tools import (
@@ -28,18 +26,6 @@ from tests.support.push_tools import (
 
 # 12:00 in New York (EDT): outside the default quiet hours (22:00–07:00).
 NOON = datetime(2026, 6, 15, 16, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def push_service() -> Iterator[LoopbackPushService]:
-    service = LoopbackPushService()
-    with service.run_in_thread():
-        yield service
-
-
-@pytest.fixture(scope="module")
-def keys() -> VapidKeys:
-    return VapidKeys.generate("mailto:ops@steady.example")
 
 
 def _reminder(db: Database, user_id: int, key: str, *, due: datetime = NOON, **extra: object) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Role
 from server.checkins.models import CheckIn
-from server.push.vapid import VapidKeys
 from server.reminders import reminder_hooks
 from server.reminders.planner import plan_checkin_reminders, plan_group_reminders
 from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
@@ -27,18 +25,6 @@ from tests.support.push_tools import (
     reminders_of,
     set_preferences,
 )
-
-
-@pytest.fixture
-def push_service() -> Iterator[LoopbackPushService]:
-    service = LoopbackPushService()
-    with service.run_in_thread():
-        yield service
-
-
-@pytest.fixture(scope="module")
-def keys() -> VapidKeys:
-    return VapidKeys.generate()
 
 
 def plan(db: Database, now: datetime, user_ids: set[int] | None = None) -> int:

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server import localtime as dates
 from server.accounts.models import User
@@ -193,9 +194,15 @@ def _revision(
     )
 
 
+async def revision_count(db: AsyncSession, checkin_id: int) -> int:
+    """How many other answers are kept for this check-in (Today only says whether there are any)."""
+    count = await db.scalar(select(func.count()).where(col(CheckInRevision.checkin_id) == checkin_id))
+    return int(count or 0)
+
+
 async def revisions_for(db: AsyncSession, checkin_id: int) -> list[CheckInRevision]:
     rows = await db.scalars(
-        select(CheckInRevision).where(CheckInRevision.checkin_id == checkin_id).order_by(CheckInRevision.id)
+        select(CheckInRevision).where(col(CheckInRevision.checkin_id) == checkin_id).order_by(col(CheckInRevision.id))
     )
     return list(rows)
 
@@ -512,7 +519,7 @@ async def checkins_today_context(db: AsyncSession, user: User, now: datetime | N
             "streak": streak,
             "encouragement": encouragement(today),
             "strong_craving_cards": await suggested_cards_for_craving(db, user.id, limit=2) if strong else [],
-            "revisions": len(await revisions_for(db, checkin.id)) if checkin is not None and checkin.id else 0,
+            "revisions": await revision_count(db, checkin.id) if checkin is not None and checkin.id else 0,
         }
     }
 
