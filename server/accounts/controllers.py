@@ -87,7 +87,7 @@ class AuthController(Controller):
         return render(
             request,
             "accounts/setup.html",
-            {"values": {"timezone": "America/New_York"}, "errors": {}, "timezones": COMMON_TIMEZONES},
+            {"values": {"timezone": service.FALLBACK_TIMEZONE}, "errors": {}, "timezones": COMMON_TIMEZONES},
         )
 
     @post("/setup")
@@ -184,11 +184,13 @@ class AuthController(Controller):
         return Response(content=body, headers={"Cache-Control": "no-store"})
 
     @get("/join")
-    async def join_page(self, request: Request, code: str = "") -> Template:
+    async def join_page(self, request: Request, db_session: DbSession, code: str = "") -> Template:
+        invite = await invite_logic.find_usable_invite(db_session, code[:64]) if code else None
+        zone = await service.join_timezone(db_session, invite.clinic_id if invite else None)
         return render(
             request,
             "accounts/join.html",
-            {"values": {"code": code, "timezone": "America/New_York"}, "errors": {}, "timezones": COMMON_TIMEZONES},
+            {"values": {"code": code, "timezone": zone}, "errors": {}, "timezones": _timezones(zone)},
         )
 
     @post("/join")
