@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from babel.dates import format_date
 
@@ -129,8 +130,8 @@ class ConsentTerms:
     what_notes: tuple[str, ...] = ()  # extra sentences under "What is shared" (e.g. what comes with any choice)
     revoke_where: str = ""  # the page where revoking is one tap, e.g. "the Sharing page"
 
-    def with_choices(self, **changes: object) -> ConsentTerms:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_choices(self, **changes: Any) -> ConsentTerms:
+        return replace(self, **changes)
 
 
 def consent_sections(terms: ConsentTerms) -> list[Section]:
