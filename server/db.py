@@ -17,7 +17,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from sqlalchemy import CursorResult, Executable, event
+from sqlalchemy import CursorResult, Executable, Table, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel
@@ -118,6 +119,21 @@ def id_col(column: int | None) -> Mapped[int]:
     """A primary key selected in a query, typed as what it reads back: never None (SQLModel types the attribute
     `int | None` for rows not yet flushed)."""
     return cast(Mapped[int], column)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a model, for `Table.c` in bulk statements (SQLModel doesn't type `__table__`)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
+
+
+def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT in the session's own dialect, so the caller can add ON CONFLICT (spelled alike on both): the one
+    place that turns "insert this once, even when two requests race" into SQL."""
+    table = target if isinstance(target, Table) else table_of(target)
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 async def rowcount(session: AsyncSession, statement: Executable) -> int:

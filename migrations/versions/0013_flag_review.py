@@ -1,7 +1,7 @@
 """flag_review: how far a therapist has reviewed a patient's dashboard flags
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

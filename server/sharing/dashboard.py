@@ -49,7 +49,7 @@ async def reviewed_through(db: AsyncSession, therapist_id: int, patient_ids: Seq
     if not patient_ids:
         return {}
     rows = await db.execute(
-        select(FlagReview.patient_id, FlagReview.reviewed_through).where(
+        select(col(FlagReview.patient_id), col(FlagReview.reviewed_through)).where(
             col(FlagReview.therapist_id) == therapist_id, col(FlagReview.patient_id).in_(list(patient_ids))
         )
     )
