@@ -54,6 +54,15 @@ THERAPIST_CATEGORIES: tuple[CategoryOption, ...] = (
     CategoryOption("skill_practice", _l("Skill practice"), _l("Which skills you practised and how much they helped.")),
     CategoryOption("attendance", _l("Group attendance"), _l("Which groups you went to or missed.")),
     CategoryOption(
+        "questionnaires",
+        _l("Questionnaires"),
+        _l(
+            "Your answers and scores on the mood, anxiety and recovery questionnaires (PHQ-9, GAD-7, Brief "
+            "Addiction Monitor), including any answer about thoughts of hurting yourself."
+        ),
+        sensitive=True,
+    ),
+    CategoryOption(
         "notes",
         _l("My free-text notes"),
         _l("What you wrote in the notes of your check-ins. Off unless you turn it on."),
