@@ -45,6 +45,18 @@ def safe_next(target: str | None, fallback: str) -> str:
     return fallback
 
 
+FALLBACK_TIMEZONE = "America/New_York"
+
+
+async def join_timezone(db: AsyncSession, invite_clinic_id: int | None) -> str:
+    """The zone a new account starts in: its clinic's (the invite's, else the first clinic's), so a Chicago
+    clinic's people see its 9:30 group at 9:30. The join page also offers the phone's own zone."""
+    clinic = await db.get(Clinic, invite_clinic_id) if invite_clinic_id else None
+    if clinic is None:
+        clinic = await db.scalar(select(Clinic).order_by(Clinic.id).limit(1))  # type: ignore[arg-type]
+    return clinic.timezone if clinic is not None and valid_timezone(clinic.timezone) else FALLBACK_TIMEZONE
+
+
 async def needs_setup(db: AsyncSession) -> bool:
     return (await db.scalar(select(func.count()).select_from(User))) == 0
 

@@ -147,7 +147,7 @@ def consent_sections(terms: ConsentTerms) -> list[Section]:
     if terms.ends_label:
         until = [_("This consent ends %(when)s, unless you revoke it sooner.") % {"when": terms.ends_label}]
     signature_paragraphs = [
-        _("Type your full name as it appears on your account to sign. Typing your name is your electronic signature.")
+        _("Type your full name to sign. Typing your name is your electronic signature.")
     ]
     if terms.signature and terms.signed_on is not None:
         signature_paragraphs = [

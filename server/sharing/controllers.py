@@ -32,6 +32,7 @@ from litestar.response import Template
 from markupsafe import Markup
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from server.accounts.guards import admin_only, patient_only, therapist_only
 from server.accounts.models import CareTeam, Clinic, User
@@ -39,7 +40,7 @@ from server.checkins.charts import line_chart, summary_text
 from server.consent import service as consent_service
 from server.consent.forms import form_context, initial_values, validate_consent_form
 from server.consent.wording import FAMILY_CATEGORIES, THERAPIST_CATEGORIES, long_date
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -142,12 +143,12 @@ class SharingController(Controller):
 
     async def _overview_context(self, request: Request, db: Any, notice: str = "") -> dict[str, Any]:
         patient: User = request.user
-        rows = await consent_service.consents_for_patient(db, patient.id, recipient_kind="therapist")
+        rows = await consent_service.consents_for_patient(db, pk(patient), recipient_kind="therapist")
         active = [r for r in rows if r.state == "active"]
         ended = [r for r in rows if r.state != "active"]
         sharing_with = {r.consent.recipient_id for r in active}
         therapists = await patient_side.clinic_therapists(db, patient)
-        log = await consent_service.disclosures_for_patient(db, patient.id, limit=500)
+        log = await consent_service.disclosures_for_patient(db, pk(patient), limit=500)
         return {
             "active": active,
             "ended": ended,
@@ -181,7 +182,7 @@ class SharingController(Controller):
     async def new_consent(self, request: Request, db_session: DbSession, therapist: str = "") -> Template:
         person = await self._therapist_or_404(request, db_session, therapist)
         spec = await patient_side.consent_spec(db_session, request.user, person)
-        previous = await consent_service.active_consent(db_session, request.user.id, person.id)  # type: ignore[arg-type]
+        previous = await consent_service.active_consent(db_session, pk(request.user), pk(person))
         context = {
             "consent": form_context(spec, initial_values(spec, previous)),
             "therapist": person,
@@ -197,7 +198,7 @@ class SharingController(Controller):
         spec = await patient_side.consent_spec(db_session, patient, person)
         result = validate_consent_form(raw, spec, patient)
         if result.choice is None:
-            previous = await consent_service.active_consent(db_session, patient.id, person.id)  # type: ignore[arg-type]
+            previous = await consent_service.active_consent(db_session, pk(patient), pk(person))
             context = {
                 "consent": form_context(spec, result.values, result.errors),
                 "therapist": person,
@@ -337,7 +338,7 @@ def _spark(
         return None
     name = _("Mood") if series == "mood" else _("Craving")
     title = _("Mood, last 4 weeks") if series == "mood" else _("Craving, last 4 weeks")
-    return sparkline(points, chart_id=chart_id, title=title, name=name, series=series)  # type: ignore[arg-type]
+    return sparkline(points, chart_id=chart_id, title=title, name=name, series=series)
 
 
 class TherapistController(Controller):
@@ -359,10 +360,10 @@ class TherapistController(Controller):
         if ids:
             nudged = set(
                 await db_session.scalars(
-                    select(SharingNudge.patient_id).where(
-                        SharingNudge.therapist_id == therapist.id,
-                        SharingNudge.patient_id.in_(ids),  # type: ignore[attr-defined]
-                        SharingNudge.created_at >= now - timedelta(days=7),
+                    select(col(SharingNudge.patient_id)).where(
+                        col(SharingNudge.therapist_id) == therapist.id,
+                        col(SharingNudge.patient_id).in_(ids),
+                        col(SharingNudge.created_at) >= now - timedelta(days=7),
                     )
                 )
             )
@@ -393,9 +394,9 @@ class TherapistController(Controller):
             at=now,
         )
         not_sharing = await db_session.scalar(
-            select(func.count(CareTeam.id)).where(
-                CareTeam.therapist_id == therapist.id,
-                CareTeam.patient_id.not_in(ids or [-1]),  # type: ignore[attr-defined]
+            select(func.count(col(CareTeam.id))).where(
+                col(CareTeam.therapist_id) == therapist.id,
+                col(CareTeam.patient_id).not_in(ids or [-1]),
             )
         )
         context = {
@@ -434,8 +435,8 @@ class TherapistController(Controller):
         assignments = list(
             await db.scalars(
                 select(SkillAssignment)
-                .where(SkillAssignment.patient_id == patient_id, SkillAssignment.therapist_id == therapist.id)
-                .order_by(SkillAssignment.assigned_at.desc())  # type: ignore[attr-defined]
+                .where(col(SkillAssignment.patient_id) == patient_id, col(SkillAssignment.therapist_id) == therapist.id)
+                .order_by(col(SkillAssignment.assigned_at).desc())
                 .limit(20)
             )
         )
@@ -541,7 +542,7 @@ class TherapistController(Controller):
                 errors={"card_id": _("Please pick a card from the list.")},
                 status_code=422,
             )
-        await homework_reminder(db_session, grant.patient, assignment.id)  # type: ignore[arg-type]
+        await homework_reminder(db_session, grant.patient, pk(assignment))
         target = f"/therapist/patients/{patient_id}?notice=assigned"
         if week and Week.parse(week):
             target += f"&week={week}"
