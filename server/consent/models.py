@@ -34,6 +34,7 @@ from server.db import utc_field
 RECIPIENT_KINDS = ("therapist", "family")
 DISCLOSURE_KINDS = (
     "summary_view", "export_pdf", "export_csv", "dashboard", "notification", "attendance_view", "attendance_mark",
+    "q_view", "q_export", "q_followup",
 )  # fmt: skip
 # The only columns a signed consent may ever change.
 MUTABLE_COLUMNS = frozenset({"revoked_at", "superseded_by_id", "ended_with_program"})

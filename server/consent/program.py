@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
+from server.db import pk
 from server.schedule import logic as schedule
 
 
@@ -22,7 +23,7 @@ async def program_bounds(db: AsyncSession, patient: User, today: date) -> tuple[
     for enrolment, program in pairs:
         if enrolment.status == "discharged":
             continue
-        item = data.get(program.id)  # type: ignore[arg-type]
+        item = data.get(pk(program))
         if item is None:
             continue
         end = schedule.last_day(enrolment, item.weeks)

@@ -77,6 +77,9 @@ LOG_KIND_LABELS = {
     "notification": _l("was sent an update"),
     "attendance_view": _l("looked at your groups and attendance"),
     "attendance_mark": _l("marked your attendance at a group"),
+    "q_view": _l("looked at your questionnaire results"),
+    "q_export": _l("downloaded your questionnaire results"),
+    "q_followup": _l("recorded that they followed up on your questionnaire"),
 }
 FLAG_FILTERS: tuple[tuple[str, Any], ...] = (
     ("any", _l("Any flag")),

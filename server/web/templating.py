@@ -58,7 +58,7 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
     env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
     env.globals["current_locale"] = current_locale.get
