@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import therapist_only
 from server.accounts.models import User
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.i18n import gettext as _
 from server.schedule import admin as service
 from server.schedule import discharge, logic, views
@@ -45,16 +45,16 @@ class TherapistScheduleController(Controller):
         since = max(now - timedelta(days=STAFF_PAST_DAYS), local_midnight(grant.data_from, patient.timezone))
         occurrences = await logic.sessions_for_patient(
             db,
-            patient.id,  # type: ignore[arg-type]
+            pk(patient),
             since,
             now + timedelta(days=views.UPCOMING_DAYS),
         )
-        marks = await logic.attendance_marks(db, patient.id, [o.occurrence_id for o in occurrences])  # type: ignore[arg-type]
+        marks = await logic.attendance_marks(db, pk(patient), [o.occurrence_id for o in occurrences])
         sessions = [views.session_view(o, therapist.timezone, now, marks) for o in occurrences]
-        enrolments = await views.enrolment_views(db, patient.id, now)  # type: ignore[arg-type]
+        enrolments = await views.enrolment_views(db, pk(patient), now)
         programs = await service.clinic_programs(db, therapist.clinic_id, open_only=True)
         current = next((e for e in enrolments if e.state == "active" and not e.alumni), None)
-        summary = await logic.attendance_summary(db, patient.id, since, now)  # type: ignore[arg-type]
+        summary = await logic.attendance_summary(db, pk(patient), since, now)
         context: dict[str, Any] = {
             "patient": patient,
             "enrolments": enrolments,
