@@ -2,7 +2,7 @@
 aftercare plan, the meeting finder (meetings and favourites) and the check-in's support-meeting answer
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0011"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
