@@ -268,8 +268,11 @@ async def revoke(db: AsyncSession, *, patient_id: int, consent_id: int, now: dat
     consent = await get_patient_consent(db, patient_id, consent_id)
     if consent is None:
         return None
-    if consent.revoked_at is None:
-        consent.revoked_at = as_utc(now or utcnow())
+    now = as_utc(now or utcnow())
+    # A discharge may have set an end later today (the program's last day): revoking still ends it now.
+    if consent.revoked_at is None or as_utc(consent.revoked_at) > now:
+        consent.revoked_at = now
+        consent.ended_with_program = False
         db.add(consent)
         await db.flush()
     return consent
@@ -294,6 +297,35 @@ async def revoke_all_for_recipient(
         db.add(row)
     await db.flush()
     return len(rows)
+
+
+async def end_with_program(db: AsyncSession, patient: User, last_day: date) -> list[Consent]:
+    """A discharge: every therapist consent the patient signed "until the end of my program" that is still in
+    force ends when the program's last local day is over (a late record ends it from that day). Consents with a date the
+    patient chose, and family consents, run on as chosen. Returns the consents ended (flushed, not committed)."""
+    assert patient.id is not None
+    end = local_midnight_after(patient, last_day)
+    rows = list(
+        await db.scalars(
+            select(Consent).where(
+                col(Consent.patient_id) == patient.id,
+                col(Consent.recipient_kind) == "therapist",
+                col(Consent.until_program_end).is_(True),
+                col(Consent.superseded_by_id).is_(None),
+                col(Consent.revoked_at).is_(None),
+            )
+        )
+    )
+    ended = []
+    for consent in rows:
+        if as_utc(consent.ends_at) <= end:
+            continue  # over by then anyway
+        consent.revoked_at = end
+        consent.ended_with_program = True
+        db.add(consent)
+        ended.append(consent)
+    await db.flush()
+    return ended
 
 
 # --- the disclosure log ----------------------------------------------------------------------------------

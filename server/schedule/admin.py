@@ -17,7 +17,6 @@ from server.i18n import gettext as _
 from server.schedule import logic
 from server.schedule.forms import (
     WEEKDAYS_PLURAL,
-    EndForm,
     ExtraForm,
     GroupForm,
     HolidayForm,
@@ -288,16 +287,5 @@ def extend_errors(enrolment: Enrolment, weeks: int) -> dict[str, str]:
         return {
             "extend_weeks": _("An enrolment can be extended by %(n)d weeks at most in all.")
             % {"n": logic.MAX_EXTENSION_WEEKS}
-        }
-    return {}
-
-
-def end_errors(enrolment: Enrolment, form: EndForm) -> dict[str, str]:
-    if enrolment.status != "active":
-        return {"end_date": _("This enrolment has already ended.")}
-    if form.end_date < enrolment.start_date:
-        return {
-            "end_date": _("The last day can't be before the start date (%(date)s).")
-            % {"date": enrolment.start_date.isoformat()}
         }
     return {}

@@ -26,7 +26,8 @@ from server.i18n import gettext as _
 from server.localtime import COMMON_TIMEZONES
 from server.schedule import admin as service
 from server.schedule import calendar as feed
-from server.schedule import logic, views
+from server.schedule import discharge, logic, views
+from server.schedule.events import announce_program_ended
 from server.schedule.forms import (
     WEEKDAYS,
     WEEKDAYS_PLURAL,
@@ -542,7 +543,10 @@ class ProgramAdminController(Controller):
             "week": logic.program_week(enrolment, today),
             "last_day": logic.last_day(enrolment, weeks),
             "upcoming": upcoming,
-            "values": {"extend_weeks": "2", "end_date": today.isoformat(), "outcome": "discharged"},
+            "values": {"extend_weeks": "2", "end_date": today.isoformat(), "outcome": "completed"},
+            "outcome_options": discharge.outcome_options(),
+            "discharge_url": f"/admin/programs/{program.id}/enrolments/{enrolment.id}/end",
+            "outcome_label": discharge.OUTCOME_LABELS.get(enrolment.outcome, ""),
             "errors": {},
             "notice": request.query_params.get("notice", ""),
         }
@@ -568,7 +572,7 @@ class ProgramAdminController(Controller):
         if result.data is not None and not errors:
             errors = service.extend_errors(enrolment, result.data.extend_weeks)
         if errors or result.data is None:
-            values = {"end_date": service.today_in(program).isoformat(), "outcome": "discharged", **result.values}
+            values = {"end_date": service.today_in(program).isoformat(), "outcome": "completed", **result.values}
             return await self._enrolment_page(
                 request, db_session, program, enrolment, patient, 422, values=values, errors=errors
             )
@@ -583,15 +587,17 @@ class ProgramAdminController(Controller):
         result = validate(EndForm, await form_values(request))
         errors = dict(result.errors)
         if result.data is not None and not errors:
-            errors = service.end_errors(enrolment, result.data)
+            weeks = await service.program_weeks(db_session, program.id)  # type: ignore[arg-type]
+            errors = discharge.discharge_errors(enrolment, result.data.end_date, weeks, service.today_in(program))
         if errors or result.data is None:
             values = {"extend_weeks": "2", **result.values}
             return await self._enrolment_page(
                 request, db_session, program, enrolment, patient, 422, values=values, errors=errors
             )
-        enrolment.end_date = result.data.end_date
-        enrolment.status = result.data.outcome
-        db_session.add(enrolment)
+        await discharge.record_discharge(
+            db_session, enrolment, outcome=result.data.outcome, end_date=result.data.end_date, by=request.user
+        )
+        await announce_program_ended(request, db_session, patient.id, result.data.end_date)  # type: ignore[arg-type]
         return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=ended")
 
     @post("/{program_id:int}/enrolments/{enrolment_id:int}/reopen")
@@ -600,8 +606,7 @@ class ProgramAdminController(Controller):
     ) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, _patient = await service.enrolment_or_404(db_session, program, enrolment_id)
-        enrolment.end_date = None
-        enrolment.status = "active"
+        discharge.reopen(enrolment)
         db_session.add(enrolment)
         return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=reopened")
 

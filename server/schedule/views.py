@@ -15,6 +15,7 @@ from server.db import pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.schedule import logic
+from server.schedule.discharge import OUTCOME_LABELS
 from server.schedule.logic import Occurrence
 from server.schedule.models import Attendance
 
@@ -145,6 +146,8 @@ class EnrolmentView:
     start_day: str
     last_day: str
     extended_weeks: int
+    outcome_label: str = ""
+    alumni: bool = False
 
 
 def state_label(state: str) -> str:
@@ -179,6 +182,8 @@ async def enrolment_views(db: AsyncSession, patient_id: int, now_utc: datetime) 
                 start_day=format_date(enrolment.start_date, "medium", locale=_locale()),
                 last_day=format_date(final, "medium", locale=_locale()) if final else "",
                 extended_weeks=enrolment.extended_weeks,
+                outcome_label=str(OUTCOME_LABELS.get(enrolment.outcome, "")),
+                alumni=program.alumni,
             )
         )
     return result
