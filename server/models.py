@@ -4,6 +4,7 @@ from advanced_alchemy.base import orm_registry
 from sqlmodel import SQLModel
 
 from server.accounts import models as accounts_models
+from server.aftercare import models as aftercare_models
 from server.checkins import models as checkins_models
 from server.consent import models as consent_models
 from server.crisis import models as crisis_models
@@ -16,6 +17,7 @@ from server.skills import models as skills_models
 
 __all__ = [
     "accounts_models",
+    "aftercare_models",
     "checkins_models",
     "consent_models",
     "crisis_models",

@@ -23,12 +23,12 @@ from sqlmodel import col
 
 from server.accounts.models import Role, User
 from server.checkins.models import CheckIn
-from server.db import pk
+from server.db import pk, utcnow
 from server.localtime import local_to_utc
 from server.localtime import zone_for as zone
 from server.push.dispatcher import ClaimedReminder, DispatcherHooks
 from server.push.models import PushSubscription, ReminderPreference
-from server.push.service import ReminderSpec, enqueue_reminders
+from server.push.service import ReminderSpec, drop_pending, enqueue_reminders
 from server.push.timing import end_of_local_day, local_date
 from server.reminders import texts
 from server.schedule.logic import occurrences_starting_between
@@ -183,6 +183,13 @@ async def group_still_wanted(db: AsyncSession, reminders: list[ClaimedReminder],
     sessions = await occurrences_starting_between(db, now, latest + GROUP_LOOKAHEAD)
     still = {(pid, occ.occurrence_id) for pid, occ in sessions}
     return {r.id for r in reminders if (r.user_id, _key_middle(r.dedupe_key)) in still}
+
+
+async def program_ended(db: AsyncSession, patient_id: int, last_day: date) -> None:
+    """Listener for a discharge (`server.schedule.events`): forget the person's queued group reminders and plan
+    again, so only sessions still on their schedule (up to the last day, or an alumni group) keep one."""
+    await drop_pending(db, patient_id, ["group"])
+    await plan_group_reminders(db, utcnow(), {patient_id})
 
 
 def reminder_hooks() -> DispatcherHooks:
