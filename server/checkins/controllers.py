@@ -423,13 +423,16 @@ class CheckInController(Controller):
         if outcome is None or not outcome.ok:
             ctx = await self._log_context(db_session, user, values=values, errors=errors)
             status = 409 if outcome is not None and outcome.conflict else 422
-            response = render(
-                request, "checkins/log.html", ctx, partial="checkins/_craving_form.html", status_code=status
-            )
             # The form posts into the small result box; a form with errors replaces the form itself.
-            response.headers["HX-Retarget"] = "#craving-area"
-            response.headers["HX-Reswap"] = "outerHTML"
-            return response
+            return render(
+                request,
+                "checkins/log.html",
+                ctx,
+                partial="checkins/_craving_form.html",
+                status_code=status,
+                re_target="#craving-area",
+                re_swap="outerHTML",
+            )
         assert outcome.record_id is not None
         await db_session.commit()  # as above: release the write lock before rendering
         key = result.data.idempotency_key if result.data is not None else None
