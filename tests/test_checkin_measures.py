@@ -174,3 +174,56 @@ def test_the_migrated_table_has_no_column_the_spec_and_model_do_not_know(db: Dat
 async def _select_all_columns(session: AsyncSession) -> None:
     names = ", ".join(CheckIn.__table__.columns.keys())  # type: ignore[attr-defined]
     await session.execute(text(f"SELECT {names} FROM checkin"))
+
+
+# --------------------------------------------------------------------------- the measure added through the spec
+
+
+def test_hours_of_exercise_add_up_on_progress_and_in_the_weekly_summary(client: TestClient, db: Database) -> None:
+    user = signed_in_patient(client, db)
+    today = date(2026, 11, 24)
+    add_rows(db, [checkin(user, today - timedelta(days=n), 5, 3, exercise_hours=h) for n, h in ((1, 1.5), (2, 0.5))])
+    page = client.get("/progress?range=7").text
+    assert "Hours of exercise" in page and "2 hours in total" in page
+
+    async def week(session: AsyncSession) -> Any:
+        request = WeekRequest(
+            patient_id=user.id,  # type: ignore[arg-type]
+            timezone=user.timezone,
+            week=Week(date(2026, 11, 23)),
+            categories=frozenset({"mood_sleep"}),
+            data_from=date(2026, 1, 1),
+            today=today,
+            now=datetime(2026, 11, 24, 17, tzinfo=UTC),
+        )
+        return await weekly_summary(session, request, Thresholds())
+
+    s = db.run(week)
+    assert s.measures["exercise_hours"] == 1.5  # Monday only: Sunday belongs to the week before
+    assert ("Mood and sleep", "Hours of exercise", "1.5 hours in total") in {
+        (r.section, r.measure, r.value) for r in summary_rows(s)
+    }
+    hint = {o.id: str(o.hint) for o in therapist_options()}["mood_sleep"]
+    assert hint == "Your daily mood (0–10) and hours of sleep. It also includes: hours of exercise."
+
+
+def test_exercise_migration_goes_down_and_up_again(tmp_path: Any) -> None:
+    import sqlite3
+
+    from alembic import command
+
+    from server.db import alembic_config, migrate
+
+    path = tmp_path / "m.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    def columns() -> set[str]:
+        with sqlite3.connect(path) as conn:
+            return {row[1] for row in conn.execute("PRAGMA table_info(checkin)")}
+
+    migrate(url)
+    assert "exercise_hours" in columns()
+    command.downgrade(alembic_config(url), "0009")
+    assert "exercise_hours" not in columns() and "sleep_hours" in columns()
+    command.upgrade(alembic_config(url), "0010")
+    assert "exercise_hours" in columns()
