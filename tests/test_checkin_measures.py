@@ -211,6 +211,7 @@ def test_exercise_migration_goes_down_and_up_again(tmp_path: Any) -> None:
     import sqlite3
 
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     from server.db import alembic_config, migrate
 
@@ -223,7 +224,8 @@ def test_exercise_migration_goes_down_and_up_again(tmp_path: Any) -> None:
 
     migrate(url)
     assert "exercise_hours" in columns()
-    command.downgrade(alembic_config(url), "0009")
+    before = ScriptDirectory.from_config(alembic_config(url)).get_revision("0010").down_revision
+    command.downgrade(alembic_config(url), str(before))
     assert "exercise_hours" not in columns() and "sleep_hours" in columns()
-    command.upgrade(alembic_config(url), "0010")
+    command.upgrade(alembic_config(url), "head")
     assert "exercise_hours" in columns()

@@ -1,7 +1,7 @@
 """checkin.exercise_hours: the "hours of exercise" check-in measure (server/checkins/measures.py)
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -28,7 +28,7 @@ from server.checkins.forms import (
 )
 from server.checkins.models import CheckIn, CravingLog
 from server.crisis import logic as crisis_logic
-from server.db import DbSession, get_owned_or_404, utcnow
+from server.db import DbSession, get_owned_or_404, pk, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import default_catalogue
@@ -236,7 +236,7 @@ class CheckInController(Controller):
                     if rev.client_created_at
                     else "",
                 }
-                for rev in await logic.revisions_for(db, row.id)  # type: ignore[arg-type]
+                for rev in await logic.revisions_for(db, pk(row))
             ],
             "encouragement": logic.encouragement(row.local_date),
             **measure_context(),
@@ -481,7 +481,7 @@ class CheckInController(Controller):
             errors = await sober.set_sobriety_date(db_session, user, result.data.substance, result.data.started_on)
         if errors:
             return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)
-        await events.announce_record_saved(request, db_session, user.id)  # a back-dated start may be a milestone
+        await events.announce_record_saved(request, db_session, pk(user))  # a back-dated start may be a milestone
         return redirect(request, "/sober?saved=1")
 
     @post("/sober/{date_id:int}/delete", media_type=HTML)

@@ -9,6 +9,7 @@ from litestar.response import Template
 
 from server.accounts.guards import patient_only
 from server.accounts.models import User
+from server.aftercare import today as aftercare_today
 from server.checkins.logic import checkins_today_context
 from server.checkins.logic import offline_urls as checkins_offline_urls
 from server.crisis import logic as crisis_logic
@@ -27,6 +28,7 @@ class TodayController(Controller):
         user: User = request.user
         context: dict[str, Any] = {"user": user}
         # Each domain adds its panel's context here (one line each).
+        context.update(await aftercare_today.today_context(db_session, user))
         context.update(await checkins_today_context(db_session, user))
         context.update(await skills_logic.today_context(db_session, user))
         context.update(await schedule_views.today_context(db_session, user))
