@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             RequestContextMiddleware(settings),
             EdgeMiddleware(),
-            SessionAuthMiddleware(session_maker, cookie_name(settings)),
+            SessionAuthMiddleware(db_config, cookie_name(settings)),
         ],
         before_send=[security_headers_hook(settings)],
         csrf_config=CSRFConfig(
