@@ -15,7 +15,7 @@ Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 
 
 def current_user(connection: ASGIConnection) -> User | None:
-    return connection.scope.get("user")  # type: ignore[return-value]
+    return connection.scope.get("user")
 
 
 async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
