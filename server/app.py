@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 
 import anyio
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
@@ -16,6 +17,7 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 from litestar.stores.registry import StoreRegistry
 from litestar_htmx import HTMXPlugin, HTMXRequest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
 from server.accounts.middleware import SessionAuthMiddleware
@@ -23,6 +25,7 @@ from server.accounts.models import KeyValueStore
 from server.accounts.sessions import cookie_name, csrf_cookie_name
 from server.checkins.controllers import CheckInController
 from server.checkins.events import listeners_state
+from server.consent.program import end_consents_with_program
 from server.crisis import logic as crisis_logic
 from server.crisis.controllers import ClinicSettingsController, CrisisController, SafetyPlanController
 from server.db import alchemy_config, alchemy_plugin, migrate
@@ -31,7 +34,10 @@ from server.milestones import evaluate_patient_safely
 from server.milestones.hooks import with_milestone_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
+from server.questionnaires.controllers import QuestionnaireController
 from server.reminders import reminder_hooks
+from server.reminders.planner import program_ended as reminders_after_discharge
+from server.schedule import events as schedule_events
 from server.schedule.controllers import CalendarFeedController, PatientScheduleController, ProgramAdminController
 from server.settings import Settings
 from server.sharing.attendance import TherapistScheduleController
@@ -49,6 +55,10 @@ from server.web.static import STATIC_DIR
 from server.web.templating import template_config
 
 ONE_YEAR = 365 * 24 * 3600
+
+
+async def _milestones_after_discharge(db: AsyncSession, patient_id: int, _last_day: date) -> None:
+    await evaluate_patient_safely(db, patient_id)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -92,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FamilyController,
         FamilyCircleController,
         CheckInController,
+        QuestionnaireController,
         SkillsController,
         CrisisController,
         SafetyPlanController,
@@ -140,4 +151,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.session_maker = session_maker
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
     app.state.update(listeners_state([evaluate_patient_safely]))
+    # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
+    # family news (the schedule announces it; these listen).
+    app.state.update(
+        schedule_events.listeners_state(
+            [reminders_after_discharge, end_consents_with_program, _milestones_after_discharge]
+        )
+    )
     return app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import click
 
@@ -14,7 +14,7 @@ from server.settings import Settings
 T = TypeVar("T")
 
 
-def _run(make: Callable[[Settings], Awaitable[T]]) -> T:
+def _run(make: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     settings = Settings.from_env()
     return asyncio.run(make(settings))
 
@@ -106,7 +106,7 @@ def create_admin(clinic: str, timezone: str, name: str, email: str, password: st
     if problem:
         raise click.BadParameter(problem, param_hint="password")
 
-    async def work(db):  # type: ignore[no-untyped-def]
+    async def work(db):
         return await create_first_admin(
             db, clinic_name=clinic, timezone=timezone, name=name, email=email, password=password
         )
@@ -131,7 +131,7 @@ def invite(role: str, inviter_email: str, note: str) -> None:
 
     settings = Settings.from_env()
 
-    async def work(db):  # type: ignore[no-untyped-def]
+    async def work(db):
         inviter = await db.scalar(select(User).where(User.email == inviter_email.strip().lower()))
         if inviter is None:
             raise click.BadParameter("no such account", param_hint="--by")

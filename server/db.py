@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
@@ -17,8 +17,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Executable, Table, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel
 
 from server import clock
@@ -98,6 +100,47 @@ async def get_owned_or_404(
     if row is None or getattr(row, owner_field) != owner_id:
         raise NotFoundException()
     return row
+
+
+class Keyed(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def pk(row: Keyed) -> int:
+    """A stored row's primary key. SQLModel types `id` as `int | None` because it is None until the first flush;
+    after that a None is a bug, so it fails here, once, instead of being waved through at every use."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet (not flushed)")
+    return row.id
+
+
+def id_col(column: int | None) -> Mapped[int]:
+    """A primary key selected in a query, typed as what it reads back: never None (SQLModel types the attribute
+    `int | None` for rows not yet flushed)."""
+    return cast(Mapped[int], column)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a model, for `Table.c` in bulk statements (SQLModel doesn't type `__table__`)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
+
+
+def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT in the session's own dialect, so the caller can add ON CONFLICT (spelled alike on both): the one
+    place that turns "insert this once, even when two requests race" into SQL."""
+    table = target if isinstance(target, Table) else table_of(target)
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+async def rowcount(session: AsyncSession, statement: Executable) -> int:
+    """Run an INSERT/UPDATE/DELETE and return how many rows it matched (the driver's rowcount)."""
+    result = await session.execute(statement)
+    # A DML statement always answers with a CursorResult; AsyncSession.execute is typed with the generic Result.
+    return cast(CursorResult[Any], result).rowcount
 
 
 # Route handlers declare `db_session: DbSession` (the request's session, committed before the response is sent).

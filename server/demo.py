@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, FamilyLink, Role, User
 from server.accounts.passwords import hash_password
+from server.db import pk
 from server.settings import Settings
 
 DEMO_PASSWORD = "steady-demo-2026"
@@ -23,7 +25,7 @@ DEMO_PEOPLE = (
 async def load_demo(db: AsyncSession, settings: Settings) -> list[str]:
     """Create the demo people if they aren't there yet and print how to sign in."""
     lines = [f"\nDemo clinic on {settings.base_url} — every demo account uses the password {DEMO_PASSWORD}:"]
-    existing = await db.scalar(select(User).where(User.email == DEMO_PEOPLE[0][0]))
+    existing = await db.scalar(select(User).where(col(User.email) == DEMO_PEOPLE[0][0]))
     if existing is None:
         clinic = await db.get(Clinic, 1)
         if clinic is None:
@@ -34,10 +36,10 @@ async def load_demo(db: AsyncSession, settings: Settings) -> list[str]:
         password_hash = hash_password(DEMO_PASSWORD)
         for email, name, role in DEMO_PEOPLE:
             person = User(
-                clinic_id=clinic.id,
+                clinic_id=pk(clinic),
                 email=email,
                 display_name=name,
-                role=role,  # type: ignore[arg-type]
+                role=role,
                 password_hash=password_hash,
                 timezone="America/New_York",
             )
@@ -46,11 +48,11 @@ async def load_demo(db: AsyncSession, settings: Settings) -> list[str]:
         await db.flush()
         therapist = people["therapist@demo.steady"]
         for email in ("sam@demo.steady", "jordan@demo.steady", "casey@demo.steady"):
-            db.add(CareTeam(patient_id=people[email].id, therapist_id=therapist.id))  # type: ignore[arg-type]
+            db.add(CareTeam(patient_id=pk(people[email]), therapist_id=pk(therapist)))
         db.add(
             FamilyLink(
-                patient_id=people["sam@demo.steady"].id,
-                family_id=people["family@demo.steady"].id,  # type: ignore[arg-type]
+                patient_id=pk(people["sam@demo.steady"]),
+                family_id=pk(people["family@demo.steady"]),
                 relationship_label="sister",
             )
         )

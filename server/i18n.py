@@ -42,8 +42,8 @@ def lazy_gettext(message: str) -> LazyProxy:
 
 
 def pick_locale(accept_language: str | None, preferred: str | None = None) -> str:
-    if preferred in SUPPORTED_LOCALES:
-        return preferred  # type: ignore[return-value]
+    if preferred is not None and preferred in SUPPORTED_LOCALES:
+        return preferred
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in SUPPORTED_LOCALES:

@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from litestar.di import NamedDependency
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +78,7 @@ class Settings:
         database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
         if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
             database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "database_url": database_url,
             "secret_key": env.get("SECRET_KEY") or _read_or_create_secret(data_dir),
             "data_dir": data_dir,
@@ -91,14 +94,8 @@ class Settings:
             if env.get(name.upper()):
                 values[name] = int(env[name.upper()])
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
-
-
-def _named_dependency() -> object:
-    from litestar.di import NamedDependency
-
-    return NamedDependency[Settings]
+        return cls(**values)
 
 
 # Route handlers declare `settings: AppSettings` to receive the app's settings.
-AppSettings = _named_dependency()
+AppSettings = NamedDependency[Settings]

@@ -405,3 +405,38 @@ def test_invite_codes_cannot_be_guessed_endlessly(client: TestClient, db: Databa
         assert post_form(client, "/join", attempt).status_code == 422
     refused = post_form(client, "/join", attempt)
     assert refused.status_code == 429 and "Too many tries" in refused.text
+
+
+def test_time_zone_defaults_to_the_clinics_and_is_said_in_words(client: TestClient, db: Database) -> None:
+    """Issue 15 #2: a Chicago clinic's people start in Chicago time, and the page says so in words."""
+    therapist = db.make_user(Role.THERAPIST, "t@example.org")
+    db.execute("UPDATE clinic SET timezone = 'America/Chicago'")
+    login(client, therapist.email)
+    code = _invite(client, "patient")
+    client.cookies.clear()
+    for url in (f"/join?code={code}", "/join"):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert '<option value="America/Chicago" selected>' in page.text, url
+        assert "Times will show in Chicago time." in page.text, url
+        # The phone's own zone is offered by static JS (no inline script), with the words to show.
+        assert "data-browser-timezone" in page.text and "<script>" not in page.text
+    # A 422 keeps the chosen zone and says it in words.
+    response = _join(client, code, "bad-email", timezone="America/Los_Angeles")
+    assert response.status_code == 422
+    assert '<option value="America/Los_Angeles" selected>' in response.text
+    assert "Times will show in Los Angeles time." in response.text
+    joined = _join(client, code, "pat@example.org", timezone="America/Argentina/Buenos_Aires")
+    assert joined.status_code == 303
+    assert db.scalar("SELECT timezone FROM user_account WHERE email='pat@example.org'") == (
+        "America/Argentina/Buenos_Aires"
+    )
+    account = client.get("/account")
+    assert "Times will show in Buenos Aires time." in account.text
+
+
+def test_setup_page_says_the_clinic_zone_in_words(client: TestClient) -> None:
+    page = client.get("/setup")
+    assert "Times will show in New York time." in page.text and "data-browser-timezone" in page.text
+    response = post_form(client, "/setup", {**SETUP, "password": "password"})
+    assert response.status_code == 422 and "Times will show in Chicago time." in response.text

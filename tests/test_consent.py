@@ -204,10 +204,10 @@ def _patient(name: str = "Sam Lee") -> User:
 def test_form_checks_name_dates_and_categories() -> None:
     spec = _spec()
     result = validate_consent_form(
-        {"categories": [], "until": "date", "ends_on": "2026-11-19", "signature": "Someone"}, spec, _patient()
+        {"categories": [], "until": "date", "ends_on": "2026-11-19", "signature": " - "}, spec, _patient()
     )
     assert set(result.errors) == {"categories", "ends_on", "signature"}
-    assert result.values["signature"] == "Someone"
+    assert result.values["signature"] == "-"
     too_far = validate_consent_form(
         {"categories": ["mood_sleep"], "until": "date", "ends_on": "2027-11-20", "signature": "sam lee"},
         spec,

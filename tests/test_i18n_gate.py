@@ -94,3 +94,19 @@ def test_the_gate_can_fail() -> None:
     catalog.add(("%(num)s day", "%(num)s days"), ("%(num)s día", ""))
     catalog.add("Yes", "Sí")
     assert untranslated(catalog) == ["Hello", "Bye", ("%(num)s day", "%(num)s days")]
+
+
+def test_every_questionnaire_text_has_its_spanish_in_the_instrument_file() -> None:
+    """Validated instruments keep their published wording, so their texts live in server/questionnaires/instruments/
+    (both languages, with the source of each) instead of the catalogue; the loader refuses a missing Spanish text,
+    and here every text is checked to be present and, for sentences, actually Spanish (not the English copied)."""
+    from server.questionnaires.instruments import all_instruments
+
+    for instrument in all_instruments().values():
+        texts = [instrument.name, instrument.stem, instrument.text_source]
+        texts += [item.text for item in instrument.items]
+        texts += [option.text for item in instrument.items for option in item.options]
+        for text in texts:
+            assert text.en.strip() and text.es.strip(), (instrument.code, text)
+            if len(text.en.split()) > 3:
+                assert text.es != text.en, (instrument.code, text.en)

@@ -91,7 +91,7 @@ def test_bad_consent_forms_are_422_with_values_kept(client: TestClient, db: Data
     as_user(client, patient)
     today = local_today(patient)
     cases = [
-        ({"signature": "Someone Else"}, "signature", "exactly as it shows on your account: Sam Lee"),
+        ({"signature": " 1 "}, "signature", "type your full name to sign"),
         ({"ends_on": (today - timedelta(days=1)).isoformat()}, "ends_on", "already passed"),
         ({"ends_on": (today + timedelta(days=400)).isoformat()}, "ends_on", "at most one year"),
         ({"ends_on": "not-a-date"}, "ends_on", "a date we can read"),
@@ -354,3 +354,30 @@ def test_consent_until_the_end_of_my_program(client: TestClient, db: Database) -
     assert "Went to 0 of 1 groups so far; missed 0." in response.text
     before = Week.of(start).shift(-1)
     assert client.get(f"/therapist/patients/{patient.id}", params={"week": before.label}).status_code == 404
+
+
+def test_signature_is_the_full_name_typed_not_the_display_name(client: TestClient, db: Database) -> None:
+    """Issue 15 #1: a display name like "Taylor 🌱" must not stop "Taylor Quinn" from signing."""
+    db.make_clinic("Hillside Recovery", clinic_id=1)
+    therapist = db.make_user("therapist", "rivera@example.org", name="Dr. Rivera")
+    taylor = db.make_user("patient", "taylor@example.org", name="Taylor 🌱", therapist=therapist)
+    as_user(client, taylor)
+    # Still bounded, control-character free and not blank or letterless.
+    for bad, message in (
+        ("", "type your full name"),
+        ("  .  ", "type your full name"),
+        ("T" * 121, "120 characters or fewer"),
+        ("Taylor\x00Quinn", "unusual invisible characters"),
+        ("Taylor Quinn\x1b", "unusual invisible characters"),
+    ):
+        response = post_form(client, "/sharing/consent", good_form(therapist, taylor, signature=bad))
+        assert response.status_code == 422, bad
+        assert message in response.text, bad
+        assert 'id="signature-error"' in response.text
+    assert db.scalar("SELECT count(*) FROM consent") == 0
+    response = post_form(client, "/sharing/consent", good_form(therapist, taylor, signature="  Taylor   Quinn "))
+    assert response.status_code == 303, response.text[:2000]
+    assert db.scalar("SELECT signature FROM consent") == "Taylor Quinn"
+    wording = str(db.scalar("SELECT wording FROM consent"))
+    assert "Signed electronically by typing my name: Taylor Quinn" in wording
+    assert "as it appears on your account" not in wording

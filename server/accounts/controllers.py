@@ -12,6 +12,7 @@ from litestar.response import Template
 from litestar.utils.scope.state import ScopeState
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts import invites as invite_logic
 from server.accounts import service, sessions, throttle
@@ -26,7 +27,7 @@ from server.accounts.forms import (
 )
 from server.accounts.guards import admin_only, signed_in, staff_only
 from server.accounts.models import CareTeam, Role, User, UserSession
-from server.db import DbSession
+from server.db import DbSession, pk
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.localtime import COMMON_TIMEZONES
@@ -62,7 +63,7 @@ async def _replace_session(
     request: Request, db: AsyncSession, settings: Settings, user: User, target: str
 ) -> Response[Any]:
     """Kill whatever session the browser had and mint a new one (no session fixation)."""
-    old: UserSession | None = request.scope.get("auth")  # type: ignore[assignment]
+    old: UserSession | None = request.scope.get("auth")
     if old is not None:
         await sessions.end_session(db, old.id)
     token = await sessions.start_session(db, user, settings, request.headers.get("user-agent", "")[:120])
@@ -72,7 +73,7 @@ async def _replace_session(
 class AuthController(Controller):
     @get("/")
     async def root(self, request: Request, db_session: DbSession) -> Response[Any]:
-        user: User | None = request.scope.get("user")  # type: ignore[assignment]
+        user: User | None = request.scope.get("user")
         if user is not None:
             return redirect(request, service.ROLE_HOME[user.role])
         if await service.needs_setup(db_session):
@@ -86,7 +87,7 @@ class AuthController(Controller):
         return render(
             request,
             "accounts/setup.html",
-            {"values": {"timezone": "America/New_York"}, "errors": {}, "timezones": COMMON_TIMEZONES},
+            {"values": {"timezone": service.FALLBACK_TIMEZONE}, "errors": {}, "timezones": COMMON_TIMEZONES},
         )
 
     @post("/setup")
@@ -157,7 +158,7 @@ class AuthController(Controller):
 
     @post("/logout")
     async def logout(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
-        current: UserSession | None = request.scope.get("auth")  # type: ignore[assignment]
+        current: UserSession | None = request.scope.get("auth")
         if current is not None:
             await sessions.end_session(db_session, current.id)
         response = redirect(request, "/login?signed_out=1")
@@ -183,11 +184,13 @@ class AuthController(Controller):
         return Response(content=body, headers={"Cache-Control": "no-store"})
 
     @get("/join")
-    async def join_page(self, request: Request, code: str = "") -> Template:
+    async def join_page(self, request: Request, db_session: DbSession, code: str = "") -> Template:
+        invite = await invite_logic.find_usable_invite(db_session, code[:64]) if code else None
+        zone = await service.join_timezone(db_session, invite.clinic_id if invite else None)
         return render(
             request,
             "accounts/join.html",
-            {"values": {"code": code, "timezone": "America/New_York"}, "errors": {}, "timezones": COMMON_TIMEZONES},
+            {"values": {"code": code, "timezone": zone}, "errors": {}, "timezones": _timezones(zone)},
         )
 
     @post("/join")
@@ -245,7 +248,7 @@ class AccountController(Controller):
         user: User = request.user
         current: UserSession = request.auth
         context: dict[str, Any] = {
-            "devices": await sessions.list_sessions(db, user.id),  # type: ignore[arg-type]
+            "devices": await sessions.list_sessions(db, pk(user)),
             "current_session_id": current.id,
             "timezones": _timezones(user.timezone),
             "profile": {
@@ -289,7 +292,7 @@ class AccountController(Controller):
         if errors:
             return await self._page(request, db_session, 422, errors=errors)
         # A new password is a privilege change: every other device signs out, this one gets a new id.
-        await sessions.end_other_sessions(db_session, user.id, None)  # type: ignore[arg-type]
+        await sessions.end_other_sessions(db_session, pk(user), None)
         return await _replace_session(request, db_session, settings, user, "/account?notice=password")
 
     @post("/devices/sign-out-others")
@@ -370,7 +373,9 @@ class AdminController(Controller):
         admin: User = request.user
         people = list(
             await db_session.scalars(
-                select(User).where(User.clinic_id == admin.clinic_id).order_by(User.role, User.display_name)
+                select(User)
+                .where(col(User.clinic_id) == admin.clinic_id)
+                .order_by(col(User.role), col(User.display_name))
             )
         )
         care = list(await db_session.scalars(select(CareTeam)))

@@ -14,7 +14,7 @@ Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
 
 
 def current_user(connection: ASGIConnection) -> User | None:
-    return connection.scope.get("user")  # type: ignore[return-value]
+    return connection.scope.get("user")
 
 
 def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:

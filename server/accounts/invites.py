@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import CareTeam, FamilyLink, Invite, Role, User
-from server.db import utcnow
+from server.db import pk, rowcount, utcnow
 
 # Who may create an invite for which role. Nobody signs up without one.
 MAY_INVITE: dict[Role, frozenset[Role]] = {
@@ -58,7 +59,7 @@ async def create_invite(
 
 
 async def find_usable_invite(db: AsyncSession, code: str) -> Invite | None:
-    invite = await db.scalar(select(Invite).where(Invite.code_hash == code_hash(code)))
+    invite = await db.scalar(select(Invite).where(col(Invite.code_hash) == code_hash(code)))
     if invite is None or invite.used_at is not None or invite.expires_at <= utcnow():
         return None
     return invite
@@ -66,23 +67,24 @@ async def find_usable_invite(db: AsyncSession, code: str) -> Invite | None:
 
 async def redeem_invite(db: AsyncSession, invite: Invite, user: User) -> bool:
     """Mark the invite used by `user`; False if someone else redeemed it first (single use under races)."""
-    result = await db.execute(
+    updated = await rowcount(
+        db,
         update(Invite)
-        .where(Invite.id == invite.id, Invite.used_at.is_(None))  # type: ignore[union-attr]
+        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
         .values(used_at=utcnow(), used_by_id=user.id)
     )
-    if result.rowcount != 1:
+    if updated != 1:
         return False
     inviter = await db.get(User, invite.invited_by_id) if invite.invited_by_id else None
     if user.role is Role.PATIENT and inviter is not None and inviter.role is Role.THERAPIST:
-        db.add(CareTeam(patient_id=user.id, therapist_id=inviter.id))  # type: ignore[arg-type]
+        db.add(CareTeam(patient_id=pk(user), therapist_id=pk(inviter)))
     if user.role is Role.FAMILY and invite.patient_id is not None:
-        db.add(FamilyLink(patient_id=invite.patient_id, family_id=user.id, relationship_label=invite.note))  # type: ignore[arg-type]
+        db.add(FamilyLink(patient_id=invite.patient_id, family_id=pk(user), relationship_label=invite.note))
     return True
 
 
 async def invites_made_by(db: AsyncSession, inviter: User) -> list[Invite]:
     rows = await db.scalars(
-        select(Invite).where(Invite.invited_by_id == inviter.id).order_by(Invite.created_at.desc()).limit(50)  # type: ignore[attr-defined]
+        select(Invite).where(col(Invite.invited_by_id) == inviter.id).order_by(col(Invite.created_at).desc()).limit(50)
     )
     return list(rows)

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import Clinic, Invite, Role, User
 from server.accounts.passwords import DUMMY_HASH, hash_password, verify_password
@@ -45,6 +46,18 @@ def safe_next(target: str | None, fallback: str) -> str:
     return fallback
 
 
+FALLBACK_TIMEZONE = "America/New_York"
+
+
+async def join_timezone(db: AsyncSession, invite_clinic_id: int | None) -> str:
+    """The zone a new account starts in: its clinic's (the invite's, else the first clinic's), so a Chicago
+    clinic's people see its 9:30 group at 9:30. The join page also offers the phone's own zone."""
+    clinic = await db.get(Clinic, invite_clinic_id) if invite_clinic_id else None
+    if clinic is None:
+        clinic = await db.scalar(select(Clinic).order_by(col(Clinic.id)).limit(1))
+    return clinic.timezone if clinic is not None and valid_timezone(clinic.timezone) else FALLBACK_TIMEZONE
+
+
 async def needs_setup(db: AsyncSession) -> bool:
     return (await db.scalar(select(func.count()).select_from(User))) == 0
 
@@ -75,7 +88,7 @@ async def create_first_admin(
 
 
 async def authenticate(db: AsyncSession, email: str, password: str) -> User | None:
-    user = await db.scalar(select(User).where(User.email == normalise_email(email)))
+    user = await db.scalar(select(User).where(col(User.email) == normalise_email(email)))
     if user is None:
         verify_password(password, DUMMY_HASH)  # same work either way: no account enumeration by timing
         return None
@@ -102,7 +115,7 @@ async def sign_up(db: AsyncSession, invite: Invite, form: SignUp) -> User | str:
     from server.accounts.invites import redeem_invite
 
     email = normalise_email(form.email)
-    if await db.scalar(select(User.id).where(User.email == email)):
+    if await db.scalar(select(col(User.id)).where(col(User.email) == email)):
         return _("There is already an account with this email. Try signing in instead.")
     user = User(
         clinic_id=invite.clinic_id,
@@ -131,7 +144,8 @@ async def change_password(db: AsyncSession, user: User, current: str, new: str) 
 
 
 async def admins_left(db: AsyncSession, clinic_id: int) -> int:
-    return int(await db.scalar(select(func.count()).where(User.clinic_id == clinic_id, User.role == Role.ADMIN)) or 0)
+    admins = select(func.count()).where(col(User.clinic_id) == clinic_id, col(User.role) == Role.ADMIN)
+    return int(await db.scalar(admins) or 0)
 
 
 async def delete_account(db: AsyncSession, user: User) -> None:

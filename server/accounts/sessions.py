@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import Role, User, UserSession
-from server.db import utcnow
+from server.db import pk, rowcount, utcnow
 from server.settings import Settings
 
 COOKIE_NAME = "steady_session"
@@ -49,7 +50,7 @@ async def start_session(db: AsyncSession, user: User, settings: Settings, device
     db.add(
         UserSession(
             id=token_hash(token),
-            user_id=user.id,  # type: ignore[arg-type]
+            user_id=pk(user),
             created_at=now,
             last_seen_at=now,
             expires_at=now + absolute,
@@ -68,8 +69,8 @@ async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSessi
     row = (
         await db.execute(
             select(UserSession, User)
-            .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
-            .where(UserSession.id == token_hash(token))
+            .join(User, col(User.id) == col(UserSession.user_id))
+            .where(col(UserSession.id) == token_hash(token))
         )
     ).first()
     if row is None:
@@ -77,29 +78,28 @@ async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSessi
     session_row, user = row
     now = utcnow()
     if now >= session_row.expires_at or now - session_row.last_seen_at > timedelta(seconds=session_row.idle_seconds):
-        await db.execute(delete(UserSession).where(UserSession.id == session_row.id))
+        await db.execute(delete(UserSession).where(col(UserSession.id) == session_row.id))
         await db.commit()
         return None
     if now - session_row.last_seen_at > TOUCH_INTERVAL:
-        await db.execute(update(UserSession).where(UserSession.id == session_row.id).values(last_seen_at=now))
+        await db.execute(update(UserSession).where(col(UserSession.id) == session_row.id).values(last_seen_at=now))
         await db.commit()
     return user, session_row
 
 
 async def end_session(db: AsyncSession, session_id: str) -> None:
-    await db.execute(delete(UserSession).where(UserSession.id == session_id))
+    await db.execute(delete(UserSession).where(col(UserSession.id) == session_id))
 
 
 async def end_other_sessions(db: AsyncSession, user_id: int, keep_session_id: str | None) -> int:
-    stmt = delete(UserSession).where(UserSession.user_id == user_id)
+    stmt = delete(UserSession).where(col(UserSession.user_id) == user_id)
     if keep_session_id:
-        stmt = stmt.where(UserSession.id != keep_session_id)
-    result = await db.execute(stmt)
-    return result.rowcount or 0
+        stmt = stmt.where(col(UserSession.id) != keep_session_id)
+    return await rowcount(db, stmt)
 
 
 async def list_sessions(db: AsyncSession, user_id: int) -> list[UserSession]:
     rows = await db.scalars(
-        select(UserSession).where(UserSession.user_id == user_id).order_by(UserSession.last_seen_at.desc())  # type: ignore[attr-defined]
+        select(UserSession).where(col(UserSession.user_id) == user_id).order_by(col(UserSession.last_seen_at).desc())
     )
     return list(rows)

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import LoginFailure
 from server.db import utcnow
@@ -56,7 +57,9 @@ async def _minutes_left(db: AsyncSession, key: str, limit: int, window: timedelt
     since = utcnow() - window
     count, oldest = (
         await db.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.key == key, LoginFailure.at > since)
+            select(func.count(), func.min(col(LoginFailure.at))).where(
+                col(LoginFailure.key) == key, col(LoginFailure.at) > since
+            )
         )
     ).one()
     if count < limit or oldest is None:
@@ -85,7 +88,7 @@ async def record_failure(db: AsyncSession, email: str, address: str) -> None:
 async def clear_failures(db: AsyncSession, email: str, address: str) -> None:
     """After the right password: this account's counts start again (the address's own count stays)."""
     await db.execute(
-        delete(LoginFailure).where(LoginFailure.key.in_([account_key(email), pair_key(email, address)]))  # type: ignore[attr-defined]
+        delete(LoginFailure).where(col(LoginFailure.key).in_([account_key(email), pair_key(email, address)]))
     )
 
 

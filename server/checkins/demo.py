@@ -21,6 +21,7 @@ from server.checkins.models import (
     TriggerHit,
     TriggerPreference,
 )
+from server.db import pk
 
 DAYS = 56
 NOTES = (
@@ -134,18 +135,18 @@ async def load_checkins_demo(db: AsyncSession, people: dict[str, Any]) -> None:
 
     await _history(db, sam, rng, base_mood=4.5, trend=3.0, skip_every=9, use_days=set(), triggers=halt, diary=False)
     today = dates.local_today(sam)
-    db.add(SobrietyDate(user_id=sam.id, substance="", started_on=today - timedelta(days=97)))  # type: ignore[arg-type]
-    db.add(TriggerPreference(user_id=sam.id, custom=[{"id": "custom-payday", "label": "Payday"}],  # type: ignore[arg-type]
+    db.add(SobrietyDate(user_id=pk(sam), substance="", started_on=today - timedelta(days=97)))
+    db.add(TriggerPreference(user_id=pk(sam), custom=[{"id": "custom-payday", "label": "Payday"}],
                              hidden=["social-media"]))  # fmt: skip
 
     # Jordan used 19 days ago, confirmed the restart and wrote down what they learned.
     await _history(db, jordan, rng, base_mood=5.0, trend=1.5, skip_every=6, use_days={19}, triggers=halt, diary=True)
     today = dates.local_today(jordan)
     first_start = today - timedelta(days=19 + 64)
-    db.add(SobrietyDate(user_id=jordan.id, substance="", started_on=today - timedelta(days=19)))  # type: ignore[arg-type]
+    db.add(SobrietyDate(user_id=pk(jordan), substance="", started_on=today - timedelta(days=19)))
     db.add(
         SoberReset(
-            user_id=jordan.id,  # type: ignore[arg-type]
+            user_id=pk(jordan),
             substance="",
             reset_on=today - timedelta(days=19),
             previous_started_on=first_start,
@@ -154,10 +155,10 @@ async def load_checkins_demo(db: AsyncSession, people: dict[str, Any]) -> None:
             "friend who knows, and leave by 9.",
         )
     )
-    db.add(CheckInPreference(user_id=jordan.id, diary_card=True))  # type: ignore[arg-type]
+    db.add(CheckInPreference(user_id=pk(jordan), diary_card=True))
 
     await _history(db, casey, rng, base_mood=6.0, trend=0.5, skip_every=4, use_days=set(), triggers=halt, diary=False)
     today = dates.local_today(casey)
-    db.add(SobrietyDate(user_id=casey.id, substance="", started_on=today - timedelta(days=30)))  # type: ignore[arg-type]
-    db.add(SobrietyDate(user_id=casey.id, substance="cannabis", started_on=today - timedelta(days=12)))  # type: ignore[arg-type]
+    db.add(SobrietyDate(user_id=pk(casey), substance="", started_on=today - timedelta(days=30)))
+    db.add(SobrietyDate(user_id=pk(casey), substance="cannabis", started_on=today - timedelta(days=12)))
     await db.flush()

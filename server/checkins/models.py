@@ -100,6 +100,8 @@ class CheckIn(SQLModel, table=True):
     acted_self_harm: bool | None = None
     acted_quit_treatment: bool | None = None
     skills_used: int | None = None
+    # "Did you go to a support meeting?" ('' not asked/skipped, 'none', or the kind: see SUPPORT_MEETINGS)
+    support_meeting: str = Field(default="", max_length=8)
     late: bool = False
     client_created_at: datetime | None = utc_field(nullable=True)
     created_at: datetime = utc_field(default_now=True)

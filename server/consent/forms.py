@@ -23,13 +23,12 @@ from server.consent.models import Consent
 from server.consent.service import MAX_DAYS, latest_end_date, local_midnight_after
 from server.consent.wording import ConsentTerms, consent_sections, long_date, plain_text
 from server.i18n import gettext as _
+from server.web.edge import CONTROL
 
 FIELDS = ("categories", "until", "ends_on", "data_from", "signature")
 
 
-def normalise_name(name: str) -> str:
-    """Names compare without case and with runs of spaces squeezed, so 'sam  Lee' signs for 'Sam Lee'."""
-    return " ".join(str(name).split()).casefold()
+MAX_SIGNATURE = 120  # the column's length
 
 
 @dataclass(frozen=True)
@@ -153,16 +152,17 @@ def validate_consent_form(raw: dict[str, Any], spec: ConsentFormSpec, patient: U
     if str(raw.get("data_from") or "today") == "program" and spec.program_start is not None:
         data_from = min(spec.program_start, spec.today)
 
-    signature = " ".join(str(raw.get("signature") or "").split())
+    # The signature is the full name the person types: stored on the consent as typed (spaces squeezed), and
+    # never compared with the account's display name, which may be a nickname or carry an emoji.
+    typed = str(raw.get("signature") or "")
+    signature = " ".join(CONTROL.sub("", typed).split())
     values["signature"] = signature
-    if not signature:
-        errors["signature"] = _("Please type your name to sign.")
-    elif len(signature) > 120:
-        errors["signature"] = _("Please keep this to %(n)s characters or fewer.") % {"n": 120}
-    elif normalise_name(signature) != normalise_name(patient.display_name):
-        errors["signature"] = _("Please type your name exactly as it shows on your account: %(name)s.") % {
-            "name": patient.display_name
-        }
+    if CONTROL.search(typed):
+        errors["signature"] = _("Please remove the unusual invisible characters from this.")
+    elif not any(ch.isalpha() for ch in signature):
+        errors["signature"] = _("Please type your full name to sign.")
+    elif len(signature) > MAX_SIGNATURE:
+        errors["signature"] = _("Please keep this to %(n)s characters or fewer.") % {"n": MAX_SIGNATURE}
 
     if errors or ends_on is None:
         return ConsentValidation(choice=None, errors=errors, values=values)

@@ -10,7 +10,8 @@
     ends_at (UTC instants; ends_at ≤ starts_at + 1 year), until_program_end (bool: the patient chose "end of my
     program" and ends_at was computed at signing), wording (the exact consent text shown, as plain text),
     signature (the typed name), signed_at (UTC), locale, revoked_at (UTC or NULL), superseded_by_id → consent
-    (SET NULL) or NULL.
+    (SET NULL) or NULL, ended_with_program (bool: a discharge ended an until-program-end consent; revoked_at is
+    then the end of the program's last day and the state reads 'expired').
 
 ``disclosure_log`` — :class:`DisclosureLog`, one row per disclosure of shared data (a summary viewed, an export
     downloaded, a dashboard row shown, a family notification sent), written in the same transaction as the read.
@@ -33,9 +34,10 @@ from server.db import utc_field
 RECIPIENT_KINDS = ("therapist", "family")
 DISCLOSURE_KINDS = (
     "summary_view", "export_pdf", "export_csv", "dashboard", "notification", "attendance_view", "attendance_mark",
+    "q_view", "q_export", "q_followup",
 )  # fmt: skip
 # The only columns a signed consent may ever change.
-MUTABLE_COLUMNS = frozenset({"revoked_at", "superseded_by_id"})
+MUTABLE_COLUMNS = frozenset({"revoked_at", "superseded_by_id", "ended_with_program"})
 
 
 class Consent(SQLModel, table=True):
@@ -62,11 +64,13 @@ class Consent(SQLModel, table=True):
     locale: str = Field(default="en", max_length=8)
     revoked_at: datetime | None = utc_field(nullable=True)
     superseded_by_id: int | None = Field(default=None, foreign_key="consent.id", ondelete="SET NULL")
+    # Set with revoked_at when a discharge ended an "until the end of my program" consent on its last day.
+    ended_with_program: bool = False
 
     def state(self, now: datetime) -> str:
         """'active', 'upcoming', 'expired', 'revoked' or 'replaced' as of `now`."""
         if self.revoked_at is not None and self.revoked_at <= now:
-            return "revoked"
+            return "expired" if self.ended_with_program else "revoked"
         if self.superseded_by_id is not None:
             return "replaced"
         if now >= self.ends_at:

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
+from server.db import pk
 from server.schedule import logic as schedule
 
 
@@ -22,7 +23,7 @@ async def program_bounds(db: AsyncSession, patient: User, today: date) -> tuple[
     for enrolment, program in pairs:
         if enrolment.status == "discharged":
             continue
-        item = data.get(program.id)  # type: ignore[arg-type]
+        item = data.get(pk(program))
         if item is None:
             continue
         end = schedule.last_day(enrolment, item.weeks)
@@ -31,3 +32,12 @@ async def program_bounds(db: AsyncSession, patient: User, today: date) -> tuple[
         if best is None or enrolment.start_date > best[0]:
             best = (enrolment.start_date, end)
     return best if best is not None else (None, None)
+
+
+async def end_consents_with_program(db: AsyncSession, patient_id: int, last_day: date) -> None:
+    """Listener for a discharge (`server.schedule.events`): "until the end of my program" consents end that day."""
+    from server.consent.service import end_with_program
+
+    patient = await db.get(User, patient_id)
+    if patient is not None:
+        await end_with_program(db, patient, last_day)

@@ -14,10 +14,11 @@ from pathlib import Path
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import User
 from server.consent.models import DISCLOSURE_KINDS, RECIPIENT_KINDS, Consent, DisclosureLog
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.localtime import user_zone
 
 NOTICE_FILE = Path(__file__).with_name("redisclosure_notice.txt")
@@ -82,8 +83,12 @@ async def active_consent(
     at = as_utc(at or utcnow())
     latest = await db.scalar(
         select(Consent)
-        .where(Consent.patient_id == patient_id, Consent.recipient_id == recipient_id, Consent.signed_at <= at)
-        .order_by(Consent.version.desc())  # type: ignore[attr-defined]
+        .where(
+            col(Consent.patient_id) == patient_id,
+            col(Consent.recipient_id) == recipient_id,
+            col(Consent.signed_at) <= at,
+        )
+        .order_by(col(Consent.version).desc())
         .limit(1)
     )
     return _in_force(latest, at)
@@ -100,23 +105,23 @@ async def active_consents(
     """patient id → consent in force for this recipient, for every patient sharing with them. One query."""
     at = as_utc(at or utcnow())
     newest = (
-        select(Consent.patient_id, func.max(Consent.version).label("version"))
-        .where(Consent.recipient_id == recipient_id, Consent.signed_at <= at)
-        .group_by(Consent.patient_id)
+        select(col(Consent.patient_id), func.max(col(Consent.version)).label("version"))
+        .where(col(Consent.recipient_id) == recipient_id, col(Consent.signed_at) <= at)
+        .group_by(col(Consent.patient_id))
     )
     if patient_ids is not None:
-        newest = newest.where(Consent.patient_id.in_(list(patient_ids) or [-1]))  # type: ignore[attr-defined]
+        newest = newest.where(col(Consent.patient_id).in_(list(patient_ids) or [-1]))
     sub = newest.subquery()
     query = select(Consent).join(
         sub,
         and_(
-            Consent.patient_id == sub.c.patient_id,
-            Consent.version == sub.c.version,
-            Consent.recipient_id == recipient_id,
+            col(Consent.patient_id) == sub.c.patient_id,
+            col(Consent.version) == sub.c.version,
+            col(Consent.recipient_id) == recipient_id,
         ),
     )
     if recipient_kind is not None:
-        query = query.where(Consent.recipient_kind == recipient_kind)
+        query = query.where(col(Consent.recipient_kind) == recipient_kind)
     found: dict[int, Consent] = {}
     for consent in await db.scalars(query):
         if _in_force(consent, at) is not None:
@@ -136,8 +141,8 @@ async def current_consent(db: AsyncSession, patient_id: int, recipient_id: int) 
     """The newest version for this pair whatever its state (to pre-fill "change what I share")."""
     return await db.scalar(
         select(Consent)
-        .where(Consent.patient_id == patient_id, Consent.recipient_id == recipient_id)
-        .order_by(Consent.version.desc())  # type: ignore[attr-defined]
+        .where(col(Consent.patient_id) == patient_id, col(Consent.recipient_id) == recipient_id)
+        .order_by(col(Consent.version).desc())
         .limit(1)
     )
 
@@ -155,13 +160,13 @@ async def consents_for_patient(
     """Every consent the patient ever signed (newest first), with the recipient's name and state. One query."""
     now = as_utc(now or utcnow())
     query = (
-        select(Consent, User.display_name)
-        .join(User, User.id == Consent.recipient_id)  # type: ignore[arg-type]
-        .where(Consent.patient_id == patient_id)
-        .order_by(Consent.signed_at.desc(), Consent.version.desc())  # type: ignore[attr-defined]
+        select(Consent, col(User.display_name))
+        .join(User, col(User.id) == col(Consent.recipient_id))
+        .where(col(Consent.patient_id) == patient_id)
+        .order_by(col(Consent.signed_at).desc(), col(Consent.version).desc())
     )
     if recipient_kind is not None:
-        query = query.where(Consent.recipient_kind == recipient_kind)
+        query = query.where(col(Consent.recipient_kind) == recipient_kind)
     rows = (await db.execute(query)).all()
     return [ConsentRow(consent=c, recipient_name=name, state=c.state(now)) for c, name in rows]
 
@@ -213,22 +218,22 @@ async def sign_consent(
             async with db.begin_nested():
                 previous = await db.scalars(
                     select(Consent).where(
-                        Consent.patient_id == patient.id,
-                        Consent.recipient_id == recipient.id,
-                        Consent.superseded_by_id.is_(None),  # type: ignore[union-attr]
-                        Consent.revoked_at.is_(None),  # type: ignore[union-attr]
-                        Consent.ends_at > now,
+                        col(Consent.patient_id) == patient.id,
+                        col(Consent.recipient_id) == recipient.id,
+                        col(Consent.superseded_by_id).is_(None),
+                        col(Consent.revoked_at).is_(None),
+                        col(Consent.ends_at) > now,
                     )
                 )
                 replaced = list(previous)
                 top = await db.scalar(
-                    select(func.max(Consent.version)).where(
-                        Consent.patient_id == patient.id, Consent.recipient_id == recipient.id
+                    select(func.max(col(Consent.version))).where(
+                        col(Consent.patient_id) == patient.id, col(Consent.recipient_id) == recipient.id
                     )
                 )
                 consent = Consent(
-                    patient_id=patient.id,  # type: ignore[arg-type]
-                    recipient_id=recipient.id,  # type: ignore[arg-type]
+                    patient_id=pk(patient),
+                    recipient_id=pk(recipient),
                     recipient_kind=recipient_kind,
                     version=(top or 0) + 1,
                     categories=chosen,
@@ -263,8 +268,11 @@ async def revoke(db: AsyncSession, *, patient_id: int, consent_id: int, now: dat
     consent = await get_patient_consent(db, patient_id, consent_id)
     if consent is None:
         return None
-    if consent.revoked_at is None:
-        consent.revoked_at = as_utc(now or utcnow())
+    now = as_utc(now or utcnow())
+    # A discharge may have set an end later today (the program's last day): revoking still ends it now.
+    if consent.revoked_at is None or as_utc(consent.revoked_at) > now:
+        consent.revoked_at = now
+        consent.ended_with_program = False
         db.add(consent)
         await db.flush()
     return consent
@@ -278,9 +286,9 @@ async def revoke_all_for_recipient(
     rows = list(
         await db.scalars(
             select(Consent).where(
-                Consent.patient_id == patient_id,
-                Consent.recipient_id == recipient_id,
-                Consent.revoked_at.is_(None),  # type: ignore[union-attr]
+                col(Consent.patient_id) == patient_id,
+                col(Consent.recipient_id) == recipient_id,
+                col(Consent.revoked_at).is_(None),
             )
         )
     )
@@ -289,6 +297,35 @@ async def revoke_all_for_recipient(
         db.add(row)
     await db.flush()
     return len(rows)
+
+
+async def end_with_program(db: AsyncSession, patient: User, last_day: date) -> list[Consent]:
+    """A discharge: every therapist consent the patient signed "until the end of my program" that is still in
+    force ends when the program's last local day is over (a late record ends it from that day). Consents with a date the
+    patient chose, and family consents, run on as chosen. Returns the consents ended (flushed, not committed)."""
+    assert patient.id is not None
+    end = local_midnight_after(patient, last_day)
+    rows = list(
+        await db.scalars(
+            select(Consent).where(
+                col(Consent.patient_id) == patient.id,
+                col(Consent.recipient_kind) == "therapist",
+                col(Consent.until_program_end).is_(True),
+                col(Consent.superseded_by_id).is_(None),
+                col(Consent.revoked_at).is_(None),
+            )
+        )
+    )
+    ended = []
+    for consent in rows:
+        if as_utc(consent.ends_at) <= end:
+            continue  # over by then anyway
+        consent.revoked_at = end
+        consent.ended_with_program = True
+        db.add(consent)
+        ended.append(consent)
+    await db.flush()
+    return ended
 
 
 # --- the disclosure log ----------------------------------------------------------------------------------
@@ -372,8 +409,8 @@ async def disclosures_for_patient(db: AsyncSession, patient_id: int, *, limit: i
     """The patient's access log, newest first."""
     rows = await db.scalars(
         select(DisclosureLog)
-        .where(DisclosureLog.patient_id == patient_id)
-        .order_by(DisclosureLog.at.desc(), DisclosureLog.id.desc())  # type: ignore[attr-defined,union-attr]
+        .where(col(DisclosureLog.patient_id) == patient_id)
+        .order_by(col(DisclosureLog.at).desc(), col(DisclosureLog.id).desc())
         .limit(limit)
     )
     return [LogEntry(at=as_utc(r.at), viewer_name=r.viewer_name, kind=r.kind, subject=r.subject) for r in rows]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from babel.dates import format_date
 
@@ -52,6 +53,15 @@ THERAPIST_CATEGORIES: tuple[CategoryOption, ...] = (
     ),
     CategoryOption("skill_practice", _l("Skill practice"), _l("Which skills you practised and how much they helped.")),
     CategoryOption("attendance", _l("Group attendance"), _l("Which groups you went to or missed.")),
+    CategoryOption(
+        "questionnaires",
+        _l("Questionnaires"),
+        _l(
+            "Your answers and scores on the mood, anxiety and recovery questionnaires (PHQ-9, GAD-7, Brief "
+            "Addiction Monitor), including any answer about thoughts of hurting yourself."
+        ),
+        sensitive=True,
+    ),
     CategoryOption(
         "notes",
         _l("My free-text notes"),
@@ -120,8 +130,8 @@ class ConsentTerms:
     what_notes: tuple[str, ...] = ()  # extra sentences under "What is shared" (e.g. what comes with any choice)
     revoke_where: str = ""  # the page where revoking is one tap, e.g. "the Sharing page"
 
-    def with_choices(self, **changes: object) -> ConsentTerms:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_choices(self, **changes: Any) -> ConsentTerms:
+        return replace(self, **changes)
 
 
 def consent_sections(terms: ConsentTerms) -> list[Section]:
@@ -147,7 +157,7 @@ def consent_sections(terms: ConsentTerms) -> list[Section]:
     if terms.ends_label:
         until = [_("This consent ends %(when)s, unless you revoke it sooner.") % {"when": terms.ends_label}]
     signature_paragraphs = [
-        _("Type your full name as it appears on your account to sign. Typing your name is your electronic signature.")
+        _("Type your full name to sign. Typing your name is your electronic signature.")
     ]
     if terms.signature and terms.signed_on is not None:
         signature_paragraphs = [

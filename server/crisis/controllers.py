@@ -15,6 +15,7 @@ from server.accounts.guards import admin_only, patient_only
 from server.accounts.models import Clinic, Role, User
 from server.crisis import forms, logic
 from server.crisis.models import PLAN_SECTIONS
+from server.db import pk
 from server.localtime import COMMON_TIMEZONES
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
@@ -40,7 +41,7 @@ class CrisisController(Controller):
 
     @get("/")
     async def crisis(self, request: Request, db_session: AsyncSession) -> Template:
-        user: User | None = request.scope.get("user")  # type: ignore[assignment]
+        user: User | None = request.scope.get("user")
         try:
             lines = await logic.lines_for(db_session, user)
         except SQLAlchemyError as exc:
@@ -61,7 +62,7 @@ class CrisisController(Controller):
         would make htmx send someone in crisis to the sign-in page. htmx gets a short note instead; plain
         requests get the usual sign-in redirect (401) or 403.
         """
-        user: User | None = request.scope.get("user")  # type: ignore[assignment]
+        user: User | None = request.scope.get("user")
         if user is None or user.role is not Role.PATIENT:
             if is_htmx(request):
                 return Template(template_name="crisis/_plan_unavailable.html", context={"signed_out": user is None})
@@ -69,7 +70,7 @@ class CrisisController(Controller):
                 raise NotAuthorizedException()
             raise PermissionDeniedException()
         context: dict[str, Any] = {
-            "plan": await logic.get_plan(db_session, user.id),  # type: ignore[arg-type]
+            "plan": await logic.get_plan(db_session, pk(user)),
             "contacts": await logic.care_contacts(db_session, user),
             "sections": PLAN_SECTIONS,
             "section_text": logic.SECTION_TEXT,

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, User
 from server.crisis.models import PLAN_SECTIONS, SafetyPlan
@@ -239,7 +240,7 @@ async def clinic_for(db: AsyncSession, user: User | None) -> Clinic | None:
     """The person's clinic; for someone signed out, this server's clinic (the first one, made at setup)."""
     if user is not None:
         return await db.get(Clinic, user.clinic_id)
-    return await db.scalar(select(Clinic).order_by(Clinic.id).limit(1))  # type: ignore[arg-type]
+    return await db.scalar(select(Clinic).order_by(col(Clinic.id)).limit(1))
 
 
 async def lines_for(db: AsyncSession, user: User | None) -> list[CrisisLine]:
@@ -336,12 +337,12 @@ def phone_parts(text: str) -> list[tuple[str, str | None]]:
 
 
 async def get_plan(db: AsyncSession, user_id: int) -> SafetyPlan | None:
-    return await db.scalar(select(SafetyPlan).where(SafetyPlan.user_id == user_id))
+    return await db.scalar(select(SafetyPlan).where(col(SafetyPlan.user_id) == user_id))
 
 
 async def save_plan(db: AsyncSession, user_id: int, sections: dict[str, list[str]]) -> SafetyPlan:
     """Create or replace the person's plan; two first saves at once still leave exactly one row."""
-    values = {name: list(sections.get(name, [])) for name in PLAN_SECTIONS}
+    values: dict[str, Any] = {name: list(sections.get(name, [])) for name in PLAN_SECTIONS}
     plan = await get_plan(db, user_id)
     if plan is None:
         try:
@@ -377,8 +378,8 @@ async def care_contacts(db: AsyncSession, user: User) -> list[CareContact]:
     """The patient's therapists and clinic with their phone numbers, for step 5 of the plan."""
     therapists = await db.scalars(
         select(User)
-        .join(CareTeam, CareTeam.therapist_id == User.id)  # type: ignore[arg-type]
-        .where(CareTeam.patient_id == user.id)
+        .join(CareTeam, col(CareTeam.therapist_id) == col(User.id))
+        .where(col(CareTeam.patient_id) == user.id)
         .order_by(User.display_name)
     )
     contacts = [CareContact(name=t.display_name, phone=t.phone, role="therapist") for t in therapists]

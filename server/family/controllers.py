@@ -46,7 +46,7 @@ from server.consent import (
     validate_consent_form,
 )
 from server.consent.service import consents_for_patient
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.family import encouragement, service
 from server.family.forms import (
     EncourageForm,
@@ -225,7 +225,7 @@ class FamilyCircleController(Controller):
             raise NotFoundException()
         spec = await _consent_spec(db, patient, person, link)
         if values is None:
-            previous = await current_consent(db, patient.id, person.id)  # type: ignore[arg-type]
+            previous = await current_consent(db, pk(patient), pk(person))
             values = initial_values(spec, previous if member.consent is not None else None)
             if member.consent is None:
                 values["categories"] = []  # nothing is ticked until the patient ticks it
@@ -256,7 +256,7 @@ class FamilyCircleController(Controller):
     @post("/{link_id:int}/consent")
     async def consent(self, request: Request, db_session: DbSession, link_id: int) -> Response[Any] | Template:
         patient: User = request.user
-        link, person = await service.member_or_404(db_session, patient.id, link_id)  # type: ignore[arg-type]
+        link, person = await service.member_or_404(db_session, pk(patient), link_id)
         raw = await form_values(request, list_fields=("categories",))
         spec = await _consent_spec(db_session, patient, person, link)
         checked = validate_consent_form(raw, spec, patient)
@@ -340,7 +340,7 @@ class FamilyController(Controller):
         member: User = request.user
         assert member.id is not None
         people = await encouragement.linked_patients(db, member.id)
-        reachable = [p for p in people if await encouragement.receives_encouragement(db, p.id)]  # type: ignore[arg-type]
+        reachable = [p for p in people if await encouragement.receives_encouragement(db, pk(p))]
         sent = [
             (name, text, when_text(at, member)) for name, text, at in await encouragement.sent_recently(db, member.id)
         ]

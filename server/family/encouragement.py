@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
-from server.db import utcnow
+from server.db import dialect_insert, id_col, rowcount, table_of, utcnow
 from server.family.models import Encouragement, FamilyPatientSetting
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -74,28 +74,28 @@ async def send(
     if not await receives_encouragement(db, patient.id):
         return Sent(None, _("%(name)s isn't receiving messages in the app right now.") % {"name": patient.display_name})
     existing = await db.scalar(
-        select(Encouragement).where(Encouragement.family_id == member.id, Encouragement.idempotency_key == key)
+        select(Encouragement).where(
+            col(Encouragement.family_id) == member.id, col(Encouragement.idempotency_key) == key
+        )
     )
     if existing is not None:
         if existing.message == message and existing.patient_id == patient.id:
             return Sent(existing)
         return Sent(None, _("This form was already sent with other words. Please reload the page and try again."))
     recent = await db.scalar(
-        select(func.count(Encouragement.id)).where(
-            Encouragement.family_id == member.id,
-            Encouragement.patient_id == patient.id,
-            Encouragement.created_at > now - timedelta(days=1),
+        select(func.count(col(Encouragement.id))).where(
+            col(Encouragement.family_id) == member.id,
+            col(Encouragement.patient_id) == patient.id,
+            col(Encouragement.created_at) > now - timedelta(days=1),
         )
     )
     if (recent or 0) >= DAILY_LIMIT:
         return Sent(None, _("You've sent a lot of kind words today. Please try again tomorrow."))
-    module = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    table = Encouragement.__table__  # type: ignore[attr-defined]
     new_id = await db.scalar(
-        module.insert(table)
+        dialect_insert(db, Encouragement)
         .values(family_id=member.id, patient_id=patient.id, message=message, idempotency_key=key, created_at=now)
         .on_conflict_do_nothing(index_elements=["family_id", "idempotency_key"])
-        .returning(table.c.id)
+        .returning(table_of(Encouragement).c.id)
     )
     if new_id is None:  # a double tap won the race a moment ago
         return await send(db, member, patient, message, key, now)
@@ -130,34 +130,36 @@ async def unread_for_patient(
 ) -> list[Received]:
     now = now or utcnow()
     rows = await db.execute(
-        select(Encouragement.id, User.display_name, Encouragement.message, Encouragement.created_at)
-        .join(User, User.id == Encouragement.family_id)  # type: ignore[arg-type]
-        .where(
-            Encouragement.patient_id == patient_id,
-            Encouragement.read_at.is_(None),  # type: ignore[union-attr]
-            Encouragement.created_at > now - SHOWN_FOR,
+        select(
+            id_col(Encouragement.id), col(User.display_name), col(Encouragement.message), col(Encouragement.created_at)
         )
-        .order_by(Encouragement.created_at.desc())  # type: ignore[attr-defined]
+        .join(User, col(User.id) == col(Encouragement.family_id))
+        .where(
+            col(Encouragement.patient_id) == patient_id,
+            col(Encouragement.read_at).is_(None),
+            col(Encouragement.created_at) > now - SHOWN_FOR,
+        )
+        .order_by(col(Encouragement.created_at).desc())
         .limit(limit)
     )
     return [Received(*row) for row in rows]
 
 
 async def mark_all_read(db: AsyncSession, patient_id: int, now: datetime | None = None) -> int:
-    result = await db.execute(
+    return await rowcount(
+        db,
         update(Encouragement)
-        .where(Encouragement.patient_id == patient_id, Encouragement.read_at.is_(None))  # type: ignore[union-attr]
-        .values(read_at=now or utcnow())
+        .where(col(Encouragement.patient_id) == patient_id, col(Encouragement.read_at).is_(None))
+        .values(read_at=now or utcnow()),
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 async def linked_patients(db: AsyncSession, family_id: int) -> list[User]:
     rows = await db.scalars(
         select(User)
-        .join(FamilyLink, FamilyLink.patient_id == User.id)  # type: ignore[arg-type]
-        .where(FamilyLink.family_id == family_id)
-        .order_by(User.display_name, User.id)
+        .join(FamilyLink, col(FamilyLink.patient_id) == col(User.id))
+        .where(col(FamilyLink.family_id) == family_id)
+        .order_by(col(User.display_name), col(User.id))
     )
     return list(rows)
 
@@ -165,13 +167,13 @@ async def linked_patients(db: AsyncSession, family_id: int) -> list[User]:
 async def sent_recently(db: AsyncSession, family_id: int, limit: int = 10) -> list[tuple[str, str, datetime]]:
     """(patient name, message, when) of what this family member sent lately: their own words only."""
     rows = await db.execute(
-        select(User.display_name, Encouragement.message, Encouragement.created_at)
-        .join(User, User.id == Encouragement.patient_id)  # type: ignore[arg-type]
-        .where(Encouragement.family_id == family_id)
-        .order_by(Encouragement.created_at.desc())  # type: ignore[attr-defined]
+        select(col(User.display_name), col(Encouragement.message), col(Encouragement.created_at))
+        .join(User, col(User.id) == col(Encouragement.patient_id))
+        .where(col(Encouragement.family_id) == family_id)
+        .order_by(col(Encouragement.created_at).desc())
         .limit(limit)
     )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [(name, message, at) for name, message, at in rows]
 
 
 async def today_context(db: AsyncSession, user: User) -> dict[str, object]:

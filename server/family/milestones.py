@@ -20,13 +20,13 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
 from server.consent.models import Consent, DisclosureLog
-from server.db import utcnow
+from server.db import dialect_insert, pk, table_of, utcnow
 from server.family import reveal, rules
 from server.family.models import (
     KINDS,
@@ -41,18 +41,14 @@ from server.i18n import using_locale
 from server.push.models import ReminderPreference
 from server.push.service import ReminderSpec, enqueue_reminders
 
-MILESTONES = Milestone.__table__  # type: ignore[attr-defined]
-NOTIFICATIONS = FamilyNotification.__table__  # type: ignore[attr-defined]
-DISCLOSURES = DisclosureLog.__table__  # type: ignore[attr-defined]
+MILESTONES = table_of(Milestone)
+NOTIFICATIONS = table_of(FamilyNotification)
+DISCLOSURES = table_of(DisclosureLog)
 PUSH_PREFIX = "family-milestone:"  # reminder dedupe keys: f"family-milestone:{notification id}"
 DISCLOSURE_SUBJECT = "milestone:"  # disclosure_log.subject: f"milestone:{milestone id}"
 
 
 in_locale = using_locale  # one locale context manager for the app: server.i18n.using_locale
-
-
-def _insert_module(db: AsyncSession) -> Any:
-    return postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
 
 
 def milestone_row(
@@ -85,11 +81,18 @@ class NewMilestone(NamedTuple):
 
 
 class MilestoneLike(Protocol):
-    id: int | None
-    patient_id: int
-    kind: str
-    value: str
-    run_key: str
+    """A Milestone row or a NewMilestone tuple (read-only, so both fit)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def patient_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def run_key(self) -> str: ...
 
 
 async def record_milestones(db: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[NewMilestone]:
@@ -100,8 +103,7 @@ async def record_milestones(db: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     if not unique:
         return []
     stmt = (
-        _insert_module(db)
-        .insert(MILESTONES)
+        dialect_insert(db, MILESTONES)
         .on_conflict_do_nothing(index_elements=["patient_id", "kind", "value", "run_key"])
         .returning(*(MILESTONES.c[name] for name in NewMilestone._fields))
     )
@@ -145,9 +147,9 @@ class Listener:
 
 def _newest_family_consents(now: datetime) -> Any:
     return (
-        select(Consent.patient_id, Consent.recipient_id, func.max(Consent.version).label("version"))
-        .where(Consent.recipient_kind == "family", Consent.signed_at <= now)
-        .group_by(Consent.patient_id, Consent.recipient_id)
+        select(col(Consent.patient_id), col(Consent.recipient_id), func.max(col(Consent.version)).label("version"))
+        .where(col(Consent.recipient_kind) == "family", col(Consent.signed_at) <= now)
+        .group_by(col(Consent.patient_id), col(Consent.recipient_id))
         .subquery()
     )
 
@@ -167,19 +169,19 @@ async def listeners(
     newest = _newest_family_consents(now)
     query = (
         select(
-            FamilyLink.id,
-            FamilyLink.patient_id,
-            FamilyLink.family_id,
-            FamilyPreference.kinds,
-            FamilyPreference.paused,
-            Consent.id,
-            Consent.categories,
-            family.display_name,
-            family.locale,
-            patient.display_name,
-            ReminderPreference.milestone_enabled,
+            col(FamilyLink.id),
+            col(FamilyLink.patient_id),
+            col(FamilyLink.family_id),
+            col(FamilyPreference.kinds),
+            col(FamilyPreference.paused),
+            col(Consent.id),
+            col(Consent.categories),
+            col(family.display_name),
+            col(family.locale),
+            col(patient.display_name),
+            col(ReminderPreference.milestone_enabled),
         )
-        .join(FamilyPreference, FamilyPreference.link_id == FamilyLink.id)  # type: ignore[arg-type]
+        .join(FamilyPreference, col(FamilyPreference.link_id) == col(FamilyLink.id))
         .join(newest, and_(newest.c.patient_id == FamilyLink.patient_id, newest.c.recipient_id == FamilyLink.family_id))
         .join(
             Consent,
@@ -189,26 +191,26 @@ async def listeners(
                 Consent.version == newest.c.version,
             ),
         )
-        .join(family, family.id == FamilyLink.family_id)  # type: ignore[arg-type]
-        .join(patient, patient.id == FamilyLink.patient_id)  # type: ignore[arg-type]
-        .outerjoin(ReminderPreference, ReminderPreference.user_id == FamilyLink.family_id)  # type: ignore[arg-type]
+        .join(family, family.id == col(FamilyLink.family_id))
+        .join(patient, patient.id == col(FamilyLink.patient_id))
+        .outerjoin(ReminderPreference, col(ReminderPreference.user_id) == col(FamilyLink.family_id))
         .where(
-            or_(Consent.revoked_at.is_(None), Consent.revoked_at > now),  # type: ignore[union-attr,operator]
-            Consent.starts_at <= now,
-            Consent.ends_at > now,
+            or_(col(Consent.revoked_at).is_(None), col(Consent.revoked_at) > now),
+            col(Consent.starts_at) <= now,
+            col(Consent.ends_at) > now,
         )
     )
     if not include_paused:
-        query = query.where(FamilyPreference.paused.is_(False))  # type: ignore[attr-defined]
+        query = query.where(col(FamilyPreference.paused).is_(False))
     if family_id is not None:
-        query = query.where(FamilyLink.family_id == family_id)
+        query = query.where(col(FamilyLink.family_id) == family_id)
     batches: list[Any] = [query]
     if patient_ids is not None:
         ids = sorted(set(patient_ids))
         if not ids:
             return []
         batches = [
-            query.where(FamilyLink.patient_id.in_(ids[i : i + 1000]))  # type: ignore[attr-defined]
+            query.where(col(FamilyLink.patient_id).in_(ids[i : i + 1000]))
             for i in range(0, len(ids), 1000)
         ]
     found: list[Listener] = []
@@ -252,8 +254,7 @@ async def fan_out_many(db: AsyncSession, milestones: Sequence[MilestoneLike], no
         for m, who in pairs
     ]
     stmt = (
-        _insert_module(db)
-        .insert(NOTIFICATIONS)
+        dialect_insert(db, NOTIFICATIONS)
         .on_conflict_do_nothing(index_elements=["milestone_id", "family_id"])
         .returning(NOTIFICATIONS.c.id, NOTIFICATIONS.c.milestone_id, NOTIFICATIONS.c.family_id)
     )
@@ -261,7 +262,7 @@ async def fan_out_many(db: AsyncSession, milestones: Sequence[MilestoneLike], no
     specs: list[ReminderSpec] = []
     logs: list[dict[str, Any]] = []
     for milestone, who in pairs:
-        nid = made.get((milestone.id, who.family_id))  # type: ignore[arg-type]
+        nid = made.get((pk(milestone), who.family_id))
         if nid is None:
             continue
         logs.append(

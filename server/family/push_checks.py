@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.family.encouragement import PUSH_PREFIX as ENCOURAGEMENT_PREFIX
 from server.family.milestones import PUSH_PREFIX as MILESTONE_PREFIX
@@ -32,9 +33,14 @@ async def milestone_still_wanted(db: AsyncSession, reminders: list[Any], now: da
     if not ours:
         return keep
     rows = await db.execute(
-        select(FamilyNotification.id, FamilyNotification.family_id, Milestone.patient_id, Milestone.kind)
-        .join(Milestone, Milestone.id == FamilyNotification.milestone_id)  # type: ignore[arg-type]
-        .where(FamilyNotification.id.in_(set(ours.values())))  # type: ignore[union-attr]
+        select(
+            col(FamilyNotification.id),
+            col(FamilyNotification.family_id),
+            col(Milestone.patient_id),
+            col(Milestone.kind),
+        )
+        .join(Milestone, col(Milestone.id) == col(FamilyNotification.milestone_id))
+        .where(col(FamilyNotification.id).in_(set(ours.values())))
     )
     notes = {nid: (fid, pid, kind) for nid, fid, pid, kind in rows}
     allowed = {
@@ -54,9 +60,9 @@ async def encouragement_still_wanted(db: AsyncSession, reminders: list[Any], now
     if not ours:
         return keep
     rows = await db.execute(
-        select(Encouragement.id, FamilyPatientSetting.receive_encouragement)
-        .outerjoin(FamilyPatientSetting, FamilyPatientSetting.patient_id == Encouragement.patient_id)  # type: ignore[arg-type]
-        .where(Encouragement.id.in_(set(ours.values())))  # type: ignore[union-attr]
+        select(col(Encouragement.id), col(FamilyPatientSetting.receive_encouragement))
+        .outerjoin(FamilyPatientSetting, col(FamilyPatientSetting.patient_id) == col(Encouragement.patient_id))
+        .where(col(Encouragement.id).in_(set(ours.values())))
     )
     open_ids = {eid for eid, receive in rows if receive is not False}
     keep.update(rid for rid, eid in ours.items() if eid in open_ids)

@@ -9,11 +9,12 @@ from datetime import datetime
 from litestar.exceptions import NotFoundException
 from sqlalchemy import String, and_, cast, delete, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import FamilyLink, Invite, Role, User
 from server.consent import service as consent_service
 from server.consent.models import Consent, DisclosureLog
-from server.db import utcnow
+from server.db import id_col, pk, rowcount, utcnow
 from server.family import rules
 from server.family.milestones import (
     DISCLOSURE_SUBJECT,
@@ -48,23 +49,23 @@ async def members(db: AsyncSession, patient_id: int, now: datetime | None = None
     now = now or utcnow()
     rows = await db.execute(
         select(FamilyLink, User, FamilyPreference)
-        .join(User, User.id == FamilyLink.family_id)  # type: ignore[arg-type]
-        .outerjoin(FamilyPreference, FamilyPreference.link_id == FamilyLink.id)  # type: ignore[arg-type]
-        .where(FamilyLink.patient_id == patient_id)
-        .order_by(User.display_name, FamilyLink.id)
+        .join(User, col(User.id) == col(FamilyLink.family_id))
+        .outerjoin(FamilyPreference, col(FamilyPreference.link_id) == col(FamilyLink.id))
+        .where(col(FamilyLink.patient_id) == patient_id)
+        .order_by(col(User.display_name), col(FamilyLink.id))
     )
     newest: dict[int, Consent] = {}
     for consent in await db.scalars(
         select(Consent)
-        .where(Consent.patient_id == patient_id, Consent.recipient_kind == "family")
-        .order_by(Consent.version)
+        .where(col(Consent.patient_id) == patient_id, col(Consent.recipient_kind) == "family")
+        .order_by(col(Consent.version))
     ):
         newest[consent.recipient_id] = consent
     found = []
     for link, person, pref in rows:
-        consent = newest.get(person.id)  # type: ignore[arg-type]
-        state = consent.state(now) if consent is not None else "none"
-        active = consent if state == "active" else None
+        current = newest.get(pk(person))
+        state = current.state(now) if current is not None else "none"
+        active = current if state == "active" else None
         kinds = [k for k in (pref.kinds if pref else []) if active is not None and k in active.categories]
         found.append(Member(link, person, bool(pref and pref.paused), kinds, active, state))
     return found
@@ -81,12 +82,12 @@ async def member_or_404(db: AsyncSession, patient_id: int, link_id: int) -> tupl
 
 
 async def preference(db: AsyncSession, link_id: int) -> FamilyPreference:
-    pref = await db.scalar(select(FamilyPreference).where(FamilyPreference.link_id == link_id))
+    pref = await db.scalar(select(FamilyPreference).where(col(FamilyPreference.link_id) == link_id))
     return pref or FamilyPreference(link_id=link_id, kinds=[], paused=False)
 
 
 async def save_kinds(db: AsyncSession, link: FamilyLink, kinds: list[str]) -> None:
-    pref = await preference(db, link.id)  # type: ignore[arg-type]
+    pref = await preference(db, pk(link))
     pref.kinds = list(kinds)
     pref.updated_at = utcnow()
     db.add(pref)
@@ -96,7 +97,7 @@ async def save_kinds(db: AsyncSession, link: FamilyLink, kinds: list[str]) -> No
 
 
 async def set_paused(db: AsyncSession, link: FamilyLink, paused: bool) -> None:
-    pref = await preference(db, link.id)  # type: ignore[arg-type]
+    pref = await preference(db, pk(link))
     pref.paused = paused
     pref.updated_at = utcnow()
     db.add(pref)
@@ -111,37 +112,37 @@ async def drop_pending_pushes(db: AsyncSession, link: FamilyLink, now: datetime 
     now = now or utcnow()
     keys = (
         select(literal(PUSH_PREFIX) + cast(FamilyNotification.id, String))
-        .join(Milestone, Milestone.id == FamilyNotification.milestone_id)  # type: ignore[arg-type]
-        .where(FamilyNotification.family_id == link.family_id, Milestone.patient_id == link.patient_id)
+        .join(Milestone, col(Milestone.id) == col(FamilyNotification.milestone_id))
+        .where(col(FamilyNotification.family_id) == link.family_id, col(Milestone.patient_id) == link.patient_id)
     )
-    result = await db.execute(
+    return await rowcount(
+        db,
         delete(Reminder).where(
-            Reminder.user_id == link.family_id,
-            Reminder.kind == "milestone",
-            Reminder.status == "pending",
-            Reminder.attempts == 0,
-            or_(Reminder.claimed_until.is_(None), Reminder.claimed_until < now),  # type: ignore[union-attr,operator]
-            Reminder.dedupe_key.in_(keys),  # type: ignore[attr-defined]
-        )
+            col(Reminder.user_id) == link.family_id,
+            col(Reminder.kind) == "milestone",
+            col(Reminder.status) == "pending",
+            col(Reminder.attempts) == 0,
+            or_(col(Reminder.claimed_until).is_(None), col(Reminder.claimed_until) < now),
+            col(Reminder.dedupe_key).in_(keys),
+        ),
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 async def stop_sharing(db: AsyncSession, patient: User, link: FamilyLink) -> None:
     """Revoke the consent (effective now) and switch every kind off; the link stays."""
-    await consent_service.revoke_all_for_recipient(db, patient_id=patient.id, recipient_id=link.family_id)  # type: ignore[arg-type]
+    await consent_service.revoke_all_for_recipient(db, patient_id=pk(patient), recipient_id=link.family_id)
     await save_kinds(db, link, [])
 
 
 async def remove_member(db: AsyncSession, patient: User, link: FamilyLink) -> None:
     """Revoke, forget their feed and queued pushes, and unlink. Their account stays theirs."""
-    await consent_service.revoke_all_for_recipient(db, patient_id=patient.id, recipient_id=link.family_id)  # type: ignore[arg-type]
+    await consent_service.revoke_all_for_recipient(db, patient_id=pk(patient), recipient_id=link.family_id)
     await drop_pending_pushes(db, link)
     await db.execute(
         delete(FamilyNotification).where(
-            FamilyNotification.family_id == link.family_id,
-            FamilyNotification.milestone_id.in_(  # type: ignore[attr-defined]
-                select(Milestone.id).where(Milestone.patient_id == link.patient_id)
+            col(FamilyNotification.family_id) == link.family_id,
+            col(FamilyNotification.milestone_id).in_(
+                select(col(Milestone.id)).where(col(Milestone.patient_id) == link.patient_id)
             ),
         )
     )
@@ -154,12 +155,12 @@ async def pending_invites(db: AsyncSession, patient_id: int, now: datetime | Non
     rows = await db.scalars(
         select(Invite)
         .where(
-            Invite.invited_by_id == patient_id,
-            Invite.role == Role.FAMILY,
-            Invite.used_at.is_(None),  # type: ignore[union-attr]
-            Invite.expires_at > now,
+            col(Invite.invited_by_id) == patient_id,
+            col(Invite.role) == Role.FAMILY,
+            col(Invite.used_at).is_(None),
+            col(Invite.expires_at) > now,
         )
-        .order_by(Invite.created_at.desc())  # type: ignore[attr-defined]
+        .order_by(col(Invite.created_at).desc())
         .limit(10)
     )
     return list(rows)
@@ -184,7 +185,7 @@ async def share_good_news(
     if made is None:
         earlier = await db.scalar(
             select(Milestone).where(
-                Milestone.patient_id == patient.id, Milestone.kind == "good_news", Milestone.value == key
+                col(Milestone.patient_id) == patient.id, col(Milestone.kind) == "good_news", col(Milestone.value) == key
             )
         )
         if earlier is not None and earlier.message != message:
@@ -211,8 +212,8 @@ async def notification_log(db: AsyncSession, patient: User, limit: int = 100) ->
     rows = list(
         await db.scalars(
             select(DisclosureLog)
-            .where(DisclosureLog.patient_id == patient.id, DisclosureLog.kind == "notification")
-            .order_by(DisclosureLog.at.desc(), DisclosureLog.id.desc())  # type: ignore[attr-defined,union-attr]
+            .where(col(DisclosureLog.patient_id) == patient.id, col(DisclosureLog.kind) == "notification")
+            .order_by(col(DisclosureLog.at).desc(), col(DisclosureLog.id).desc())
             .limit(limit)
         )
     )
@@ -221,7 +222,7 @@ async def notification_log(db: AsyncSession, patient: User, limit: int = 100) ->
         for r in rows
         if r.subject.startswith(DISCLOSURE_SUBJECT) and r.subject[len(DISCLOSURE_SUBJECT) :].isdigit()
     }
-    by_id = {m.id: m for m in await db.scalars(select(Milestone).where(Milestone.id.in_(ids or {-1})))}  # type: ignore[union-attr]
+    by_id = {m.id: m for m in await db.scalars(select(Milestone).where(col(Milestone.id).in_(ids or {-1})))}
     found = []
     for r in rows:
         mid = r.subject[len(DISCLOSURE_SUBJECT) :]
@@ -258,15 +259,18 @@ async def feed(
     if not allowed:
         return []
     rows = await db.execute(
-        select(FamilyNotification.id, FamilyNotification.created_at, Milestone, User.display_name)
-        .join(Milestone, Milestone.id == FamilyNotification.milestone_id)  # type: ignore[arg-type]
+        select(id_col(FamilyNotification.id), col(FamilyNotification.created_at), Milestone, col(User.display_name))
+        .join(Milestone, col(Milestone.id) == col(FamilyNotification.milestone_id))
         .join(
             FamilyLink,
-            and_(FamilyLink.patient_id == Milestone.patient_id, FamilyLink.family_id == FamilyNotification.family_id),
+            and_(
+                col(FamilyLink.patient_id) == col(Milestone.patient_id),
+                col(FamilyLink.family_id) == col(FamilyNotification.family_id),
+            ),
         )
-        .join(User, User.id == Milestone.patient_id)  # type: ignore[arg-type]
-        .where(FamilyNotification.family_id == member.id, Milestone.patient_id.in_(list(allowed)))  # type: ignore[attr-defined]
-        .order_by(FamilyNotification.created_at.desc(), FamilyNotification.id.desc())  # type: ignore[attr-defined,union-attr]
+        .join(User, col(User.id) == col(Milestone.patient_id))
+        .where(col(FamilyNotification.family_id) == member.id, col(Milestone.patient_id).in_(list(allowed)))
+        .order_by(col(FamilyNotification.created_at).desc(), col(FamilyNotification.id).desc())
         .limit(limit)
     )
     items = []
@@ -288,9 +292,9 @@ async def supported(db: AsyncSession, member: User, now: datetime | None = None)
     now = now or utcnow()
     on = {w.patient_id for w in await listeners(db, now, family_id=member.id, include_paused=True)}
     rows = await db.execute(
-        select(User.id, User.display_name)
-        .join(FamilyLink, FamilyLink.patient_id == User.id)  # type: ignore[arg-type]
-        .where(FamilyLink.family_id == member.id)
+        select(id_col(User.id), col(User.display_name))
+        .join(FamilyLink, col(FamilyLink.patient_id) == col(User.id))
+        .where(col(FamilyLink.family_id) == member.id)
         .order_by(User.display_name)
     )
     return [Supported(name, pid in on) for pid, name in rows]
@@ -309,12 +313,12 @@ async def program_info(db: AsyncSession, member: User) -> list[ProgramInfo]:
     if not patients:
         return []
     rows = await db.execute(
-        select(Program.id, Program.name, Program.family_info)
-        .join(Enrolment, Enrolment.program_id == Program.id)  # type: ignore[arg-type]
+        select(id_col(Program.id), col(Program.name), col(Program.family_info))
+        .join(Enrolment, col(Enrolment.program_id) == col(Program.id))
         .where(
-            Enrolment.patient_id.in_(patients),  # type: ignore[attr-defined]
-            Enrolment.status != "discharged",
-            Program.active.is_(True),  # type: ignore[attr-defined]
+            col(Enrolment.patient_id).in_(patients),
+            col(Enrolment.status) != "discharged",
+            col(Program.active).is_(True),
         )
         .order_by(Program.name)
     )

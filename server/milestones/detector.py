@@ -44,7 +44,7 @@ from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
 from server.checkins.models import CheckIn, SoberReset, SobrietyDate
-from server.db import utcnow
+from server.db import id_col, utcnow
 from server.family import milestones as family_milestones
 from server.family.models import FamilyPreference, Milestone
 from server.family.rules import GRACE_DAYS, STREAK_STEPS, latest_sober_milestone, latest_streak_milestone, parse_day
@@ -83,20 +83,20 @@ def _aware(moment: datetime) -> datetime:
 def _listening_patients() -> Any:
     """Patients with at least one family member whose updates aren't paused (nobody else needs detecting)."""
     return (
-        select(FamilyLink.patient_id)
-        .join(FamilyPreference, FamilyPreference.link_id == FamilyLink.id)  # type: ignore[arg-type]
-        .where(FamilyPreference.paused.is_(False))  # type: ignore[attr-defined]
+        select(col(FamilyLink.patient_id))
+        .join(FamilyPreference, col(FamilyPreference.link_id) == col(FamilyLink.id))
+        .where(col(FamilyPreference.paused).is_(False))
     )
 
 
 async def _patients(db: AsyncSession, patient_id: int | None) -> list[_Patient]:
     query = (
-        select(User.id, User.timezone, SobrietyDate.started_on)
-        .outerjoin(SobrietyDate, and_(SobrietyDate.user_id == User.id, SobrietyDate.substance == ""))  # type: ignore[arg-type]
-        .where(User.id.in_(_listening_patients()))  # type: ignore[union-attr]
+        select(id_col(User.id), col(User.timezone), col(SobrietyDate.started_on))
+        .outerjoin(SobrietyDate, and_(col(SobrietyDate.user_id) == col(User.id), col(SobrietyDate.substance) == ""))
+        .where(col(User.id).in_(_listening_patients()))
     )
     if patient_id is not None:
-        query = query.where(User.id == patient_id)
+        query = query.where(col(User.id) == patient_id)
     return [_Patient(pid, tz or "", since) for pid, tz, since in await db.execute(query)]
 
 
@@ -106,17 +106,17 @@ async def _streak_runs(db: AsyncSession, now: datetime, patient_id: int | None) 
 
     Gaps and islands: in a run of consecutive days, date − row_number() is the same for every row."""
     since = now.date() - timedelta(days=STREAK_LOOKBACK_DAYS)
-    number = func.row_number().over(partition_by=CheckIn.user_id, order_by=CheckIn.local_date)
+    number = func.row_number().over(partition_by=col(CheckIn.user_id), order_by=col(CheckIn.local_date))
     if db.get_bind().dialect.name == "postgresql":
         island = CheckIn.local_date - cast(number, Integer)  # date − integer is a date
     else:
         island = func.julianday(CheckIn.local_date) - number
-    rows = select(CheckIn.user_id, CheckIn.local_date, island.label("island")).where(
-        CheckIn.local_date >= since,
-        CheckIn.user_id.in_(_listening_patients()),  # type: ignore[attr-defined]
+    rows = select(col(CheckIn.user_id), col(CheckIn.local_date), island.label("island")).where(
+        col(CheckIn.local_date) >= since,
+        col(CheckIn.user_id).in_(_listening_patients()),
     )
     if patient_id is not None:
-        rows = rows.where(CheckIn.user_id == patient_id)
+        rows = rows.where(col(CheckIn.user_id) == patient_id)
     sub = rows.subquery()
     query = (
         select(sub.c.user_id, func.min(sub.c.local_date), func.max(sub.c.local_date))
@@ -156,20 +156,20 @@ async def _program_news_all(db: AsyncSession, now: datetime) -> dict[int, list[t
         _Enrolment(*row)
         for row in await db.execute(
             select(
-                Enrolment.patient_id,
-                Enrolment.program_id,
-                Enrolment.start_date,
-                Enrolment.extended_weeks,
-                Enrolment.end_date,
-                Enrolment.status,
+                col(Enrolment.patient_id),
+                col(Enrolment.program_id),
+                col(Enrolment.start_date),
+                col(Enrolment.extended_weeks),
+                col(Enrolment.end_date),
+                col(Enrolment.status),
             )
-            .where(Enrolment.patient_id.in_(_listening_patients()))  # type: ignore[attr-defined]
-            .order_by(Enrolment.start_date, Enrolment.id)
+            .where(col(Enrolment.patient_id).in_(_listening_patients()))
+            .order_by(col(Enrolment.start_date), col(Enrolment.id))
         )
     ]
     if not enrolments:
         return {}
-    programs = await db.scalars(select(Program).where(Program.id.in_({e.program_id for e in enrolments})))  # type: ignore[union-attr]
+    programs = await db.scalars(select(Program).where(col(Program.id).in_({e.program_id for e in enrolments})))
     data = await schedule.load_programs(db, list(programs), with_changes=False)
     news: dict[int, list[tuple[str, str, date]]] = defaultdict(list)
     latest_program: dict[int, tuple[str, date]] = {}
@@ -185,7 +185,7 @@ async def _program_news_all(db: AsyncSession, now: datetime) -> dict[int, list[t
         if enrolment.status == "completed" and enrolment.end_date is not None and enrolment.end_date <= today:
             finished = enrolment.end_date
         elif enrolment.status == "active":
-            natural = schedule.natural_last_day(enrolment, item.weeks)  # type: ignore[arg-type]
+            natural = schedule.natural_last_day(enrolment, item.weeks)
             if natural is not None and natural < today:
                 finished = natural
         current = latest_program.get(enrolment.patient_id)
@@ -266,9 +266,9 @@ async def _drop_repeats(db: AsyncSession, candidates: list[tuple[dict[str, Any],
     earlier: dict[tuple[int, str], list[tuple[str, str, date]]] = defaultdict(list)
     for start in range(0, len(patient_ids), 1000):
         rows = await db.execute(
-            select(Milestone.patient_id, Milestone.kind, Milestone.value, Milestone.run_key).where(
-                Milestone.patient_id.in_(patient_ids[start : start + 1000]),  # type: ignore[attr-defined]
-                Milestone.kind.in_(("sober_days", "checkin_streak")),  # type: ignore[attr-defined]
+            select(col(Milestone.patient_id), col(Milestone.kind), col(Milestone.value), col(Milestone.run_key)).where(
+                col(Milestone.patient_id).in_(patient_ids[start : start + 1000]),
+                col(Milestone.kind).in_(("sober_days", "checkin_streak")),
             )
         )
         for pid, kind, value, run_key in rows:
@@ -329,7 +329,7 @@ async def _what_family_could_know(db: AsyncSession, patient_ids: list[int]) -> d
                 col(Milestone.patient_id), col(Milestone.kind), col(Milestone.value), col(Milestone.run_key),
                 col(Milestone.achieved_at),
             )
-            .where(Milestone.patient_id.in_(chunk), Milestone.kind.in_(("sober_days", "good_news")))  # type: ignore[attr-defined]
+            .where(col(Milestone.patient_id).in_(chunk), col(Milestone.kind).in_(("sober_days", "good_news")))
         ):
             if kind == "sober_days":
                 known[pid].other_runs.append((run_key, int(value)))
@@ -337,7 +337,7 @@ async def _what_family_could_know(db: AsyncSession, patient_ids: list[int]) -> d
                 known[pid].good_news.append(_aware(achieved).date())
         for pid, started, days in await db.execute(
             select(col(SoberReset.user_id), col(SoberReset.previous_started_on), col(SoberReset.previous_days)).where(
-                SoberReset.user_id.in_(chunk)  # type: ignore[attr-defined]
+                col(SoberReset.user_id).in_(chunk)
             )
         ):
             known[pid].resets.append((_as_date(started), int(days)))

@@ -37,7 +37,7 @@ def _both(first: StillWanted | None, second: StillWanted) -> StillWanted:
     if first is None:
         return second
 
-    async def check(db: AsyncSession, reminders: list, now: datetime) -> set[int]:  # type: ignore[type-arg]
+    async def check(db: AsyncSession, reminders: list, now: datetime) -> set[int]:
         return await first(db, reminders, now) & await second(db, reminders, now)
 
     return check

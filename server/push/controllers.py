@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import admin_only, signed_in
 from server.accounts.models import Role, User
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.push import service
@@ -186,7 +186,7 @@ class RemindersController(Controller):
     ) -> Template:
         user: User = request.user
         if values is None:
-            pref = await service.get_preferences(db, user.id)  # type: ignore[arg-type]
+            pref = await service.get_preferences(db, pk(user))
             values = {
                 "group_enabled": pref.group_enabled,
                 "group_minutes_before": pref.group_minutes_before,
@@ -199,7 +199,7 @@ class RemindersController(Controller):
             }
         notice = NOTICES.get(request.query_params.get("notice", ""))
         context = {
-            "devices": await service.list_subscriptions(db, user.id),  # type: ignore[arg-type]
+            "devices": await service.list_subscriptions(db, pk(user)),
             "fields": ROLE_FIELDS.get(user.role, ()),
             "values": values,
             "errors": errors or {},
@@ -218,7 +218,7 @@ class RemindersController(Controller):
         user: User = request.user
         raw = await form_values(request)
         allowed = ROLE_FIELDS.get(user.role, ())
-        current = await service.get_preferences(db_session, user.id)  # type: ignore[arg-type]
+        current = await service.get_preferences(db_session, pk(user))
         # Fields this role doesn't see keep their stored value (and checkboxes left unticked mean "off").
         merged = {name: getattr(current, name) for name in PreferencesForm.model_fields if name not in allowed}
         merged.update({k: v for k, v in raw.items() if k in allowed})
@@ -229,7 +229,7 @@ class RemindersController(Controller):
                 values[box] = bool(raw.get(box))
             return await self._page(request, db_session, 422, values=values, errors=result.errors)
         data = result.data.model_dump()
-        await service.save_preferences(db_session, user.id, {k: data[k] for k in allowed})  # type: ignore[arg-type]
+        await service.save_preferences(db_session, pk(user), {k: data[k] for k in allowed})
         hooks = getattr(request.app.state, "push_hooks", None)
         if hooks is not None:
             # Re-plan this person now, so a new check-in time or lead time applies today, not in a minute.
@@ -239,7 +239,7 @@ class RemindersController(Controller):
     @post("/test")
     async def send_test(self, request: Request, db_session: AsyncSession) -> Response[Any]:
         user: User = request.user
-        if not await service.list_subscriptions(db_session, user.id):  # type: ignore[arg-type]
+        if not await service.list_subscriptions(db_session, pk(user)):
             message = _("No device gets reminders yet. Turn on reminders on this phone first, then try again.")
             if is_htmx(request):
                 return render(request, "push/_test_result.html", {"test_error": message}, status_code=422)
@@ -249,7 +249,7 @@ class RemindersController(Controller):
         bucket = int(now.timestamp()) // TEST_SPACING_SECONDS
         await service.enqueue_reminder(
             db_session,
-            user_id=user.id,  # type: ignore[arg-type]
+            user_id=pk(user),
             kind="test",
             dedupe_key=f"test:{user.id}:{bucket}",
             title=_("Reminders are working"),

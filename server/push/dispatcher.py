@@ -38,12 +38,12 @@ from datetime import time as wall_time
 from typing import Any
 
 from sqlalchemy import delete, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import utcnow
+from server.db import dialect_insert, table_of, utcnow
 from server.localtime import zone_for as zone
 from server.push.kinds import switchable_kinds
 from server.push.models import (
@@ -62,11 +62,11 @@ from server.web.logging import get_logger
 log = get_logger("push.dispatcher")
 
 # Core tables: the dispatcher moves plain rows in bulk, without the ORM's per-object bookkeeping.
-REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
-DELIVERIES = ReminderDelivery.__table__  # type: ignore[attr-defined]
-SUBS = PushSubscription.__table__  # type: ignore[attr-defined]
-PREFS = ReminderPreference.__table__  # type: ignore[attr-defined]
-USERS = User.__table__  # type: ignore[attr-defined]
+REMINDERS = table_of(Reminder)
+DELIVERIES = table_of(ReminderDelivery)
+SUBS = table_of(PushSubscription)
+PREFS = table_of(ReminderPreference)
+USERS = table_of(User)
 # A device's "last reminder" date is written at most this often, not on every delivery.
 LAST_SUCCESS_EVERY = timedelta(hours=1)
 # Any fixed number works: PostgreSQL advisory locks are just integers agreed on by every worker.
@@ -463,19 +463,18 @@ class Dispatcher:
         the last write goes in one INSERT), until the batch puts None."""
         finished = False
         async with self.session_maker() as db:
-            module: Any = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
             while not finished:
-                rows = [await done.get()]
+                got = [await done.get()]
                 while not done.empty():
-                    rows.append(done.get_nowait())
-                finished = rows[-1] is None
-                rows = [row for row in rows if row is not None]
+                    got.append(done.get_nowait())
+                finished = got[-1] is None
+                rows = [row for row in got if row is not None]
                 if not rows:
                     continue
                 try:
                     async with db.begin():
                         # DO NOTHING: if a lost lease ever let two workers send, the log says "sent" only once.
-                        await db.execute(module.insert(DELIVERIES).on_conflict_do_nothing(), rows)
+                        await db.execute(dialect_insert(db, DELIVERIES).on_conflict_do_nothing(), rows)
                 except Exception:
                     # At worst these sends may be repeated after a crash (same Topic: replaced on the phone).
                     log.exception("could not record deliveries as they completed")
@@ -502,12 +501,10 @@ class Dispatcher:
         delivered_to: set[int],
         gone: set[int],
     ) -> None:
-        dialect = db.get_bind().dialect.name
         async with db.begin():
             if log_rows:
-                module: Any = postgresql if dialect == "postgresql" else sqlite
                 # DO NOTHING: if a lost lease ever let two workers send, the log still says "sent" only once.
-                await db.execute(module.insert(DELIVERIES).on_conflict_do_nothing(), log_rows)
+                await db.execute(dialect_insert(db, DELIVERIES).on_conflict_do_nothing(), log_rows)
             # Most of a batch ends the same way ("sent, first attempt"): one UPDATE per distinct outcome.
             groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
             for rid, u in updates.items():
@@ -560,8 +557,8 @@ class Dispatcher:
                 self._last_housekeeping = time.monotonic()
                 await db.execute(
                     delete(Reminder).where(
-                        Reminder.status != "pending",
-                        Reminder.finished_at < now - FINISHED_KEPT,  # type: ignore[operator]
+                        col(Reminder.status) != "pending",
+                        col(Reminder.finished_at) < now - FINISHED_KEPT,
                     )
                 )
         return written

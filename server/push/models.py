@@ -45,7 +45,9 @@ __all__ = [
 
 # The kinds the database accepts today (ck_reminder_kind, migration 0008). What a kind means lives in the
 # registry (server/push/kinds.py), filled by the domains that own the kinds; push names none of them here.
-KINDS: tuple[str, ...] = ("group", "checkin", "homework", "milestone", "encouragement", "nudge", "test")
+KINDS: tuple[str, ...] = (
+    "group", "checkin", "homework", "milestone", "encouragement", "nudge", "test", "questionnaire",
+)  # fmt: skip
 STATUSES: tuple[str, ...] = ("pending", "sent", "failed", "dropped")
 OUTCOMES: tuple[str, ...] = ("sent", "retry", "failed", "pruned", "dropped")
 

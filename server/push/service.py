@@ -14,12 +14,12 @@ from datetime import datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import utcnow
+from server.db import dialect_insert, rowcount, table_of, utcnow
 from server.push.kinds import all_kinds, get_kind, switchable_kinds
 from server.push.models import (
     BODY_MAX,
@@ -62,10 +62,6 @@ class ReminderSpec:
     expires_at: datetime | None = None
     urgency: str = "normal"
     topic: str | None = None
-
-
-def _dialect(db: AsyncSession) -> str:
-    return db.get_bind().dialect.name
 
 
 def _safe_url(url: str) -> str:
@@ -120,7 +116,7 @@ async def _switched_off(db: AsyncSession, specs: Sequence[ReminderSpec]) -> set[
     if not switchable:
         return set()
     prefs = await db.scalars(
-        select(ReminderPreference).where(ReminderPreference.user_id.in_({u for u, _k in switchable}))  # type: ignore[attr-defined]
+        select(ReminderPreference).where(col(ReminderPreference.user_id).in_({u for u, _k in switchable}))
     )
     off: set[tuple[int, str]] = set()
     for pref in prefs:
@@ -153,11 +149,10 @@ async def enqueue_reminders(
     rows = [_row(s, now) for s in unique.values() if (s.user_id, s.kind) not in off]
     if not rows:
         return 0
-    module: Any = postgresql if _dialect(db) == "postgresql" else sqlite
-    table = Reminder.__table__  # type: ignore[attr-defined]
+    table = table_of(Reminder)
     written = 0
     for start in range(0, len(rows), 500):
-        stmt = module.insert(table).values(rows[start : start + 500])
+        stmt = dialect_insert(db, table).values(rows[start : start + 500])
         if replace:
             new = stmt.excluded
             changed = or_(
@@ -188,8 +183,7 @@ async def enqueue_reminders(
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        result = await db.execute(stmt)
-        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        written += max(await rowcount(db, stmt), 0)
     return written
 
 
@@ -229,7 +223,7 @@ async def enqueue_reminder(
     written = await enqueue_reminders(db, [spec], replace=replace, respect_preferences=respect_preferences)
     if not written and respect_preferences and await _switched_off(db, [spec]):
         return None
-    return await db.scalar(select(Reminder.id).where(Reminder.dedupe_key == dedupe_key))
+    return await db.scalar(select(col(Reminder.id)).where(col(Reminder.dedupe_key) == dedupe_key))
 
 
 async def drop_pending(db: AsyncSession, user_id: int, kinds: Iterable[str]) -> int:
@@ -237,18 +231,23 @@ async def drop_pending(db: AsyncSession, user_id: int, kinds: Iterable[str]) -> 
     kinds = list(kinds)
     if not kinds:
         return 0
-    result = await db.execute(
+    return await rowcount(
+        db,
         delete(Reminder).where(
-            Reminder.user_id == user_id,
-            Reminder.kind.in_(kinds),  # type: ignore[attr-defined]
-            Reminder.status == "pending",
-            Reminder.attempts == 0,
-        )
+            col(Reminder.user_id) == user_id,
+            col(Reminder.kind).in_(kinds),
+            col(Reminder.status) == "pending",
+            col(Reminder.attempts) == 0,
+        ),
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 # -- devices --------------------------------------------------------------------------------------------------
+def _device(user_id: int, endpoint: str) -> ColumnElement[bool]:
+    """This person's subscription at this endpoint (never anyone else's)."""
+    return and_(col(PushSubscription.endpoint) == endpoint, col(PushSubscription.user_id) == user_id)
+
+
 
 
 def allowed_push_hosts(env: dict[str, str] | Any) -> tuple[str, ...]:
@@ -284,7 +283,7 @@ async def save_subscription(
 ) -> PushSubscription:
     """Add or refresh a device. An endpoint belongs to one browser profile, so if someone else signed in
     on this phone before, the device moves to whoever subscribed it last."""
-    existing = await db.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    existing = await db.scalar(select(PushSubscription).where(col(PushSubscription.endpoint) == endpoint))
     if existing is None:
         existing = PushSubscription(user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth)
     existing.user_id = user_id
@@ -302,19 +301,15 @@ async def renew_subscription(
     """Swap in the browser's replacement subscription for a device this person has, once the caller proved it
     holds that device (its auth secret, which only the browser and Steady know); False otherwise. Nothing of
     anyone else's is touched."""
-    device = await db.scalar(
-        select(PushSubscription).where(PushSubscription.endpoint == old_endpoint, PushSubscription.user_id == user_id)
-    )
+    device = await db.scalar(select(PushSubscription).where(_device(user_id, old_endpoint)))
     if device is None or not hmac.compare_digest(device.auth.encode(), old_auth.encode()):
         return False
     if endpoint != old_endpoint:
-        taken = await db.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        taken = await db.scalar(select(PushSubscription).where(col(PushSubscription.endpoint) == endpoint))
         if taken is not None and taken.user_id != user_id:
             return False  # another person's device: never replaced or removed from here
         # The new endpoint may already be this person's (a page re-subscribed first): keep one row for it.
-        await db.execute(
-            delete(PushSubscription).where(PushSubscription.endpoint == endpoint, PushSubscription.user_id == user_id)
-        )
+        await db.execute(delete(PushSubscription).where(_device(user_id, endpoint)))
     device.endpoint, device.p256dh, device.auth = endpoint, p256dh, auth
     db.add(device)
     await db.flush()
@@ -323,30 +318,31 @@ async def renew_subscription(
 
 async def list_subscriptions(db: AsyncSession, user_id: int) -> list[PushSubscription]:
     rows = await db.scalars(
-        select(PushSubscription).where(PushSubscription.user_id == user_id).order_by(PushSubscription.created_at)  # type: ignore[arg-type]
+        select(PushSubscription)
+        .where(col(PushSubscription.user_id) == user_id)
+        .order_by(col(PushSubscription.created_at))
     )
     return list(rows)
 
 
 async def subscription_known(db: AsyncSession, user_id: int, endpoint: str) -> bool:
-    found = await db.scalar(
-        select(PushSubscription.id).where(PushSubscription.endpoint == endpoint, PushSubscription.user_id == user_id)
-    )
+    found = await db.scalar(select(col(PushSubscription.id)).where(_device(user_id, endpoint)))
     return found is not None
 
 
 async def remove_subscription(db: AsyncSession, user_id: int, subscription_id: int) -> bool:
-    result = await db.execute(
-        delete(PushSubscription).where(PushSubscription.id == subscription_id, PushSubscription.user_id == user_id)
+    return bool(
+        await rowcount(
+            db,
+            delete(PushSubscription).where(
+                col(PushSubscription.id) == subscription_id, col(PushSubscription.user_id) == user_id
+            ),
+        )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def remove_endpoint(db: AsyncSession, user_id: int, endpoint: str) -> bool:
-    result = await db.execute(
-        delete(PushSubscription).where(PushSubscription.endpoint == endpoint, PushSubscription.user_id == user_id)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(await rowcount(db, delete(PushSubscription).where(_device(user_id, endpoint))))
 
 
 # -- preferences ----------------------------------------------------------------------------------------------
@@ -354,7 +350,7 @@ async def remove_endpoint(db: AsyncSession, user_id: int, endpoint: str) -> bool
 
 async def get_preferences(db: AsyncSession, user_id: int) -> ReminderPreference:
     """The person's settings, or the defaults (unsaved) if they never changed them."""
-    pref = await db.scalar(select(ReminderPreference).where(ReminderPreference.user_id == user_id))
+    pref = await db.scalar(select(ReminderPreference).where(col(ReminderPreference.user_id) == user_id))
     return pref or ReminderPreference(user_id=user_id)
 
 
@@ -379,11 +375,11 @@ async def save_preferences(db: AsyncSession, user_id: int, values: dict[str, boo
         await db.execute(
             update(Reminder)
             .where(
-                Reminder.user_id == user_id,
-                Reminder.status == "pending",
-                Reminder.attempts == 0,
-                Reminder.next_attempt_at > Reminder.due_at,  # type: ignore[operator]
-                or_(Reminder.claimed_until.is_(None), Reminder.claimed_until < now),  # type: ignore[union-attr,operator]
+                col(Reminder.user_id) == user_id,
+                col(Reminder.status) == "pending",
+                col(Reminder.attempts) == 0,
+                col(Reminder.next_attempt_at) > col(Reminder.due_at),
+                or_(col(Reminder.claimed_until).is_(None), col(Reminder.claimed_until) < now),
             )
             .values(next_attempt_at=Reminder.due_at)
         )
@@ -396,10 +392,10 @@ async def save_preferences(db: AsyncSession, user_id: int, values: dict[str, boo
 async def delivery_counts(db: AsyncSession, clinic_id: int, since: datetime) -> dict[str, dict[str, int]]:
     """{kind: {outcome: count}} for the clinic's people since `since`. Counts only: no names, no text."""
     rows = await db.execute(
-        select(ReminderDelivery.kind, ReminderDelivery.outcome, func.count())
-        .join(Reminder, Reminder.id == ReminderDelivery.reminder_id)  # type: ignore[arg-type]
-        .join(User, User.id == Reminder.user_id)  # type: ignore[arg-type]
-        .where(User.clinic_id == clinic_id, ReminderDelivery.at >= since)
+        select(col(ReminderDelivery.kind), col(ReminderDelivery.outcome), func.count())
+        .join(Reminder, col(Reminder.id) == col(ReminderDelivery.reminder_id))
+        .join(User, col(User.id) == col(Reminder.user_id))
+        .where(col(User.clinic_id) == clinic_id, col(ReminderDelivery.at) >= since)
         .group_by(ReminderDelivery.kind, ReminderDelivery.outcome)
     )
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))

@@ -19,14 +19,16 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import Role, User
 from server.checkins.models import CheckIn
+from server.db import pk, utcnow
 from server.localtime import local_to_utc
 from server.localtime import zone_for as zone
 from server.push.dispatcher import ClaimedReminder, DispatcherHooks
 from server.push.models import PushSubscription, ReminderPreference
-from server.push.service import ReminderSpec, enqueue_reminders
+from server.push.service import ReminderSpec, drop_pending, enqueue_reminders
 from server.push.timing import end_of_local_day, local_date
 from server.reminders import texts
 from server.schedule.logic import occurrences_starting_between
@@ -43,18 +45,18 @@ async def _people(
 ) -> dict[int, tuple[User, ReminderPreference]]:
     """People who could get a reminder: at least one device (someone without one is planned for as soon as they
     turn reminders on: the subscribe endpoint re-plans them), with their settings."""
-    has_device = exists().where(PushSubscription.user_id == User.id)
+    has_device = exists().where(col(PushSubscription.user_id) == col(User.id))
     stmt = (
         select(User, ReminderPreference)
-        .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)  # type: ignore[arg-type]
+        .outerjoin(ReminderPreference, col(ReminderPreference.user_id) == col(User.id))
         .where(has_device)
     )
     if role is not None:
-        stmt = stmt.where(User.role == role)
+        stmt = stmt.where(col(User.role) == role)
     if user_ids is not None:
-        stmt = stmt.where(User.id.in_(user_ids))  # type: ignore[union-attr]
+        stmt = stmt.where(col(User.id).in_(user_ids))
     rows = await db.execute(stmt)
-    return {user.id: (user, pref or _DEFAULT_PREF) for user, pref in rows}  # type: ignore[misc]
+    return {pk(user): (user, pref or _DEFAULT_PREF) for user, pref in rows}
 
 
 def group_key(occurrence_id: str, user_id: int) -> str:
@@ -113,7 +115,9 @@ async def _checkins_done(db: AsyncSession, pairs: set[tuple[int, date]]) -> set[
     for start in range(0, len(items), 500):
         chunk = items[start : start + 500]
         rows = await db.execute(
-            select(CheckIn.user_id, CheckIn.local_date).where(tuple_(CheckIn.user_id, CheckIn.local_date).in_(chunk))
+            select(col(CheckIn.user_id), col(CheckIn.local_date)).where(
+                tuple_(col(CheckIn.user_id), col(CheckIn.local_date)).in_(chunk)
+            )
         )
         done.update((uid, day) for uid, day in rows)
     return done
@@ -133,7 +137,7 @@ async def plan_checkin_reminders(db: AsyncSession, now: datetime, user_ids: set[
             if expires <= now or due < now - CHECKIN_LATE_PLAN:
                 continue
             candidates.append((user, day, due, expires))
-    done = await _checkins_done(db, {(u.id, day) for u, day, _d, _e in candidates})  # type: ignore[misc]
+    done = await _checkins_done(db, {(pk(u), day) for u, day, _d, _e in candidates})
     specs: list[ReminderSpec] = []
     for user, day, due, expires in candidates:
         if (user.id, day) in done:
@@ -142,9 +146,9 @@ async def plan_checkin_reminders(db: AsyncSession, now: datetime, user_ids: set[
             title, body = texts.checkin_text()
         specs.append(
             ReminderSpec(
-                user_id=user.id,  # type: ignore[arg-type]
+                user_id=pk(user),
                 kind="checkin",
-                dedupe_key=checkin_key(day, user.id),  # type: ignore[arg-type]
+                dedupe_key=checkin_key(day, pk(user)),
                 title=title,
                 body=body,
                 url="/checkin",
@@ -179,6 +183,13 @@ async def group_still_wanted(db: AsyncSession, reminders: list[ClaimedReminder],
     sessions = await occurrences_starting_between(db, now, latest + GROUP_LOOKAHEAD)
     still = {(pid, occ.occurrence_id) for pid, occ in sessions}
     return {r.id for r in reminders if (r.user_id, _key_middle(r.dedupe_key)) in still}
+
+
+async def program_ended(db: AsyncSession, patient_id: int, last_day: date) -> None:
+    """Listener for a discharge (`server.schedule.events`): forget the person's queued group reminders and plan
+    again, so only sessions still on their schedule (up to the last day, or an alumni group) keep one."""
+    await drop_pending(db, patient_id, ["group"])
+    await plan_group_reminders(db, utcnow(), {patient_id})
 
 
 def reminder_hooks() -> DispatcherHooks:

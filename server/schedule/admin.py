@@ -9,14 +9,14 @@ from datetime import date, timedelta
 from litestar.exceptions import NotFoundException
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import CareTeam, Role, User
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import gettext as _
 from server.schedule import logic
 from server.schedule.forms import (
     WEEKDAYS_PLURAL,
-    EndForm,
     ExtraForm,
     GroupForm,
     HolidayForm,
@@ -69,7 +69,10 @@ async def enrolment_or_404(db: AsyncSession, program: Program, enrolment_id: int
 async def care_team_patient_or_404(db: AsyncSession, therapist: User, patient_id: int) -> User:
     """The patient only if this therapist is on their care team (anything else looks like a missing page)."""
     linked = await db.scalar(
-        select(CareTeam.id).where(CareTeam.patient_id == patient_id, CareTeam.therapist_id == therapist.id)
+        select(col(CareTeam.id)).where(
+            col(CareTeam.patient_id) == patient_id,
+            col(CareTeam.therapist_id) == therapist.id,
+        )
     )
     patient = await db.get(User, patient_id) if linked else None
     if patient is None or patient.role is not Role.PATIENT or patient.clinic_id != therapist.clinic_id:
@@ -78,16 +81,19 @@ async def care_team_patient_or_404(db: AsyncSession, therapist: User, patient_id
 
 
 async def clinic_programs(db: AsyncSession, clinic_id: int, *, open_only: bool = False) -> list[Program]:
-    query = select(Program).where(Program.clinic_id == clinic_id)
+    query = select(Program).where(col(Program.clinic_id) == clinic_id)
     if open_only:
-        query = query.where(Program.active.is_(True))  # type: ignore[attr-defined]
-    return list(await db.scalars(query.order_by(Program.name, Program.id)))
+        query = query.where(col(Program.active).is_(True))
+    return list(await db.scalars(query.order_by(col(Program.name), col(Program.id))))
 
 
 async def clinic_patients(db: AsyncSession, clinic_id: int) -> list[User]:
     return list(
         await db.scalars(
-            select(User).where(User.clinic_id == clinic_id, User.role == Role.PATIENT).order_by(User.display_name)
+            select(User).where(
+                col(User.clinic_id) == clinic_id,
+                col(User.role) == Role.PATIENT,
+            ).order_by(col(User.display_name))
         )
     )
 
@@ -99,18 +105,18 @@ async def program_counts(db: AsyncSession, program_ids: list[int]) -> dict[int, 
     phases = dict(
         (
             await db.execute(
-                select(ProgramPhase.program_id, func.count())
-                .where(ProgramPhase.program_id.in_(program_ids))  # type: ignore[attr-defined]
-                .group_by(ProgramPhase.program_id)
+                select(col(ProgramPhase.program_id), func.count())
+                .where(col(ProgramPhase.program_id).in_(program_ids))
+                .group_by(col(ProgramPhase.program_id))
             )
         ).all()
     )
     enrolled = dict(
         (
             await db.execute(
-                select(Enrolment.program_id, func.count())
-                .where(Enrolment.program_id.in_(program_ids), Enrolment.status == "active")  # type: ignore[attr-defined]
-                .group_by(Enrolment.program_id)
+                select(col(Enrolment.program_id), func.count())
+                .where(col(Enrolment.program_id).in_(program_ids), col(Enrolment.status) == "active")
+                .group_by(col(Enrolment.program_id))
             )
         ).all()
     )
@@ -128,7 +134,7 @@ async def phase_errors(db: AsyncSession, program: Program, form: PhaseForm, phas
     if form.end_week < form.start_week:
         return {"end_week": _("The last week can't be before the first week.")}
     others = await db.scalars(
-        select(ProgramPhase).where(ProgramPhase.program_id == program.id, ProgramPhase.id != (phase_id or 0))
+        select(ProgramPhase).where(col(ProgramPhase.program_id) == program.id, col(ProgramPhase.id) != (phase_id or 0))
     )
     for other in others:
         if form.start_week <= other.end_week and other.start_week <= form.end_week:
@@ -168,11 +174,11 @@ async def save_session_change(
     """Cancel or move one occurrence, replacing any earlier change to the same occurrence."""
     change = await db.scalar(
         select(SessionException).where(
-            SessionException.pattern_id == group.id, SessionException.original_date == form.change_date
+            col(SessionException.pattern_id) == group.id, col(SessionException.original_date) == form.change_date
         )
     )
     if change is None:
-        change = SessionException(program_id=program.id, pattern_id=group.id, original_date=form.change_date, kind="")  # type: ignore[arg-type]
+        change = SessionException(program_id=pk(program), pattern_id=pk(group), original_date=form.change_date, kind="")
     moving = form.change_action == "move"
     change.kind = "moved" if moving else "cancelled"
     change.new_date = form.move_date if moving else None
@@ -186,13 +192,13 @@ async def save_session_change(
 async def save_holiday(db: AsyncSession, program: Program, form: HolidayForm) -> SessionException:
     change = await db.scalar(
         select(SessionException).where(
-            SessionException.program_id == program.id,
-            SessionException.kind == "holiday",
-            SessionException.original_date == form.holiday_date,
+            col(SessionException.program_id) == program.id,
+            col(SessionException.kind) == "holiday",
+            col(SessionException.original_date) == form.holiday_date,
         )
     )
     if change is None:
-        change = SessionException(program_id=program.id, kind="holiday", original_date=form.holiday_date)  # type: ignore[arg-type]
+        change = SessionException(program_id=pk(program), kind="holiday", original_date=form.holiday_date)
     change.note = form.holiday_note.strip()
     db.add(change)
     await db.flush()
@@ -201,7 +207,7 @@ async def save_holiday(db: AsyncSession, program: Program, form: HolidayForm) ->
 
 async def save_extra(db: AsyncSession, program: Program, form: ExtraForm) -> SessionException:
     change = SessionException(
-        program_id=program.id,  # type: ignore[arg-type]
+        program_id=pk(program),
         kind="extra",
         new_date=form.extra_date,
         new_time=form.extra_time,
@@ -228,9 +234,8 @@ def apply_group(group: GroupPattern, form: GroupForm) -> None:
 
 
 async def program_weeks(db: AsyncSession, program_id: int) -> int:
-    return int(
-        await db.scalar(select(func.max(ProgramPhase.end_week)).where(ProgramPhase.program_id == program_id)) or 0
-    )
+    weeks = select(func.max(col(ProgramPhase.end_week))).where(col(ProgramPhase.program_id) == program_id)
+    return int(await db.scalar(weeks) or 0)
 
 
 async def enrol_errors(
@@ -241,15 +246,15 @@ async def enrol_errors(
         return {"patient_id": _("Please pick a patient from the list.")}
     if not program.active:
         return {"__all__": _("This program is closed to new enrolments. Open it in the program details first.")}
-    weeks = await program_weeks(db, program.id)  # type: ignore[arg-type]
+    weeks = await program_weeks(db, pk(program))
     if weeks == 0:
         return {"__all__": _("This program has no phases yet. Add a phase and its groups first.")}
     today = today or today_in(program)
     if abs((start - today).days) > START_DATE_SLACK.days:
         return {"start_date": _("Please pick a start date within a year of today.")}
     new_last = start + timedelta(days=weeks * 7 - 1)
-    for enrolment, other in await logic.enrolments_with_programs(db, patient.id):  # type: ignore[arg-type]
-        other_last = logic.last_day(enrolment, await program_weeks(db, other.id))  # type: ignore[arg-type]
+    for enrolment, other in await logic.enrolments_with_programs(db, pk(patient)):
+        other_last = logic.last_day(enrolment, await program_weeks(db, pk(other)))
         if other_last is None:
             continue
         if start <= other_last and enrolment.start_date <= new_last:
@@ -269,7 +274,7 @@ async def enrol_errors(
 
 
 async def enrol(db: AsyncSession, program: Program, patient: User, start: date) -> Enrolment:
-    enrolment = Enrolment(patient_id=patient.id, program_id=program.id, start_date=start)  # type: ignore[arg-type]
+    enrolment = Enrolment(patient_id=pk(patient), program_id=pk(program), start_date=start)
     db.add(enrolment)
     await db.flush()
     return enrolment
@@ -282,16 +287,5 @@ def extend_errors(enrolment: Enrolment, weeks: int) -> dict[str, str]:
         return {
             "extend_weeks": _("An enrolment can be extended by %(n)d weeks at most in all.")
             % {"n": logic.MAX_EXTENSION_WEEKS}
-        }
-    return {}
-
-
-def end_errors(enrolment: Enrolment, form: EndForm) -> dict[str, str]:
-    if enrolment.status != "active":
-        return {"end_date": _("This enrolment has already ended.")}
-    if form.end_date < enrolment.start_date:
-        return {
-            "end_date": _("The last day can't be before the start date (%(date)s).")
-            % {"date": enrolment.start_date.isoformat()}
         }
     return {}

@@ -16,16 +16,18 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.guards import admin_only, patient_only
 from server.accounts.models import Clinic, User
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.localtime import COMMON_TIMEZONES
 from server.schedule import admin as service
 from server.schedule import calendar as feed
-from server.schedule import logic, views
+from server.schedule import discharge, logic, views
+from server.schedule.events import announce_program_ended
 from server.schedule.forms import (
     WEEKDAYS,
     WEEKDAYS_PLURAL,
@@ -97,11 +99,11 @@ def _group_values(group: GroupPattern) -> dict[str, Any]:
 
 
 async def _phases_with_groups(db: AsyncSession, program: Program) -> list[dict[str, Any]]:
-    data = (await logic.load_programs(db, [program], with_changes=False))[program.id]  # type: ignore[index]
+    data = (await logic.load_programs(db, [program], with_changes=False))[pk(program)]
     return [
         {
             "phase": phase,
-            "groups": [{"group": g, "line": _group_line(g)} for g in data.patterns.get(phase.id, [])],  # type: ignore[arg-type]
+            "groups": [{"group": g, "line": _group_line(g)} for g in data.patterns.get(pk(phase), [])],
         }
         for phase in data.phases
     ]
@@ -122,7 +124,7 @@ class ProgramAdminController(Controller):
         default_zone = clinic.timezone if clinic else "America/New_York"
         context: dict[str, Any] = {
             "programs": programs,
-            "counts": await service.program_counts(db, [p.id for p in programs]),  # type: ignore[misc]
+            "counts": await service.program_counts(db, [pk(p) for p in programs]),
             "values": {"timezone": default_zone},
             "errors": {},
         }
@@ -209,7 +211,7 @@ class ProgramAdminController(Controller):
             )
         form = result.data
         phase = ProgramPhase(
-            program_id=program.id,  # type: ignore[arg-type]
+            program_id=pk(program),
             name=form.phase_name.strip(),
             start_week=form.start_week,
             end_week=form.end_week,
@@ -279,7 +281,7 @@ class ProgramAdminController(Controller):
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
         # Delete the groups explicitly too: SQLite only cascades when foreign keys are switched on.
-        await db_session.execute(delete(GroupPattern).where(GroupPattern.phase_id == phase.id))
+        await db_session.execute(delete(GroupPattern).where(col(GroupPattern.phase_id) == phase.id))
         await db_session.delete(phase)
         return redirect(request, f"/admin/programs/{program.id}?notice=phase-removed")
 
@@ -322,7 +324,7 @@ class ProgramAdminController(Controller):
         result = validate(GroupForm, await form_values(request))
         if not result.ok or result.data is None:
             return self._group_page(request, program, phase, None, 422, result.values, result.errors)
-        group = GroupPattern(phase_id=phase.id, title="", weekday=0, start_time=result.data.start_time)  # type: ignore[arg-type]
+        group = GroupPattern(phase_id=pk(phase), title="", weekday=0, start_time=result.data.start_time)
         service.apply_group(group, result.data)
         db_session.add(group)
         await db_session.flush()
@@ -353,7 +355,7 @@ class ProgramAdminController(Controller):
     ) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         group, phase = await service.group_or_404(db_session, program, group_id)
-        await db_session.execute(delete(SessionException).where(SessionException.pattern_id == group.id))
+        await db_session.execute(delete(SessionException).where(col(SessionException.pattern_id) == group.id))
         await db_session.delete(group)
         return redirect(request, f"/admin/programs/{program.id}?notice=group-removed#phase-{phase.id}")
 
@@ -375,8 +377,8 @@ class ProgramAdminController(Controller):
         changes = list(
             await db.scalars(
                 select(SessionException)
-                .where(SessionException.program_id == program.id)
-                .order_by(SessionException.original_date, SessionException.new_date, SessionException.id)
+                .where(col(SessionException.program_id) == program.id)
+                .order_by(col(SessionException.original_date), col(SessionException.new_date), col(SessionException.id))
             )
         )
         titles = {item["group"].id: item["group"].title for entry in phases for item in entry["groups"]}
@@ -456,14 +458,14 @@ class ProgramAdminController(Controller):
     async def _enrolments_page(
         self, request: Request, db: AsyncSession, program: Program, status_code: int = 200, **extra: Any
     ) -> Template:
-        data = (await logic.load_programs(db, [program], with_changes=False))[program.id]  # type: ignore[index]
+        data = (await logic.load_programs(db, [program], with_changes=False))[pk(program)]
         today = service.today_in(program)
         rows = (
             await db.execute(
                 select(Enrolment, User)
-                .join(User, User.id == Enrolment.patient_id)  # type: ignore[arg-type]
-                .where(Enrolment.program_id == program.id)
-                .order_by(Enrolment.start_date.desc(), User.display_name)  # type: ignore[attr-defined]
+                .join(User, col(User.id) == col(Enrolment.patient_id))
+                .where(col(Enrolment.program_id) == program.id)
+                .order_by(col(Enrolment.start_date).desc(), col(User.display_name))
             )
         ).all()
         enrolments = []
@@ -523,11 +525,11 @@ class ProgramAdminController(Controller):
         **extra: Any,
     ) -> Template:
         now = utcnow()
-        weeks = await service.program_weeks(db, program.id)  # type: ignore[arg-type]
+        weeks = await service.program_weeks(db, pk(program))
         today = service.today_in(program)
         upcoming = [
             views.session_view(o, program.timezone, now)
-            for o in await logic.sessions_for_patient(db, patient.id, now, now + timedelta(days=14))  # type: ignore[arg-type]
+            for o in await logic.sessions_for_patient(db, pk(patient), now, now + timedelta(days=14))
             if o.enrolment_id == enrolment.id
         ]
         state = logic.enrolment_state(enrolment, weeks, today)
@@ -541,7 +543,10 @@ class ProgramAdminController(Controller):
             "week": logic.program_week(enrolment, today),
             "last_day": logic.last_day(enrolment, weeks),
             "upcoming": upcoming,
-            "values": {"extend_weeks": "2", "end_date": today.isoformat(), "outcome": "discharged"},
+            "values": {"extend_weeks": "2", "end_date": today.isoformat(), "outcome": "completed"},
+            "outcome_options": discharge.outcome_options(),
+            "discharge_url": f"/admin/programs/{program.id}/enrolments/{enrolment.id}/end",
+            "outcome_label": discharge.OUTCOME_LABELS.get(enrolment.outcome, ""),
             "errors": {},
             "notice": request.query_params.get("notice", ""),
         }
@@ -567,7 +572,7 @@ class ProgramAdminController(Controller):
         if result.data is not None and not errors:
             errors = service.extend_errors(enrolment, result.data.extend_weeks)
         if errors or result.data is None:
-            values = {"end_date": service.today_in(program).isoformat(), "outcome": "discharged", **result.values}
+            values = {"end_date": service.today_in(program).isoformat(), "outcome": "completed", **result.values}
             return await self._enrolment_page(
                 request, db_session, program, enrolment, patient, 422, values=values, errors=errors
             )
@@ -582,15 +587,17 @@ class ProgramAdminController(Controller):
         result = validate(EndForm, await form_values(request))
         errors = dict(result.errors)
         if result.data is not None and not errors:
-            errors = service.end_errors(enrolment, result.data)
+            weeks = await service.program_weeks(db_session, program.id)  # type: ignore[arg-type]
+            errors = discharge.discharge_errors(enrolment, result.data.end_date, weeks, service.today_in(program))
         if errors or result.data is None:
             values = {"extend_weeks": "2", **result.values}
             return await self._enrolment_page(
                 request, db_session, program, enrolment, patient, 422, values=values, errors=errors
             )
-        enrolment.end_date = result.data.end_date
-        enrolment.status = result.data.outcome
-        db_session.add(enrolment)
+        await discharge.record_discharge(
+            db_session, enrolment, outcome=result.data.outcome, end_date=result.data.end_date, by=request.user
+        )
+        await announce_program_ended(request, db_session, patient.id, result.data.end_date)  # type: ignore[arg-type]
         return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=ended")
 
     @post("/{program_id:int}/enrolments/{enrolment_id:int}/reopen")
@@ -599,8 +606,7 @@ class ProgramAdminController(Controller):
     ) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, _patient = await service.enrolment_or_404(db_session, program, enrolment_id)
-        enrolment.end_date = None
-        enrolment.status = "active"
+        discharge.reopen(enrolment)
         db_session.add(enrolment)
         return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=reopened")
 
@@ -616,10 +622,10 @@ async def mark_attendance(
     if not result.ok or result.data is None:
         return await page(422, errors={"__all__": _("Please choose whether the session happened for you.")})
     now = utcnow()
-    occ = await logic.find_markable(db, patient.id, result.data.occurrence_id, now)  # type: ignore[arg-type]
+    occ = await logic.find_markable(db, pk(patient), result.data.occurrence_id, now)
     if occ is None:
         raise NotFoundException()
-    mark = await logic.mark_attendance(db, patient.id, occ, result.data.status, marker.id)  # type: ignore[arg-type]
+    mark = await logic.mark_attendance(db, pk(patient), occ, result.data.status, pk(marker))
     if is_htmx(request):
         view = views.session_view(occ, marker.timezone, now, {occ.occurrence_id: mark})
         return render(
@@ -641,7 +647,7 @@ class PatientScheduleController(Controller):
     ) -> Template:
         patient: User = request.user
         context = await views.schedule_context(db, patient)
-        token = await feed.token_for(db, patient.id, settings.secret_key)  # type: ignore[arg-type]
+        token = await feed.token_for(db, pk(patient), settings.secret_key)
         url = feed.feed_url(settings.base_url, token) if token else ""
         context.update(
             {
@@ -672,8 +678,8 @@ class PatientScheduleController(Controller):
     async def calendar_on(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         """Turn the feed on, or give it a new address (the old one stops working)."""
         patient: User = request.user
-        had = await feed.get_feed(db_session, patient.id)  # type: ignore[arg-type]
-        await feed.turn_on_or_reset(db_session, patient.id, settings.secret_key)  # type: ignore[arg-type]
+        had = await feed.get_feed(db_session, pk(patient))
+        await feed.turn_on_or_reset(db_session, pk(patient), settings.secret_key)
         return redirect(request, f"/schedule?notice={'calendar-reset' if had else 'calendar-on'}#calendar")
 
     @post("/calendar/off")
@@ -699,9 +705,9 @@ class CalendarFeedController(Controller):
         now = utcnow()
         occurrences = await logic.sessions_for_patient(
             db_session,
-            patient.id,
+            pk(patient),
             now - feed.FEED_PAST,
-            now + feed.FEED_FUTURE,  # type: ignore[arg-type]
+            now + feed.FEED_FUTURE,
         )
         return Response(
             feed.build_ics(occurrences, base_url=settings.base_url),

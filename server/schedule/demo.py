@@ -8,7 +8,7 @@ from datetime import time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.schedule import logic
 from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase
 
@@ -48,7 +48,7 @@ async def load_schedule_demo(db: AsyncSession, people: dict[str, User]) -> None:
     await db.flush()
     for name, first, last, groups in DEMO_PHASES:
         phase = ProgramPhase(
-            program_id=program.id,  # type: ignore[arg-type]
+            program_id=pk(program),
             name=name,
             start_week=first,
             end_week=last,
@@ -59,7 +59,7 @@ async def load_schedule_demo(db: AsyncSession, people: dict[str, User]) -> None:
         for weekday, title in groups:
             db.add(
                 GroupPattern(
-                    phase_id=phase.id,  # type: ignore[arg-type]
+                    phase_id=pk(phase),
                     title=title,
                     weekday=weekday,
                     start_time=time(18, 0),
@@ -76,7 +76,7 @@ async def load_schedule_demo(db: AsyncSession, people: dict[str, User]) -> None:
     start -= timedelta(days=start.weekday())  # the Monday eight weeks ago
     enrolments = []
     for email in DEMO_PATIENTS:
-        enrolment = Enrolment(patient_id=people[email].id, program_id=program.id, start_date=start)  # type: ignore[arg-type]
+        enrolment = Enrolment(patient_id=pk(people[email]), program_id=pk(program), start_date=start)
         db.add(enrolment)
         enrolments.append(enrolment)
     await db.flush()
@@ -84,7 +84,7 @@ async def load_schedule_demo(db: AsyncSession, people: dict[str, User]) -> None:
     # marked the last week yet.
     for index, email in enumerate(DEMO_PATIENTS):
         patient = people[email]
-        past = await logic.sessions_for_patient(db, patient.id, now - timedelta(weeks=9), now)  # type: ignore[arg-type]
+        past = await logic.sessions_for_patient(db, pk(patient), now - timedelta(weeks=9), now)
         recent_cutoff = now - timedelta(days=7)
         for number, occ in enumerate(o for o in past if not o.cancelled):
             if index == 2 and occ.starts_at > recent_cutoff:
@@ -95,4 +95,4 @@ async def load_schedule_demo(db: AsyncSession, people: dict[str, User]) -> None:
                 status = "missed" if number % 4 == 3 or occ.starts_at > now - timedelta(days=10) else "attended"
             else:
                 status = "missed" if number % 6 == 2 else "attended"
-            await logic.mark_attendance(db, patient.id, occ, status, patient.id)  # type: ignore[arg-type]
+            await logic.mark_attendance(db, pk(patient), occ, status, pk(patient))

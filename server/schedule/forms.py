@@ -183,8 +183,10 @@ class ExtendForm(BaseModel):
 
 
 class EndForm(BaseModel):
+    """A discharge: the program's last day and how it ended ("discharged" is the older word for leaving early)."""
+
     end_date: date
-    outcome: str = Field(pattern="^(completed|discharged)$")
+    outcome: str = Field(pattern="^(completed|stepped_down|left_early|transferred|discharged)$")
 
     _date = field_validator("end_date", mode="before")(parse_date)
 

@@ -35,8 +35,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.localtime import as_utc, local_to_utc
 from server.localtime import zone_for as zone
 from server.schedule.models import (
@@ -198,30 +199,30 @@ async def load_programs(
         return {}
     ids = list(data)
     phases = await db.scalars(
-        select(ProgramPhase).where(ProgramPhase.program_id.in_(ids)).order_by(ProgramPhase.start_week)  # type: ignore[attr-defined]
+        select(ProgramPhase).where(col(ProgramPhase.program_id).in_(ids)).order_by(col(ProgramPhase.start_week))
     )
     phase_program: dict[int, int] = {}
     for phase in phases:
         data[phase.program_id].phases.append(phase)
-        data[phase.program_id].patterns[phase.id] = []  # type: ignore[index]
-        phase_program[phase.id] = phase.program_id  # type: ignore[index]
+        data[phase.program_id].patterns[pk(phase)] = []
+        phase_program[pk(phase)] = phase.program_id
     if phase_program:
         patterns = await db.scalars(
             select(GroupPattern)
-            .where(GroupPattern.phase_id.in_(list(phase_program)))  # type: ignore[attr-defined]
-            .order_by(GroupPattern.weekday, GroupPattern.start_time, GroupPattern.id)
+            .where(col(GroupPattern.phase_id).in_(list(phase_program)))
+            .order_by(col(GroupPattern.weekday), col(GroupPattern.start_time), col(GroupPattern.id))
         )
         for pattern in patterns:
             data[phase_program[pattern.phase_id]].patterns[pattern.phase_id].append(pattern)
     if not with_changes:
         return data
-    query = select(SessionException).where(SessionException.program_id.in_(ids))  # type: ignore[attr-defined]
+    query = select(SessionException).where(col(SessionException.program_id).in_(ids))
     if changes_between is not None:
         first_day, last_day_ = changes_between
         query = query.where(
             or_(
-                SessionException.original_date.between(first_day, last_day_),  # type: ignore[union-attr]
-                SessionException.new_date.between(first_day, last_day_),  # type: ignore[union-attr]
+                col(SessionException.original_date).between(first_day, last_day_),
+                col(SessionException.new_date).between(first_day, last_day_),
             )
         )
     for change in await db.scalars(query):
@@ -269,7 +270,7 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
     found: list[Occurrence] = []
 
     def in_enrolment(day: date) -> bool:
-        return enrolment.start_date <= day <= final  # type: ignore[operator]
+        return enrolment.start_date <= day <= final
 
     def build(
         occurrence_id: str,
@@ -279,7 +280,12 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
         source: GroupPattern | SessionException,
         week: int,
         phase_name: str,
-        **flags: object,
+        *,
+        pattern_id: int | None = None,
+        cancelled: bool = False,
+        moved: bool = False,
+        extra: bool = False,
+        note: str = "",
     ) -> None:
         starts = local_to_utc(day, at, tz)
         if not (start_utc <= starts < end_utc):
@@ -295,12 +301,16 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
                 location=source.location,
                 video_url=source.video_url,
                 facilitator=source.facilitator,
-                program_id=program.id,  # type: ignore[arg-type]
+                program_id=pk(program),
                 program_name=program.name,
                 phase_name=phase_name,
                 week=week,
-                enrolment_id=enrolment.id,  # type: ignore[arg-type]
-                **flags,  # type: ignore[arg-type]
+                enrolment_id=pk(enrolment),
+                pattern_id=pattern_id,
+                cancelled=cancelled,
+                moved=moved,
+                extra=extra,
+                note=note,
             )
         )
 
@@ -309,16 +319,16 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
         phase = data.phase_for_week(week)
         if phase is not None:
             holiday = data.holidays.get(day)
-            for pattern in data.patterns.get(phase.id, []):  # type: ignore[arg-type]
+            for pattern in data.patterns.get(pk(phase), []):
                 if pattern.weekday != day.weekday():
                     continue
-                change = data.changes.get((pattern.id, day))  # type: ignore[arg-type]
+                change = data.changes.get((pk(pattern), day))
                 if change is not None and change.kind == "moved":
                     continue  # shown on its new date below
                 cancelled = change is not None or holiday is not None
                 note = (change.note if change is not None else "") or (holiday.note if holiday is not None else "")
                 build(
-                    pattern_occurrence_id(pattern.id, day),  # type: ignore[arg-type]
+                    pattern_occurrence_id(pk(pattern), day),
                     day,
                     pattern.start_time,
                     pattern.duration_minutes,
@@ -332,7 +342,7 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
         for extra in data.extras.get(day, []):
             extra_phase = data.phase_for_week(week)
             build(
-                extra_occurrence_id(extra.id),  # type: ignore[arg-type]
+                extra_occurrence_id(pk(extra)),
                 day,
                 extra.new_time or time(0, 0),
                 extra.duration_minutes,
@@ -352,13 +362,13 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
             if original_phase is None:
                 continue
             pattern_ = next(
-                (p for p in data.patterns.get(original_phase.id, []) if p.id == move.pattern_id),  # type: ignore[arg-type]
+                (p for p in data.patterns.get(pk(original_phase), []) if p.id == move.pattern_id),
                 None,
             )
             if pattern_ is None or pattern_.weekday != original.weekday():
                 continue
             build(
-                pattern_occurrence_id(pattern_.id, original),  # type: ignore[arg-type]
+                pattern_occurrence_id(pk(pattern_), original),
                 day,
                 move.new_time or pattern_.start_time,
                 pattern_.duration_minutes,
@@ -386,9 +396,9 @@ def _dedupe(items: Iterable[Occurrence]) -> list[Occurrence]:
 async def enrolments_with_programs(db: AsyncSession, patient_id: int) -> list[tuple[Enrolment, Program]]:
     rows = await db.execute(
         select(Enrolment, Program)
-        .join(Program, Program.id == Enrolment.program_id)  # type: ignore[arg-type]
-        .where(Enrolment.patient_id == patient_id)
-        .order_by(Enrolment.start_date, Enrolment.id)
+        .join(Program, col(Program.id) == col(Enrolment.program_id))
+        .where(col(Enrolment.patient_id) == patient_id)
+        .order_by(col(Enrolment.start_date), col(Enrolment.id))
     )
     return [(e, p) for e, p in rows.all()]
 
@@ -402,7 +412,7 @@ async def sessions_for_patient(
         return []
     first, last = _utc_dates(start_utc, end_utc)
     data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), (first, last))
-    return _dedupe(occ for e, p in pairs for occ in expand(data[p.id], e, start_utc, end_utc))  # type: ignore[index]
+    return _dedupe(occ for e, p in pairs for occ in expand(data[pk(p)], e, start_utc, end_utc))
 
 
 async def next_session(
@@ -426,8 +436,8 @@ async def attendance_marks(db: AsyncSession, patient_id: int, occurrence_ids: Se
         return {}
     rows = await db.scalars(
         select(Attendance).where(
-            Attendance.patient_id == patient_id,
-            Attendance.occurrence_id.in_(list(occurrence_ids)),  # type: ignore[attr-defined]
+            col(Attendance.patient_id) == patient_id,
+            col(Attendance.occurrence_id).in_(list(occurrence_ids)),
         )
     )
     return {row.occurrence_id: row for row in rows}
@@ -447,10 +457,10 @@ async def attendance_summary(
     }
     marks = await db.scalars(
         select(Attendance).where(
-            Attendance.patient_id == patient_id,
+            col(Attendance.patient_id) == patient_id,
             or_(
-                Attendance.occurrence_id.in_(list(scheduled) or [""]),  # type: ignore[attr-defined]
-                and_(Attendance.starts_at >= start_utc, Attendance.starts_at < end_utc),
+                col(Attendance.occurrence_id).in_(list(scheduled) or [""]),
+                and_(col(Attendance.starts_at) >= start_utc, col(Attendance.starts_at) < end_utc),
             ),
         )
     )
@@ -496,7 +506,7 @@ async def completed_phases(db: AsyncSession, patient_id: int, now_utc: datetime)
     data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
     done: list[tuple[str, date]] = []
     for enrolment, program in pairs:
-        item = data[program.id]  # type: ignore[index]
+        item = data[pk(program)]
         done.extend(phases_finished(enrolment, item, _today(item.tz, now_utc)))
     done.sort(key=lambda pair: pair[1])
     return done
@@ -512,7 +522,7 @@ async def program_completed(db: AsyncSession, patient_id: int, now_utc: datetime
     data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
     latest: tuple[str, date] | None = None
     for enrolment, program in pairs:
-        item = data[program.id]  # type: ignore[index]
+        item = data[pk(program)]
         today = _today(item.tz, now_utc)
         finished_on: date | None = None
         if enrolment.status == "completed" and enrolment.end_date is not None and enrolment.end_date <= today:
@@ -541,13 +551,13 @@ async def occurrences_starting_between(
     rows = (
         await db.execute(
             select(Enrolment, Program)
-            .join(Program, Program.id == Enrolment.program_id)  # type: ignore[arg-type]
+            .join(Program, col(Program.id) == col(Enrolment.program_id))
             .where(
-                Enrolment.start_date <= last,
-                Enrolment.start_date >= first - _LONGEST_ENROLMENT,
-                or_(Enrolment.end_date.is_(None), Enrolment.end_date >= first),  # type: ignore[union-attr]
+                col(Enrolment.start_date) <= last,
+                col(Enrolment.start_date) >= first - _LONGEST_ENROLMENT,
+                or_(col(Enrolment.end_date).is_(None), col(Enrolment.end_date) >= first),
             )
-            .order_by(Enrolment.patient_id, Enrolment.id)
+            .order_by(col(Enrolment.patient_id), col(Enrolment.id))
         )
     ).all()
     pairs = [(e, p) for e, p in rows]
@@ -556,7 +566,7 @@ async def occurrences_starting_between(
     data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), (first, last))
     by_patient: dict[int, list[Occurrence]] = defaultdict(list)
     for enrolment, program in pairs:
-        by_patient[enrolment.patient_id].extend(expand(data[program.id], enrolment, start_utc, end_utc))  # type: ignore[index]
+        by_patient[enrolment.patient_id].extend(expand(data[pk(program)], enrolment, start_utc, end_utc))
     result: list[tuple[int, Occurrence]] = []
     for patient_id, items in by_patient.items():
         for occ in _dedupe(items):
@@ -575,7 +585,7 @@ async def family_info_for_patient(db: AsyncSession, patient_id: int, now_utc: da
     data = await load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
     found: list[tuple[str, str]] = []
     for enrolment, program in reversed(pairs):
-        item = data[program.id]  # type: ignore[index]
+        item = data[pk(program)]
         state = enrolment_state(enrolment, item.weeks, _today(item.tz, now_utc))
         if state in ("active", "upcoming") and program.family_info.strip():
             found.append((program.name, program.family_info))
@@ -605,7 +615,7 @@ async def mark_attendance(
         raise ValueError(status)
     existing = await db.scalar(
         select(Attendance).where(
-            Attendance.patient_id == patient_id, Attendance.occurrence_id == occurrence.occurrence_id
+            col(Attendance.patient_id) == patient_id, col(Attendance.occurrence_id) == occurrence.occurrence_id
         )
     )
     if existing is None:
@@ -625,7 +635,7 @@ async def mark_attendance(
             # Someone marked it in the same instant: fall through and update their row instead.
             existing = await db.scalar(
                 select(Attendance).where(
-                    Attendance.patient_id == patient_id, Attendance.occurrence_id == occurrence.occurrence_id
+                    col(Attendance.patient_id) == patient_id, col(Attendance.occurrence_id) == occurrence.occurrence_id
                 )
             )
             if existing is None:

@@ -4,7 +4,9 @@ Tables (all times of day and calendar dates are LOCAL to the program's IANA time
 
 - `program` — a clinic's program, e.g. "Evening IOP".
   id, clinic_id → clinic, name, description, timezone (IANA, defaults to the clinic's), family_info (plain text
-  shown to family members: family sessions, visiting hours), active, created_at.
+  shown to family members: family sessions, visiting hours), active, alumni (the clinic's program for people
+  after discharge: its groups are offered to alumni, and being in it doesn't count as being in treatment),
+  created_at.
 - `program_phase` — a step of the program by program week (1-based, inclusive): "Weeks 1–4".
   id, program_id → program (CASCADE), name, start_week, end_week, groups_per_week (informational only).
   Phases of a program never overlap; an extension repeats the last phase.
@@ -42,6 +44,10 @@ from server.db import utc_field
 
 EXCEPTION_KINDS = ("cancelled", "moved", "holiday", "extra")
 ENROLMENT_STATUSES = ("active", "completed", "discharged")
+# How a program ended (recorded at discharge). The first two count as finishing it (status "completed": the
+# family "finished the program" milestone, the "You finished your program" moment); the others end it early.
+DISCHARGE_OUTCOMES = ("completed", "stepped_down", "left_early", "transferred")
+FINISHING_OUTCOMES = ("completed", "stepped_down")
 ATTENDANCE_STATUSES = ("attended", "missed")
 
 
@@ -53,6 +59,7 @@ class Program(SQLModel, table=True):
     timezone: str = Field(default="America/New_York", max_length=64)
     family_info: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     active: bool = Field(default=True)
+    alumni: bool = Field(default=False)
     created_at: datetime = utc_field(default_now=True)
 
 
@@ -109,6 +116,9 @@ class Enrolment(SQLModel, table=True):
     extended_weeks: int = Field(default=0)
     end_date: date | None = None
     status: str = Field(default="active", max_length=16)
+    outcome: str = Field(default="", max_length=16)
+    discharged_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    discharged_at: datetime | None = utc_field(nullable=True)
     created_at: datetime = utc_field(default_now=True)
 
 

@@ -11,10 +11,11 @@ from babel.dates import format_date, format_time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.schedule import logic
+from server.schedule.discharge import OUTCOME_LABELS
 from server.schedule.logic import Occurrence
 from server.schedule.models import Attendance
 
@@ -117,18 +118,18 @@ async def schedule_context(db: AsyncSession, patient: User, now_utc: datetime | 
     now = now_utc or utcnow()
     occurrences = await logic.sessions_for_patient(
         db,
-        patient.id,  # type: ignore[arg-type]
+        pk(patient),
         now - timedelta(days=PAST_DAYS),
         now + timedelta(days=UPCOMING_DAYS),
     )
-    marks = await logic.attendance_marks(db, patient.id, [o.occurrence_id for o in occurrences])  # type: ignore[arg-type]
+    marks = await logic.attendance_marks(db, pk(patient), [o.occurrence_id for o in occurrences])
     views = [session_view(o, patient.timezone, now, marks) for o in occurrences]
     upcoming = [v for v in views if not v.started or v.in_progress]
     past = [v for v in reversed(views) if v.started and not v.in_progress and not v.occ.cancelled]
     return {
         "upcoming_days": group_by_day(upcoming),
         "past_sessions": past,
-        "enrolments": await enrolment_views(db, patient.id, now),  # type: ignore[arg-type]
+        "enrolments": await enrolment_views(db, pk(patient), now),
         "viewer_zone": zone_city(patient.timezone),
     }
 
@@ -145,6 +146,8 @@ class EnrolmentView:
     start_day: str
     last_day: str
     extended_weeks: int
+    outcome_label: str = ""
+    alumni: bool = False
 
 
 def state_label(state: str) -> str:
@@ -161,7 +164,7 @@ async def enrolment_views(db: AsyncSession, patient_id: int, now_utc: datetime) 
     data = await logic.load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
     result = []
     for enrolment, program in reversed(pairs):
-        item = data[program.id]  # type: ignore[index]
+        item = data[pk(program)]
         today = now_utc.astimezone(item.tz).date()
         state = logic.enrolment_state(enrolment, item.weeks, today)
         week = logic.program_week(enrolment, today)
@@ -169,7 +172,7 @@ async def enrolment_views(db: AsyncSession, patient_id: int, now_utc: datetime) 
         final = logic.last_day(enrolment, item.weeks)
         result.append(
             EnrolmentView(
-                enrolment_id=enrolment.id,  # type: ignore[arg-type]
+                enrolment_id=pk(enrolment),
                 program_name=program.name,
                 state=state,
                 state_label=state_label(state),
@@ -179,6 +182,8 @@ async def enrolment_views(db: AsyncSession, patient_id: int, now_utc: datetime) 
                 start_day=format_date(enrolment.start_date, "medium", locale=_locale()),
                 last_day=format_date(final, "medium", locale=_locale()) if final else "",
                 extended_weeks=enrolment.extended_weeks,
+                outcome_label=str(OUTCOME_LABELS.get(enrolment.outcome, "")),
+                alumni=program.alumni,
             )
         )
     return result
@@ -187,5 +192,5 @@ async def enrolment_views(db: AsyncSession, patient_id: int, now_utc: datetime) 
 async def today_context(db: AsyncSession, patient: User) -> dict[str, Any]:
     """For the Today page: the next group (or the one happening now)."""
     now = utcnow()
-    occ = await logic.next_session(db, patient.id, now, include_in_progress=True)  # type: ignore[arg-type]
+    occ = await logic.next_session(db, pk(patient), now, include_in_progress=True)
     return {"next_group": session_view(occ, patient.timezone, now) if occ is not None else None}

@@ -15,11 +15,12 @@ from datetime import date, datetime
 from litestar.exceptions import NotFoundException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import CareTeam, Role, User
 from server.consent.models import Consent
 from server.consent.service import active_consents, as_utc, record_disclosures
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.sharing.summary import WeekRequest
 from server.sharing.weeks import Week, local_today
 
@@ -34,7 +35,7 @@ class AccessGrant:
 
     @property
     def patient_id(self) -> int:
-        return self.patient.id  # type: ignore[return-value]
+        return pk(self.patient)
 
     @property
     def categories(self) -> frozenset[str]:
@@ -103,18 +104,18 @@ async def require_shared_views(
         consents = {pid: c for pid, c in consents.items() if category in c.categories}
         if not consents:
             return []
-    care_team = select(CareTeam.patient_id).where(CareTeam.therapist_id == viewer.id)
+    care_team = select(col(CareTeam.patient_id)).where(col(CareTeam.therapist_id) == viewer.id)
     patients = await db.scalars(
         select(User).where(
-            User.id.in_(list(consents)),  # type: ignore[union-attr]
-            User.id.in_(care_team),  # type: ignore[union-attr]
-            User.role == Role.PATIENT,
-            User.clinic_id == viewer.clinic_id,
+            col(User.id).in_(list(consents)),
+            col(User.id).in_(care_team),
+            col(User.role) == Role.PATIENT,
+            col(User.clinic_id) == viewer.clinic_id,
         )
     )
     grants: list[AccessGrant] = []
     for patient in patients:
-        consent = consents[patient.id]  # type: ignore[index]
+        consent = consents[pk(patient)]
         today = local_today(patient.timezone, now)
         grant = AccessGrant(patient=patient, consent=consent, week=wanted or Week.of(today), today=today, now=now)
         if grant.visible(grant.week):

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import therapist_only
 from server.accounts.models import User
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.i18n import gettext as _
 from server.schedule import admin as service
-from server.schedule import logic, views
+from server.schedule import discharge, logic, views
 from server.schedule.controllers import STAFF_PAST_DAYS, mark_attendance
-from server.schedule.forms import TherapistEnrolForm
-from server.schedule.models import Program
+from server.schedule.events import announce_program_ended
+from server.schedule.forms import EndForm, TherapistEnrolForm
+from server.schedule.models import Enrolment, Program
 from server.sharing.access import AccessGrant, require_shared_view
 from server.sharing.weeks import local_midnight
 from server.web.forms import form_values, validate
@@ -44,15 +45,16 @@ class TherapistScheduleController(Controller):
         since = max(now - timedelta(days=STAFF_PAST_DAYS), local_midnight(grant.data_from, patient.timezone))
         occurrences = await logic.sessions_for_patient(
             db,
-            patient.id,  # type: ignore[arg-type]
+            pk(patient),
             since,
             now + timedelta(days=views.UPCOMING_DAYS),
         )
-        marks = await logic.attendance_marks(db, patient.id, [o.occurrence_id for o in occurrences])  # type: ignore[arg-type]
+        marks = await logic.attendance_marks(db, pk(patient), [o.occurrence_id for o in occurrences])
         sessions = [views.session_view(o, therapist.timezone, now, marks) for o in occurrences]
-        enrolments = await views.enrolment_views(db, patient.id, now)  # type: ignore[arg-type]
+        enrolments = await views.enrolment_views(db, pk(patient), now)
         programs = await service.clinic_programs(db, therapist.clinic_id, open_only=True)
-        summary = await logic.attendance_summary(db, patient.id, since, now)  # type: ignore[arg-type]
+        current = next((e for e in enrolments if e.state == "active" and not e.alumni), None)
+        summary = await logic.attendance_summary(db, pk(patient), since, now)
         context: dict[str, Any] = {
             "patient": patient,
             "enrolments": enrolments,
@@ -62,7 +64,14 @@ class TherapistScheduleController(Controller):
             "past_sessions": [s for s in reversed(sessions) if s.started and not s.in_progress and not s.occ.cancelled],
             "summary": summary,
             "mark_url": f"/therapist/patients/{patient.id}/schedule/attendance",
-            "values": {"start_date": utcnow().astimezone(logic.zone(therapist.timezone)).date().isoformat()},
+            "values": {
+                "start_date": utcnow().astimezone(logic.zone(therapist.timezone)).date().isoformat(),
+                "end_date": utcnow().astimezone(logic.zone(patient.timezone)).date().isoformat(),
+                "outcome": "completed",
+            },
+            "current_enrolment": current,
+            "discharge_url": f"/therapist/patients/{patient.id}/schedule/discharge",
+            "outcome_options": discharge.outcome_options(),
             "errors": {},
             "notice": request.query_params.get("notice", ""),
             "viewer_zone": views.zone_city(therapist.timezone),
@@ -98,6 +107,28 @@ class TherapistScheduleController(Controller):
         await service.enrol(db_session, program, patient, result.data.start_date)
         return redirect(request, f"/therapist/patients/{patient.id}/schedule?notice=enrolled")
 
+    @post("/discharge")
+    async def discharge(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
+        """Record the end of the patient's program (the same rules as the admin's enrolment page)."""
+        therapist: User = request.user
+        grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=ATTENDANCE)
+        patient = grant.patient
+        enrolment, program = await _current_enrolment(db_session, patient.id, therapist.clinic_id)  # type: ignore[arg-type]
+        result = validate(EndForm, await form_values(request))
+        errors = dict(result.errors)
+        if enrolment is None or program is None:
+            errors = {"__all__": _("There is no program in progress to discharge from.")}
+        elif result.data is not None and not errors:
+            weeks = await service.program_weeks(db_session, program.id)  # type: ignore[arg-type]
+            errors = discharge.discharge_errors(enrolment, result.data.end_date, weeks, service.today_in(program))
+        if errors or result.data is None or enrolment is None:
+            return await self._page(request, db_session, grant, 422, values=result.values, errors=errors)
+        await discharge.record_discharge(
+            db_session, enrolment, outcome=result.data.outcome, end_date=result.data.end_date, by=therapist
+        )
+        await announce_program_ended(request, db_session, patient.id, result.data.end_date)  # type: ignore[arg-type]
+        return redirect(request, f"/therapist/patients/{patient.id}/schedule?notice=discharged")
+
     @post("/attendance")
     async def attendance(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
         therapist: User = request.user
@@ -111,3 +142,13 @@ class TherapistScheduleController(Controller):
 
         back = f"/therapist/patients/{patient.id}/schedule"
         return await mark_attendance(request, db_session, patient, therapist, back, page)
+
+
+async def _current_enrolment(
+    db: AsyncSession, patient_id: int, clinic_id: int
+) -> tuple[Enrolment | None, Program | None]:
+    """The patient's enrolment in progress in this clinic (alumni programs aside), newest first."""
+    for enrolment, program in reversed(await logic.enrolments_with_programs(db, patient_id)):
+        if enrolment.status == "active" and not program.alumni and program.clinic_id == clinic_id:
+            return enrolment, program
+    return None, None

@@ -10,7 +10,9 @@ Patient (patient_only):
 - ``POST /sharing/nudge``                             "please look at my week" (one a day; a push to the therapist)
 
 Therapist (therapist_only; every read goes through `access.require_shared_views` and writes the access log):
-- ``GET  /therapist``                                 dashboard, ``?flag=<key>`` filter (htmx: rows only)
+- ``GET  /therapist``                                 dashboard: ``?view=last7|since_session`` or ``?week=2026-W46``,
+                                                      ``?flag=<key>`` filter (htmx: rows only)
+- ``POST /therapist/patients/{id}/reviewed``          mark a patient's open flags reviewed (stored)
 - ``GET  /therapist/patients/{id}?week=2026-W47``      a patient's week, week by week
 - ``GET  /therapist/patients/{id}/weeks/2026-W47.pdf`` / ``.csv``  exports with the § 2.32 notice
 - ``POST /therapist/patients/{id}/homework``          assign a skill card (and queue a reminder)
@@ -25,13 +27,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from markupsafe import Markup
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from server.accounts.guards import admin_only, patient_only, therapist_only
 from server.accounts.models import CareTeam, Clinic, User
@@ -39,18 +42,19 @@ from server.checkins.charts import line_chart, summary_text
 from server.consent import service as consent_service
 from server.consent.forms import form_context, initial_values, validate_consent_form
 from server.consent.wording import FAMILY_CATEGORIES, THERAPIST_CATEGORIES, long_date
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.localtime import local_date_of, local_datetime
+from server.sharing import dashboard
 from server.sharing import patient as patient_side
 from server.sharing.access import AccessGrant, require_shared_view, require_shared_views
 from server.sharing.charts import sparkline
 from server.sharing.exports import diary_grid, export_filename, summary_csv, summary_pdf, urge_label, week_range_text
 from server.sharing.models import SharingNudge
 from server.sharing.notify import homework_reminder
-from server.sharing.summary import URGE_KINDS, WeeklySummary, sober_days, weekday_name, weekly_summaries, weekly_summary
+from server.sharing.summary import URGE_KINDS, Flag, WeeklySummary, sober_days, weekday_name, weekly_summary
 from server.sharing.thresholds import Thresholds, ThresholdsForm
 from server.sharing.weeks import Week
 from server.skills.catalogue import default_catalogue
@@ -76,6 +80,9 @@ LOG_KIND_LABELS = {
     "notification": _l("was sent an update"),
     "attendance_view": _l("looked at your groups and attendance"),
     "attendance_mark": _l("marked your attendance at a group"),
+    "q_view": _l("looked at your questionnaire results"),
+    "q_export": _l("downloaded your questionnaire results"),
+    "q_followup": _l("recorded that they followed up on your questionnaire"),
 }
 FLAG_FILTERS: tuple[tuple[str, Any], ...] = (
     ("any", _l("Any flag")),
@@ -142,12 +149,12 @@ class SharingController(Controller):
 
     async def _overview_context(self, request: Request, db: Any, notice: str = "") -> dict[str, Any]:
         patient: User = request.user
-        rows = await consent_service.consents_for_patient(db, patient.id, recipient_kind="therapist")
+        rows = await consent_service.consents_for_patient(db, pk(patient), recipient_kind="therapist")
         active = [r for r in rows if r.state == "active"]
         ended = [r for r in rows if r.state != "active"]
         sharing_with = {r.consent.recipient_id for r in active}
         therapists = await patient_side.clinic_therapists(db, patient)
-        log = await consent_service.disclosures_for_patient(db, patient.id, limit=500)
+        log = await consent_service.disclosures_for_patient(db, pk(patient), limit=500)
         return {
             "active": active,
             "ended": ended,
@@ -181,7 +188,7 @@ class SharingController(Controller):
     async def new_consent(self, request: Request, db_session: DbSession, therapist: str = "") -> Template:
         person = await self._therapist_or_404(request, db_session, therapist)
         spec = await patient_side.consent_spec(db_session, request.user, person)
-        previous = await consent_service.active_consent(db_session, request.user.id, person.id)  # type: ignore[arg-type]
+        previous = await consent_service.active_consent(db_session, pk(request.user), pk(person))
         context = {
             "consent": form_context(spec, initial_values(spec, previous)),
             "therapist": person,
@@ -197,7 +204,7 @@ class SharingController(Controller):
         spec = await patient_side.consent_spec(db_session, patient, person)
         result = validate_consent_form(raw, spec, patient)
         if result.choice is None:
-            previous = await consent_service.active_consent(db_session, patient.id, person.id)  # type: ignore[arg-type]
+            previous = await consent_service.active_consent(db_session, pk(patient), pk(person))
             context = {
                 "consent": form_context(spec, result.values, result.errors),
                 "therapist": person,
@@ -273,6 +280,7 @@ class SharingController(Controller):
 class DashboardRow:
     grant: AccessGrant
     summary: WeeklySummary
+    flags: list[Flag]  # open flags: unreviewed days in the rolling views, the week's own in a picked week
     sober_days: int | None
     nudged: bool
     mood_spark: Markup | None
@@ -280,14 +288,14 @@ class DashboardRow:
 
     @property
     def weight(self) -> tuple[int, int]:
-        return (len(self.summary.flags), 1 if self.nudged else 0)
+        return (len(self.flags), 1 if self.nudged else 0)
 
     def matches(self, flag: str) -> bool:
         if flag == "any":
-            return bool(self.summary.flags) or self.nudged
+            return bool(self.flags) or self.nudged
         if flag == "nudge":
             return self.nudged
-        return any(f.key == flag for f in self.summary.flags)
+        return any(f.key == flag for f in self.flags)
 
 
 class HomeworkForm(BaseModel):
@@ -301,6 +309,15 @@ class HomeworkForm(BaseModel):
         if default_catalogue().by_id(value) is None:
             raise ValueError(_("Please pick a card from the list."))
         return value
+
+
+def _week_choice_label(week: Week) -> str:
+    """'Nov 16 – Nov 22' for the week picker."""
+    locale = current_locale.get()
+    return _("%(start)s – %(end)s") % {
+        "start": format_date(week.monday, "MMM d", locale=locale),
+        "end": format_date(week.sunday, "MMM d", locale=locale),
+    }
 
 
 async def _thresholds(db: Any, user: User) -> Thresholds:
@@ -337,7 +354,7 @@ def _spark(
         return None
     name = _("Mood") if series == "mood" else _("Craving")
     title = _("Mood, last 4 weeks") if series == "mood" else _("Craving, last 4 weeks")
-    return sparkline(points, chart_id=chart_id, title=title, name=name, series=series)  # type: ignore[arg-type]
+    return sparkline(points, chart_id=chart_id, title=title, name=name, series=series)
 
 
 class TherapistController(Controller):
@@ -345,35 +362,46 @@ class TherapistController(Controller):
     guards = [therapist_only]
 
     @get("/")
-    async def dashboard(self, request: Request, db_session: DbSession, flag: str = "") -> Template:
+    async def dashboard(
+        self, request: Request, db_session: DbSession, flag: str = "", view: str = "", week: str = ""
+    ) -> Template:
         therapist: User = request.user
         now = utcnow()
         flag = flag if flag in FLAG_KEYS else ""
-        grants = await require_shared_views(db_session, therapist, kind=None, now=now)
+        # One picker for the days shown: a rolling view, or an ISO week (as ?view= from the form or ?week=).
+        picked = Week.parse(week or view) if (week or view) and view not in dashboard.VIEWS else None
+        view = view if view in dashboard.VIEWS and picked is None else ("" if picked else "last7")
+        grants = await require_shared_views(
+            db_session, therapist, kind=None, now=now, week=picked.label if picked else None
+        )
         thresholds = await _thresholds(db_session, therapist)
+        days = await dashboard.dashboard_days(
+            db_session, therapist.id, grants, thresholds,  # type: ignore[arg-type]
+            view=view, picked=picked, history_days=HISTORY_DAYS, now=now,
+        )  # fmt: skip
         requests = [g.week_request(history_days=HISTORY_DAYS) for g in grants]
-        summaries = await weekly_summaries(db_session, requests, thresholds)
         sober = await sober_days(db_session, requests)
         ids = [g.patient_id for g in grants]
         nudged: set[int] = set()
         if ids:
             nudged = set(
                 await db_session.scalars(
-                    select(SharingNudge.patient_id).where(
-                        SharingNudge.therapist_id == therapist.id,
-                        SharingNudge.patient_id.in_(ids),  # type: ignore[attr-defined]
-                        SharingNudge.created_at >= now - timedelta(days=7),
+                    select(col(SharingNudge.patient_id)).where(
+                        col(SharingNudge.therapist_id) == therapist.id,
+                        col(SharingNudge.patient_id).in_(ids),
+                        col(SharingNudge.created_at) >= now - timedelta(days=7),
                     )
                 )
             )
         rows: list[DashboardRow] = []
-        for grant, request_ in zip(grants, requests, strict=True):
-            summary = summaries[request_.key]
+        for grant in grants:
             pid = grant.patient_id
+            summary = days[pid].summary
             rows.append(
                 DashboardRow(
                     grant=grant,
                     summary=summary,
+                    flags=days[pid].flags_from.flags,
                     sober_days=sober.get(pid) if summary.shares("substance_use") else None,
                     nudged=pid in nudged,
                     mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", "mood"),
@@ -387,28 +415,46 @@ class TherapistController(Controller):
         # Only rows actually shown are disclosed, so only they are logged (one INSERT for all of them).
         await consent_service.record_disclosures(
             db_session,
-            [(r.grant.patient_id, r.grant.consent.id, r.grant.week.label) for r in shown],
+            [(r.grant.patient_id, r.grant.consent.id, r.summary.week.label) for r in shown],
             viewer=therapist,
             kind="dashboard",
             at=now,
         )
         not_sharing = await db_session.scalar(
-            select(func.count(CareTeam.id)).where(
-                CareTeam.therapist_id == therapist.id,
-                CareTeam.patient_id.not_in(ids or [-1]),  # type: ignore[attr-defined]
+            select(func.count(col(CareTeam.id))).where(
+                col(CareTeam.therapist_id) == therapist.id,
+                col(CareTeam.patient_id).not_in(ids or [-1]),
             )
         )
+        this_week = Week.of(local_date_of(therapist, now))
         context = {
             "rows": shown,
             "total": len(rows),
             "flag": flag,
             "flag_filters": [(k, str(v)) for k, v in FLAG_FILTERS],
+            "view": picked.label if picked else view,
+            "picked": picked,
+            "back": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
+            "views": [(k, str(v)) for k, v in dashboard.VIEWS.items()],
+            "span_text": _week_choice_label,
+            "week_choices": [(w.label, _week_choice_label(w)) for w in (this_week.shift(-i) for i in range(12))],
             "not_sharing": int(not_sharing or 0),
             "thresholds": thresholds,
             "redisclosure": consent_service.redisclosure_notice(),
             "redisclosure_translation": consent_service.redisclosure_translation(current_locale.get()),
         }
         return render(request, "sharing/dashboard.html", context, partial="sharing/_dashboard_rows.html")
+
+    @post("/patients/{patient_id:int}/reviewed")
+    async def mark_reviewed(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
+        """Flags up to the patient's today are reviewed: they stop showing until something new comes up."""
+        therapist: User = request.user
+        grant = await require_shared_view(db_session, therapist, patient_id, kind=None)
+        await dashboard.mark_reviewed(db_session, therapist.id, grant, utcnow())  # type: ignore[arg-type]
+        raw = await form_values(request)
+        back = str(raw.get("back") or "")
+        target = back if back.startswith("/therapist") and "//" not in back and len(back) < 200 else "/therapist"
+        return redirect(request, target)
 
     async def _patient_page(
         self,
@@ -434,8 +480,8 @@ class TherapistController(Controller):
         assignments = list(
             await db.scalars(
                 select(SkillAssignment)
-                .where(SkillAssignment.patient_id == patient_id, SkillAssignment.therapist_id == therapist.id)
-                .order_by(SkillAssignment.assigned_at.desc())  # type: ignore[attr-defined]
+                .where(col(SkillAssignment.patient_id) == patient_id, col(SkillAssignment.therapist_id) == therapist.id)
+                .order_by(col(SkillAssignment.assigned_at).desc())
                 .limit(20)
             )
         )
@@ -541,7 +587,7 @@ class TherapistController(Controller):
                 errors={"card_id": _("Please pick a card from the list.")},
                 status_code=422,
             )
-        await homework_reminder(db_session, grant.patient, assignment.id)  # type: ignore[arg-type]
+        await homework_reminder(db_session, grant.patient, pk(assignment))
         target = f"/therapist/patients/{patient_id}?notice=assigned"
         if week and Week.parse(week):
             target += f"&week={week}"

@@ -11,7 +11,7 @@ from server.accounts.models import User
 from server.consent.forms import ends_label_for
 from server.consent.service import local_midnight_after, sign_consent
 from server.consent.wording import consent_sections, plain_text
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.localtime import local_today
 from server.sharing.patient import consent_spec
 from server.skills.logic import assign_card
@@ -60,8 +60,8 @@ async def load_sharing_demo(db: AsyncSession, people: dict[str, User]) -> None:
         )
     await assign_card(
         db,
-        people["sam@demo.steady"].id,
-        therapist.id,
+        pk(people["sam@demo.steady"]),
+        pk(therapist),
         "stop",
-        "Try it before Thursday's group.",  # type: ignore[arg-type]
+        "Try it before Thursday's group.",
     )

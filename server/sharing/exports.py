@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
 from babel.dates import format_date
@@ -18,6 +20,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from server.consent.service import redisclosure_notice, redisclosure_translation
@@ -194,7 +197,13 @@ def _fonts() -> tuple[str, str]:
     return "Helvetica", "Helvetica-Bold"
 
 
-def _notice_rows(writer: csv._writer) -> None:
+class _RowWriter(Protocol):
+    """What csv.writer returns (the stdlib doesn't name its type)."""
+
+    def writerow(self, row: Iterable[Any], /) -> Any: ...
+
+
+def _notice_rows(writer: _RowWriter) -> None:
     writer.writerow([_("Notice"), redisclosure_notice()])
     translation = redisclosure_translation(current_locale.get())
     if translation:
@@ -214,20 +223,19 @@ def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> 
     notice = redisclosure_notice() + (f"\n\n{translation}" if translation else "")
     title = _("Weekly summary: %(name)s") % {"name": patient_name}
 
-    def page(canvas: object, doc: object) -> None:
-        c = canvas  # reportlab's Canvas; typed loosely to keep the callback signature simple
-        c.saveState()  # type: ignore[attr-defined]
+    def page(c: Canvas, doc: object) -> None:
+        c.saveState()
         para = Paragraph(escape(notice).replace("\n", "<br/>"), small)
         width = LETTER[0] - 1.2 * inch
         _w, h = para.wrap(width, 2 * inch)
         para.drawOn(c, 0.6 * inch, 0.45 * inch)
-        c.setFont(regular, 7)  # type: ignore[attr-defined]
-        c.drawRightString(  # type: ignore[attr-defined]
+        c.setFont(regular, 7)
+        c.drawRightString(
             LETTER[0] - 0.6 * inch,
             0.45 * inch + h + 4,
-            f"{patient_name} · {summary.week.label} · " + _("page %(n)s") % {"n": c.getPageNumber()},  # type: ignore[attr-defined]
+            f"{patient_name} · {summary.week.label} · " + _("page %(n)s") % {"n": c.getPageNumber()},
         )
-        c.restoreState()  # type: ignore[attr-defined]
+        c.restoreState()
 
     doc = SimpleDocTemplate(
         buffer,

@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
+from server.db import pk
 from server.i18n import gettext as _
 from server.i18n import using_locale
 from server.push.service import enqueue_reminder
@@ -22,7 +23,7 @@ async def homework_reminder(db: AsyncSession, patient: User, assignment_id: int)
         body = _("Your therapist picked a skill card for you. Open Steady to try it.")
     return await enqueue_reminder(
         db,
-        user_id=patient.id,  # type: ignore[arg-type]
+        user_id=pk(patient),
         kind="homework",
         dedupe_key=f"homework:{assignment_id}",
         title=title,
@@ -37,7 +38,7 @@ async def nudge_therapist(db: AsyncSession, therapist: User, patient_id: int, da
         body = _("Open Steady to see who.")
     return await enqueue_reminder(
         db,
-        user_id=therapist.id,  # type: ignore[arg-type]
+        user_id=pk(therapist),
         kind="nudge",
         dedupe_key=f"nudge:{patient_id}:{day.isoformat()}",
         title=title,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import Clinic, Role, User
 from server.consent.forms import ConsentFormSpec, ends_label_for
@@ -15,7 +16,7 @@ from server.consent.models import Consent
 from server.consent.program import program_bounds
 from server.consent.service import active_consent, as_utc, sign_consent
 from server.consent.wording import THERAPIST_CATEGORIES, ConsentTerms, consent_sections, long_date, plain_text
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import gettext as _
 from server.localtime import local_datetime, local_today
 from server.sharing.models import SharingNudge
@@ -25,8 +26,8 @@ from server.sharing.notify import nudge_therapist
 async def clinic_therapists(db: AsyncSession, patient: User) -> list[User]:
     rows = await db.scalars(
         select(User)
-        .where(User.clinic_id == patient.clinic_id, User.role == Role.THERAPIST)
-        .order_by(User.display_name, User.id)
+        .where(col(User.clinic_id) == patient.clinic_id, col(User.role) == Role.THERAPIST)
+        .order_by(col(User.display_name), col(User.id))
     )
     return list(rows)
 
@@ -93,7 +94,7 @@ async def narrow(
     names the version it narrows. None when the consent isn't in force or the category isn't in it.
     """
     now = as_utc(now or utcnow())
-    current = await active_consent(db, patient.id, consent.recipient_id, now)  # type: ignore[arg-type]
+    current = await active_consent(db, pk(patient), consent.recipient_id, now)
     if current is None or current.id != consent.id or category not in consent.categories:
         return None
     remaining = [c for c in consent.categories if c != category]
@@ -147,22 +148,24 @@ async def send_nudge(db: AsyncSession, patient: User, therapist_id: int, *, now:
     """Ask a therapist the patient shares with to look at their week; at most once per local day."""
     now = as_utc(now or utcnow())
     therapist = await clinic_therapist(db, patient, therapist_id)
-    if therapist is None or await active_consent(db, patient.id, therapist.id, now) is None:  # type: ignore[arg-type]
+    if therapist is None or await active_consent(db, pk(patient), pk(therapist), now) is None:
         return NudgeResult("not_sharing")
     today = local_today(patient, now)
     try:
         async with db.begin_nested():
-            db.add(SharingNudge(patient_id=patient.id, therapist_id=therapist.id, local_date=today, created_at=now))  # type: ignore[arg-type]
+            db.add(SharingNudge(patient_id=pk(patient), therapist_id=pk(therapist), local_date=today, created_at=now))
             await db.flush()
     except IntegrityError:
         return NudgeResult("already")
-    await nudge_therapist(db, therapist, patient.id, today)  # type: ignore[arg-type]
+    await nudge_therapist(db, therapist, pk(patient), today)
     return NudgeResult("sent")
 
 
 async def nudged_today(db: AsyncSession, patient: User) -> bool:
     today = local_today(patient)
     found = await db.scalar(
-        select(SharingNudge.id).where(SharingNudge.patient_id == patient.id, SharingNudge.local_date == today)
+        select(col(SharingNudge.id)).where(
+            col(SharingNudge.patient_id) == patient.id, col(SharingNudge.local_date) == today
+        )
     )
     return found is not None

@@ -22,7 +22,21 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 @dataclass(frozen=True, order=True)
 class Week:
+    """An ISO week (Monday + 7 days), or, for the dashboard's "last 7 days" and "since the last session", a span of
+    `length` days starting on any day (`Week.ending`). `monday` is then simply the first day, `sunday` the last."""
+
     monday: date
+    length: int = 7
+
+    @classmethod
+    def ending(cls, last: date, length: int = 7) -> Week:
+        """The `length` days up to and including `last`."""
+        length = max(1, length)
+        return cls(last - timedelta(days=length - 1), length)
+
+    @property
+    def is_iso(self) -> bool:
+        return self.length == 7 and self.monday.weekday() == 0
 
     @classmethod
     def of(cls, day: date) -> Week:
@@ -44,23 +58,27 @@ class Week:
 
     @property
     def label(self) -> str:
+        """'2026-W47' for an ISO week; '2026-11-18/2026-11-24' (an ISO 8601 interval) for any other span."""
+        if not self.is_iso:
+            return f"{self.monday.isoformat()}/{self.sunday.isoformat()}"
         year, week, _day = self.monday.isocalendar()
         return f"{year}-W{week:02d}"
 
     @property
     def sunday(self) -> date:
-        return self.monday + timedelta(days=6)
+        return self.monday + timedelta(days=self.length - 1)
 
     @property
     def days(self) -> list[date]:
-        return [self.monday + timedelta(days=i) for i in range(7)]
+        return [self.monday + timedelta(days=i) for i in range(self.length)]
 
     def shift(self, weeks: int) -> Week:
-        return Week(self.monday + timedelta(weeks=weeks))
+        return Week(self.monday + timedelta(weeks=weeks), self.length)
 
     def utc_bounds(self, timezone: str) -> tuple[datetime, datetime]:
-        """[local Monday 00:00, next local Monday 00:00) as UTC instants."""
-        return local_midnight(self.monday, timezone), local_midnight(self.monday + timedelta(days=7), timezone)
+        """[local first-day 00:00, local 00:00 after the last day) as UTC instants."""
+        end = self.monday + timedelta(days=self.length)
+        return local_midnight(self.monday, timezone), local_midnight(end, timezone)
 
 
 @lru_cache(maxsize=4096)

@@ -27,6 +27,7 @@ from litestar.response import Template
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from server.accounts.guards import patient_only
 from server.accounts.models import User
@@ -191,8 +192,8 @@ class SkillsController(Controller):
         user: User = request.user
         rows = await db_session.execute(
             select(SkillPractice)
-            .where(SkillPractice.user_id == user.id)
-            .order_by(SkillPractice.started_at.desc(), SkillPractice.id.desc())  # type: ignore[attr-defined,union-attr]
+            .where(col(SkillPractice.user_id) == user.id)
+            .order_by(col(SkillPractice.started_at).desc(), col(SkillPractice.id).desc())
             .limit(100)
         )
         practices = list(rows.scalars())
@@ -252,20 +253,23 @@ class SkillsController(Controller):
         assert user_id is not None
         rows = await db.execute(
             select(SkillPractice)
-            .where(SkillPractice.user_id == user_id, SkillPractice.card_id == card.id)
-            .order_by(SkillPractice.started_at.desc(), SkillPractice.id.desc())  # type: ignore[attr-defined,union-attr]
+            .where(col(SkillPractice.user_id) == user_id, col(SkillPractice.card_id) == card.id)
+            .order_by(col(SkillPractice.started_at).desc(), col(SkillPractice.id).desc())
             .limit(3)
         )
         count = (
             await db.execute(
                 select(func.count())
                 .select_from(SkillPractice)
-                .where(SkillPractice.user_id == user_id, SkillPractice.card_id == card.id)
+                .where(col(SkillPractice.user_id) == user_id, col(SkillPractice.card_id) == card.id)
             )
         ).scalar() or 0
         favourite = (
             await db.execute(
-                select(SkillFavourite.id).where(SkillFavourite.user_id == user_id, SkillFavourite.card_id == card.id)
+                select(col(SkillFavourite.id)).where(
+                    col(SkillFavourite.user_id) == user_id,
+                    col(SkillFavourite.card_id) == card.id,
+                )
             )
         ).first() is not None
         assignments = [a for a in await logic.open_assignments(db, user_id) if a.card_id == card.id]
@@ -288,7 +292,10 @@ class SkillsController(Controller):
         want = result.data.favourite if result.data is not None else True
         existing = (
             await db_session.execute(
-                select(SkillFavourite).where(SkillFavourite.user_id == user.id, SkillFavourite.card_id == card.id)
+                select(SkillFavourite).where(
+                    col(SkillFavourite.user_id) == user.id,
+                    col(SkillFavourite.card_id) == card.id,
+                )
             )
         ).scalar_one_or_none()
         if want and existing is None:
@@ -361,7 +368,10 @@ class SkillsController(Controller):
     async def _by_key(self, db: Any, user_id: int, key: str) -> SkillPractice | None:
         return (
             await db.execute(
-                select(SkillPractice).where(SkillPractice.user_id == user_id, SkillPractice.idempotency_key == key)
+                select(SkillPractice).where(
+                    col(SkillPractice.user_id) == user_id,
+                    col(SkillPractice.idempotency_key) == key,
+                )
             )
         ).scalar_one_or_none()
 

@@ -33,9 +33,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_skeleton, format_time
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import utcnow
+from server.db import rowcount, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
@@ -170,14 +171,14 @@ async def helpful_card_stats(db: AsyncSession, user_id: int, limit: int | None =
 
     Only cards whose average drop is above zero count as helpful. Ties: more practices first, then title.
     """
-    drop = SkillPractice.distress_before - SkillPractice.distress_after  # type: ignore[operator]
+    drop = col(SkillPractice.distress_before) - col(SkillPractice.distress_after)
     rows = (
         await db.execute(
-            select(SkillPractice.card_id, func.avg(drop), func.count())
+            select(col(SkillPractice.card_id), func.avg(drop), func.count())
             .where(
-                SkillPractice.user_id == user_id,
-                SkillPractice.distress_before.is_not(None),  # type: ignore[union-attr]
-                SkillPractice.distress_after.is_not(None),  # type: ignore[union-attr]
+                col(SkillPractice.user_id) == user_id,
+                col(SkillPractice.distress_before).is_not(None),
+                col(SkillPractice.distress_after).is_not(None),
             )
             .group_by(SkillPractice.card_id)
         )
@@ -215,9 +216,9 @@ async def most_helpful_cards(db: AsyncSession, user_id: int, limit: int = 3) -> 
 async def favourite_ids(db: AsyncSession, user_id: int) -> list[str]:
     """Favourite card ids, oldest first (the order they were starred)."""
     rows = await db.execute(
-        select(SkillFavourite.card_id)
-        .where(SkillFavourite.user_id == user_id)
-        .order_by(SkillFavourite.created_at, SkillFavourite.id)
+        select(col(SkillFavourite.card_id))
+        .where(col(SkillFavourite.user_id) == user_id)
+        .order_by(col(SkillFavourite.created_at), col(SkillFavourite.id))
     )
     return [card_id for card_id in rows.scalars() if default_catalogue().by_id(card_id) is not None]
 
@@ -226,8 +227,8 @@ async def recent_card_ids(db: AsyncSession, user_id: int, limit: int = 5) -> lis
     """Distinct cards practised most recently first."""
     last = func.max(SkillPractice.started_at)
     rows = await db.execute(
-        select(SkillPractice.card_id, last)
-        .where(SkillPractice.user_id == user_id)
+        select(col(SkillPractice.card_id), last)
+        .where(col(SkillPractice.user_id) == user_id)
         .group_by(SkillPractice.card_id)
         .order_by(last.desc(), SkillPractice.card_id)
         .limit(limit + 5)  # a few spare in case a card was retired
@@ -276,11 +277,11 @@ async def practice_counts(db: AsyncSession, user_id: int, start_utc: datetime, e
     """How many times each card was practised in ``[start_utc, end_utc)``, most practised first."""
     rows = (
         await db.execute(
-            select(SkillPractice.card_id, func.count())
+            select(col(SkillPractice.card_id), func.count())
             .where(
-                SkillPractice.user_id == user_id,
-                SkillPractice.started_at >= start_utc,
-                SkillPractice.started_at < end_utc,
+                col(SkillPractice.user_id) == user_id,
+                col(SkillPractice.started_at) >= start_utc,
+                col(SkillPractice.started_at) < end_utc,
             )
             .group_by(SkillPractice.card_id)
         )
@@ -297,15 +298,15 @@ async def weekly_practice_summary(
     ``avg_drop`` is the mean of (before − after) over practices with both ratings, or None if there are none.
     """
     counts = await practice_counts(db, user_id, start_utc, end_utc)
-    drop = SkillPractice.distress_before - SkillPractice.distress_after  # type: ignore[operator]
+    drop = col(SkillPractice.distress_before) - col(SkillPractice.distress_after)
     avg = (
         await db.execute(
             select(func.avg(drop)).where(
-                SkillPractice.user_id == user_id,
-                SkillPractice.started_at >= start_utc,
-                SkillPractice.started_at < end_utc,
-                SkillPractice.distress_before.is_not(None),  # type: ignore[union-attr]
-                SkillPractice.distress_after.is_not(None),  # type: ignore[union-attr]
+                col(SkillPractice.user_id) == user_id,
+                col(SkillPractice.started_at) >= start_utc,
+                col(SkillPractice.started_at) < end_utc,
+                col(SkillPractice.distress_before).is_not(None),
+                col(SkillPractice.distress_after).is_not(None),
             )
         )
     ).scalar()
@@ -323,8 +324,12 @@ async def practices_on_local_date(
     start, end = local_day_bounds(local_date, timezone or user.timezone)
     rows = await db.execute(
         select(SkillPractice)
-        .where(SkillPractice.user_id == user.id, SkillPractice.started_at >= start, SkillPractice.started_at < end)
-        .order_by(SkillPractice.started_at, SkillPractice.id)
+        .where(
+            col(SkillPractice.user_id) == user.id,
+            col(SkillPractice.started_at) >= start,
+            col(SkillPractice.started_at) < end,
+        )
+        .order_by(col(SkillPractice.started_at), col(SkillPractice.id))
     )
     return list(rows.scalars())
 
@@ -359,11 +364,11 @@ async def open_assignments(db: AsyncSession, patient_id: int) -> list[SkillAssig
     """Assignments not yet practised: soonest due first (no date last), then newest."""
     rows = await db.execute(
         select(SkillAssignment)
-        .where(SkillAssignment.patient_id == patient_id, SkillAssignment.completed_at.is_(None))  # type: ignore[union-attr]
+        .where(col(SkillAssignment.patient_id) == patient_id, col(SkillAssignment.completed_at).is_(None))
         .order_by(
-            SkillAssignment.due_on.is_(None),  # type: ignore[union-attr]
-            SkillAssignment.due_on,
-            SkillAssignment.assigned_at.desc(),  # type: ignore[attr-defined]
+            col(SkillAssignment.due_on).is_(None),
+            col(SkillAssignment.due_on),
+            col(SkillAssignment.assigned_at).desc(),
         )
     )
     return [a for a in rows.scalars() if default_catalogue().by_id(a.card_id) is not None]
@@ -372,8 +377,8 @@ async def open_assignments(db: AsyncSession, patient_id: int) -> list[SkillAssig
 async def recently_completed_assignments(db: AsyncSession, patient_id: int, limit: int = 5) -> list[SkillAssignment]:
     rows = await db.execute(
         select(SkillAssignment)
-        .where(SkillAssignment.patient_id == patient_id, SkillAssignment.completed_at.is_not(None))  # type: ignore[union-attr]
-        .order_by(SkillAssignment.completed_at.desc())  # type: ignore[union-attr]
+        .where(col(SkillAssignment.patient_id) == patient_id, col(SkillAssignment.completed_at).is_not(None))
+        .order_by(col(SkillAssignment.completed_at).desc())
         .limit(limit)
     )
     return list(rows.scalars())
@@ -381,17 +386,17 @@ async def recently_completed_assignments(db: AsyncSession, patient_id: int, limi
 
 async def complete_assignments(db: AsyncSession, practice: SkillPractice) -> int:
     """Mark open assignments of this card done when the practice started after they were given."""
-    result = await db.execute(
+    return await rowcount(
+        db,
         update(SkillAssignment)
         .where(
-            SkillAssignment.patient_id == practice.user_id,
-            SkillAssignment.card_id == practice.card_id,
-            SkillAssignment.completed_at.is_(None),  # type: ignore[union-attr]
-            SkillAssignment.assigned_at <= practice.started_at,
+            col(SkillAssignment.patient_id) == practice.user_id,
+            col(SkillAssignment.card_id) == practice.card_id,
+            col(SkillAssignment.completed_at).is_(None),
+            col(SkillAssignment.assigned_at) <= practice.started_at,
         )
-        .values(completed_at=practice.ended_at or practice.created_at)
+        .values(completed_at=practice.ended_at or practice.created_at),
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- panels for other pages
@@ -461,7 +466,7 @@ async def progress_context(db: AsyncSession, user: User) -> dict[str, Any]:
     assert user.id is not None
     now = utcnow()
     total = (
-        await db.execute(select(func.count()).select_from(SkillPractice).where(SkillPractice.user_id == user.id))
+        await db.execute(select(func.count()).select_from(SkillPractice).where(col(SkillPractice.user_id) == user.id))
     ).scalar() or 0
     week = await practice_counts(db, user.id, now - timedelta(days=7), now + timedelta(minutes=1))
     return {

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -17,10 +17,15 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 WITHHELD = "(message withheld: it may hold personal data)"
 
 
-def scrubbed_traceback(exc_info: tuple[type[BaseException], BaseException, TracebackType | None]) -> str:
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+def scrubbed_traceback(exc_info: ExcInfo) -> str:
     """The traceback with every exception's message left out (types, files and lines stay): a driver's message
     can quote the row it refused — a note, a name, an email."""
     _kind, error, _tb = exc_info
+    if error is None:
+        return ""
     report = traceback.TracebackException.from_exception(error)
     seen: set[int] = set()
     pending = [report]
@@ -40,20 +45,23 @@ def _scrubbing_factory(previous: Callable[..., logging.LogRecord]) -> Callable[.
     def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = scrubbed_traceback(record.exc_info)  # type: ignore[arg-type]
+            record.exc_text = scrubbed_traceback(record.exc_info)
         return record
 
     return make
 
 
+_installed: Callable[..., logging.LogRecord] | None = None  # the factory this module set, so it wraps only once
+
+
 def install_log_scrubber() -> None:
     """Every log record in the process (ours, Litestar's, SQLAlchemy's, uvicorn's) carries a scrubbed
     traceback; formatters use `exc_text` when it is set."""
+    global _installed
     current = logging.getLogRecordFactory()
-    if not getattr(current, "steady_scrubber", False):
-        factory = _scrubbing_factory(current)
-        factory.steady_scrubber = True  # type: ignore[attr-defined]
-        logging.setLogRecordFactory(factory)
+    if current is not _installed:
+        _installed = _scrubbing_factory(current)
+        logging.setLogRecordFactory(_installed)
 
 
 class RequestIdFilter(logging.Filter):
@@ -75,23 +83,19 @@ class JsonFormatter(logging.Formatter):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
-            entry["exc"] = record.exc_text or scrubbed_traceback(record.exc_info)  # type: ignore[arg-type]
+            entry["exc"] = record.exc_text or scrubbed_traceback(record.exc_info)
         return json.dumps(entry)
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is at the moment of logging (servers and test runners swap it)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self):  # type: ignore[no-untyped-def]
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: object) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # under the handler's lock (Handler.handle holds it around emit)
+        super().emit(record)
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -34,6 +34,21 @@ def timezone_options(zones: list[str]) -> list[tuple[str, str]]:
     return [(zone, zone.replace("_", " ")) for zone in zones]
 
 
+def zone_place(zone: str) -> str:
+    """A zone's place in words: 'America/Argentina/Buenos_Aires' → 'Buenos Aires' (static/js/timezone.js does
+    the same in the browser)."""
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def zone_words(zone: str) -> str:
+    """The chosen zone confirmed in words under the picker."""
+    if not zone:
+        return ""
+    if zone == "UTC":
+        return gettext("Times will show in UTC.")
+    return gettext("Times will show in %(place)s time.") % {"place": zone_place(zone)}
+
+
 def build_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -43,8 +58,8 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
+    env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
     env.globals["current_locale"] = current_locale.get
     env.globals.update(extra_globals or {})

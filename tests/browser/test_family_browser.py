@@ -35,9 +35,9 @@ def test_the_patient_chooses_what_family_hears(live_server: LiveServer, page: Pa
     page.get_by_label("Sober-day milestones").check()
     page.get_by_label("Good news I choose to send").check()
     page.get_by_label("Last day of sharing").fill((today_of(sam) + timedelta(days=60)).isoformat())
-    page.get_by_label("Your full name").fill("Someone else")
+    page.get_by_label("Your full name").fill("...")
     page.get_by_role("button", name="Sign and switch on").click()
-    assert "exactly as it shows on your account" in page.locator("#signature-error").inner_text()
+    assert "type your full name to sign" in page.locator("#signature-error").inner_text()
     assert page.get_by_label("Sober-day milestones").is_checked()  # kept as ticked
     check_page(page)
     page.get_by_label("Your full name").fill("Sam Lee")

@@ -1,0 +1,1 @@
+"""Life after the program: the aftercare plan, alumni mode on Today and the meeting finder."""
