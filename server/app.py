@@ -37,6 +37,7 @@ from server.milestones import evaluate_patient_safely
 from server.milestones.hooks import with_milestone_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
+from server.questionnaires.controllers import QuestionnaireController
 from server.reminders import reminder_hooks
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FamilyController,
         FamilyCircleController,
         CheckInController,
+        QuestionnaireController,
         SkillsController,
         CrisisController,
         SafetyPlanController,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -422,13 +423,16 @@ class CheckInController(Controller):
         if outcome is None or not outcome.ok:
             ctx = await self._log_context(db_session, user, values=values, errors=errors)
             status = 409 if outcome is not None and outcome.conflict else 422
-            response = render(
-                request, "checkins/log.html", ctx, partial="checkins/_craving_form.html", status_code=status
-            )
             # The form posts into the small result box; a form with errors replaces the form itself.
-            response.headers["HX-Retarget"] = "#craving-area"
-            response.headers["HX-Reswap"] = "outerHTML"
-            return response
+            return render(
+                request,
+                "checkins/log.html",
+                ctx,
+                partial="checkins/_craving_form.html",
+                status_code=status,
+                re_target="#craving-area",
+                re_swap="outerHTML",
+            )
         assert outcome.record_id is not None
         await db_session.commit()  # as above: release the write lock before rendering
         key = result.data.idempotency_key if result.data is not None else None
@@ -521,13 +525,40 @@ class CheckInController(Controller):
         await events.announce_record_saved(request, db_session, pk(user))  # a back-dated start may be a milestone
         return redirect(request, "/sober?saved=1")
 
+    @get("/sober/{date_id:int}/stop", media_type=HTML)
+    async def sober_stop_confirm(self, request: Request, db_session: DbSession, date_id: int) -> Template:
+        """Stopping a count is asked first: a plain page, so it works without JavaScript."""
+        user: User = request.user
+        counter = next((c for c in await sober.sober_counters(db_session, user) if c.id == date_id), None)
+        if counter is None:
+            raise NotFoundException()
+        return render(request, "checkins/stop_confirm.html", {"counter": counter})
+
     @post("/sober/{date_id:int}/delete", media_type=HTML)
     async def sober_delete(self, request: Request, db_session: DbSession, date_id: int) -> Any:
         user: User = request.user
         assert user.id is not None
-        if not await sober.remove_sobriety_date(db_session, user.id, date_id):
+        confirmed = (await form_values(request)).get("confirm") == "yes"
+        removed = await sober.remove_sobriety_date(db_session, user.id, date_id, confirmed=confirmed)
+        if removed is None:
             raise NotFoundException()
-        return redirect(request, "/sober")
+        if not confirmed:
+            return redirect(request, f"/sober/{date_id}/stop")
+        # The undo offer carries what is needed to put the count back exactly (the person's own data).
+        query = urlencode({"stopped": "1", "substance": removed.substance, "since": removed.started_on.isoformat()})
+        return redirect(request, f"/sober?{query}")
+
+    @post("/sober/undo", media_type=HTML)
+    async def sober_undo(self, request: Request, db_session: DbSession) -> Any:
+        user: User = request.user
+        result = validate_form(SobrietyForm, await form_values(request))
+        if result.data is None:
+            return await self._sober_page(request, db_session, 422, values=result.values, errors=result.errors)
+        errors = await sober.restore_sobriety_date(db_session, user, result.data.substance, result.data.started_on)
+        if errors:
+            return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)
+        await events.announce_record_saved(request, db_session, pk(user))
+        return redirect(request, "/sober?restored=1")
 
     @get("/sober/reset", media_type=HTML)
     async def reset_confirm(self, request: Request, db_session: DbSession, on: str = "") -> Template:

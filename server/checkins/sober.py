@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server import localtime as dates
 from server.accounts.models import User
@@ -114,12 +115,30 @@ async def set_sobriety_date(db: AsyncSession, user: User, substance: str, starte
     return {}
 
 
-async def remove_sobriety_date(db: AsyncSession, user_id: int, date_id: int) -> bool:
+async def remove_sobriety_date(
+    db: AsyncSession, user_id: int, date_id: int, *, confirmed: bool = True
+) -> SobrietyDate | None:
+    """The person's own counter (None for anyone else's), deleted only when `confirmed`."""
     row = await db.get(SobrietyDate, date_id)
     if row is None or row.user_id != user_id:
-        return False
-    await db.delete(row)
-    return True
+        return None
+    if confirmed:
+        await db.delete(row)
+    return row
+
+
+async def restore_sobriety_date(db: AsyncSession, user: User, substance: str, started_on: date) -> dict[str, str]:
+    """Undo "stop counting": put the count back as it was. A count that exists again is left as it is."""
+    assert user.id is not None
+    substance = " ".join(substance.split())
+    existing = await db.scalar(
+        select(col(SobrietyDate.id)).where(
+            col(SobrietyDate.user_id) == user.id, col(SobrietyDate.substance) == substance
+        )
+    )
+    if existing is not None:
+        return {}
+    return await set_sobriety_date(db, user, substance, started_on)
 
 
 async def counters_affected_by_use(db: AsyncSession, user: User, used_on: date) -> list[SoberCounter]:

@@ -16,6 +16,7 @@ from server.checkins.logic import offline_urls as checkins_offline_urls
 from server.crisis import logic as crisis_logic
 from server.db import DbSession
 from server.family import encouragement as family_encouragement
+from server.questionnaires import controllers as questionnaires
 from server.schedule import views as schedule_views
 from server.skills import logic as skills_logic
 from server.web.responses import render
@@ -34,6 +35,7 @@ class TodayController(Controller):
         context.update(await skills_logic.today_context(db_session, user))
         context.update(await schedule_views.today_context(db_session, user))
         context.update(await family_encouragement.today_context(db_session, user))
+        context.update(await questionnaires.today_context(db_session, user))
         return render(request, "today/today.html", context)
 
     @get("/more")
@@ -43,5 +45,6 @@ class TodayController(Controller):
         offline_pages += skills_logic.offline_urls()
         offline_pages += checkins_offline_urls()
         offline_pages += crisis_logic.offline_urls()
+        offline_pages += questionnaires.offline_urls()
         offline_pages += aftercare_offline_urls()
         return render(request, "today/more.html", {"offline_pages": offline_pages})

@@ -1,0 +1,264 @@
+"""Questionnaires over real HTTP on both databases: assignment and cadence, due on Today, one item per screen
+without JavaScript (back, change, resume later), the result in kind words compared with the last one, the item-9
+safety page before any score with who sees it and the one-time share, offline replays recorded exactly once,
+hostile input."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts.models import Clinic, Role, User
+from server.questionnaires import service
+from server.questionnaires.models import Response
+from server.questionnaires.service import Schedule, next_occurrence_after, occurrence_on_or_before
+from tests.conftest import Database, login, post_form
+from tests.support.checkins import today_for
+from tests.test_sharing_support import share
+
+ALL_SHARED = ["mood_sleep", "questionnaires"]
+
+
+def assign(db: Database, patient: User, code: str = "phq9", cadence: str = "biweekly", start: date | None = None,
+           end: date | None = None) -> None:  # fmt: skip
+    async def work(session: AsyncSession) -> None:
+        await service.assign(session, patient.id, code, cadence, start or today_for(patient), end, None)  # type: ignore[arg-type]
+
+    db.run(work)
+
+
+def responses(db: Database, patient: User, status: str = "complete") -> int:
+    return int(db.scalar("SELECT count(*) FROM questionnaire_response WHERE user_id = :u AND status = :s",
+                         u=patient.id, s=status))  # fmt: skip
+
+
+def answer_all(client: TestClient, code: str, values: dict[str, int], *, last_go: str = "finish") -> Any:
+    """Answer screen by screen, as a browser without JavaScript does."""
+    page = client.get(f"/questionnaires/{code}")
+    assert page.status_code == 200
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    ids = list(values)
+    response = None
+    for step, item_id in enumerate(ids):
+        go = last_go if step == len(ids) - 1 else "next"
+        data = {"idempotency_key": key, "step": str(step), f"a_{item_id}": str(values[item_id]), "go": go}
+        response = post_form(client, f"/questionnaires/{code}", data)
+        assert response.status_code == 303, (item_id, response.status_code, response.text[:300])
+    return response
+
+
+PHQ9_MILD = {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 0, "8": 0, "9": 0, "difficulty": 1}  # 6: mild
+
+
+@pytest.fixture
+def people(db: Database) -> dict[str, User]:
+    therapist = db.make_user(Role.THERAPIST, "t@example.org", name="Dr Tam")
+    patient = db.make_user(Role.PATIENT, "p@example.org", name="Pat Lee", therapist=therapist)
+    other = db.make_user(Role.PATIENT, "o@example.org", name="Other One", therapist=therapist)
+    return {"therapist": therapist, "patient": patient, "other": other}
+
+
+def test_cadences() -> None:
+    start = date(2026, 1, 31)
+    assert occurrence_on_or_before(start, "weekly", date(2026, 2, 13)) == date(2026, 2, 7)
+    assert occurrence_on_or_before(start, "biweekly", date(2026, 2, 13)) == date(2026, 1, 31)
+    assert occurrence_on_or_before(start, "biweekly", date(2026, 2, 14)) == date(2026, 2, 14)
+    assert occurrence_on_or_before(start, "monthly", date(2026, 2, 27)) == date(2026, 1, 31)
+    assert occurrence_on_or_before(start, "monthly", date(2026, 2, 28)) == date(2026, 2, 28)  # end of a short month
+    assert occurrence_on_or_before(start, "monthly", date(2026, 3, 30)) == date(2026, 2, 28)
+    assert occurrence_on_or_before(start, "weekly", date(2026, 1, 30)) is None
+    assert next_occurrence_after(start, "biweekly", date(2026, 2, 1)) == date(2026, 2, 14)
+    assert next_occurrence_after(start, "monthly", date(2026, 3, 31)) == date(2026, 4, 30)
+    stopped = Schedule("phq9", "weekly", start, date(2026, 2, 7), "therapist")
+    assert stopped.due_on(date(2026, 2, 6)) == start and stopped.due_on(date(2026, 2, 10)) is None
+
+
+def test_due_on_today_answered_screen_by_screen_then_not_due(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient = people["patient"]
+    login(client, patient.email)
+    assert "Questionnaires from your care team" not in client.get("/today").text
+    assign(db, patient)
+    today = client.get("/today").text
+    assert "Answer: Mood questionnaire (PHQ-9)" in today
+    page = client.get("/questionnaires/phq9")
+    assert "Question 1 of 10" in page.text and "Little interest or pleasure in doing things" in page.text
+    assert page.headers["X-Steady-Offline"] == "page"
+    done = answer_all(client, "phq9", PHQ9_MILD)
+    assert re.fullmatch(r"/questionnaires/results/\d+", done.headers["location"])
+    result = client.get(done.headers["location"]).text
+    assert "Your answers suggest mild depression over the last two weeks." in result
+    assert "Score: 6 out of 27 (mild)." in result
+    assert "Only you." in result  # nobody shares yet
+    assert responses(db, patient) == 1 and responses(db, patient, "draft") == 0
+    assert "Questionnaires from your care team" not in client.get("/today").text
+    row = db.scalar("SELECT total FROM questionnaire_response WHERE user_id = :u", u=patient.id)
+    assert row == 6
+
+
+def test_back_change_and_resume_later(client: TestClient, db: Database, people: dict[str, User]) -> None:
+    patient = people["patient"]
+    assign(db, patient)
+    login(client, patient.email)
+    page = client.get("/questionnaires/phq9")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    for step, value in enumerate([2, 2, 2]):
+        post_form(
+            client, "/questionnaires/phq9", {"idempotency_key": key, "step": step, f"a_{step + 1}": value, "go": "next"}
+        )
+    back = post_form(client, "/questionnaires/phq9", {"idempotency_key": key, "step": 3, "go": "back"})
+    assert back.headers["location"] == "/questionnaires/phq9?item=2"
+    screen = client.get("/questionnaires/phq9?item=1").text
+    assert "Question 2 of 10" in screen and 'name="a_2" value="2" checked' in screen
+    post_form(client, "/questionnaires/phq9", {"idempotency_key": key, "step": 1, "a_2": 0, "go": "next"})  # change
+    # Later, from Today: carry on where they left off.
+    assert "Carry on: Mood questionnaire (PHQ-9) (3 of 10 done)" in client.get("/today").text
+    resumed = client.get("/questionnaires/phq9").text
+    assert "Question 4 of 10" in resumed and key in resumed
+    # Skipping a required item is refused with the answers kept.
+    refused = post_form(client, "/questionnaires/phq9", {"idempotency_key": key, "step": 3, "go": "next"})
+    assert refused.status_code == 422 and "Please choose one of the answers." in refused.text
+    stored = db.scalar("SELECT answers FROM questionnaire_response WHERE user_id = :u", u=patient.id)
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == {"1": 2, "2": 0, "3": 2}
+
+
+def test_result_compares_with_the_previous_one(client: TestClient, db: Database, people: dict[str, User]) -> None:
+    patient = people["patient"]
+    assign(db, patient, "gad7")
+    login(client, patient.email)
+    answer_all(client, "gad7", {"1": 3, "2": 3, "3": 2, "4": 2, "5": 1, "6": 1, "7": 0})  # 12: moderate
+    second = answer_all(client, "gad7", {"1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1, "7": 0})  # 8: mild
+    text = client.get(second.headers["location"]).text
+    assert "Your answers suggest mild anxiety over the last two weeks." in text
+    assert "clearly lower than your last result" in text  # 4 points: a reliable change on the GAD-7
+    progress = client.get("/questionnaires/panel").text
+    assert "GAD-7 over time" in progress and "2 results, from 12" in progress
+
+
+def test_item9_shows_crisis_help_before_any_score_and_offers_a_one_time_share(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient, therapist = people["patient"], people["therapist"]
+    assign(db, patient)
+    login(client, patient.email)
+    done = answer_all(client, "phq9", {**PHQ9_MILD, "9": 1})
+    assert done.headers["location"].endswith("/support")
+    page = client.get(done.headers["location"]).text
+    assert "988" in page and "Your safety plan" in page
+    assert "Score:" not in page  # no score before the help
+    assert "Right now nobody else sees this answer" in page
+    assert "Share this result with Dr Tam" in page
+    assert db.scalar("SELECT count(*) FROM reminder WHERE user_id = :t", t=therapist.id) == 0
+    rid = int(done.headers["location"].split("/")[3])
+    shared = post_form(client, f"/questionnaires/results/{rid}/share", {"therapist_id": therapist.id})
+    assert shared.status_code == 303
+    assert db.scalar("SELECT shared_once_with_id FROM questionnaire_response WHERE id = :r", r=rid) == therapist.id
+    wording = db.scalar("SELECT shared_once_wording FROM questionnaire_response WHERE id = :r", r=rid)
+    assert "Pat Lee" in wording and "Dr Tam" in wording
+    pushes = db.run(lambda s: _reminders(s, therapist.id))
+    assert len(pushes) == 1 and "Pat" not in pushes[0][0] + pushes[0][1] and "PHQ" not in pushes[0][0] + pushes[0][1]
+    # Someone else's therapist id, or another person's result: 404.
+    assert (
+        post_form(client, f"/questionnaires/results/{rid}/share", {"therapist_id": people["other"].id}).status_code
+        == 404
+    )
+
+
+def test_item9_when_shared_pushes_the_therapist_at_once(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient, therapist = people["patient"], people["therapist"]
+    share(db, patient, therapist, ALL_SHARED, data_from=today_for(patient) - timedelta(days=3))
+    assign(db, patient)
+    login(client, patient.email)
+    done = answer_all(client, "phq9", {**PHQ9_MILD, "9": 2})
+    page = client.get(done.headers["location"]).text
+    assert "You share questionnaires with Dr Tam" in page
+    assert len(db.run(lambda s: _reminders(s, therapist.id))) == 1
+
+
+async def _reminders(session: AsyncSession, user_id: int) -> list[tuple[str, str, str]]:
+    from sqlalchemy import text
+
+    rows = await session.execute(text("SELECT title, body, url FROM reminder WHERE user_id = :u"), {"u": user_id})
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_offline_replay_is_recorded_exactly_once(client: TestClient, db: Database, people: dict[str, User]) -> None:
+    patient = people["patient"]
+    login(client, patient.email)
+    key = str(uuid.uuid4())
+    body = {"idempotency_key": key, "client_created_at": "2026-11-24T10:00:00Z", "step": "9", "go": "finish",
+            **{f"a_{k}": v for k, v in PHQ9_MILD.items()}}  # fmt: skip
+    headers = {"X-Steady-Replay": "1"}
+    first = post_form(client, "/questionnaires/phq9", body, headers=headers)
+    assert first.status_code == 200 and first.headers["X-Steady-Recorded"] == key
+    again = post_form(client, "/questionnaires/phq9", body, headers=headers)
+    assert again.status_code == 200 and again.headers["X-Steady-Recorded"] == key
+    assert responses(db, patient) == 1
+    changed = post_form(client, "/questionnaires/phq9", {**body, "a_1": "3"}, headers=headers)
+    assert changed.status_code == 422 and responses(db, patient) == 1
+
+
+def test_hostile_input(client: TestClient, db: Database, people: dict[str, User]) -> None:
+    login(client, people["other"].email)
+    assign(db, people["other"])
+    answer_all(client, "phq9", PHQ9_MILD)
+    theirs = db.scalar("SELECT id FROM questionnaire_response WHERE user_id = :u", u=people["other"].id)
+    login(client, people["patient"].email)
+    assert client.get(f"/questionnaires/results/{theirs}").status_code == 404
+    assert client.get(f"/questionnaires/results/{theirs}/support").status_code == 404
+    assert client.get("/questionnaires/nope").status_code == 404
+    assert client.get("/questionnaires/results/99999999999999999999").status_code in (404, 400)
+    bad = post_form(client, "/questionnaires/phq9", {"a_1": "7", "step": "0", "go": "next"})
+    assert bad.status_code == 422
+    weird = post_form(client, "/questionnaires/phq9", {"a_1": "1", "step": "x" * 5000, "idempotency_key": "k" * 500})
+    assert weird.status_code in (303, 400, 422)
+
+
+def test_clinic_default_applies_to_patients_without_their_own_assignment(db: Database, people: dict[str, User]) -> None:
+    patient = people["patient"]
+
+    async def work(session: AsyncSession) -> list[Any]:
+        clinic = await session.get(Clinic, patient.clinic_id)
+        assert clinic is not None
+        clinic.settings = {
+            **(clinic.settings or {}),
+            service.DEFAULTS_KEY: {"bam_iop": {"cadence": "weekly", "since": "2026-01-01"}},
+        }
+        await session.flush()
+        user = await session.get(User, patient.id)
+        assert user is not None
+        return [(d.instrument.code, d.due_on) for d in await service.due_for(session, user)]
+
+    due = db.run(work)
+    assert [code for code, _day in due] == ["bam_iop"]
+    assert due[0][1] == today_for(patient)  # starts the day the patient joined
+
+    async def stop(session: AsyncSession) -> list[Any]:
+        await service.end_assignments(session, patient.id, today_for(patient))  # type: ignore[arg-type]
+        user = await session.get(User, patient.id)
+        assert user is not None
+        return await service.due_for(session, user)
+
+    assert db.run(stop) == []
+
+
+def test_response_table_refuses_a_second_row_with_the_same_key(db: Database, people: dict[str, User]) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    async def work(session: AsyncSession) -> None:
+        for _ in range(2):
+            session.add(Response(user_id=people["patient"].id, instrument="phq9", idempotency_key="same"))
+            await session.flush()
+
+    with pytest.raises(IntegrityError):
+        db.run(work)
