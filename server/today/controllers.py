@@ -19,6 +19,7 @@ from server.family import encouragement as family_encouragement
 from server.questionnaires import controllers as questionnaires
 from server.schedule import views as schedule_views
 from server.skills import logic as skills_logic
+from server.today.celebrate import celebration
 from server.web.responses import render
 
 
@@ -36,6 +37,7 @@ class TodayController(Controller):
         context.update(await schedule_views.today_context(db_session, user))
         context.update(await family_encouragement.today_context(db_session, user))
         context.update(await questionnaires.today_context(db_session, user))
+        context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
 
     @get("/more")
