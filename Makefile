@@ -31,11 +31,12 @@ test: lint $(VENDOR) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Style, then the architecture: the import contracts in pyproject.toml ([tool.importlinter]), then types
-# (mypy as a per-module ratchet: bench/typecheck.py).
+# (mypy as a per-module ratchet: bench/typecheck.py), then dependencies declared exactly as imported.
 lint: $(INSTALLED)
 	$(BIN)/ruff check server tests bench
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python bench/typecheck.py
+	$(BIN)/python bench/deps_check.py
 
 bench: $(INSTALLED) $(VENDOR)
 	$(BIN)/python bench/run_all.py

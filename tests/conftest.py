@@ -125,6 +125,144 @@ def sqlite_shared(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
     return path
 
 
+# The PostgreSQL run is kept for the tests whose SQL differs by dialect: concurrency and locking (claims, races,
+# savepoints), ON CONFLICT and RETURNING, the detector's gaps-and-islands branch, aggregates (AVG is NUMERIC on
+# PostgreSQL), JSON columns, dates and time zones, integer and text limits (int4, NUL bytes), cascades. Everything
+# else (page rendering, guards, form validation) runs the same SQL on both, so it runs on SQLite only. A whole module
+# is listed with None; otherwise its dialect-sensitive tests by name. A test may also say so itself with
+# `@pytest.mark.dialect_sensitive`.
+DIALECT_SENSITIVE: dict[str, set[str] | None] = {
+    "test_checkins_idempotency.py": None,
+    "test_checkins_progress.py": None,
+    "test_checkins_time.py": None,
+    "test_checkins_property.py": None,
+    "test_consent.py": None,
+    "test_family_property.py": None,
+    "test_family_push.py": None,
+    "test_fuzz_routes.py": None,
+    "test_log_privacy.py": None,
+    "test_milestones.py": None,
+    "test_push_concurrency.py": None,
+    "test_push_dispatch.py": None,
+    "test_reminders_planning.py": None,
+    "test_schedule_logic.py": None,
+    "test_sharing_summary.py": None,
+    "test_skills_logic.py": None,
+    "test_accounts.py": {
+        "test_invites_set_the_role_are_single_use_and_link_the_care_team",
+        "test_throttling_per_account_with_a_clear_message",
+        "test_throttling_per_address",
+        "test_staff_sessions_time_out_when_idle",
+        "test_sessions_end_at_their_absolute_lifetime",
+        "test_patient_deletes_their_account_and_every_row_goes",
+        "test_strangers_failing_from_other_addresses_never_lock_the_owner_out",
+        "test_invite_codes_cannot_be_guessed_endlessly",
+    },
+    "test_checkins.py": {
+        "test_save_todays_checkin_with_everything",
+        "test_editing_todays_checkin_updates_the_same_row",
+        "test_an_offline_edit_made_yesterday_evening_and_sent_today_still_counts",
+        "test_a_phone_clock_running_ahead_does_not_create_tomorrow",
+        "test_diary_card_can_be_switched_on_and_saved",
+        "test_own_triggers_can_be_added_hidden_and_used",
+        "test_dates_at_the_ends_of_the_calendar_never_crash",
+        "test_log_a_craving",
+    },
+    "test_crisis.py": {
+        "test_crisis_page_still_opens_when_the_database_fails",
+        "test_safety_plan_edit_save_and_read",
+        "test_deleting_the_account_deletes_the_plan",
+        "test_two_first_saves_at_once_leave_one_plan",
+        "test_clinic_lines_replace_the_us_defaults",
+        "test_migration_creates_safety_plan_with_cascade",
+    },
+    "test_family_routes.py": {
+        "test_pause_stop_and_remove_take_effect_at_once",
+        "test_good_news_reaches_those_who_agreed_once",
+        "test_the_feed_shows_warm_cards_only_while_consent_covers_them",
+        "test_encouragement_reaches_today_and_can_be_switched_off",
+    },
+    "test_hostile_input.py": {
+        "test_ids_no_database_could_hold_are_404_in_paths_and_422_in_queries",
+        "test_control_characters_in_free_text_are_a_field_error_not_a_lost_change",
+        "test_new_lines_and_tabs_in_notes_are_kept",
+        "test_ids_past_int32_in_forms_are_a_choice_error",
+    },
+    "test_i18n_spanish.py": {
+        "test_a_consent_signed_in_spanish_stores_the_spanish_text",
+        "test_pushes_reach_each_person_in_their_own_language",
+    },
+    "test_offline_protocol.py": {
+        "test_every_queueable_form_acknowledges_its_key_and_only_a_replay_gets_the_acknowledgement",
+    },
+    "test_platform.py": {
+        "test_every_named_store_is_shared_through_the_database",
+        "test_cli_creates_the_first_admin_once_and_invites",
+    },
+    "test_push_pages.py": {
+        "test_subscribe_list_and_remove_devices",
+        "test_turning_reminders_on_plans_the_checkin_reminder_at_once",
+        "test_a_phone_moves_to_whoever_subscribed_it_last",
+        "test_pressing_test_twice_quickly_sends_one",
+        "test_saving_reschedules_the_checkin_reminder_at_once",
+        "test_admin_sees_counts_without_names_or_text",
+        "test_in_app_dispatcher_sends_the_test_notification_right_away",
+        "test_steady_dispatch_once",
+        "test_service_worker_renews_a_replaced_subscription",
+        "test_renewing_can_never_remove_someone_elses_device",
+    },
+    "test_schedule_admin.py": {
+        "test_one_off_changes_through_the_admin_pages",
+        "test_enrolments_discharge_extend_and_reopen",
+    },
+    "test_schedule_patient.py": {
+        "test_patient_sees_upcoming_and_next_group_in_their_timezone",
+        "test_patient_marks_attendance_with_and_without_htmx",
+        "test_calendar_feed_parses_back_and_resets",
+    },
+    "test_sharing_access.py": {
+        "test_only_consented_categories_reach_html_csv_and_pdf",
+        "test_revocation_takes_effect_on_the_next_request",
+        "test_expired_consent_opens_nothing",
+        "test_patient_sees_the_access_log",
+    },
+    "test_sharing_flows.py": {
+        "test_signing_changing_and_revoking",
+        "test_nudge_once_a_day_without_health_details",
+        "test_homework_assignment_and_reminder",
+        "test_dashboard_query_count_does_not_grow_with_patients",
+        "test_consent_until_the_end_of_my_program",
+    },
+    "test_skills.py": {
+        "test_practice_is_saved_with_everything",
+        "test_replay_returns_the_original_and_never_duplicates",
+        "test_concurrent_duplicates_make_one_row",
+        "test_keys_are_per_person",
+        "test_favourites_toggle_and_come_first",
+        "test_assignment_is_listed_then_completed_by_practising_it",
+    },
+    "test_therapist_gate.py": {"test_an_allowed_read_writes_one_access_log_row_and_revoking_closes_it_at_once"},
+}
+
+
+def dialect_sensitive(definition: pytest.Function | pytest.Item) -> bool:
+    if definition.get_closest_marker("dialect_sensitive"):
+        return True
+    module = Path(str(definition.path)).name
+    if module not in DIALECT_SENSITIVE:
+        return False
+    names = DIALECT_SENSITIVE[module]
+    return names is None or definition.name.split("[")[0] in names
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest reads the parametrize marks and the fixture's own params
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that reach a database run on SQLite, and also on PostgreSQL only when dialect-sensitive. (A mark, not
+    metafunc.parametrize: pytest then leaves out the fixture's params=BACKENDS instead of adding them twice.)"""
+    if "database_url" in metafunc.fixturenames and not dialect_sensitive(metafunc.definition):
+        metafunc.definition.add_marker(pytest.mark.parametrize("database_url", ["sqlite"], indirect=True))
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest) -> str:
     """One migrated database per backend for the whole session, emptied before each test (Datasette's pattern:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -493,7 +494,7 @@ def test_htmx_plan_save_redirects_with_hx_location(client: TestClient, db: Datab
     patient = db.make_user(Role.PATIENT)
     login(client, patient.email)
     response = htmx_post(client, "/crisis/plan/edit", PLAN)
-    assert response.status_code == 200 and response.headers["HX-Location"] == "/crisis/plan?saved=1"
+    assert response.status_code == 200 and json.loads(response.headers["HX-Location"])["path"] == "/crisis/plan?saved=1"
     assert db.scalar("SELECT count(*) FROM safety_plan") == 1
 
 

@@ -15,7 +15,8 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_ERROR
-from litestar_htmx import HTMXDetails, HTMXRequest
+from litestar_htmx import ClientRedirect, HTMXDetails, HTMXRequest, HTMXTemplate, HXLocation
+from litestar_htmx.types import ReSwapMethod
 
 from server.i18n import current_locale, pick_locale
 from server.i18n import lazy_gettext as _l
@@ -38,16 +39,22 @@ def render(
     *,
     partial: str | None = None,
     status_code: int = 200,
+    re_target: str | None = None,
+    re_swap: ReSwapMethod | None = None,
 ) -> Template:
-    """A full page, or for htmx requests its fragment (a partial next to the page template)."""
-    name = partial if partial and is_htmx(request) else page
-    return Template(template_name=name, context=context or {}, status_code=status_code)
+    """A full page, or for htmx requests its fragment (a partial next to the page template), optionally swapped
+    into another element than the one that asked (`re_target`, `re_swap`: HX-Retarget/HX-Reswap)."""
+    if partial and is_htmx(request):
+        return HTMXTemplate(
+            template_name=partial, context=context or {}, status_code=status_code, re_target=re_target, re_swap=re_swap
+        )
+    return Template(template_name=page, context=context or {}, status_code=status_code)
 
 
 def redirect(request: Request, to: str) -> Response[Any]:
     """POST-redirect-GET for plain forms; htmx follows HX-Location without a full reload."""
     if is_htmx(request):
-        return Response(content="", status_code=200, headers={"HX-Location": to})
+        return HXLocation(redirect_to=to, status_code=200)
     return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
 
 
@@ -66,7 +73,9 @@ def _error_page(request: Request, status: int, title: object, message: object) -
 def not_authorized_handler(request: Request, _exc: NotAuthorizedException) -> Response[Any]:
     target = "/login?next=" + quote(request.url.path, safe="/")
     if is_htmx(request):
-        return Response(content="", status_code=401, headers={"HX-Redirect": target})
+        response = ClientRedirect(redirect_to=target)
+        response.status_code = 401  # htmx follows HX-Redirect whatever the status; other clients see "sign in"
+        return response
     return Redirect(path=target, status_code=HTTP_303_SEE_OTHER)
 
 
