@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,10 @@ from tests.conftest import Database, login, post_form
 from tests.support.checkins import today_for
 from tests.test_questionnaires import PHQ9_MILD, answer_all, assign
 from tests.test_sharing_support import share
+
+# JSON answers, a unique key under concurrent replays, booleans and dates in SQL: run on PostgreSQL too.
+pytestmark = pytest.mark.dialect_sensitive
+
 
 CATEGORIES = ["mood_sleep", "questionnaires"]
 
