@@ -15,7 +15,7 @@ from server import localtime as dates
 from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.checkins import charts, events, logic, measures, progress, sober, triggers
-from server.checkins.export import csv_chunks, export_json_bytes
+from server.checkins.export import EXPORT_SECTIONS_KEY, csv_chunks, export_json_bytes
 from server.checkins.forms import (
     CheckInForm,
     CravingForm,
@@ -682,7 +682,7 @@ class CheckInController(Controller):
     @get("/export.json")
     async def export_json(self, request: Request, db_session: DbSession) -> Response[bytes]:
         user: User = request.user
-        body = await export_json_bytes(db_session, user)
+        body = await export_json_bytes(db_session, user, request.app.state.get(EXPORT_SECTIONS_KEY, ()))
         return Response(
             body,
             media_type="application/json",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -113,7 +113,13 @@ async def csv_chunks(db: AsyncSession, user_id: int) -> AsyncIterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-async def export_json_bytes(db: AsyncSession, user: User) -> bytes:
+# Other domains add their own part of the JSON export (e.g. the aftercare plan) without check-ins importing them:
+# `app.py` lists async callables (db, user) -> {key: data} in the application state under this key.
+EXPORT_SECTIONS_KEY = "patient_export_sections"
+ExportSection = Callable[[AsyncSession, User], Awaitable[dict[str, Any]]]
+
+
+async def export_json_bytes(db: AsyncSession, user: User, sections: Sequence[ExportSection] = ()) -> bytes:
     assert user.id is not None
     data: dict[str, Any] = {
         "exported_at": utcnow().isoformat(),
@@ -133,4 +139,6 @@ async def export_json_bytes(db: AsyncSession, user: User) -> bytes:
     data["triggers"] = [{"id": t.id, "label": t.label, "own": t.custom, "hidden": t.hidden} for t in trigger_set.all]
     checkin_pref = await db.get(CheckInPreference, user.id)
     data["diary_card_on"] = bool(checkin_pref and checkin_pref.diary_card)
+    for section in sections:
+        data.update(await section(db, user))
     return json.dumps(data, ensure_ascii=False, indent=1).encode()

@@ -10,6 +10,7 @@ from litestar.response import Template
 from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.aftercare import today as aftercare_today
+from server.aftercare.controllers import offline_urls as aftercare_offline_urls
 from server.checkins.logic import checkins_today_context
 from server.checkins.logic import offline_urls as checkins_offline_urls
 from server.crisis import logic as crisis_logic
@@ -47,4 +48,5 @@ class TodayController(Controller):
         offline_pages += checkins_offline_urls()
         offline_pages += crisis_logic.offline_urls()
         offline_pages += questionnaires.offline_urls()
+        offline_pages += aftercare_offline_urls()
         return render(request, "today/more.html", {"offline_pages": offline_pages})
