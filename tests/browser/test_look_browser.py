@@ -205,5 +205,5 @@ def test_charts_keep_readable_axis_labels_at_any_width(live_server: LiveServer, 
             "els => els.map(e => e.getBoundingClientRect().height)"
         )
         assert sizes, "no chart labels on the patient's page"
-        assert 13 <= min(sizes) and max(sizes) <= 24, (width, min(sizes), max(sizes))  # label boxes, px
+        assert min(sizes) >= 13 and max(sizes) <= 24, (width, min(sizes), max(sizes))  # label boxes, px
     check_both(page)
