@@ -38,6 +38,11 @@ from server.milestones.hooks import with_milestone_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
 from server.questionnaires.controllers import QuestionnaireController
+from server.questionnaires.therapist import (
+    QuestionnaireSettingsController,
+    TherapistQuestionnaireController,
+)
+from server.questionnaires.therapist import program_ended as questionnaires_after_discharge
 from server.reminders import reminder_hooks
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
@@ -107,6 +112,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FamilyCircleController,
         CheckInController,
         QuestionnaireController,
+        TherapistQuestionnaireController,
+        QuestionnaireSettingsController,
         SkillsController,
         CrisisController,
         SafetyPlanController,
@@ -128,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             RequestContextMiddleware(settings),
             EdgeMiddleware(),
-            SessionAuthMiddleware(session_maker, cookie_name(settings)),
+            SessionAuthMiddleware(db_config, cookie_name(settings)),
         ],
         before_send=[security_headers_hook(settings)],
         csrf_config=CSRFConfig(
@@ -161,7 +168,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # family news (the schedule announces it; these listen).
     app.state.update(
         schedule_events.listeners_state(
-            [reminders_after_discharge, end_consents_with_program, _milestones_after_discharge]
+            [
+                reminders_after_discharge,
+                end_consents_with_program,
+                _milestones_after_discharge,
+                questionnaires_after_discharge,
+            ]
         )
     )
     return app
