@@ -34,16 +34,16 @@ from server.crisis.controllers import ClinicSettingsController, CrisisController
 from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
 from server.milestones import evaluate_patient_safely
-from server.milestones.hooks import with_milestone_hooks
+from server.milestones.hooks import dispatcher_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
 from server.questionnaires.controllers import QuestionnaireController
+from server.questionnaires.controllers import export_section as questionnaires_export
 from server.questionnaires.therapist import (
     QuestionnaireSettingsController,
     TherapistQuestionnaireController,
 )
 from server.questionnaires.therapist import program_ended as questionnaires_after_discharge
-from server.reminders import reminder_hooks
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
 from server.schedule.controllers import CalendarFeedController, PatientScheduleController, ProgramAdminController
@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {**crisis_logic.template_globals(), "offline_owner": functools.partial(offline_owner, settings.secret_key)}
         ),
         exception_handlers=exception_handlers,
-        lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, with_milestone_hooks(reminder_hooks()))],
+        lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, dispatcher_hooks())],
         debug=settings.debug,
         openapi_config=None,
     )
@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
     app.state.update(listeners_state([evaluate_patient_safely]))
     # The patient's JSON export also carries the aftercare plan (check-ins own the export; aftercare adds to it).
-    app.state[EXPORT_SECTIONS_KEY] = (aftercare_plan.export_section,)
+    app.state[EXPORT_SECTIONS_KEY] = (aftercare_plan.export_section, questionnaires_export)
     # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
     # family news (the schedule announces it; these listen).
     app.state.update(
