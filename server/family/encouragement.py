@@ -7,15 +7,18 @@ nothing is accepted and nothing queued is sent.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
-from server.db import dialect_insert, id_col, rowcount, table_of, utcnow
+from server.db import as_utc, dialect_insert, id_col, json_rows, read_columns, rowcount, table_of, utcnow
 from server.family.models import Encouragement, FamilyPatientSetting
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -125,13 +128,13 @@ class Received:
     created_at: datetime
 
 
-async def unread_for_patient(
-    db: AsyncSession, patient_id: int, now: datetime | None = None, limit: int = 5
-) -> list[Received]:
-    now = now or utcnow()
-    rows = await db.execute(
+def _unread(patient_id: int, now: datetime, limit: int) -> Any:
+    return (
         select(
-            id_col(Encouragement.id), col(User.display_name), col(Encouragement.message), col(Encouragement.created_at)
+            id_col(Encouragement.id).label("id"),
+            col(User.display_name).label("sender_name"),
+            col(Encouragement.message).label("message"),
+            col(Encouragement.created_at).label("created_at"),
         )
         .join(User, col(User.id) == col(Encouragement.family_id))
         .where(
@@ -142,6 +145,12 @@ async def unread_for_patient(
         .order_by(col(Encouragement.created_at).desc())
         .limit(limit)
     )
+
+
+async def unread_for_patient(
+    db: AsyncSession, patient_id: int, now: datetime | None = None, limit: int = 5
+) -> list[Received]:
+    rows = await db.execute(_unread(patient_id, now or utcnow(), limit))
     return [Received(*row) for row in rows]
 
 
@@ -176,9 +185,30 @@ async def sent_recently(db: AsyncSession, family_id: int, limit: int = 10) -> li
     return [(name, message, at) for name, message, at in rows]
 
 
-async def today_context(db: AsyncSession, user: User) -> dict[str, object]:
-    """What `family/_today_encouragement.html` needs on the patient's Today page."""
+def today_reads(user: User, now: datetime) -> dict[str, ColumnElement[Any]]:
+    """Today's encouragement panel as columns of Today's one composed statement (server/today/controllers.py)."""
     assert user.id is not None
-    if not await receives_encouragement(db, user.id):
+    return {
+        "family_receives": select(col(FamilyPatientSetting.receive_encouragement))
+        .where(col(FamilyPatientSetting.patient_id) == user.id)
+        .scalar_subquery(),
+        "family_unread": json_rows(_unread(user.id, now, 5)),
+    }
+
+
+def today_panel(values: Mapping[str, Any]) -> dict[str, object]:
+    """What `family/_today_encouragement.html` needs, from `today_reads`' values."""
+    if values["family_receives"] is not None and not values["family_receives"]:
         return {"family_encouragement": []}
-    return {"family_encouragement": await unread_for_patient(db, user.id)}
+    unread = [
+        Received(r["id"], r["sender_name"], r["message"], as_utc(r["created_at"])) for r in values["family_unread"]
+    ]
+    unread.sort(key=lambda r: r.created_at, reverse=True)
+    return {"family_encouragement": unread}
+
+
+async def today_context(db: AsyncSession, user: User) -> dict[str, object]:
+    """What `family/_today_encouragement.html` needs on the patient's Today page (as one statement of its own)."""
+    reads = today_reads(user, utcnow())
+    values = await read_columns(db, reads)
+    return today_panel(values)

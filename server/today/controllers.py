@@ -7,14 +7,15 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
+from server import localtime as dates
 from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.aftercare import today as aftercare_today
 from server.aftercare.controllers import offline_urls as aftercare_offline_urls
-from server.checkins.logic import checkins_today_context
+from server.checkins import logic as checkins_logic
 from server.checkins.logic import offline_urls as checkins_offline_urls
 from server.crisis import logic as crisis_logic
-from server.db import DbSession
+from server.db import DbSession, read_columns, utcnow
 from server.family import encouragement as family_encouragement
 from server.questionnaires import controllers as questionnaires
 from server.schedule import views as schedule_views
@@ -29,13 +30,23 @@ class TodayController(Controller):
     @get("/today")
     async def today(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
+        now = utcnow()
+        today = dates.local_today(user, now)
+        # Panels whose reads are columns of ONE composed statement (each domain's `today_reads`, then its
+        # `today_panel` from the values): one round trip for all of them. A new panel joins here.
+        reads = {
+            **checkins_logic.today_reads(user, today),
+            **skills_logic.today_reads(user),
+            **family_encouragement.today_reads(user, now),
+        }
+        values = await read_columns(db_session, reads)
         context: dict[str, Any] = {"user": user}
-        # Each domain adds its panel's context here (one line each).
+        context.update(checkins_logic.today_panel(values, today))
+        context.update(skills_logic.today_panel(user, values, now))
+        context.update(family_encouragement.today_panel(values))
+        # Panels that still read on their own (one or more statements each).
         context.update(await aftercare_today.today_context(db_session, user))
-        context.update(await checkins_today_context(db_session, user))
-        context.update(await skills_logic.today_context(db_session, user))
         context.update(await schedule_views.today_context(db_session, user))
-        context.update(await family_encouragement.today_context(db_session, user))
         context.update(await questionnaires.today_context(db_session, user))
         context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
