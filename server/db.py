@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import json
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
@@ -17,7 +18,21 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from sqlalchemy import JSON, CursorResult, Date, Executable, Select, Table, event, inspect, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CursorResult,
+    Date,
+    DateTime,
+    Executable,
+    Select,
+    Table,
+    Time,
+    event,
+    inspect,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -182,10 +197,16 @@ def _json_rows_postgresql(element: _JsonRows, compiler: SQLCompiler, **kw: Any) 
     return f"coalesce(json_agg(json_build_object({pairs})), '[]'::json)"
 
 
-async def read_columns(session: AsyncSession, reads: dict[str, ColumnElement[Any]]) -> dict[str, Any]:
-    """Run reads given as named columns (scalar subqueries, `json_rows`, EXISTS) as ONE statement; values by name."""
-    row = (await session.execute(select(*(column.label(name) for name, column in reads.items())))).one()
-    return dict(zip(reads, row, strict=True))
+# Build a composed statement ONCE (functools.cache) with `bindparam`s for the person and the day, and pass their
+# values at each request: building Core statements with subqueries costs more than running them.
+def compose(reads: dict[str, ColumnElement[Any]]) -> Select[Any]:
+    """Reads given as named columns (scalar subqueries, `json_rows`, EXISTS) as ONE statement."""
+    return select(*(column.label(name) for name, column in reads.items()))
+
+
+async def read_composed(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Run a `compose`d statement; its values by read name."""
+    return dict((await session.execute(statement, params)).one()._mapping)
 
 
 def json_rows(statement: Select[Any]) -> ColumnElement[list[dict[str, Any]]]:
@@ -214,6 +235,32 @@ def _day_before_postgresql(element: _DayBefore, compiler: SQLCompiler, **kw: Any
 def day_before(day: ColumnElement[date] | Any) -> ColumnElement[date]:
     """The calendar day before a DATE column, in SQL."""
     return _DayBefore(day)
+
+
+def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
+    """Model instances (not attached to any session) from `json_rows(select(*table_of(model).c))` values, each
+    column's text turned back into its Python type."""
+    columns = list(table_of(model).columns)
+    found = []
+    for row in rows:
+        values: dict[str, Any] = {}
+        for column in columns:
+            value = row.get(column.key)
+            if value is not None:
+                kind = column.type._type_affinity  # DateTimeUTC reads as DateTime
+                if kind is not None and issubclass(kind, DateTime):
+                    value = as_utc(value)
+                elif kind is not None and issubclass(kind, Date):
+                    value = as_date(value)
+                elif kind is not None and issubclass(kind, Time):
+                    value = time.fromisoformat(value)
+                elif kind is not None and issubclass(kind, Boolean):
+                    value = bool(value)
+                elif kind is not None and issubclass(kind, JSON) and isinstance(value, str):
+                    value = json.loads(value)  # SQLite's json_object keeps a JSON column as its text
+            values[column.key] = value
+        found.append(model(**values))
+    return found
 
 
 def as_date(value: str) -> date:

@@ -16,6 +16,7 @@ Public functions other domains may call:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import Date, Integer, Select, bindparam, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -44,7 +45,7 @@ from server.checkins.models import (
     TriggerHit,
 )
 from server.checkins.triggers import TriggerSet, trigger_set
-from server.db import day_before, json_rows, read_columns, utcnow
+from server.db import compose, day_before, json_rows, read_composed, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import SkillCard, default_catalogue
@@ -467,31 +468,38 @@ async def _save_craving_once(
 # --------------------------------------------------------------------------------------------- streaks, skills
 
 
-def streak_reads(user_id: int, today: date) -> dict[str, ColumnElement[Any]]:
+# The Today panel's and the streak's reads are built once, for any person and day (bound at each request).
+_USER = bindparam("checkins_user", type_=Integer())
+_TODAY = bindparam("checkins_today", type_=Date())
+_YESTERDAY = bindparam("checkins_yesterday", type_=Date())
+
+
+def streak_reads() -> dict[str, ColumnElement[Any]]:
     """What the check-in streak needs, as columns of one statement: whether today and yesterday have a check-in,
     and the latest day on or before today whose previous day has none (where the latest run began)."""
     earlier = aliased(CheckIn)
     day_before_had_one = exists().where(
-        col(earlier.user_id) == user_id, col(earlier.local_date) == day_before(col(CheckIn.local_date))
+        col(earlier.user_id) == _USER, col(earlier.local_date) == day_before(col(CheckIn.local_date))
     )
     run_start = (
         select(func.max(col(CheckIn.local_date)))
-        .where(
-            col(CheckIn.user_id) == user_id,
-            col(CheckIn.local_date) <= today,
-            ~day_before_had_one,
-        )
+        .where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) <= _TODAY, ~day_before_had_one)
         .scalar_subquery()
     )
 
-    def checked_in(day: date) -> ColumnElement[bool]:
-        return exists().where(col(CheckIn.user_id) == user_id, col(CheckIn.local_date) == day)
+    def checked_in(day: Any) -> ColumnElement[bool]:
+        return exists().where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == day)
 
     return {
         "streak_run_start": run_start,
-        "streak_today": checked_in(today),
-        "streak_yesterday": checked_in(today - timedelta(days=1)),
+        "streak_today": checked_in(_TODAY),
+        "streak_yesterday": checked_in(_YESTERDAY),
     }
+
+
+def today_params(user: User, today: date) -> dict[str, Any]:
+    """The values `streak_reads` and `today_reads` are bound to."""
+    return {"checkins_user": user.id, "checkins_today": today, "checkins_yesterday": today - timedelta(days=1)}
 
 
 def streak_from(values: Mapping[str, Any], today: date) -> int:
@@ -506,12 +514,16 @@ def streak_from(values: Mapping[str, Any], today: date) -> int:
     return (end - start).days + 1 if start is not None and start <= end else 0
 
 
+@functools.cache
+def _streak_statement() -> Select[Any]:
+    return compose(streak_reads())
+
+
 async def checkin_streak(db: AsyncSession, user_id: int, today: date) -> int:
     """Consecutive days with a check-in ending today, or ending yesterday while today is still open (one
     statement, however long the history)."""
-    reads = streak_reads(user_id, today)
-    values = await read_columns(db, reads)
-    return streak_from(values, today)
+    params = {"checkins_user": user_id, "checkins_today": today, "checkins_yesterday": today - timedelta(days=1)}
+    return streak_from(await read_composed(db, _streak_statement(), params), today)
 
 
 async def suggested_cards_for_craving(db: AsyncSession, user_id: int, limit: int = 3) -> list[SkillCard]:
@@ -532,24 +544,23 @@ class TodayCheckIn:
     craving: int
 
 
-def today_reads(user: User, today: date) -> dict[str, ColumnElement[Any]]:
-    """The Today panel's reads, as columns of Today's one composed statement (server/today/controllers.py)."""
+def today_reads() -> dict[str, ColumnElement[Any]]:
+    """The Today panel's reads, as columns of Today's one composed statement (server/today/controllers.py), bound
+    with `today_params`."""
     from server.checkins.sober import counter_reads  # sober imports logic helpers
 
-    assert user.id is not None
     todays = select(col(CheckIn.id), col(CheckIn.mood), col(CheckIn.craving)).where(
-        col(CheckIn.user_id) == user.id, col(CheckIn.local_date) == today
+        col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _TODAY
     )
-    todays_id = select(col(CheckIn.id)).where(col(CheckIn.user_id) == user.id, col(CheckIn.local_date) == today)
-    todays_id = todays_id.scalar_subquery()
+    todays_id = select(col(CheckIn.id)).where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _TODAY)
     return {
         "checkin_today": json_rows(todays),
         "checkin_revisions": select(func.count())
-        .where(col(CheckInRevision.checkin_id) == todays_id)
+        .where(col(CheckInRevision.checkin_id) == todays_id.scalar_subquery())
         .scalar_subquery(),
-        **counter_reads(user.id),
-        **streak_reads(user.id, today),
-        **helpful_reads(user.id),
+        **counter_reads(_USER),
+        **streak_reads(),
+        **helpful_reads(_USER),
     }
 
 
@@ -576,12 +587,15 @@ def today_panel(values: Mapping[str, Any], today: date) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _today_statement() -> Select[Any]:
+    return compose(today_reads())
+
+
 async def checkins_today_context(db: AsyncSession, user: User, now: datetime | None = None) -> dict[str, Any]:
     """Everything `checkins/_today_panel.html` needs, read on its own (one statement)."""
     today = dates.local_today(user, now)
-    reads = today_reads(user, today)
-    values = await read_columns(db, reads)
-    return today_panel(values, today)
+    return today_panel(await read_composed(db, _today_statement(), today_params(user, today)), today)
 
 
 ENCOURAGEMENTS = (

@@ -65,7 +65,7 @@ async def sobriety_dates(db: AsyncSession, user_id: int) -> list[SobrietyDate]:
     return list(rows)
 
 
-def counter_reads(user_id: int) -> dict[str, ColumnElement[Any]]:
+def counter_reads(user_id: Any) -> dict[str, ColumnElement[Any]]:
     """The counters' two reads as columns of a composed statement (Today's panel)."""
     return {
         "sobriety_dates": json_rows(
@@ -79,7 +79,7 @@ def counter_reads(user_id: int) -> dict[str, ColumnElement[Any]]:
     }
 
 
-def _reset_stats(user_id: int) -> Any:
+def _reset_stats(user_id: Any) -> Any:
     return (
         select(
             col(SoberReset.substance).label("substance"),

@@ -24,6 +24,7 @@ Start and end bounds are half-open: ``start_utc <= started_at < end_utc``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -32,13 +33,13 @@ from typing import Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_skeleton, format_time
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import as_utc, json_rows, read_columns, rowcount, utcnow
+from server.db import as_utc, compose, json_rows, read_composed, rowcount, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
@@ -168,7 +169,7 @@ def local_day_bounds(local_date: date, timezone: str | None) -> tuple[datetime, 
 # --------------------------------------------------------------------------- most helpful
 
 
-def _helpful_query(user_id: int) -> Any:
+def _helpful_query(user_id: Any) -> Any:
     drop = col(SkillPractice.distress_before) - col(SkillPractice.distress_after)
     return (
         select(col(SkillPractice.card_id).label("card_id"), func.avg(drop).label("avg_drop"), func.count().label("n"))
@@ -226,7 +227,7 @@ def most_helpful_from(stats: list[HelpfulCard], limit: int) -> list[SkillCard]:
 # --------------------------------------------------------------------------- favourites and recent
 
 
-def _favourites_query(user_id: int) -> Any:
+def _favourites_query(user_id: Any) -> Any:
     return (
         select(
             col(SkillFavourite.card_id).label("card_id"),
@@ -434,7 +435,7 @@ def user_local_date(user: User, now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(_zone(user.timezone)).date()
 
 
-def helpful_reads(user_id: int) -> dict[str, ColumnElement[Any]]:
+def helpful_reads(user_id: Any) -> dict[str, ColumnElement[Any]]:
     """The helpful-card ranking as a column of a composed statement (Today: the suggestion, strong cravings)."""
     return {"skill_helpful": json_rows(_helpful_query(user_id))}
 
@@ -443,17 +444,24 @@ def helpful_from(values: Mapping[str, Any], limit: int | None = None) -> list[He
     return _helpful_from([(r["card_id"], r["avg_drop"], r["n"]) for r in values["skill_helpful"]], limit)
 
 
-def today_reads(user: User) -> dict[str, ColumnElement[Any]]:
-    """The Today panel's reads, as columns of Today's one composed statement (server/today/controllers.py)."""
-    assert user.id is not None
+_USER = bindparam("skills_user", type_=Integer())
+
+
+def today_reads() -> dict[str, ColumnElement[Any]]:
+    """The Today panel's reads, as columns of Today's one composed statement (server/today/controllers.py), bound
+    with `today_params`."""
     open_cards: Any = select(col(SkillAssignment.card_id).label("card_id")).where(
-        col(SkillAssignment.patient_id) == user.id, col(SkillAssignment.completed_at).is_(None)
+        col(SkillAssignment.patient_id) == _USER, col(SkillAssignment.completed_at).is_(None)
     )
     return {
-        "skill_favourites": json_rows(_favourites_query(user.id)),
+        "skill_favourites": json_rows(_favourites_query(_USER)),
         "skill_open": json_rows(open_cards),
-        **helpful_reads(user.id),
+        **helpful_reads(_USER),
     }
+
+
+def today_params(user: User) -> dict[str, Any]:
+    return {"skills_user": user.id}
 
 
 def today_panel(user: User, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -470,12 +478,15 @@ def today_panel(user: User, values: Mapping[str, Any], now: datetime) -> dict[st
     }
 
 
+@functools.cache
+def _today_statement() -> Select[Any]:
+    return compose(today_reads())
+
+
 async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """The Today panel's context, read on its own (one statement)."""
     now = utcnow()
-    reads = today_reads(user)
-    values = await read_columns(db, reads)
-    return today_panel(user, values, now)
+    return today_panel(user, await read_composed(db, _today_statement(), today_params(user)), now)
 
 
 async def library_context(
