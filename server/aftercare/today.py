@@ -16,7 +16,7 @@ from sqlmodel import col
 from server.accounts.models import User
 from server.aftercare.models import AftercarePlan
 from server.consent.models import Consent
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import current_locale
 from server.localtime import user_zone
 from server.schedule.discharge import DischargeView, latest_discharge
@@ -78,7 +78,7 @@ async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     if celebrate:
         # Shown once: the next Today is calm again.
         if plan is None:
-            plan = AftercarePlan(patient_id=user.id)  # type: ignore[arg-type]
+            plan = AftercarePlan(patient_id=pk(user))
         plan.celebrated_enrolment_id = discharge.enrolment_id
         db.add(plan)
     alumni = Alumni(
