@@ -23,8 +23,11 @@ from server.accounts.controllers import AccountController, AdminController, Auth
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
 from server.accounts.sessions import cookie_name, csrf_cookie_name
+from server.aftercare import plan as aftercare_plan
+from server.aftercare.controllers import AftercareController
 from server.checkins.controllers import CheckInController
 from server.checkins.events import listeners_state
+from server.checkins.export import EXPORT_SECTIONS_KEY
 from server.consent.program import end_consents_with_program
 from server.crisis import logic as crisis_logic
 from server.crisis.controllers import ClinicSettingsController, CrisisController, SafetyPlanController
@@ -35,6 +38,11 @@ from server.milestones.hooks import with_milestone_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
 from server.questionnaires.controllers import QuestionnaireController
+from server.questionnaires.therapist import (
+    QuestionnaireSettingsController,
+    TherapistQuestionnaireController,
+)
+from server.questionnaires.therapist import program_ended as questionnaires_after_discharge
 from server.reminders import reminder_hooks
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
@@ -96,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AdminController,
         PwaController,
         TodayController,
+        AftercareController,
         TherapistController,
         SharingController,
         FlagSettingsController,
@@ -103,6 +112,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FamilyCircleController,
         CheckInController,
         QuestionnaireController,
+        TherapistQuestionnaireController,
+        QuestionnaireSettingsController,
         SkillsController,
         CrisisController,
         SafetyPlanController,
@@ -124,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             RequestContextMiddleware(settings),
             EdgeMiddleware(),
-            SessionAuthMiddleware(session_maker, cookie_name(settings)),
+            SessionAuthMiddleware(db_config, cookie_name(settings)),
         ],
         before_send=[security_headers_hook(settings)],
         csrf_config=CSRFConfig(
@@ -151,11 +162,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.session_maker = session_maker
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
     app.state.update(listeners_state([evaluate_patient_safely]))
+    # The patient's JSON export also carries the aftercare plan (check-ins own the export; aftercare adds to it).
+    app.state[EXPORT_SECTIONS_KEY] = (aftercare_plan.export_section,)
     # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
     # family news (the schedule announces it; these listen).
     app.state.update(
         schedule_events.listeners_state(
-            [reminders_after_discharge, end_consents_with_program, _milestones_after_discharge]
+            [
+                reminders_after_discharge,
+                end_consents_with_program,
+                _milestones_after_discharge,
+                questionnaires_after_discharge,
+            ]
         )
     )
     return app

@@ -27,6 +27,7 @@ from sqlmodel import Field, SQLModel
 
 from server import clock
 from server.settings import PROJECT_ROOT, Settings
+from server.sqlite_driver import one_hop_dbapi
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 ModelT = TypeVar("ModelT", bound=SQLModel)
@@ -59,7 +60,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     if settings.is_sqlite:
         Path(settings.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        engine = EngineConfig(connect_args={"timeout": 10}, hide_parameters=True)
+        # A connection per concurrent request kept in the pool: an SQLite connection is cheap to keep, but opening
+        # one (a thread, the file, the pragmas) on every request past the pool's size is not.
+        engine = EngineConfig(
+            connect_args={"timeout": 10}, hide_parameters=True, module=one_hop_dbapi(), pool_size=20, max_overflow=20
+        )
     else:
         engine = EngineConfig(pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
     # hide_parameters: a database error's message would otherwise carry the statement's values (notes, names,

@@ -23,6 +23,10 @@ from tests.conftest import Database, login, post_form
 from tests.support.checkins import today_for
 from tests.test_sharing_support import share
 
+# JSON answers, a unique key under concurrent replays, booleans and dates in SQL: run on PostgreSQL too.
+pytestmark = pytest.mark.dialect_sensitive
+
+
 ALL_SHARED = ["mood_sleep", "questionnaires"]
 
 

@@ -133,8 +133,13 @@ def test_browse_lists_every_module_and_card(patient_client: TestClient) -> None:
     response = patient_client.get("/skills")
     assert response.status_code == 200
     html = response.text
+    # The overview: one tile per module (not a wall of cards), and every card once more in the hidden list the
+    # page script filters as you type (also offline).
     for module in CATALOGUE.modules():
-        assert f'id="module-{module.id}-h">{escape(module.title)}</h2>' in html
+        assert f'id="module-{module.id}-h">{escape(module.title)}</span>' in html
+        assert f'href="/skills?module={module.id}"' in html
+    overview = html[: html.index("data-skill-all")]
+    assert 'href="/skills/stop"' not in overview
     for card in CATALOGUE.cards:
         assert f'href="/skills/{card.id}"' in html
     # Personal (favourites), so only kept offline when the person turned offline use on.

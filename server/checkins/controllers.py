@@ -14,11 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server import localtime as dates
 from server.accounts.guards import patient_only
 from server.accounts.models import User
-from server.checkins import charts, events, logic, progress, sober, triggers
-from server.checkins.export import csv_chunks, export_json_bytes
+from server.checkins import charts, events, logic, measures, progress, sober, triggers
+from server.checkins.export import EXPORT_SECTIONS_KEY, csv_chunks, export_json_bytes
 from server.checkins.forms import (
-    DIARY_ACTED,
-    DIARY_SCALES,
     CheckInForm,
     CravingForm,
     CravingUpdateForm,
@@ -41,31 +39,7 @@ from server.web.responses import is_htmx, redirect_to, url
 from server.web.responses import render as _page
 from server.web.templating import TEMPLATES_DIR
 
-MOOD_WORDS = {0: _l("very low"), 5: _l("okay"), 10: _l("very good")}
-CRAVING_WORDS = {0: _l("none"), 5: _l("medium"), 10: _l("strongest")}
-EMOTIONS = (
-    ("emo_sadness", _l("Sadness")),
-    ("emo_anger", _l("Anger")),
-    ("emo_fear", _l("Fear")),
-    ("emo_shame", _l("Shame or guilt")),
-    ("emo_joy", _l("Joy")),
-)
-URGES = (
-    ("urge_use", "acted_use", _l("Urge to use")),
-    ("urge_self_harm", "acted_self_harm", _l("Urge to hurt myself")),
-    ("urge_quit_treatment", "acted_quit_treatment", _l("Urge to quit treatment")),
-)
-SKILLS_SCALE = (
-    (0, _l("Didn't think about or use skills")),
-    (1, _l("Thought about them, didn't use them, didn't want to")),
-    (2, _l("Thought about them, didn't use them, wanted to")),
-    (3, _l("Tried, but couldn't use them")),
-    (4, _l("Tried, could use them, but they didn't help")),
-    (5, _l("Tried, could use them, and they helped")),
-    (6, _l("Didn't try, used them anyway, didn't help")),
-    (7, _l("Didn't try, used them anyway, and they helped")),
-)
-MEDICATION = (("yes", _l("Yes")), ("no", _l("No")), ("na", _l("Not for me")))
+CRAVING_WORDS = measures.BY_NAME["craving"].words
 ACTIONS = (
     ("skill", _l("Used a skill")),
     ("called", _l("Called or texted someone")),
@@ -97,27 +71,20 @@ def _crisis_partial_exists() -> bool:
     return (TEMPLATES_DIR / CRISIS_PARTIAL).is_file()
 
 
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def checkin_values(row: CheckIn) -> dict[str, Any]:
     """A stored check-in as form values (strings), for editing."""
-    values: dict[str, Any] = {
-        name: _str(getattr(row, name))
-        for name in ("mood", "craving", "substances", "amount", "sleep_hours", "medication", "note")
-    }
-    values["used"] = "yes" if row.used else "no"
-    values["triggers"] = list(row.triggers)
-    for name in (*DIARY_SCALES, *DIARY_ACTED):
-        values[name] = _str(getattr(row, name))
+    values: dict[str, Any] = {m.name: m.form_value(getattr(row, m.name)) for m in measures.MEASURES}
+    values.update(substances=row.substances, amount=row.amount, note=row.note, triggers=list(row.triggers))
     return values
+
+
+def measure_context() -> dict[str, Any]:
+    """What the check-in templates need to lay out the measures (see `server.checkins.measures`)."""
+    return {
+        "measures_in": measures.in_group,
+        "measure": measures.BY_NAME,
+        "followers": measures.followers(),
+    }
 
 
 def _parse_day(raw: str | None) -> date | None:
@@ -165,12 +132,7 @@ class CheckInController(Controller):
             "today": dates.local_today(user),
             "trigger_choices": offered,
             "diary_on": await logic.diary_card_on(db, user.id),
-            "mood_words": MOOD_WORDS,
-            "craving_words": CRAVING_WORDS,
-            "emotions": EMOTIONS,
-            "urges": URGES,
-            "skills_scale": SKILLS_SCALE,
-            "medication_choices": MEDICATION,
+            **measure_context(),
         }
 
     @get("/checkin", media_type=HTML, name="checkins:checkin_page")
@@ -282,10 +244,7 @@ class CheckInController(Controller):
                 for rev in await logic.revisions_for(db, pk(row))
             ],
             "encouragement": logic.encouragement(row.local_date),
-            "emotions": EMOTIONS,
-            "urges": URGES,
-            "skills_scale": dict(SKILLS_SCALE),
-            "medication_labels": dict(MEDICATION),
+            **measure_context(),
             "today": dates.local_today(user),
         }
 
@@ -473,7 +432,11 @@ class CheckInController(Controller):
             "trigger_labels": [trigger_set.label(t) for t in row.triggers],
             "values": values
             if values is not None
-            else {"outcome": row.outcome, "intensity_after": _str(row.intensity_after), "note": row.note},
+            else {
+                "outcome": row.outcome,
+                "intensity_after": "" if row.intensity_after is None else str(row.intensity_after),
+                "note": row.note,
+            },
             "errors": errors or {},
             "action_labels": dict(ACTIONS),
             "outcomes": OUTCOMES,
@@ -723,7 +686,7 @@ class CheckInController(Controller):
     @get("/export.json", name="checkins:export_json")
     async def export_json(self, request: Request, db_session: DbSession) -> Response[bytes]:
         user: User = request.user
-        body = await export_json_bytes(db_session, user)
+        body = await export_json_bytes(db_session, user, request.app.state.get(EXPORT_SECTIONS_KEY, ()))
         return Response(
             body,
             media_type="application/json",

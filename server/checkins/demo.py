@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import localtime as dates
 from server.accounts.models import User
+from server.checkins.measures import MEASURES
 from server.checkins.models import (
     CheckIn,
     CheckInPreference,
@@ -79,22 +80,18 @@ async def _history(
             triggers=picked,
             used=used,
             substances="alcohol" if used else "",
-            sleep_hours=round(rng.uniform(5, 8.5) * 2) / 2,
-            medication=rng.choice(("yes", "yes", "yes", "no")),
-            note=rng.choice(NOTES),
             late=late,
             client_created_at=created,
             created_at=created,
             updated_at=created,
             idempotency_key=_key(),
         )
-        if diary:
-            row.diary = True
-            row.emo_sadness, row.emo_anger, row.emo_fear = (rng.randint(0, 4) for _ in range(3))
-            row.emo_shame, row.emo_joy = rng.randint(0, 3), rng.randint(1, 5)
-            row.urge_use, row.urge_self_harm, row.urge_quit_treatment = rng.randint(0, 4), 0, rng.randint(0, 2)
-            row.acted_use, row.acted_self_harm, row.acted_quit_treatment = used, False, False
-            row.skills_used = rng.choice((2, 4, 5, 5, 7))
+        # Every other measure from its demo values in the spec (the diary card's only for diary-card users).
+        for measure in MEASURES:
+            if measure.demo is not None and (diary or measure.group != "diary"):
+                setattr(row, measure.name, measure.demo(rng, used))
+        row.note = rng.choice(NOTES)
+        row.diary = diary
         db.add(row)
         await db.flush()
         for trigger_id in picked:

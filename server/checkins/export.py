@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -17,16 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
+from server.checkins import measures
 from server.checkins.models import CheckIn, CheckInPreference, CravingLog, SoberReset, SobrietyDate, TriggerPreference
 from server.checkins.triggers import build_set
 from server.db import utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 
+# Every measure of the spec (server/checkins/measures.py), with the details that come with a check-in.
 CHECKIN_FIELDS = (
-    "local_date", "mood", "craving", "triggers", "used", "substances", "amount", "sleep_hours", "medication",
-    "note", "diary", "emo_sadness", "emo_anger", "emo_fear", "emo_shame", "emo_joy", "urge_use", "urge_self_harm",
-    "urge_quit_treatment", "acted_use", "acted_self_harm", "acted_quit_treatment", "skills_used", "late",
+    "local_date", *measures.names(), "triggers", "substances", "amount", "note", "diary", "late",
     "client_created_at", "created_at", "updated_at",
 )  # fmt: skip
 CRAVING_FIELDS = (
@@ -40,14 +40,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # The CSV's first row, in the person's language; the JSON export keeps the field names, which programs read.
 COLUMN_LABELS = {
-    "record": _l("Record"), "id": _l("Number"), "local_date": _l("Day"), "mood": _l("Mood"),
-    "craving": _l("Craving"), "triggers": _l("Triggers"), "used": _l("Used"), "substances": _l("What was used"),
-    "amount": _l("How much"), "sleep_hours": _l("Hours slept"), "medication": _l("Medication"), "note": _l("Note"),
-    "diary": _l("Diary card"), "emo_sadness": _l("Sadness"), "emo_anger": _l("Anger"), "emo_fear": _l("Fear"),
-    "emo_shame": _l("Shame or guilt"), "emo_joy": _l("Joy"), "urge_use": _l("Urge to use"),
-    "urge_self_harm": _l("Urge to hurt myself"), "urge_quit_treatment": _l("Urge to quit treatment"),
-    "acted_use": _l("Acted on the urge to use"), "acted_self_harm": _l("Acted on the urge to hurt myself"),
-    "acted_quit_treatment": _l("Acted on the urge to quit treatment"), "skills_used": _l("Skills used"),
+    **{m.name: m.label for m in measures.MEASURES},
+    "record": _l("Record"), "id": _l("Number"), "local_date": _l("Day"), "triggers": _l("Triggers"),
+    "substances": _l("What was used"), "amount": _l("How much"), "note": _l("Note"), "diary": _l("Diary card"),
     "late": _l("Filled in later"), "client_created_at": _l("Written on the phone at"),
     "created_at": _l("Saved at"), "updated_at": _l("Changed at"), "occurred_at": _l("When"),
     "intensity": _l("Strength"), "where_with": _l("Where and who with"), "action": _l("What I did"),
@@ -118,7 +113,13 @@ async def csv_chunks(db: AsyncSession, user_id: int) -> AsyncIterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-async def export_json_bytes(db: AsyncSession, user: User) -> bytes:
+# Other domains add their own part of the JSON export (e.g. the aftercare plan) without check-ins importing them:
+# `app.py` lists async callables (db, user) -> {key: data} in the application state under this key.
+EXPORT_SECTIONS_KEY = "patient_export_sections"
+ExportSection = Callable[[AsyncSession, User], Awaitable[dict[str, Any]]]
+
+
+async def export_json_bytes(db: AsyncSession, user: User, sections: Sequence[ExportSection] = ()) -> bytes:
     assert user.id is not None
     data: dict[str, Any] = {
         "exported_at": utcnow().isoformat(),
@@ -138,4 +139,6 @@ async def export_json_bytes(db: AsyncSession, user: User) -> bytes:
     data["triggers"] = [{"id": t.id, "label": t.label, "own": t.custom, "hidden": t.hidden} for t in trigger_set.all]
     checkin_pref = await db.get(CheckInPreference, user.id)
     data["diary_card_on"] = bool(checkin_pref and checkin_pref.diary_card)
+    for section in sections:
+        data.update(await section(db, user))
     return json.dumps(data, ensure_ascii=False, indent=1).encode()

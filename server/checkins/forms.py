@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, create_model, field_validator
 
+from server.checkins.measures import BY_NAME, MEASURES, Measure
 from server.checkins.models import NOTE_MAX, SHORT_NOTE_MAX, TEXT_MAX
 from server.i18n import gettext as _
 from server.web.forms import FormResult, ModelT, validate
@@ -51,47 +52,43 @@ class Submission(BaseModel):
         return value
 
 
-class CheckInForm(Submission):
+def _measure_field(measure: Measure) -> tuple[Any, Any]:
+    """The form field for one measure: its type, bounds and whether it may be left out."""
+    if measure.kind == "scale":
+        kind: Any = Annotated[int, Field(ge=int(measure.lo), le=int(measure.hi))]
+    elif measure.kind == "number":
+        kind = Annotated[float, Field(ge=measure.lo, le=measure.hi, allow_inf_nan=False)]
+    elif measure.kind == "choice":
+        kind = Literal[tuple(str(value) for value, _label in measure.choices)]
+    elif measure.kind == "yesno":
+        kind = Literal["yes", "no"]
+    else:
+        return (Check, False)
+    return (kind, ...) if measure.required else (kind | None, None)
+
+
+if TYPE_CHECKING:
+    MeasureFields = BaseModel
+else:
+    # One field per measure in `server.checkins.measures` (a new measure needs nothing here).
+    MeasureFields = create_model("MeasureFields", **{m.name: _measure_field(m) for m in MEASURES})
+
+
+class CheckInForm(Submission, MeasureFields):
+    """The check-in: the measures (from the spec) plus the details that come with them."""
+
     date: dt.date | None = None
     # The version of the day's check-in the form was opened on (its key), empty for a new one. A save whose base
     # is not the stored version was filled in without seeing it (another device, or offline): both are kept.
     base: str | None = Field(default=None, max_length=64)
-    mood: Scale10
-    craving: Scale10
     triggers: list[str] = Field(default_factory=list, max_length=60)
-    used: Literal["yes", "no"]
     substances: Text = Field(default="", max_length=TEXT_MAX)
     amount: Text = Field(default="", max_length=TEXT_MAX)
-    sleep_hours: float | None = Field(default=None, ge=0, le=24, allow_inf_nan=False)
-    medication: Literal["yes", "no", "na"] | None = None
     note: Text = Field(default="", max_length=NOTE_MAX)
-    # DBT diary card (only read when the patient has it switched on)
-    emo_sadness: Scale5 | None = None
-    emo_anger: Scale5 | None = None
-    emo_fear: Scale5 | None = None
-    emo_shame: Scale5 | None = None
-    emo_joy: Scale5 | None = None
-    urge_use: Scale5 | None = None
-    urge_self_harm: Scale5 | None = None
-    urge_quit_treatment: Scale5 | None = None
-    acted_use: Check = False
-    acted_self_harm: Check = False
-    acted_quit_treatment: Check = False
-    skills_used: Annotated[int, Field(ge=0, le=7)] | None = None
 
-
-DIARY_SCALES = (
-    "emo_sadness",
-    "emo_anger",
-    "emo_fear",
-    "emo_shame",
-    "emo_joy",
-    "urge_use",
-    "urge_self_harm",
-    "urge_quit_treatment",
-    "skills_used",
-)
-DIARY_ACTED = ("acted_use", "acted_self_harm", "acted_quit_treatment")
+    def measure_values(self) -> dict[str, Any]:
+        """Every measure's answer as the column stores it."""
+        return {m.name: m.stored(getattr(self, m.name)) for m in MEASURES}
 
 
 class CravingForm(Submission):
@@ -144,15 +141,9 @@ class DiarySettingForm(BaseModel):
 
 
 def field_message(field: str, kind: str) -> str | None:
+    if field in BY_NAME:
+        return BY_NAME[field].message(kind)
     messages = {
-        ("used", "missing"): _("Please choose yes or no. There's no wrong answer."),
-        ("used", "literal_error"): _("Please choose yes or no. There's no wrong answer."),
-        ("sleep_hours", "less_than_equal"): _("Please enter 24 hours or less."),
-        ("sleep_hours", "greater_than_equal"): _("Please enter 0 hours or more."),
-        ("sleep_hours", "float_parsing"): _("Please enter a number of hours, like 7 or 6.5."),
-        ("sleep_hours", "finite_number"): _("Please enter a number of hours, like 7 or 6.5."),
-        ("mood", "missing"): _("Please pick a number for your mood, from 0 to 10."),
-        ("craving", "missing"): _("Please pick a number for your craving, from 0 to 10. 0 means none."),
         ("intensity", "missing"): _("Please pick how strong the craving is, from 0 to 10."),
         ("action", "missing"): _("Please pick what you did. “Nothing” is a fine answer."),
         ("date", "date_parsing"): _("Please enter a date like 2026-11-23."),

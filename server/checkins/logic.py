@@ -31,7 +31,8 @@ from sqlmodel import col
 
 from server import localtime as dates
 from server.accounts.models import User
-from server.checkins.forms import DIARY_ACTED, DIARY_SCALES, CheckInForm, CravingForm
+from server.checkins import measures
+from server.checkins.forms import CheckInForm, CravingForm
 from server.checkins.models import (
     CheckIn,
     CheckInPreference,
@@ -152,28 +153,30 @@ def checkin_editable(user: User, checkin: CheckIn, when: datetime) -> bool:
     return checkin.late and dates.local_date_of(user, checkin.created_at) == today
 
 
+DETAILS = ("triggers", "substances", "amount", "note", "diary")  # what a check-in holds besides its measures
+
+
 def _apply_checkin(row: CheckIn, form: CheckInForm, include_diary: bool) -> None:
-    row.mood = form.mood
-    row.craving = form.craving
+    """Copy the answers onto the row, measure by measure from the spec. The diary card's measures are only
+    written when the form showed the diary card (otherwise what is stored stays); a diary card with nothing
+    filled in is stored as none at all."""
+    values = form.measure_values()
+    diary = {m.name for m in measures.DIARY}
+    filled = any(values[name] not in (None, False) for name in diary)
+    for name, value in values.items():
+        if name not in diary:
+            setattr(row, name, value)
+        elif include_diary:
+            setattr(row, name, value if filled else None)
+    if include_diary:
+        row.diary = filled
     row.triggers = dedupe(form.triggers)
-    row.used = form.used == "yes"
     row.substances = form.substances if row.used else ""
     row.amount = form.amount if row.used else ""
-    row.sleep_hours = form.sleep_hours
-    row.medication = form.medication or ""
     row.note = form.note
-    if include_diary:
-        scales = {name: getattr(form, name) for name in DIARY_SCALES}
-        filled = any(v is not None for v in scales.values()) or any(getattr(form, n) for n in DIARY_ACTED)
-        row.diary = filled
-        for name, value in scales.items():
-            setattr(row, name, value if filled else None)
-        for name in DIARY_ACTED:
-            setattr(row, name, bool(getattr(form, name)) if filled else None)
 
 
-REVISION_FIELDS = ("mood", "craving", "triggers", "used", "substances", "amount", "sleep_hours", "medication",
-                   "note", "diary", *DIARY_SCALES, *DIARY_ACTED)  # fmt: skip
+REVISION_FIELDS = (*measures.names(), *DETAILS)
 
 
 def _answers(row: CheckIn) -> dict[str, Any]:
@@ -306,7 +309,7 @@ async def _save_checkin_once(
     known = await trigger_set(db, user.id)
     if unknown_triggers(form.triggers, known):
         return SaveResult(errors={"triggers": _("One of these triggers isn't in your list. Please choose again.")})
-    if form.used == "yes" and not form.substances:
+    if form.measure_values()["used"] and not form.substances:
         return SaveResult(errors={"substances": _("Please say what you used. One word is enough, like “alcohol”.")})
 
     row = await get_checkin_for_day(db, user.id, day)
@@ -318,11 +321,12 @@ async def _save_checkin_once(
         )
     try:
         if row is None:
+            answers = form.measure_values()
             row = CheckIn(
                 user_id=user.id,
                 local_date=day,
-                mood=form.mood,
-                craving=form.craving,
+                mood=answers["mood"],
+                craving=answers["craving"],
                 late=day < made_on,
                 client_created_at=client_time,
                 created_at=now,
@@ -337,7 +341,8 @@ async def _save_checkin_once(
             # An older edit arriving after a newer one: the newer answers stay; if whoever filled this one in
             # never saw them (another device, or offline), these are kept where the person can see them.
             if form.base != row.idempotency_key:
-                incoming = CheckIn(user_id=user.id, local_date=day, mood=form.mood, craving=form.craving)
+                answers = form.measure_values()
+                incoming = CheckIn(user_id=user.id, local_date=day, mood=answers["mood"], craving=answers["craving"])
                 _apply_checkin(incoming, form, include_diary)
                 db.add(_revision(row, _answers(incoming), "older", client_time, now))
         else:

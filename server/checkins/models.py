@@ -50,11 +50,12 @@ Tables (all rows belong to one patient, `user_id` → `user_account.id` ON DELET
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from server.checkins.measures import MEASURES
 from server.db import utc_field
 
 NOTE_MAX = 5000
@@ -62,7 +63,31 @@ SHORT_NOTE_MAX = 2000
 TEXT_MAX = 200
 
 
-class CheckIn(SQLModel, table=True):
+def _measure_columns() -> type[SQLModel]:
+    """A base class with one column per measure in `server.checkins.measures.MEASURES`: a measure added there gets
+    its column here without touching this file. `CheckIn` below also declares the measures that were here before
+    the spec (code reads those by attribute, typed); a declaration there wins over the one made here."""
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__module__": __name__}
+    for measure in MEASURES:
+        if measure.kind == "choice":
+            annotations[measure.name] = str
+            width = max(len(str(value)) for value, _label in measure.choices)
+            namespace[measure.name] = Field(default="", max_length=width)
+        else:
+            annotations[measure.name] = measure.python_type | None
+            namespace[measure.name] = Field(default=None)
+    namespace["__annotations__"] = annotations
+    return type("MeasureColumns", (SQLModel,), namespace)
+
+
+if TYPE_CHECKING:
+    MeasureColumns = SQLModel
+else:
+    MeasureColumns = _measure_columns()
+
+
+class CheckIn(MeasureColumns, table=True):
     __tablename__ = "checkin"
     __table_args__ = (
         UniqueConstraint("user_id", "local_date", name="uq_checkin_user_day"),

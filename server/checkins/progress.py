@@ -9,12 +9,17 @@ Public functions (the sharing engineer's weekly summaries can build on these):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Float, Integer, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
+from server.checkins import measures
+from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, TriggerHit
 from server.checkins.triggers import TriggerSet
 from server.localtime import date_range
@@ -32,6 +37,7 @@ class DayPoint:
     late: bool = False
     craving_logs: int = 0
     max_logged: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # the Progress measures' answers (measures.on_progress)
 
     @property
     def checked_in(self) -> bool:
@@ -53,6 +59,7 @@ class RangeSummary:
     cravings_passed: int
     cravings_used: int
     late_days: int
+    measures: tuple[tuple[Measure, Any], ...] = ()  # each Progress measure with its aggregate over the range
 
 
 @dataclass(frozen=True)
@@ -63,24 +70,48 @@ class TriggerStat:
     avg_craving: float
 
 
+def _days(
+    model: type[CheckIn] | type[CravingLog] | type[TriggerHit], user_id: int, start: date, end: date
+) -> tuple[ColumnElement[bool], ...]:
+    """One person's rows from start to end (local days, inclusive)."""
+    day = col(model.local_date)
+    return (col(model.user_id) == user_id, day >= start, day <= end)
+
+
+def _column(measure: Measure) -> ColumnElement[Any]:
+    column: ColumnElement[Any] = CheckIn.__table__.c[measure.name]  # type: ignore[attr-defined]
+    return column
+
+
 async def daily_points(db: AsyncSession, user_id: int, start: date, end: date) -> list[DayPoint]:
     """One point per date from start to end (inclusive); days without a check-in have None values."""
+    shown = measures.on_progress()
     checkins = (
         await db.execute(
-            select(CheckIn.local_date, CheckIn.id, CheckIn.mood, CheckIn.craving, CheckIn.used, CheckIn.late).where(
-                CheckIn.user_id == user_id, CheckIn.local_date >= start, CheckIn.local_date <= end
-            )
+            select(
+                col(CheckIn.local_date),
+                col(CheckIn.id),
+                col(CheckIn.mood),
+                col(CheckIn.craving),
+                col(CheckIn.used),
+                col(CheckIn.late),
+                *(_column(m) for m in shown),
+            ).where(*_days(CheckIn, user_id, start, end))
         )
     ).all()
     logs = (
         await db.execute(
-            select(CravingLog.local_date, func.count(CravingLog.id), func.max(CravingLog.intensity))
-            .where(CravingLog.user_id == user_id, CravingLog.local_date >= start, CravingLog.local_date <= end)
+            select(
+                CravingLog.local_date,
+                func.count(col(CravingLog.id)).label("logs"),
+                func.max(CravingLog.intensity).label("peak"),
+            )
+            .where(*_days(CravingLog, user_id, start, end))
             .group_by(CravingLog.local_date)
         )
     ).all()
-    by_day = {row[0]: row for row in checkins}
-    log_by_day = {row[0]: (int(row[1]), row[2]) for row in logs}
+    by_day = {row.local_date: row for row in checkins}
+    log_by_day = {row.local_date: (int(row.logs), row.peak) for row in logs}
     points = []
     for day in date_range(start, end):
         count, peak = log_by_day.get(day, (0, None))
@@ -91,13 +122,14 @@ async def daily_points(db: AsyncSession, user_id: int, start: date, end: date) -
             points.append(
                 DayPoint(
                     day=day,
-                    checkin_id=row[1],
-                    mood=row[2],
-                    craving=row[3],
-                    used=bool(row[4]),
-                    late=bool(row[5]),
+                    checkin_id=row.id,
+                    mood=row.mood,
+                    craving=row.craving,
+                    used=bool(row.used),
+                    late=bool(row.late),
                     craving_logs=count,
                     max_logged=peak,
+                    values={m.name: row._mapping[m.name] for m in shown},
                 )
             )
     return points
@@ -107,29 +139,66 @@ def _as_int(flag: object) -> object:
     return case((flag == True, 1), else_=0)  # noqa: E712  (SQL expression, not a Python comparison)
 
 
+def _aggregate(measure: Measure) -> ColumnElement[Any]:
+    """The measure's aggregate over a range, in SQL (ignoring days it wasn't answered); "last" is read apart."""
+    column = _column(measure)
+    if measure.aggregate == "mean":
+        return func.avg(cast(column, Float)).label(measure.name)
+    if measure.aggregate == "sum":
+        return func.sum(column).label(measure.name)
+    if measure.aggregate == "any":
+        return func.max(case((column.is_(None), None), (column == True, 1), else_=0)).label(measure.name)  # noqa: E712
+    return func.max(column).label(measure.name)
+
+
+async def _measure_figures(db: AsyncSession, user_id: int, start: date, end: date) -> tuple[tuple[Measure, Any], ...]:
+    shown = measures.on_progress()
+    if not shown:
+        return ()
+    in_range = _days(CheckIn, user_id, start, end)
+    row = (await db.execute(select(*(_aggregate(m) for m in shown if m.aggregate != "last")).where(*in_range))).one()
+    figures: list[tuple[Measure, Any]] = []
+    for m in shown:
+        if m.aggregate == "last":
+            value = await db.scalar(
+                select(_column(m))
+                .where(*in_range, _column(m).is_not(None))
+                .order_by(col(CheckIn.local_date).desc())
+                .limit(1)
+            )
+        else:
+            value = row._mapping[m.name]
+            if m.aggregate == "any" and value is not None:
+                value = bool(value)
+            elif isinstance(value, float | int) and not isinstance(value, bool):
+                value = round(float(value), 1)
+        figures.append((m, value))
+    return tuple(figures)
+
+
 async def range_summary(db: AsyncSession, user_id: int, start: date, end: date) -> RangeSummary:
     row = (
         await db.execute(
             select(
-                func.count(CheckIn.id),
-                func.coalesce(func.sum(_as_int(CheckIn.used)), 0),
-                func.coalesce(func.sum(_as_int(CheckIn.late)), 0),
-                func.avg(cast(CheckIn.mood, Integer)),
-                func.avg(cast(CheckIn.craving, Integer)),
-            ).where(CheckIn.user_id == user_id, CheckIn.local_date >= start, CheckIn.local_date <= end)
+                func.count(CheckIn.id).label("checkins"),
+                func.coalesce(func.sum(_as_int(CheckIn.used)), 0).label("used"),
+                func.coalesce(func.sum(_as_int(CheckIn.late)), 0).label("late"),
+                func.avg(cast(CheckIn.mood, Integer)).label("mood"),
+                func.avg(cast(CheckIn.craving, Integer)).label("craving"),
+            ).where(*_days(CheckIn, user_id, start, end))
         )
     ).one()
     logs = (
         await db.execute(
             select(
-                func.count(CravingLog.id),
-                func.coalesce(func.sum(case((CravingLog.outcome == "passed", 1), else_=0)), 0),
-                func.coalesce(func.sum(case((CravingLog.outcome == "used", 1), else_=0)), 0),
-            ).where(CravingLog.user_id == user_id, CravingLog.local_date >= start, CravingLog.local_date <= end)
+                func.count(CravingLog.id).label("logs"),
+                func.coalesce(func.sum(case((CravingLog.outcome == "passed", 1), else_=0)), 0).label("passed"),
+                func.coalesce(func.sum(case((CravingLog.outcome == "used", 1), else_=0)), 0).label("used"),
+            ).where(*_days(CravingLog, user_id, start, end))
         )
     ).one()
     days = (end - start).days + 1
-    checkin_days, used_days = int(row[0]), int(row[1])
+    checkin_days, used_days = int(row.checkins), int(row.used)
     return RangeSummary(
         start=start,
         end=end,
@@ -138,12 +207,13 @@ async def range_summary(db: AsyncSession, user_id: int, start: date, end: date) 
         used_days=used_days,
         not_used_days=checkin_days - used_days,
         missing_days=days - checkin_days,
-        avg_mood=float(row[3]) if row[3] is not None else None,
-        avg_craving=float(row[4]) if row[4] is not None else None,
-        craving_logs=int(logs[0]),
-        cravings_passed=int(logs[1]),
-        cravings_used=int(logs[2]),
-        late_days=int(row[2]),
+        avg_mood=float(row.mood) if row.mood is not None else None,
+        avg_craving=float(row.craving) if row.craving is not None else None,
+        craving_logs=int(logs.logs),
+        cravings_passed=int(logs.passed),
+        cravings_used=int(logs.used),
+        late_days=int(row.late),
+        measures=await _measure_figures(db, user_id, start, end),
     )
 
 
@@ -152,17 +222,24 @@ async def top_triggers(
 ) -> list[TriggerStat]:
     """Triggers ticked on check-ins and craving logs in the range, most frequent first, with the average
     craving (the check-in's craving, or the craving log's intensity) when they were ticked."""
-    count = func.count(TriggerHit.id)
+    count = func.count(col(TriggerHit.id))
     rows = (
         await db.execute(
-            select(TriggerHit.trigger_id, count, func.avg(cast(TriggerHit.intensity, Integer)))
-            .where(TriggerHit.user_id == user_id, TriggerHit.local_date >= start, TriggerHit.local_date <= end)
+            select(
+                col(TriggerHit.trigger_id),
+                count.label("times"),
+                func.avg(cast(TriggerHit.intensity, Integer)).label("avg"),
+            )
+            .where(*_days(TriggerHit, user_id, start, end))
             .group_by(TriggerHit.trigger_id)
             .order_by(count.desc(), TriggerHit.trigger_id)
             .limit(limit)
         )
     ).all()
-    return [TriggerStat(tid, labels.label(tid), int(n), round(float(avg), 1)) for tid, n, avg in rows]
+    return [
+        TriggerStat(row.trigger_id, labels.label(row.trigger_id), int(row.times), round(float(row.avg), 1))
+        for row in rows
+    ]
 
 
 def range_start(end: date, days: int) -> date:

@@ -47,7 +47,7 @@ from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.localtime import local_date_of, local_datetime
-from server.sharing import dashboard
+from server.sharing import dashboard, extensions
 from server.sharing import patient as patient_side
 from server.sharing.access import AccessGrant, require_shared_view, require_shared_views
 from server.sharing.charts import sparkline
@@ -443,6 +443,7 @@ class TherapistController(Controller):
             "redisclosure": consent_service.redisclosure_notice(),
             "redisclosure_translation": consent_service.redisclosure_translation(current_locale.get()),
         }
+        context.update(await extensions.dashboard_context(db_session, therapist, grants, now))
         return render(request, "sharing/dashboard.html", context, partial="sharing/_dashboard_rows.html")
 
     @post("/patients/{patient_id:int}/reviewed", name="sharing:mark_reviewed")
@@ -518,6 +519,7 @@ class TherapistController(Controller):
             "consent_ends": long_date(_local_day(grant.patient, grant.consent.ends_at - timedelta(seconds=1))),
             "thresholds": thresholds,
         }
+        context.update(await extensions.week_context(db, therapist, grant))
         return render(request, "sharing/patient.html", context, partial="sharing/_week.html", status_code=status_code)
 
     @get("/patients/{patient_id:int}", name="sharing:patient")
@@ -538,11 +540,12 @@ class TherapistController(Controller):
         grant = await require_shared_view(db_session, therapist, patient_id, label, kind=f"export_{ext}")
         thresholds = await _thresholds(db_session, therapist)
         summary = await weekly_summary(db_session, grant.week_request(), thresholds)
+        extra = await extensions.week_rows(db_session, therapist, grant)
         if ext == "csv":
-            content, media = summary_csv(summary, grant.patient.display_name), "text/csv; charset=utf-8"
+            content, media = summary_csv(summary, grant.patient.display_name, extra), "text/csv; charset=utf-8"
         else:
             clinic = await db_session.get(Clinic, therapist.clinic_id)
-            content = summary_pdf(summary, grant.patient.display_name, clinic.name if clinic else "")
+            content = summary_pdf(summary, grant.patient.display_name, clinic.name if clinic else "", extra)
             media = "application/pdf"
         return Response(
             content=content,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +62,11 @@ class Row:
     daily: bool = False  # a per-day value, also shown in the PDF's day-by-day grid
 
 
+def _measure_rows(summary: WeeklySummary, category: str, section: str) -> list[Row]:
+    """The category's check-in measures from the spec (server/checkins/measures.py), each with its week figure."""
+    return [Row(section, str(m.label), m.aggregate_text(value)) for m, value in summary.measure_figures(category)]
+
+
 def summary_rows(summary: WeeklySummary) -> list[Row]:
     """Every figure of the summary as (section, measure, value), in reading order. Only shared categories."""
     rows: list[Row] = []
@@ -81,8 +86,8 @@ def summary_rows(summary: WeeklySummary) -> list[Row]:
             Row(sec, _("Lowest mood"), _num(s.mood_min)),
             Row(sec, _("Highest mood"), _num(s.mood_max)),
             Row(sec, _("Change from the week before"), _num(s.mood_change)),
-            Row(sec, _("Average sleep (hours)"), _num(s.sleep_avg)),
         ]
+        rows += _measure_rows(s, "mood_sleep", sec)
         rows += [
             Row(sec, _("Mood on %(day)s") % {"day": weekday_name(d)}, _num(v), daily=True) for d, v in s.mood_by_day
         ]
@@ -100,10 +105,12 @@ def summary_rows(summary: WeeklySummary) -> list[Row]:
             for d, v in s.craving_by_day
         ]
         rows += [Row(sec, _("Trigger"), f"{label} ({n})") for label, n in s.top_triggers]
+        rows += _measure_rows(s, "cravings_triggers", sec)
     if s.shares("substance_use") and s.use_days is not None:
         sec = _("Substance use")
         rows.append(Row(sec, _("Days with use"), _num(len(s.use_days))))
         rows += [Row(sec, _("Used on"), weekday_name(d)) for d in s.use_days]
+        rows += _measure_rows(s, "substance_use", sec)
     if s.shares("diary_card"):
         sec = _("DBT diary card")
         rows.append(Row(sec, _("Days with a diary card"), _num(len(s.diary_days))))
@@ -116,6 +123,7 @@ def summary_rows(summary: WeeklySummary) -> list[Row]:
                     _("yes") if s.acted_on.get(kind) else _("no"),
                 )
             )
+        rows += _measure_rows(s, "diary_card", sec)
     if s.shares("skill_practice") and s.skills_count is not None:
         sec = _("Skill practice")
         rows += [
@@ -125,6 +133,7 @@ def summary_rows(summary: WeeklySummary) -> list[Row]:
         rows += [Row(sec, _("Card"), f"{title} ({n})") for title, n in s.skills_top]
         rows += [Row(sec, _("Homework finished"), title) for title in s.homework_done]
         rows += [Row(sec, _("Homework still open"), title) for title in s.homework_open]
+        rows += _measure_rows(s, "skill_practice", sec)
     if s.shares("attendance") and s.groups_scheduled is not None:
         sec = _("Group attendance")
         rows += [
@@ -132,6 +141,7 @@ def summary_rows(summary: WeeklySummary) -> list[Row]:
             Row(sec, _("Attended"), _num(s.groups_attended)),
             Row(sec, _("Missed"), _num(s.groups_missed)),
         ]
+        rows += _measure_rows(s, "attendance", sec)
     if s.shares("notes"):
         sec = _("Notes")
         rows += [Row(sec, weekday_name(d), text) for d, text in s.notes]
@@ -143,7 +153,7 @@ def export_filename(summary: WeeklySummary, ext: str) -> str:
     return f"steady-week-{summary.week.label}-patient-{summary.patient_id}.{ext}"
 
 
-def summary_csv(summary: WeeklySummary, patient_name: str) -> bytes:
+def summary_csv(summary: WeeklySummary, patient_name: str, extra: Sequence[Row] = ()) -> bytes:
     """UTF-8 CSV with a BOM (spreadsheets read accents right); the § 2.32 notice comes first."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -152,7 +162,7 @@ def summary_csv(summary: WeeklySummary, patient_name: str) -> bytes:
     writer.writerow([_("Week"), summary.week.label, week_range_text(summary)])
     writer.writerow([])
     writer.writerow([_("Section"), _("Measure"), _("Value")])
-    for row in summary_rows(summary):
+    for row in [*summary_rows(summary), *extra]:
         writer.writerow([row.section, row.measure, _cell(row.value)])
     if summary.flags:
         writer.writerow([])
@@ -210,7 +220,7 @@ def _notice_rows(writer: _RowWriter) -> None:
         writer.writerow([_("Notice"), translation])
 
 
-def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> bytes:
+def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str, extra: Sequence[Row] = ()) -> bytes:
     """A one-page weekly diary-card summary (longer notes may run on); the § 2.32 notice is on every page."""
     regular, bold = _fonts()
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5, alignment=TA_LEFT)
@@ -272,7 +282,7 @@ def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> 
             )
         )
         story.append(table)
-    rows = [r for r in summary_rows(summary) if not r.daily]
+    rows = [r for r in [*summary_rows(summary), *extra] if not r.daily]
     current = None
     block: list[list[object]] = []
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -11,11 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Clinic, Role, User
+from server.checkins import measures
 from server.consent.forms import ConsentFormSpec, ends_label_for
 from server.consent.models import Consent
 from server.consent.program import program_bounds
 from server.consent.service import active_consent, as_utc, sign_consent
-from server.consent.wording import THERAPIST_CATEGORIES, ConsentTerms, consent_sections, long_date, plain_text
+from server.consent.wording import (
+    THERAPIST_CATEGORIES,
+    CategoryOption,
+    ConsentTerms,
+    consent_sections,
+    long_date,
+    plain_text,
+)
 from server.db import pk, utcnow
 from server.i18n import gettext as _
 from server.localtime import local_datetime, local_today
@@ -49,6 +57,19 @@ def purpose_text(therapist: User) -> str:
     ) % {"name": therapist.display_name}
 
 
+def therapist_options() -> tuple[CategoryOption, ...]:
+    """The consent's categories, each hint also naming the check-in measures its own words don't cover yet
+    (a measure's `consent_phrase` in server/checkins/measures.py), in the reader's language."""
+    options = []
+    for option in THERAPIST_CATEGORIES:
+        extra = measures.consent_phrases(option.id)
+        if extra:
+            also = _("It also includes: %(list)s.") % {"list": ", ".join(extra)}
+            option = replace(option, hint=f"{option.hint} {also}")
+        options.append(option)
+    return tuple(options)
+
+
 def consent_title(therapist: User) -> str:
     return _("Consent to share my Steady information with %(name)s") % {"name": therapist.display_name}
 
@@ -64,7 +85,7 @@ async def consent_spec(db: AsyncSession, patient: User, therapist: User) -> Cons
         recipient_name=therapist.display_name,
         recipient_description=_("therapist at %(clinic)s") % {"clinic": clinic_name},
         purpose=purpose_text(therapist),
-        options=THERAPIST_CATEGORIES,
+        options=therapist_options(),
         what_notes=(
             _(
                 "With any of mood and sleep, cravings, substance use, the diary card or notes, %(name)s also sees on "

@@ -37,6 +37,8 @@ from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.checkins import measures
+from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerPreference
 from server.checkins.triggers import TriggerSet, build_set
 from server.i18n import current_locale, ngettext
@@ -119,7 +121,6 @@ class WeeklySummary:
     mood_by_day: list[tuple[date, int | None]] = field(default_factory=list)
     mood_prev_avg: float | None = None
     mood_change: float | None = None
-    sleep_avg: float | None = None
     # cravings_triggers
     craving_avg: float | None = None
     craving_peak: int | None = None
@@ -152,6 +153,19 @@ class WeeklySummary:
     craving_history: list[tuple[date, int | None]] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     highlights: list[str] = field(default_factory=list)
+    # the spec's measures with `summary=True` in a shared category: name -> the week's aggregate
+    measures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sleep_avg(self) -> float | None:
+        value = self.measures.get("sleep_hours")
+        return float(value) if value is not None else None
+
+    def measure_figures(self, category: str) -> list[tuple[Measure, Any]]:
+        """The category's generic measures with their aggregate for the week (only if the category is shared)."""
+        if not self.shares(category):
+            return []
+        return [(m, self.measures.get(m.name)) for m in measures.for_category(category, summary=True)]
 
     @property
     def empty_window(self) -> bool:
@@ -169,6 +183,13 @@ class WeeklySummary:
 
 
 _NO_URGES: dict[str, Any] = dict.fromkeys(URGE_KINDS)
+# Read for the week itself: the diary card's columns and every measure the summary shows generically.
+_WEEK_MEASURES = tuple(
+    dict.fromkeys(
+        [*(f"urge_{k}" for k in URGE_KINDS), *(f"acted_{k}" for k in URGE_KINDS), "skills_used"]
+        + [m.name for m in measures.MEASURES if m.summary]
+    )
+)
 
 
 @dataclass(slots=True)
@@ -179,7 +200,7 @@ class _CheckinRow:
     mood: int
     craving: int
     used: bool = False
-    sleep: float | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # the spec's measures (server/checkins/measures.py)
     triggers: list[str] = field(default_factory=list)
     urges: dict[str, Any] = field(default_factory=lambda: _NO_URGES)
     acted: dict[str, Any] = field(default_factory=lambda: _NO_URGES)
@@ -243,7 +264,7 @@ async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> d
     if not live:
         return data
 
-    ids = _ids(live, *CHECKIN_CATEGORIES)
+    ids = _ids(live, *CHECKIN_CATEGORIES, *measures.checkin_categories())
     if ids:
         # Two reads: mood and craving over the longer span (previous week, sparklines), then the rest of the
         # columns over the weeks themselves only, so a dashboard doesn't decode a month of JSON per patient.
@@ -258,38 +279,28 @@ async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> d
         for uid, day, mood, craving in rows:
             data[uid].checkins[day] = _CheckinRow(day=day, mood=int(mood), craving=int(craving))
         week_first, _week_last = _week_dates(live, ids)
+        table = CheckIn.__table__.c  # type: ignore[attr-defined]
         rows = await db.execute(
             select(
-                CheckIn.user_id,
-                CheckIn.local_date,
-                CheckIn.used,
-                CheckIn.sleep_hours,
-                CheckIn.triggers,
-                CheckIn.diary,
-                CheckIn.urge_use,
-                CheckIn.urge_self_harm,
-                CheckIn.urge_quit_treatment,
-                CheckIn.acted_use,
-                CheckIn.acted_self_harm,
-                CheckIn.acted_quit_treatment,
-                CheckIn.skills_used,
-            ).where(
-                CheckIn.user_id.in_(ids),  # type: ignore[attr-defined]
-                CheckIn.local_date >= week_first,
-                CheckIn.local_date <= last,
-            )
+                table.user_id,
+                table.local_date,
+                table.used,
+                table.triggers,
+                table.diary,
+                *(table[name] for name in _WEEK_MEASURES),
+            ).where(table.user_id.in_(ids), table.local_date >= week_first, table.local_date <= last)
         )
-        for row in rows:
-            found = data[row[0]].checkins.get(row[1])
+        for row in rows.mappings():
+            found = data[row["user_id"]].checkins.get(row["local_date"])
             if found is None:
                 continue  # written between the two reads: leave it for the next request
-            found.used = bool(row[2])
-            found.sleep = float(row[3]) if row[3] is not None else None
-            found.triggers = list(row[4] or [])
-            found.diary = bool(row[5])
-            found.urges = {"use": row[6], "self_harm": row[7], "quit_treatment": row[8]}
-            found.acted = {"use": row[9], "self_harm": row[10], "quit_treatment": row[11]}
-            found.skills_used = row[12]
+            found.used = bool(row["used"])
+            found.triggers = list(row["triggers"] or [])
+            found.diary = bool(row["diary"])
+            found.values = {name: row[name] for name in _WEEK_MEASURES}
+            found.urges = {kind: row[f"urge_{kind}"] for kind in URGE_KINDS}
+            found.acted = {kind: row[f"acted_{kind}"] for kind in URGE_KINDS}
+            found.skills_used = row["skills_used"]
 
     ids = _ids(live, "cravings_triggers", "substance_use")
     if ids:
@@ -534,8 +545,6 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
                 highlights.append(
                     _("Mood is %(word)s %(n)s points on the week before.") % {"word": word, "n": _fmt(abs(change))}
                 )
-        sleeps = [checkins[d].sleep for d in days if d in checkins and checkins[d].sleep is not None]
-        summary.sleep_avg = _round(mean(sleeps)) if sleeps else None  # type: ignore[arg-type]
 
     if request.shares("cravings_triggers"):
         labels = data.triggers or default_triggers()
@@ -684,6 +693,11 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
             summary.mood_history = [(d, data.checkins[d].mood if d in data.checkins else None) for d in span]
         if request.shares("cravings_triggers"):
             summary.craving_history = [(d, data.checkins[d].craving if d in data.checkins else None) for d in span]
+
+    for measure in measures.MEASURES:
+        if measure.summary and measure.category and request.shares(measure.category):
+            answers = [checkins[d].values.get(measure.name) for d in days if d in checkins]
+            summary.measures[measure.name] = measure.aggregate_of(answers)
 
     summary.flags = flags
     summary.highlights = highlights

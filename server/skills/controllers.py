@@ -2,7 +2,8 @@
 
 Routes (patients only, except the catalogue JSON):
 
-* ``GET  /skills``                         browse by module, ``?q=`` search, favourites, recent, assigned
+* ``GET  /skills``                         assigned, favourites, helped most, recent, modules; ``?module=`` one
+                                           module's cards, ``?q=`` search (htmx: the library region only)
 * ``GET  /skills/catalogue.json``          the whole catalogue as compact JSON (public, cacheable)
 * ``GET  /skills/history``                 my practices, newest first
 * ``GET  /skills/practice/{id}``           one saved practice (the page after saving)
@@ -161,31 +162,17 @@ class SkillsController(Controller):
     # Guards sit on each handler (not here) so the generic catalogue JSON can stay public.
 
     @get("/", guards=[patient_only], name="skills:browse")
-    async def browse(self, request: Request, db_session: DbSession, q: str = "") -> Template:
+    async def browse(self, request: Request, db_session: DbSession, q: str = "", module: str = "") -> Template:
         user: User = request.user
         assert user.id is not None
         catalogue = default_catalogue()
         query = q.strip()[:80]
-        favourites = await logic.favourite_ids(db_session, user.id)
-        recent = await logic.recent_card_ids(db_session, user.id)
-        assigned = await logic.open_assignments(db_session, user.id)
-        by_id = {card.id: localised(card) for card in catalogue.cards}
-        modules = [
-            (localised_module(module), [by_id[card.id] for card in catalogue.cards_in(module.id)])
-            for module in catalogue.modules()
-        ]
-        context = {
-            "query": query,
-            "results": [by_id[card.id] for card in catalogue.search(query)] if query else None,
-            "favourites": [by_id[card_id] for card_id in favourites],
-            "favourite_ids": set(favourites),
-            "recent": [by_id[card_id] for card_id in recent],
-            "assigned": [(a, by_id[a.card_id], logic.date_text(a.due_on) if a.due_on else "") for a in assigned],
-            "modules": modules,
-            "search_text": {card.id: _search_text(card) for card in catalogue.cards},
-            "card_count": len(catalogue),
-        }
-        response = render(request, "skills/browse.html", context)
+        chosen = catalogue.module(module[:40]) if module else None  # an unknown module shows them all
+        context = await logic.library_context(db_session, user.id, query=query, module=chosen)
+        context["search_text"] = {card.id: _search_text(card) for card in catalogue.cards}
+        context["card_count"] = len(catalogue)
+        context["oob"] = is_htmx(request)  # the search form's module field is refreshed out of band
+        response = render(request, "skills/browse.html", context, partial="skills/_library.html")
         if not query:
             # Personal (favourites, assignments): kept offline only when the person turned offline use on.
             response.headers.update(OFFLINE_PERSONAL_HEADERS)

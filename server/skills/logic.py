@@ -413,6 +413,52 @@ async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     }
 
 
+async def library_context(
+    db: AsyncSession, user_id: int, *, query: str = "", module: Module | None = None
+) -> dict[str, Any]:
+    """What the skills library shows (``skills/browse.html``): the person's own cards first, then the modules.
+
+    Without a module or a search: assigned, favourites, "helped you most" (their own before/after ratings) and
+    recently used, then each module folded to one line. With a module: that module's cards, favourites and
+    the ones that helped most first. With a search: the matches (within the module when one is chosen).
+    """
+    catalogue = default_catalogue()
+    by_id = {card.id: localised(card) for card in catalogue.cards}
+    favourites = await favourite_ids(db, user_id)
+    helped = [replace(stat, card=by_id[stat.card.id]) for stat in await helpful_card_stats(db, user_id)]
+    drop_of = {stat.card.id: stat.avg_drop for stat in helped}
+
+    def personal_first(cards: list[SkillCard]) -> list[SkillCard]:
+        order = {card_id: i for i, card_id in enumerate(favourites)}
+        return sorted(
+            cards,
+            key=lambda c: (c.id not in order, order.get(c.id, 0), -drop_of.get(c.id, 0.0)),
+        )
+
+    modules = [
+        (localised_module(m), personal_first([by_id[card.id] for card in catalogue.cards_in(m.id)]))
+        for m in catalogue.modules()
+    ]
+    results = None
+    if query:
+        found = catalogue.search(query)
+        results = [by_id[card.id] for card in found if module is None or card.module == module.id]
+    assigned = await open_assignments(db, user_id) if not query and module is None else []
+    return {
+        "query": query,
+        "module": localised_module(module) if module else None,
+        "modules": modules,
+        "module_cards": next((cards for m, cards in modules if module and m.id == module.id), []),
+        "results": results,
+        "favourites": [by_id[card_id] for card_id in favourites],
+        "favourite_ids": set(favourites),
+        "helped": helped[:3],
+        "drop_of": drop_of,
+        "recent": [by_id[card_id] for card_id in await recent_card_ids(db, user_id)],
+        "assigned": [(a, by_id[a.card_id], date_text(a.due_on) if a.due_on else "") for a in assigned],
+    }
+
+
 async def progress_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """Context for ``skills/_progress_panel.html``: ``skills_progress`` = {helpful, total, last_7_days}."""
     assert user.id is not None

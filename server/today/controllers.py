@@ -10,6 +10,7 @@ from litestar.response import Template
 from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.aftercare import today as aftercare_today
+from server.aftercare.controllers import offline_urls as aftercare_offline_urls
 from server.checkins.logic import checkins_today_context
 from server.checkins.logic import offline_urls as checkins_offline_urls
 from server.crisis import logic as crisis_logic
@@ -18,6 +19,7 @@ from server.family import encouragement as family_encouragement
 from server.questionnaires import controllers as questionnaires
 from server.schedule import views as schedule_views
 from server.skills import logic as skills_logic
+from server.today.celebrate import celebration
 from server.web.responses import render
 
 
@@ -35,6 +37,7 @@ class TodayController(Controller):
         context.update(await schedule_views.today_context(db_session, user))
         context.update(await family_encouragement.today_context(db_session, user))
         context.update(await questionnaires.today_context(db_session, user))
+        context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
 
     @get("/more", name="today:more")
@@ -45,4 +48,5 @@ class TodayController(Controller):
         offline_pages += checkins_offline_urls()
         offline_pages += crisis_logic.offline_urls()
         offline_pages += questionnaires.offline_urls()
+        offline_pages += aftercare_offline_urls()
         return render(request, "today/more.html", {"offline_pages": offline_pages})

