@@ -8,6 +8,8 @@ the offline queue can keep it); it also saves each answer in the background when
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +74,29 @@ def offline_urls() -> list[str]:
     return [f"/questionnaires/{code}" for code in all_instruments()]
 
 
+EXPORT_FIELDS = (
+    "id", "instrument", "instrument_version", "status", "local_date", "due_on", "answers", "total", "score",
+    "started_at", "completed_at", "client_created_at", "shared_once_at", "shared_once_wording", "followed_up_at",
+)  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+async def export_rows(db: Any, user: User) -> list[dict[str, Any]]:
+    """Every questionnaire answer this person gave, finished or not, oldest first."""
+    rows = await db.scalars(
+        select(Response).where(col(Response.user_id) == user.id).order_by(col(Response.started_at), col(Response.id))
+    )
+    return [{f: _plain(getattr(r, f)) for f in EXPORT_FIELDS} for r in rows]
+
+
+async def export_section(db: Any, user: User) -> dict[str, Any]:
+    """For the patient's JSON export (server/checkins/export.py sections)."""
+    return {"questionnaires": await export_rows(db, user)}
+
+
 async def today_context(db: Any, user: User) -> dict[str, Any]:
     """Context for questionnaires/_today_panel.html: what is due now."""
     return {"questionnaires_due": await service.due_for(db, user)}
@@ -109,6 +134,30 @@ class QuestionnaireController(Controller):
             **(await self._results_context(db_session, user)),
         }
         return render(request, "questionnaires/index.html", context)
+
+    @get("/answers.csv", name="questionnaires:answers_csv")
+    async def answers_csv(self, request: Request, db_session: DbSession) -> LitestarResponse[bytes]:
+        """Every answer, one row per questionnaire (items as columns), for the patient's own download."""
+        user: User = request.user
+        rows = await export_rows(db_session, user)
+        item_ids = list(dict.fromkeys(i.id for ins in all_instruments().values() for i in ins.items))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        head = ["id", "instrument", "status", "local_date", "total", "started_at", "completed_at"]
+        writer.writerow([*head, *(f"item_{i}" for i in item_ids)])
+        for row in rows:
+            answers = row["answers"] or {}
+            writer.writerow(
+                [row[h] if row[h] is not None else "" for h in head] + [answers.get(i, "") for i in item_ids]
+            )
+        return LitestarResponse(
+            content=("\ufeff" + out.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="steady-questionnaires-{local_today(user)}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     @get("/panel", media_type=MediaType.HTML, name="questionnaires:progress_panel")
     async def progress_panel(self, request: Request, db_session: DbSession) -> Template:
