@@ -15,7 +15,7 @@ from server import localtime as dates
 from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.checkins import charts, events, logic, measures, progress, sober, triggers
-from server.checkins.export import EXPORT_SECTIONS_KEY, csv_chunks, export_json_bytes
+from server.checkins.export import EXPORT_SECTIONS_KEY, csv_chunks, export_json_bytes, export_zip_bytes
 from server.checkins.forms import (
     CheckInForm,
     CravingForm,
@@ -677,6 +677,16 @@ class CheckInController(Controller):
             body,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="steady-{dates.local_today(user)}.csv"'},
+        )
+
+    @get("/export.zip")
+    async def export_zip(self, request: Request, db_session: DbSession) -> Response[bytes]:
+        user: User = request.user
+        body = await export_zip_bytes(db_session, user, request.app.state.get(EXPORT_SECTIONS_KEY, ()))
+        return Response(
+            body,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="steady-{dates.local_today(user)}.zip"'},
         )
 
     @get("/export.json")

@@ -148,6 +148,10 @@ def _aggregate(measure: Measure) -> ColumnElement[Any]:
         return func.sum(column).label(measure.name)
     if measure.aggregate == "any":
         return func.max(case((column.is_(None), None), (column == True, 1), else_=0)).label(measure.name)  # noqa: E712
+    if measure.aggregate == "count":
+        # Days answered with something other than "none"; None when the question was never answered.
+        answered = case((column.is_(None), None), (column == "", None), (column == measure.none, 0), else_=1)
+        return func.sum(answered).label(measure.name)
     return func.max(column).label(measure.name)
 
 

@@ -387,3 +387,10 @@ async def care_contacts(db: AsyncSession, user: User) -> list[CareContact]:
     if clinic is not None:
         contacts.append(CareContact(name=clinic.name, phone=clinic.phone, role="clinic"))
     return contacts
+
+
+async def export_section(db: AsyncSession, patient: User) -> dict[str, Any]:
+    """The safety plan for the patient's own export: each section's items as written (None without a plan)."""
+    assert patient.id is not None
+    plan = await get_plan(db, patient.id)
+    return {"safety_plan": None if plan is None else {name: plan.section(name) for name in PLAN_SECTIONS}}

@@ -485,3 +485,28 @@ def offline_urls() -> list[str]:
         *(f"/skills/{card.id}" for card in default_catalogue().cards),
         static_url("js/skills.js"),
     ]
+
+
+async def export_section(db: AsyncSession, patient: User) -> dict[str, Any]:
+    """Skill practice for the patient's own export (JSON and zip): every practice as stored, with the card's title."""
+    rows = await db.scalars(
+        select(SkillPractice)
+        .where(col(SkillPractice.user_id) == patient.id)
+        .order_by(col(SkillPractice.started_at), col(SkillPractice.id))
+    )
+    return {
+        "skill_practice": [
+            {
+                "id": p.id,
+                "card_id": p.card_id,
+                "card": card_title(p.card_id),
+                "started_at": p.started_at.isoformat(),
+                "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+                "distress_before": p.distress_before,
+                "distress_after": p.distress_after,
+                "helped": p.helped,
+                "note": p.note,
+            }
+            for p in rows
+        ]
+    }
