@@ -41,6 +41,7 @@ from server.schedule.forms import (
     PhaseForm,
     ProgramForm,
     SessionChangeForm,
+    WeeklyGroupsForm,
 )
 from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
 from server.settings import AppSettings, Settings
@@ -321,14 +322,19 @@ class ProgramAdminController(Controller):
     async def add_group(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
-        result = validate(GroupForm, await form_values(request))
+        # One form for a group that meets on several weekdays: one weekly pattern per day ticked.
+        raw = await form_values(request, list_fields=("weekday",))
+        result = validate(WeeklyGroupsForm, {**raw, "weekday": raw.get("weekday") or []})
         if not result.ok or result.data is None:
             return self._group_page(request, program, phase, None, 422, result.values, result.errors)
-        group = GroupPattern(phase_id=pk(phase), title="", weekday=0, start_time=result.data.start_time)
-        service.apply_group(group, result.data)
-        db_session.add(group)
+        for day in result.data.weekday:
+            group = GroupPattern(phase_id=pk(phase), title="", weekday=day, start_time=result.data.start_time)
+            service.apply_group(group, result.data.for_day(day))
+            db_session.add(group)
         await db_session.flush()
-        return redirect(request, f"/admin/programs/{program.id}?notice=group-added#phase-{phase.id}")
+        notice = "groups-added" if len(result.data.weekday) > 1 else "group-added"
+        count = f"&count={len(result.data.weekday)}" if len(result.data.weekday) > 1 else ""
+        return redirect(request, f"/admin/programs/{program.id}?notice={notice}{count}#phase-{phase.id}")
 
     @get("/{program_id:int}/groups/{group_id:int}")
     async def group_page(self, request: Request, db_session: DbSession, program_id: int, group_id: int) -> Template:

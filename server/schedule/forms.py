@@ -129,6 +129,33 @@ class GroupForm(BaseModel):
     _link = field_validator("video_url")(check_link)
 
 
+class WeeklyGroupsForm(BaseModel):
+    """A new weekly group on one or more weekdays (one pattern per day ticked, the rest shared)."""
+
+    title: str = Field(min_length=1, max_length=120)
+    weekday: list[int]
+    start_time: time
+    duration_minutes: int = Field(ge=10, le=480)
+    location: str = Field(default="", max_length=200)
+    video_url: str = Field(default="", max_length=500)
+    facilitator: str = Field(default="", max_length=120)
+
+    _time = field_validator("start_time", mode="before")(parse_time)
+    _link = field_validator("video_url")(check_link)
+
+    @field_validator("weekday", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> list[int]:
+        values = value if isinstance(value, list) else [value]
+        days = [parse_weekday(v) for v in values if str(v).strip() != ""][:14]
+        if not days:
+            raise ValueError(_("Please tick at least one day of the week."))
+        return sorted(set(days))
+
+    def for_day(self, day: int) -> GroupForm:
+        return GroupForm.model_validate({**self.model_dump(exclude={"weekday"}), "weekday": day})
+
+
 class SessionChangeForm(BaseModel):
     change_group: int
     change_date: date
