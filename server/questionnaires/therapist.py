@@ -154,15 +154,9 @@ async def dashboard_context(
         shown[patient.id] = grant.consent.id if grant else None  # type: ignore[index]
     for patient, _labels in flagged:
         shown[patient.id] = sharing[patient.id].consent.id  # type: ignore[index]
-    for patient_id, consent_id in shown.items():
-        await consent_service.record_disclosure(
-            db,
-            patient_id=patient_id,
-            viewer=therapist,
-            kind="q_view",
-            subject="dashboard",
-            consent_id=consent_id,
-            at=now,
+    if shown:  # one INSERT for all of them
+        await consent_service.record_disclosures(
+            db, [(pid, cid, "questionnaires") for pid, cid in shown.items()], viewer=therapist, kind="q_view", at=now
         )
     return {"q_followups": followups, "q_flagged": flagged}
 
