@@ -46,7 +46,7 @@ from server.sharing import extensions
 from server.sharing.access import AccessGrant, require_shared_view
 from server.sharing.exports import Row
 from server.web.forms import form_values
-from server.web.responses import redirect, render
+from server.web.responses import redirect, redirect_to, render
 
 CATEGORY = service.CATEGORY
 CADENCE_LABELS = {"weekly": _l("Every week"), "biweekly": _l("Every 2 weeks"), "monthly": _l("Every month")}
@@ -275,13 +275,13 @@ class TherapistQuestionnaireController(Controller):
         }
         return render(request, "questionnaires/therapist_patient.html", context, status_code=status_code)
 
-    @get("/patients/{patient_id:int}/questionnaires", media_type=MediaType.HTML)
+    @get("/patients/{patient_id:int}/questionnaires", media_type=MediaType.HTML, name="questionnaires:patient")
     async def patient(self, request: Request, db_session: DbSession, patient_id: int, notice: str = "") -> Template:
         return await self._page(
             request, db_session, patient_id, notice=notice if notice in ("assigned", "followed") else ""
         )
 
-    @get("/patients/{patient_id:int}/questionnaires.csv")
+    @get("/patients/{patient_id:int}/questionnaires.csv", name="questionnaires:patient_csv")
     async def patient_csv(self, request: Request, db_session: DbSession, patient_id: int) -> LitestarResponse[bytes]:
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind="q_export", category=CATEGORY)
@@ -316,7 +316,7 @@ class TherapistQuestionnaireController(Controller):
             },
         )
 
-    @post("/patients/{patient_id:int}/questionnaires/assign", media_type=MediaType.HTML)
+    @post("/patients/{patient_id:int}/questionnaires/assign", media_type=MediaType.HTML, name="questionnaires:assign")
     async def assign(self, request: Request, db_session: DbSession, patient_id: int) -> Any:
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=CATEGORY)
@@ -338,9 +338,9 @@ class TherapistQuestionnaireController(Controller):
             return await self._page(request, db_session, patient_id, values=values, errors=errors, status_code=422)
         cadence = None if values["cadence"] == "stop" else values["cadence"]
         await service.assign(db_session, patient_id, values["instrument"], cadence, starts, None, therapist)
-        return redirect(request, f"/therapist/patients/{patient_id}/questionnaires?notice=assigned")
+        return redirect_to(request, "questionnaires:patient", "?notice=assigned", patient_id=patient_id)
 
-    @post("/questionnaires/{response_id:int}/followed-up", media_type=MediaType.HTML)
+    @post("/questionnaires/{response_id:int}/followed-up", media_type=MediaType.HTML, name="questionnaires:followed_up")
     async def followed_up(self, request: Request, db_session: DbSession, response_id: int) -> Any:
         """Record the same-day follow-up of an item-9 answer; the flag clears. The result must be visible to this
         therapist (consent with the category, or shared with them once)."""
@@ -405,14 +405,14 @@ class QuestionnaireSettingsController(Controller):
             "saved": saved,
         }
 
-    @get("/", media_type=MediaType.HTML)
+    @get("/", media_type=MediaType.HTML, name="questionnaires:page")
     async def page(self, request: Request, db_session: DbSession, saved: str = "") -> Template:
         clinic = await db_session.get(Clinic, request.user.clinic_id)
         if clinic is None:
             raise NotFoundException()
         return render(request, "questionnaires/admin.html", self._context(clinic, saved=bool(saved)))
 
-    @post("/", media_type=MediaType.HTML)
+    @post("/", media_type=MediaType.HTML, name="questionnaires:save")
     async def save(self, request: Request, db_session: DbSession) -> Any:
         clinic = await db_session.get(Clinic, request.user.clinic_id)
         if clinic is None:
@@ -451,4 +451,4 @@ class QuestionnaireSettingsController(Controller):
             "questionnaire_thresholds": numbers,
         }
         db_session.add(clinic)
-        return redirect(request, "/admin/questionnaires?saved=1")
+        return redirect_to(request, "questionnaires:page", "?saved=1")
