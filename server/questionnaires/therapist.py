@@ -32,7 +32,7 @@ from sqlmodel import col
 from server.accounts.guards import admin_only, therapist_only
 from server.accounts.models import Clinic, User
 from server.consent import service as consent_service
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -122,7 +122,7 @@ async def dashboard_context(
     sharing = {g.patient_id: g for g in grants if CATEGORY in g.categories}
     followups = []
     for patient, row in await service.open_followups(db, therapist, sharing):
-        grant = sharing.get(patient.id)  # type: ignore[arg-type]
+        grant = sharing.get(pk(patient))
         if (grant is not None and visible(grant, row)) or row.shared_once_with_id == therapist.id:
             followups.append((patient, row, grant))
     thresholds = await thresholds_for(db, therapist)
@@ -151,9 +151,9 @@ async def dashboard_context(
     # What this panel shows is disclosed, so each patient in it gets an access-log row.
     shown: dict[int, int | None] = {}
     for patient, _row, grant in followups:
-        shown[patient.id] = grant.consent.id if grant else None  # type: ignore[index]
+        shown[pk(patient)] = grant.consent.id if grant else None
     for patient, _labels in flagged:
-        shown[patient.id] = sharing[patient.id].consent.id  # type: ignore[index]
+        shown[pk(patient)] = sharing[pk(patient)].consent.id
     if shown:  # one INSERT for all of them
         await consent_service.record_disclosures(
             db, [(pid, cid, "questionnaires") for pid, cid in shown.items()], viewer=therapist, kind="q_view", at=now
