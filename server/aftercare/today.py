@@ -96,6 +96,6 @@ async def moment_seen(db: AsyncSession, user: User) -> None:
     if discharge is None:
         return
     plan = (await db.scalars(select(AftercarePlan).where(col(AftercarePlan.patient_id) == user.id))).first()
-    plan = plan or AftercarePlan(patient_id=user.id)  # type: ignore[arg-type]
+    plan = plan or AftercarePlan(patient_id=pk(user))
     plan.celebrated_enrolment_id = discharge.enrolment_id
     db.add(plan)

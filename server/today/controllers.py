@@ -46,7 +46,7 @@ def _panels_statement() -> Select[Any]:
 class TodayController(Controller):
     guards = [patient_only]
 
-    @get("/today")
+    @get("/today", name="today:today")
     async def today(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         now = utcnow()
@@ -73,7 +73,7 @@ class TodayController(Controller):
         context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
 
-    @get("/more")
+    @get("/more", name="today:more")
     async def more(self, request: Request) -> Template:
         # Pages the offline switch stores on the phone; each domain adds its own (one line each).
         offline_pages: list[str] = []
