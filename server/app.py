@@ -34,22 +34,24 @@ from server.crisis.controllers import ClinicSettingsController, CrisisController
 from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
 from server.milestones import evaluate_patient_safely
-from server.milestones.hooks import with_milestone_hooks
+from server.milestones.hooks import dispatcher_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
+from server.questionnaires import export as questionnaires_upcoming
 from server.questionnaires.controllers import QuestionnaireController
+from server.questionnaires.controllers import export_section as questionnaires_export
 from server.questionnaires.therapist import (
     QuestionnaireSettingsController,
     TherapistQuestionnaireController,
 )
 from server.questionnaires.therapist import program_ended as questionnaires_after_discharge
-from server.reminders import reminder_hooks
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
 from server.schedule.controllers import CalendarFeedController, PatientScheduleController, ProgramAdminController
 from server.settings import Settings
 from server.sharing.attendance import TherapistScheduleController
 from server.sharing.controllers import FlagSettingsController, SharingController, TherapistController
+from server.skills import logic as skills_logic
 from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
@@ -154,7 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {**crisis_logic.template_globals(), "offline_owner": functools.partial(offline_owner, settings.secret_key)}
         ),
         exception_handlers=exception_handlers,
-        lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, with_milestone_hooks(reminder_hooks()))],
+        lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, dispatcher_hooks())],
         debug=settings.debug,
         openapi_config=None,
     )
@@ -162,8 +164,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.session_maker = session_maker
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
     app.state.update(listeners_state([evaluate_patient_safely]))
-    # The patient's JSON export also carries the aftercare plan (check-ins own the export; aftercare adds to it).
-    app.state[EXPORT_SECTIONS_KEY] = (aftercare_plan.export_section,)
+    # The patient's export (JSON and zip) also carries skill practice, the safety plan, questionnaires (answered
+    # and coming up) and the aftercare plan (check-ins own the export; the other domains add to it).
+    app.state[EXPORT_SECTIONS_KEY] = (
+        skills_logic.export_section,
+        crisis_logic.export_section,
+        questionnaires_export,
+        questionnaires_upcoming.upcoming_section,
+        aftercare_plan.export_section,
+    )
     # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
     # family news (the schedule announces it; these listen).
     app.state.update(
