@@ -16,7 +16,7 @@ from sqlmodel import col
 from server.accounts.models import User
 from server.aftercare.models import AftercarePlan
 from server.consent.models import Consent
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import current_locale
 from server.localtime import user_zone
 from server.schedule.discharge import DischargeView, latest_discharge
@@ -70,7 +70,13 @@ async def _ended_sharing(db: AsyncSession, user: User, last_day: date) -> list[s
 
 async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """For Today: `alumni` (None while in a program or never discharged)."""
-    discharge = await alumni_status(db, user)
+    return await today_panel(db, user, await latest_discharge(db, pk(user)))
+
+
+async def today_panel(db: AsyncSession, user: User, found: DischargeView | None) -> dict[str, Any]:
+    """`today_context` given the latest discharge already read (Today's composed statement); reads more only
+    for an alumnus."""
+    discharge = found if found is not None and found.last_day <= local_today(user) else None
     if discharge is None:
         return {"alumni": None}
     plan = (await db.scalars(select(AftercarePlan).where(col(AftercarePlan.patient_id) == user.id))).first()
@@ -90,6 +96,6 @@ async def moment_seen(db: AsyncSession, user: User) -> None:
     if discharge is None:
         return
     plan = (await db.scalars(select(AftercarePlan).where(col(AftercarePlan.patient_id) == user.id))).first()
-    plan = plan or AftercarePlan(patient_id=user.id)  # type: ignore[arg-type]
+    plan = plan or AftercarePlan(patient_id=pk(user))
     plan.celebrated_enrolment_id = discharge.enrolment_id
     db.add(plan)

@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-from server.accounts.service import valid_timezone
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.schedule.logic import MAX_EXTENSION_WEEKS, MAX_PROGRAM_WEEKS
-from server.web.forms import RowId
+from server.web.forms import RowId, TimeZoneName
 
 WEEKDAYS = (
     _l("Monday"),
@@ -84,21 +83,14 @@ def check_link(value: str) -> str:
     return value
 
 
-def check_timezone(value: str) -> str:
-    if not valid_timezone(value):
-        raise ValueError(_("Please pick a time zone from the list."))
-    return value
-
-
 class ProgramForm(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=1000)
-    timezone: str
+    timezone: TimeZoneName
     family_info: str = Field(default="", max_length=4000)
     # A checkbox: absent means "no". Only the edit form shows it; new programs start open.
     active: bool = False
 
-    _tz = field_validator("timezone")(check_timezone)
 
     @field_validator("name")
     @classmethod
