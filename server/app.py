@@ -39,6 +39,7 @@ from server.milestones import evaluate_patient_safely
 from server.milestones.hooks import dispatcher_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
 from server.push.dispatcher import dispatcher_lifespan
+from server.questionnaires import export as questionnaires_upcoming
 from server.questionnaires.controllers import QuestionnaireController
 from server.questionnaires.controllers import export_section as questionnaires_export
 from server.questionnaires.therapist import (
@@ -53,6 +54,7 @@ from server.schedule.controllers import CalendarFeedController, PatientScheduleC
 from server.settings import Settings
 from server.sharing.attendance import TherapistScheduleController
 from server.sharing.controllers import FlagSettingsController, SharingController, TherapistController
+from server.skills import logic as skills_logic
 from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
@@ -167,8 +169,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.session_maker = session_maker
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
     app.state.update(listeners_state([evaluate_patient_safely]))
-    # The patient's JSON export also carries the aftercare plan (check-ins own the export; aftercare adds to it).
-    app.state[EXPORT_SECTIONS_KEY] = (aftercare_plan.export_section, questionnaires_export)
+    # The patient's export (JSON and zip) also carries skill practice, the safety plan, questionnaires (answered
+    # and coming up) and the aftercare plan (check-ins own the export; the other domains add to it).
+    app.state[EXPORT_SECTIONS_KEY] = (
+        skills_logic.export_section,
+        crisis_logic.export_section,
+        questionnaires_export,
+        questionnaires_upcoming.upcoming_section,
+        aftercare_plan.export_section,
+    )
     # The private calendar feed also carries the support meetings the patient added (the schedule owns the feed).
     app.state[EXTRA_EVENTS_KEY] = (aftercare_meetings.calendar_meetings,)
     # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -19,6 +20,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from sqlalchemy import CursorResult, Executable, Table, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel
@@ -139,6 +141,23 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     table = target if isinstance(target, Table) else table_of(target)
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+async def insert_or_existing(
+    session: AsyncSession, row: ModelT, existing: Callable[[], Awaitable[ModelT | None]]
+) -> tuple[ModelT, bool]:
+    """Insert `row` in a savepoint. If a concurrent request inserted its twin first (a unique constraint says so),
+    return that row instead, with False, for the caller to update: two first saves at once leave one row."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+        return row, True
+    except IntegrityError:
+        other = await existing()
+        if other is None:
+            raise
+        return other, False
 
 
 async def rowcount(session: AsyncSession, statement: Executable) -> int:

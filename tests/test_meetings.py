@@ -194,9 +194,8 @@ def _import_as_admin(client: TestClient, db: Database, raw: bytes, clinic_id: in
 
 
 def names_on(page: str) -> list[str]:
-    import re
-
     import html
+    import re
 
     return [html.unescape(n) for n in re.findall(r'<li class="card" id="meeting-\d+">\s*<h3>([^<]+)</h3>', page)]
 
@@ -214,13 +213,18 @@ def test_patients_filter_by_day_time_type_and_region(client: TestClient, db: Dat
     assert morning == ["Serenity at Sunrise", "Refuge Recovery Sunday"]  # by start time: 07:00, 10:00
     assert names_on(client.get("/meetings?time=night").text) == ["Men's Step Study"]  # 21:30
     assert names_on(client.get("/meetings?time=afternoon").text) == ["SMART Recovery Online", "Young People's Meeting"]
-    assert sorted(names_on(client.get("/meetings?type=ONL").text)) == ["Any Time Phone Meeting", "SMART Recovery Online"]
+    assert sorted(names_on(client.get("/meetings?type=ONL").text)) == [
+        "Any Time Phone Meeting",
+        "SMART Recovery Online",
+    ]
     assert names_on(client.get("/meetings?type=S").text) == ["Grupo Esperanza"]
     assert names_on(client.get("/meetings?type=W").text) == ["Tuesday Night Big Book"]
     assert names_on(client.get("/meetings?type=M").text) == ["Men's Step Study"]
     assert sorted(names_on(client.get("/meetings?region=Westside").text)) == ["Tuesday Night Big Book",
                                                                               "Young People's Meeting"]  # fmt: skip
-    assert names_on(client.get("/meetings?day=2&time=evening&type=C&region=Westside").text) == ["Tuesday Night Big Book"]
+    assert names_on(client.get("/meetings?day=2&time=evening&type=C&region=Westside").text) == [
+        "Tuesday Night Big Book"
+    ]
     assert names_on(client.get("/meetings?day=1&type=S").text) == []
     # Out-of-bounds filters are a 422 that says which, never a 500.
     for query in ("day=7", "day=-1", "day=x", "time=noonish", "type=%3Cscript%3E", "region=" + "r" * 300):
@@ -243,7 +247,9 @@ def test_favourites_and_the_calendar_feed(client: TestClient, db: Database) -> N
                          {"on": "yes", "back": "/meetings?day=2"})  # fmt: skip
     assert response.status_code == 303 and response.headers["location"].startswith("/meetings?day=2&notice=favourite")
     # A "back" address elsewhere is ignored.
-    response = post_form(client, f"/meetings/{ids['grupo-esperanza']}/calendar", {"on": "yes", "back": "//evil.example"})
+    response = post_form(
+        client, f"/meetings/{ids['grupo-esperanza']}/calendar", {"on": "yes", "back": "//evil.example"}
+    )
     assert response.headers["location"].startswith("/meetings?notice=calendar")
     page = client.get("/meetings").text
     mine = page[page.index("My meetings") : page.index("Filter")]
@@ -253,7 +259,7 @@ def test_favourites_and_the_calendar_feed(client: TestClient, db: Database) -> N
     # The private calendar feed carries the calendar meeting on its days (Tuesdays and Thursdays), not the other.
     assert post_form(client, "/schedule/calendar").status_code == 303
     feed_url = client.get("/schedule").text.split('id="feed_url"')[1].split('value="')[1].split('"')[0]
-    ics = client.get(feed_url[feed_url.index("/calendar/"):]).text
+    ics = client.get(feed_url[feed_url.index("/calendar/") :]).text
     assert "SUMMARY:Grupo Esperanza" in ics and "Tuesday Night Big Book" not in ics
     assert f"UID:m{ids['grupo-esperanza']}-20261124@" in ics  # Tuesday 24 November, 18:00 in New York
     assert "DTSTART:20261124T230000Z" in ics
@@ -261,6 +267,6 @@ def test_favourites_and_the_calendar_feed(client: TestClient, db: Database) -> N
     assert f"UID:m{ids['grupo-esperanza']}-20261125@" not in ics
     # Off again.
     post_form(client, f"/meetings/{ids['grupo-esperanza']}/calendar", {"on": "no"})
-    assert "Grupo Esperanza" not in client.get(feed_url[feed_url.index("/calendar/"):]).text
+    assert "Grupo Esperanza" not in client.get(feed_url[feed_url.index("/calendar/") :]).text
     post_form(client, f"/meetings/{ids['tuesday-night-big-book']}/favourite", {"on": "no"})
     assert db.scalar("SELECT count(*) FROM meeting_favourite WHERE in_calendar = true") == 0

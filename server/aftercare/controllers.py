@@ -16,7 +16,7 @@ from server.checkins.triggers import trigger_set
 from server.db import DbSession, pk
 from server.skills.logic import card_title
 from server.web.forms import form_values, validate
-from server.web.responses import redirect, render
+from server.web.responses import redirect_to, render
 
 # The plan is personal: kept on the phone only when the person switched offline use on (see CONTRIBUTING).
 OFFLINE_PERSONAL_HEADERS = {"X-Steady-Offline": "page", "Cache-Control": "private, no-cache"}
@@ -32,7 +32,7 @@ class AftercareController(Controller):
     path = "/aftercare"
     guards = [patient_only]
 
-    @get("/")
+    @get("/", name="aftercare:plan")
     async def plan(self, request: Request, db_session: DbSession, saved: str = "") -> Template:
         user: User = request.user
         context = {
@@ -47,10 +47,10 @@ class AftercareController(Controller):
         page.headers.update(OFFLINE_PERSONAL_HEADERS)
         return page
 
-    @post("/finished/seen")
+    @post("/finished/seen", name="aftercare:finished_seen")
     async def finished_seen(self, request: Request, db_session: DbSession) -> Response[Any]:
         await moment_seen(db_session, request.user)
-        return redirect(request, "/today")
+        return redirect_to(request, "today:today")
 
     async def _edit_page(
         self, request: Request, db: AsyncSession, values: dict[str, Any], errors: dict[str, str], status_code: int
@@ -74,12 +74,12 @@ class AftercareController(Controller):
         }
         return render(request, "aftercare/plan_edit.html", context, status_code=status_code)
 
-    @get("/edit")
+    @get("/edit", name="aftercare:edit")
     async def edit(self, request: Request, db_session: DbSession) -> Template:
         plan = await plans.get_plan(db_session, pk(request.user))
         return await self._edit_page(request, db_session, plans.form_values_of(plan), {}, 200)
 
-    @post("/edit")
+    @post("/edit", name="aftercare:save")
     async def save(self, request: Request, db_session: DbSession) -> Response[Any]:
         user: User = request.user
         values = await form_values(request, list_fields=LIST_FIELDS)
@@ -89,4 +89,4 @@ class AftercareController(Controller):
         if errors or result.data is None:
             return await self._edit_page(request, db_session, {**values, **result.values}, errors, 422)
         await plans.save_plan(db_session, user, result.data, people, await trigger_set(db_session, pk(user)))
-        return redirect(request, "/aftercare?saved=1")
+        return redirect_to(request, "aftercare:plan", "?saved=1")

@@ -19,7 +19,7 @@ from server.db import DbSession, pk
 from server.i18n import gettext as _
 from server.settings import AppSettings
 from server.web.edge import CONTROL
-from server.web.responses import is_htmx, redirect, render
+from server.web.responses import is_htmx, redirect, redirect_to, render, url
 
 HOSTS_KEY = "meeting_feed_hosts"
 
@@ -53,11 +53,11 @@ class MeetingAdminController(Controller):
         context.update(extra)
         return render(request, "aftercare/admin_meetings.html", context, status_code=status_code)
 
-    @get("/")
+    @get("/", name="aftercare:admin_meetings")
     async def page(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session, await self._clinic(request, db_session))
 
-    @post("/hosts")
+    @post("/hosts", name="aftercare:save_meeting_hosts")
     async def save_hosts(self, request: Request, db_session: DbSession) -> Response[Any]:
         clinic = await self._clinic(request, db_session)
         form = await request.form()
@@ -73,7 +73,7 @@ class MeetingAdminController(Controller):
             return await self._page(request, db_session, clinic, 422, values=values, errors={"hosts": problem})
         clinic.settings = {**(clinic.settings or {}), HOSTS_KEY: hosts}
         db_session.add(clinic)
-        return redirect(request, "/admin/meetings?notice=hosts")
+        return redirect_to(request, "aftercare:admin_meetings", "?notice=hosts")
 
     async def _import(
         self,
@@ -92,7 +92,7 @@ class MeetingAdminController(Controller):
         report = await finder.import_meetings(db, pk(clinic), parsed, remove_missing=remove)
         return await self._page(request, db, clinic, report=report, values=values)
 
-    @post("/upload")
+    @post("/upload", name="aftercare:upload_meetings")
     async def upload(self, request: Request, db_session: DbSession) -> Response[Any]:
         clinic = await self._clinic(request, db_session)
         form = await request.form()
@@ -104,7 +104,7 @@ class MeetingAdminController(Controller):
         raw = await upload.read(finder.MAX_FEED_BYTES + 1)
         return await self._import(request, db_session, clinic, raw, form.get("remove_missing") == "yes", "feed", values)
 
-    @post("/url")
+    @post("/url", name="aftercare:meetings_from_url")
     async def from_url(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         clinic = await self._clinic(request, db_session)
         form = await request.form()
@@ -144,12 +144,12 @@ class MeetingFinderController(Controller):
             "day_names": finder.day_names,
             "type_labels": finder.type_labels,
             "notice": request.query_params.get("notice", ""),
-            "back": "/meetings" + ("?" + filters.query() if filters.query() else ""),
+            "back": url(request, "aftercare:meetings") + ("?" + filters.query() if filters.query() else ""),
         }
         context.update(extra)
         return render(request, "aftercare/meetings.html", context, status_code=422 if errors else status_code)
 
-    @get("/")
+    @get("/", name="aftercare:meetings")
     async def meetings(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session)
 
@@ -163,17 +163,18 @@ class MeetingFinderController(Controller):
             await finder.set_favourite(db, pk(user), meeting_id, on=on)
         else:
             await finder.set_in_calendar(db, pk(user), meeting_id, on=on)
-        back = str(form.get("back") or "/meetings")
-        if not back.startswith("/meetings") or CONTROL.search(back) or "//" in back or len(back) > 600:
-            back = "/meetings"
+        home = url(request, "aftercare:meetings")
+        back = str(form.get("back") or home)
+        if not back.startswith(home) or CONTROL.search(back) or "//" in back or len(back) > 600:
+            back = home
         if is_htmx(request):
             return redirect(request, back)
         return redirect(request, f"{back}{'&' if '?' in back else '?'}notice={what}#meeting-{meeting_id}")
 
-    @post("/{meeting_id:int}/favourite")
+    @post("/{meeting_id:int}/favourite", name="aftercare:favourite_meeting")
     async def favourite(self, request: Request, db_session: DbSession, meeting_id: int) -> Response[Any]:
         return await self._toggle(request, db_session, meeting_id, "favourite")
 
-    @post("/{meeting_id:int}/calendar")
+    @post("/{meeting_id:int}/calendar", name="aftercare:meeting_calendar")
     async def calendar(self, request: Request, db_session: DbSession, meeting_id: int) -> Response[Any]:
         return await self._toggle(request, db_session, meeting_id, "calendar")

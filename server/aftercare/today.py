@@ -16,7 +16,7 @@ from sqlmodel import col
 from server.accounts.models import User
 from server.aftercare.models import AftercarePlan
 from server.consent.models import Consent
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import current_locale
 from server.localtime import user_zone
 from server.schedule.discharge import DischargeView, latest_discharge
@@ -90,6 +90,6 @@ async def moment_seen(db: AsyncSession, user: User) -> None:
     if discharge is None:
         return
     plan = (await db.scalars(select(AftercarePlan).where(col(AftercarePlan.patient_id) == user.id))).first()
-    plan = plan or AftercarePlan(patient_id=user.id)  # type: ignore[arg-type]
+    plan = plan or AftercarePlan(patient_id=pk(user))
     plan.celebrated_enrolment_id = discharge.enrolment_id
     db.add(plan)

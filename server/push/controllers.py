@@ -40,7 +40,7 @@ from server.push.vapid import VapidKeys, load_or_create_vapid_keys
 from server.settings import Settings
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
-from server.web.responses import is_htmx, redirect, render
+from server.web.responses import is_htmx, redirect_to, render
 
 log = get_logger("push")
 
@@ -209,11 +209,11 @@ class RemindersController(Controller):
         }
         return render(request, "push/reminders.html", context, status_code=status_code)
 
-    @get("/")
+    @get("/", name="push:page")
     async def page(self, request: Request, db_session: AsyncSession) -> Template:
         return await self._page(request, db_session)
 
-    @post("/preferences")
+    @post("/preferences", name="push:save_preferences")
     async def save_preferences(self, request: Request, db_session: AsyncSession) -> Response[Any]:
         user: User = request.user
         raw = await form_values(request)
@@ -234,9 +234,9 @@ class RemindersController(Controller):
         if hooks is not None:
             # Re-plan this person now, so a new check-in time or lead time applies today, not in a minute.
             await hooks.plan(db_session, utcnow(), {user.id})
-        return redirect(request, "/reminders?notice=saved")
+        return redirect_to(request, "push:page", "?notice=saved")
 
-    @post("/test")
+    @post("/test", name="push:send_test")
     async def send_test(self, request: Request, db_session: AsyncSession) -> Response[Any]:
         user: User = request.user
         if not await service.list_subscriptions(db_session, pk(user)):
@@ -264,13 +264,13 @@ class RemindersController(Controller):
             dispatcher.wake()
         if is_htmx(request):
             return render(request, "push/_test_result.html", {"test_notice": str(NOTICES["test"])})
-        return redirect(request, "/reminders?notice=test")
+        return redirect_to(request, "push:page", "?notice=test")
 
-    @post("/devices/{subscription_id:int}/delete")
+    @post("/devices/{subscription_id:int}/delete", name="push:remove_device")
     async def remove_device(self, request: Request, db_session: AsyncSession, subscription_id: int) -> Response[Any]:
         if not await service.remove_subscription(db_session, request.user.id, subscription_id):
             raise NotFoundException()
-        return redirect(request, "/reminders?notice=removed")
+        return redirect_to(request, "push:page", "?notice=removed")
 
 
 class PushApiController(Controller):
@@ -280,11 +280,11 @@ class PushApiController(Controller):
     guards = [signed_in]
     include_in_schema = False
 
-    @get("/key")
+    @get("/key", name="push:key")
     async def key(self, settings: Settings) -> Response[dict[str, str]]:
         return Response({"publicKey": vapid_keys(settings).public_key}, headers={"Cache-Control": "no-cache"})
 
-    @post("/subscriptions")
+    @post("/subscriptions", name="push:subscribe")
     async def subscribe(
         self, request: Request, db_session: AsyncSession, settings: Settings
     ) -> Response[dict[str, Any]]:
@@ -315,7 +315,7 @@ class PushApiController(Controller):
             await hooks.plan(db_session, utcnow(), {request.user.id})
         return Response({"id": sub.id, "device_label": sub.device_label}, status_code=201)
 
-    @post("/subscriptions/status")
+    @post("/subscriptions/status", name="push:status")
     async def status(self, request: Request, db_session: AsyncSession) -> Response[dict[str, Any]]:
         """Whether this browser's subscription is still one of my devices (it may have been removed or pruned)."""
         body = await _read_json(request, UnsubscribeRequest)
@@ -324,7 +324,7 @@ class PushApiController(Controller):
         known = await service.subscription_known(db_session, request.user.id, body.endpoint)
         return Response({"known": known}, status_code=200)
 
-    @post("/subscriptions/renew", opt={"exclude_from_csrf": True})
+    @post("/subscriptions/renew", opt={"exclude_from_csrf": True}, name="push:renew")
     async def renew(
         self, request: Request, db_session: AsyncSession, settings: Settings
     ) -> Response[dict[str, Any]]:
@@ -354,7 +354,7 @@ class PushApiController(Controller):
             raise NotFoundException()
         return Response({"renewed": True}, status_code=200)
 
-    @post("/subscriptions/delete")
+    @post("/subscriptions/delete", name="push:unsubscribe")
     async def unsubscribe(self, request: Request, db_session: AsyncSession) -> Response[dict[str, Any]]:
         body = await _read_json(request, UnsubscribeRequest)
         if body is None:
@@ -367,7 +367,7 @@ class DeliveriesAdminController(Controller):
     path = "/admin/deliveries"
     guards = [admin_only]
 
-    @get("/")
+    @get("/", name="push:deliveries")
     async def deliveries(self, request: Request, db_session: AsyncSession) -> Template:
         admin: User = request.user
         since = utcnow() - timedelta(days=7)

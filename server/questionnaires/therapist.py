@@ -32,7 +32,7 @@ from sqlmodel import col
 from server.accounts.guards import admin_only, therapist_only
 from server.accounts.models import Clinic, User
 from server.consent import service as consent_service
-from server.db import DbSession, utcnow
+from server.db import DbSession, pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -46,7 +46,7 @@ from server.sharing import extensions
 from server.sharing.access import AccessGrant, require_shared_view
 from server.sharing.exports import Row
 from server.web.forms import form_values
-from server.web.responses import redirect, render
+from server.web.responses import redirect, redirect_to, render
 
 CATEGORY = service.CATEGORY
 CADENCE_LABELS = {"weekly": _l("Every week"), "biweekly": _l("Every 2 weeks"), "monthly": _l("Every month")}
@@ -122,7 +122,7 @@ async def dashboard_context(
     sharing = {g.patient_id: g for g in grants if CATEGORY in g.categories}
     followups = []
     for patient, row in await service.open_followups(db, therapist, sharing):
-        grant = sharing.get(patient.id)  # type: ignore[arg-type]
+        grant = sharing.get(pk(patient))
         if (grant is not None and visible(grant, row)) or row.shared_once_with_id == therapist.id:
             followups.append((patient, row, grant))
     thresholds = await thresholds_for(db, therapist)
@@ -151,9 +151,9 @@ async def dashboard_context(
     # What this panel shows is disclosed, so each patient in it gets an access-log row.
     shown: dict[int, int | None] = {}
     for patient, _row, grant in followups:
-        shown[patient.id] = grant.consent.id if grant else None  # type: ignore[index]
+        shown[pk(patient)] = grant.consent.id if grant else None
     for patient, _labels in flagged:
-        shown[patient.id] = sharing[patient.id].consent.id  # type: ignore[index]
+        shown[pk(patient)] = sharing[pk(patient)].consent.id
     for patient_id, consent_id in shown.items():
         await consent_service.record_disclosure(
             db,
@@ -281,13 +281,13 @@ class TherapistQuestionnaireController(Controller):
         }
         return render(request, "questionnaires/therapist_patient.html", context, status_code=status_code)
 
-    @get("/patients/{patient_id:int}/questionnaires", media_type=MediaType.HTML)
+    @get("/patients/{patient_id:int}/questionnaires", media_type=MediaType.HTML, name="questionnaires:patient")
     async def patient(self, request: Request, db_session: DbSession, patient_id: int, notice: str = "") -> Template:
         return await self._page(
             request, db_session, patient_id, notice=notice if notice in ("assigned", "followed") else ""
         )
 
-    @get("/patients/{patient_id:int}/questionnaires.csv")
+    @get("/patients/{patient_id:int}/questionnaires.csv", name="questionnaires:patient_csv")
     async def patient_csv(self, request: Request, db_session: DbSession, patient_id: int) -> LitestarResponse[bytes]:
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind="q_export", category=CATEGORY)
@@ -322,7 +322,7 @@ class TherapistQuestionnaireController(Controller):
             },
         )
 
-    @post("/patients/{patient_id:int}/questionnaires/assign", media_type=MediaType.HTML)
+    @post("/patients/{patient_id:int}/questionnaires/assign", media_type=MediaType.HTML, name="questionnaires:assign")
     async def assign(self, request: Request, db_session: DbSession, patient_id: int) -> Any:
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=CATEGORY)
@@ -344,9 +344,9 @@ class TherapistQuestionnaireController(Controller):
             return await self._page(request, db_session, patient_id, values=values, errors=errors, status_code=422)
         cadence = None if values["cadence"] == "stop" else values["cadence"]
         await service.assign(db_session, patient_id, values["instrument"], cadence, starts, None, therapist)
-        return redirect(request, f"/therapist/patients/{patient_id}/questionnaires?notice=assigned")
+        return redirect_to(request, "questionnaires:patient", "?notice=assigned", patient_id=patient_id)
 
-    @post("/questionnaires/{response_id:int}/followed-up", media_type=MediaType.HTML)
+    @post("/questionnaires/{response_id:int}/followed-up", media_type=MediaType.HTML, name="questionnaires:followed_up")
     async def followed_up(self, request: Request, db_session: DbSession, response_id: int) -> Any:
         """Record the same-day follow-up of an item-9 answer; the flag clears. The result must be visible to this
         therapist (consent with the category, or shared with them once)."""
@@ -411,14 +411,14 @@ class QuestionnaireSettingsController(Controller):
             "saved": saved,
         }
 
-    @get("/", media_type=MediaType.HTML)
+    @get("/", media_type=MediaType.HTML, name="questionnaires:page")
     async def page(self, request: Request, db_session: DbSession, saved: str = "") -> Template:
         clinic = await db_session.get(Clinic, request.user.clinic_id)
         if clinic is None:
             raise NotFoundException()
         return render(request, "questionnaires/admin.html", self._context(clinic, saved=bool(saved)))
 
-    @post("/", media_type=MediaType.HTML)
+    @post("/", media_type=MediaType.HTML, name="questionnaires:save")
     async def save(self, request: Request, db_session: DbSession) -> Any:
         clinic = await db_session.get(Clinic, request.user.clinic_id)
         if clinic is None:
@@ -457,4 +457,4 @@ class QuestionnaireSettingsController(Controller):
             "questionnaire_thresholds": numbers,
         }
         db_session.add(clinic)
-        return redirect(request, "/admin/questionnaires?saved=1")
+        return redirect_to(request, "questionnaires:page", "?saved=1")

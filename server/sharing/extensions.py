@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,27 +19,28 @@ DashboardContext = Callable[[AsyncSession, User, Sequence[AccessGrant], datetime
 WeekContext = Callable[[AsyncSession, User, AccessGrant], Awaitable[dict[str, Any]]]
 WeekRows = Callable[[AsyncSession, User, AccessGrant], Awaitable[list[Row]]]
 
+FnT = TypeVar("FnT")
 _dashboard: list[DashboardContext] = []
 _week: list[WeekContext] = []
 _rows: list[WeekRows] = []
 
 
-def _add(registry: list[Any], fn: Any) -> Any:
+def _add(registry: list[FnT], fn: FnT) -> FnT:
     if fn not in registry:
         registry.append(fn)
     return fn
 
 
 def register_dashboard_context(fn: DashboardContext) -> DashboardContext:
-    return _add(_dashboard, fn)  # type: ignore[no-any-return]
+    return _add(_dashboard, fn)
 
 
 def register_week_context(fn: WeekContext) -> WeekContext:
-    return _add(_week, fn)  # type: ignore[no-any-return]
+    return _add(_week, fn)
 
 
 def register_week_rows(fn: WeekRows) -> WeekRows:
-    return _add(_rows, fn)  # type: ignore[no-any-return]
+    return _add(_rows, fn)
 
 
 async def dashboard_context(

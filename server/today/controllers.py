@@ -26,7 +26,7 @@ from server.web.responses import render
 class TodayController(Controller):
     guards = [patient_only]
 
-    @get("/today")
+    @get("/today", name="today:today")
     async def today(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         context: dict[str, Any] = {"user": user}
@@ -40,7 +40,7 @@ class TodayController(Controller):
         context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
 
-    @get("/more")
+    @get("/more", name="today:more")
     async def more(self, request: Request) -> Template:
         # Pages the offline switch stores on the phone; each domain adds its own (one line each).
         offline_pages: list[str] = []
