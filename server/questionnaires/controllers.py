@@ -33,7 +33,7 @@ from server.questionnaires.instruments import Instrument, all_instruments, get_i
 from server.questionnaires.models import Response
 from server.web.forms import form_values
 from server.web.replay import is_replay, recorded
-from server.web.responses import redirect_to, render
+from server.web.responses import redirect_to, render, url
 
 FIELD_MAX = 80
 
@@ -287,7 +287,7 @@ class QuestionnaireController(Controller):
             draft = await service.draft_for(db, user, instrument, None)
             return await self._answer_page(request, db, instrument, draft, 0, errors=outcome.errors, status_code=422)
         row = outcome.response
-        target = f"/questionnaires/results/{row.id}" + ("/support" if row.safety else "")
+        target = url(request, "questionnaires:support" if row.safety else "questionnaires:result", response_id=row.id)
         return recorded(request, row.idempotency_key, target)
 
     # -- results ---------------------------------------------------------------------------------------------

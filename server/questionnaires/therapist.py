@@ -154,15 +154,9 @@ async def dashboard_context(
         shown[pk(patient)] = grant.consent.id if grant else None
     for patient, _labels in flagged:
         shown[pk(patient)] = sharing[pk(patient)].consent.id
-    for patient_id, consent_id in shown.items():
-        await consent_service.record_disclosure(
-            db,
-            patient_id=patient_id,
-            viewer=therapist,
-            kind="q_view",
-            subject="dashboard",
-            consent_id=consent_id,
-            at=now,
+    if shown:  # one INSERT for all of them
+        await consent_service.record_disclosures(
+            db, [(pid, cid, "questionnaires") for pid, cid in shown.items()], viewer=therapist, kind="q_view", at=now
         )
     return {"q_followups": followups, "q_flagged": flagged}
 

@@ -63,7 +63,7 @@ class TherapistScheduleController(Controller):
             "upcoming_days": views.group_by_day([s for s in sessions if not s.started or s.in_progress]),
             "past_sessions": [s for s in reversed(sessions) if s.started and not s.in_progress and not s.occ.cancelled],
             "summary": summary,
-            "mark_url": f"/therapist/patients/{patient.id}/schedule/attendance",
+            "mark_url": url(request, "sharing:attendance", patient_id=patient.id),
             "values": {
                 "start_date": utcnow().astimezone(logic.zone(therapist.timezone)).date().isoformat(),
                 "end_date": utcnow().astimezone(logic.zone(patient.timezone)).date().isoformat(),
@@ -137,7 +137,7 @@ class TherapistScheduleController(Controller):
         async def page(status: int, **extra: Any) -> Template:
             return await self._page(request, db_session, grant, status, **extra)
 
-        back = f"/therapist/patients/{patient.id}/schedule"
+        back = url(request, "sharing:schedule", patient_id=patient.id)
         return await mark_attendance(request, db_session, patient, therapist, back, page)
 
 
