@@ -33,7 +33,7 @@ from server.questionnaires.instruments import Instrument, all_instruments, get_i
 from server.questionnaires.models import Response
 from server.web.forms import form_values
 from server.web.replay import is_replay, recorded
-from server.web.responses import redirect_to, render, url
+from server.web.responses import download, redirect_to, render, url
 
 FIELD_MAX = 80
 
@@ -150,14 +150,8 @@ class QuestionnaireController(Controller):
             writer.writerow(
                 [row[h] if row[h] is not None else "" for h in head] + [answers.get(i, "") for i in item_ids]
             )
-        return LitestarResponse(
-            content=("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="steady-questionnaires-{local_today(user)}.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        content = ("\ufeff" + out.getvalue()).encode("utf-8")
+        return download(content, "text/csv; charset=utf-8", f"steady-questionnaires-{local_today(user)}.csv")
 
     @get("/panel", media_type=MediaType.HTML, name="questionnaires:progress_panel")
     async def progress_panel(self, request: Request, db_session: DbSession) -> Template:
