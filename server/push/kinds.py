@@ -30,6 +30,7 @@ class ReminderKind:
     switch: str | None = None  # the person's setting that turns it off; None: cannot be switched off
     default_on: bool = True  # whether a person who never chose gets it
     options: dict[str, Any] = field(default_factory=dict)  # kind-specific defaults (e.g. minutes before)
+    badge: bool = False  # something is waiting to be done: the push also sets the app icon's badge
 
 
 _REGISTRY: dict[str, ReminderKind] = {}

@@ -19,12 +19,21 @@ GROUP = register_kind(
 )
 CHECKIN = register_kind(
     ReminderKind(
-        "checkin", _l("Daily check-in"), window=timedelta(hours=4), replaceable=True, switch="checkin_enabled"
+        "checkin",
+        _l("Daily check-in"),
+        window=timedelta(hours=4),
+        replaceable=True,
+        switch="checkin_enabled",
+        badge=True,
     )
 )
 HOMEWORK = register_kind(
     ReminderKind(
-        "homework", _l("Skill practice from your therapist"), window=timedelta(hours=24), switch="homework_enabled"
+        "homework",
+        _l("Skill practice from your therapist"),
+        window=timedelta(hours=24),
+        switch="homework_enabled",
+        badge=True,
     )
 )
 MILESTONE = register_kind(
