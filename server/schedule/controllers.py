@@ -728,7 +728,9 @@ class CalendarFeedController(Controller):
     include_in_schema = False
 
     @get("/calendar/{filename:str}", name="schedule:ics")
-    async def ics(self, db_session: DbSession, settings: AppSettings, filename: str) -> Response[bytes]:
+    async def ics(
+        self, request: Request, db_session: DbSession, settings: AppSettings, filename: str
+    ) -> Response[bytes]:
         token = filename.removesuffix(".ics") if filename.endswith(".ics") else ""
         patient_id = await feed.patient_for_token(db_session, token) if token else None
         patient = await db_session.get(User, patient_id) if patient_id else None
@@ -743,8 +745,11 @@ class CalendarFeedController(Controller):
             now - feed.FEED_PAST,
             now + feed.FEED_FUTURE,
         )
+        extra: list[feed.CalendarItem] = []
+        for source in request.app.state.get(feed.EXTRA_EVENTS_KEY, ()):
+            extra += await source(db_session, patient, now - feed.FEED_PAST, now + feed.FEED_FUTURE)
         return Response(
-            feed.build_ics(occurrences, base_url=settings.base_url),
+            feed.build_ics(occurrences, base_url=settings.base_url, extra=extra),
             media_type="text/calendar; charset=utf-8",
             headers={
                 "Content-Disposition": 'inline; filename="steady-groups.ics"',
