@@ -335,6 +335,7 @@ class CheckInController(Controller):
             values["idempotency_key"] = logic.new_key()
         today = dates.local_today(user)
         recent = await logic.recent_cravings(db, user.id, limit=10)
+        checked_in_today, quick_cards = await logic.log_extras(db, user, today)
         return {
             "values": values,
             "errors": errors,
@@ -342,13 +343,13 @@ class CheckInController(Controller):
             "trigger_set": trigger_set,
             "recent": recent,
             "today": today,
-            "checked_in_today": await logic.get_checkin_for_day(db, user.id, today) is not None,
+            "checked_in_today": checked_in_today,
             "actions": ACTIONS,
             "action_labels": dict(ACTIONS),
             "outcomes": OUTCOMES,
             "outcome_labels": dict(OUTCOMES),
             "skill_cards": sorted(default_catalogue().cards, key=lambda c: c.title),
-            "quick_cards": await logic.suggested_cards_for_craving(db, user.id),
+            "quick_cards": quick_cards,
             "craving_words": CRAVING_WORDS,
             "local_time": lambda moment: dates.local_datetime(user, moment),
         }
