@@ -32,10 +32,11 @@ from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
 from server.milestones import evaluate_patient_safely
 from server.milestones.hooks import with_milestone_hooks
-from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
+from server.push.controllers import DeliveriesAdminController, PushApiController
 from server.push.dispatcher import dispatcher_lifespan
 from server.questionnaires.controllers import QuestionnaireController
 from server.reminders import reminder_hooks
+from server.reminders.controllers import RemindersController
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
 from server.schedule.controllers import CalendarFeedController, PatientScheduleController, ProgramAdminController
