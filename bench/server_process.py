@@ -29,6 +29,7 @@ class RunningServer:
     url: str
     database_url: str
     data_dir: Path
+    pid: int = 0
 
 
 def wait_until_up(url: str, timeout: float = 600.0, path: str = "/login") -> float:
@@ -70,7 +71,7 @@ def running_server(database_url: str | None = None, workers: int = 1, extra_env:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, timeout=60)
-        yield RunningServer(url=url, database_url=database_url, data_dir=data_dir)
+        yield RunningServer(url=url, database_url=database_url, data_dir=data_dir, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)

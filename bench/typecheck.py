@@ -4,6 +4,8 @@
     .venv/bin/python bench/typecheck.py --update   # after fixing errors: lower the baseline (it never rises)
 
 The baseline only goes down: --update refuses to raise a module's count. Configuration: [tool.mypy] in pyproject.
+It also counts `# type: ignore` comments in server/ and fails above IGNORE_LIMIT: an ignore hides an error from the
+ratchet, so fix the type instead (sqlmodel.col(), db.pk(), db.id_col(), db.rowcount(), db.table_of()).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "bench" / "typecheck_baseline.json"
 LINE = re.compile(r"^(server/[^:]+\.py):\d+: error:")
+IGNORE_LIMIT = 40  # issue 11: at most 40 `type: ignore` in server/ (267 before)
+
+
+def count_ignores() -> int:
+    return sum(path.read_text().count("type: ignore") for path in (ROOT / "server").rglob("*.py"))
 
 
 def run_mypy() -> tuple[Counter[str], str]:
@@ -33,6 +40,10 @@ def run_mypy() -> tuple[Counter[str], str]:
 
 
 def main(argv: list[str]) -> int:
+    ignores = count_ignores()
+    if ignores > IGNORE_LIMIT:
+        print(f"{ignores} `type: ignore` comments in server/, more than {IGNORE_LIMIT}: fix the types instead")
+        return 1
     counts, output = run_mypy()
     baseline: dict[str, int] = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
     if "--update" in argv:
@@ -53,7 +64,8 @@ def main(argv: list[str]) -> int:
             print(f"{m}: {n} type errors, the baseline allows {b}")
         print("mypy ratchet: FAILED (fix the new errors; the baseline never rises)")
         return 1
-    print(f"mypy ratchet: {total} errors (baseline {allowed}) in {len(counts)} modules: none grew")
+    print(f"mypy ratchet: {total} errors (baseline {allowed}) in {len(counts)} modules: none grew;"
+          f" {ignores} `type: ignore` in server/ (limit {IGNORE_LIMIT})")  # fmt: skip
     if total < allowed:
         print("  fewer than the baseline: run `.venv/bin/python bench/typecheck.py --update` to lock it in")
     return 0

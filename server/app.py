@@ -23,19 +23,28 @@ from server.accounts.controllers import AccountController, AdminController, Auth
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
 from server.accounts.sessions import cookie_name, csrf_cookie_name
+from server.aftercare import plan as aftercare_plan
+from server.aftercare.controllers import AftercareController
 from server.checkins.controllers import CheckInController
 from server.checkins.events import listeners_state
+from server.checkins.export import EXPORT_SECTIONS_KEY
 from server.consent.program import end_consents_with_program
 from server.crisis import logic as crisis_logic
 from server.crisis.controllers import ClinicSettingsController, CrisisController, SafetyPlanController
 from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
 from server.milestones import evaluate_patient_safely
-from server.milestones.hooks import with_milestone_hooks
+from server.milestones.hooks import dispatcher_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController
 from server.push.dispatcher import dispatcher_lifespan
+from server.questionnaires import export as questionnaires_upcoming
 from server.questionnaires.controllers import QuestionnaireController
-from server.reminders import reminder_hooks
+from server.questionnaires.controllers import export_section as questionnaires_export
+from server.questionnaires.therapist import (
+    QuestionnaireSettingsController,
+    TherapistQuestionnaireController,
+)
+from server.questionnaires.therapist import program_ended as questionnaires_after_discharge
 from server.reminders.controllers import RemindersController
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
@@ -43,6 +52,7 @@ from server.schedule.controllers import CalendarFeedController, PatientScheduleC
 from server.settings import Settings
 from server.sharing.attendance import TherapistScheduleController
 from server.sharing.controllers import FlagSettingsController, SharingController, TherapistController
+from server.skills import logic as skills_logic
 from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
@@ -97,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AdminController,
         PwaController,
         TodayController,
+        AftercareController,
         TherapistController,
         SharingController,
         FlagSettingsController,
@@ -104,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FamilyCircleController,
         CheckInController,
         QuestionnaireController,
+        TherapistQuestionnaireController,
+        QuestionnaireSettingsController,
         SkillsController,
         CrisisController,
         SafetyPlanController,
@@ -125,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             RequestContextMiddleware(settings),
             EdgeMiddleware(),
-            SessionAuthMiddleware(session_maker, cookie_name(settings)),
+            SessionAuthMiddleware(db_config, cookie_name(settings)),
         ],
         before_send=[security_headers_hook(settings)],
         csrf_config=CSRFConfig(
@@ -144,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {**crisis_logic.template_globals(), "offline_owner": functools.partial(offline_owner, settings.secret_key)}
         ),
         exception_handlers=exception_handlers,
-        lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, with_milestone_hooks(reminder_hooks()))],
+        lifespan=[lifespan, dispatcher_lifespan(settings, session_maker, dispatcher_hooks())],
         debug=settings.debug,
         openapi_config=None,
     )
@@ -152,11 +165,25 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.session_maker = session_maker
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
     app.state.update(listeners_state([evaluate_patient_safely]))
+    # The patient's export (JSON and zip) also carries skill practice, the safety plan, questionnaires (answered
+    # and coming up) and the aftercare plan (check-ins own the export; the other domains add to it).
+    app.state[EXPORT_SECTIONS_KEY] = (
+        skills_logic.export_section,
+        crisis_logic.export_section,
+        questionnaires_export,
+        questionnaires_upcoming.upcoming_section,
+        aftercare_plan.export_section,
+    )
     # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
     # family news (the schedule announces it; these listen).
     app.state.update(
         schedule_events.listeners_state(
-            [reminders_after_discharge, end_consents_with_program, _milestones_after_discharge]
+            [
+                reminders_after_discharge,
+                end_consents_with_program,
+                _milestones_after_discharge,
+                questionnaires_after_discharge,
+            ]
         )
     )
     return app

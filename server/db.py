@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -19,12 +20,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from sqlalchemy import CursorResult, Executable, Table, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel
 
 from server import clock
 from server.settings import PROJECT_ROOT, Settings
+from server.sqlite_driver import one_hop_dbapi
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 ModelT = TypeVar("ModelT", bound=SQLModel)
@@ -57,7 +60,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     if settings.is_sqlite:
         Path(settings.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        engine = EngineConfig(connect_args={"timeout": 10}, hide_parameters=True)
+        # A connection per concurrent request kept in the pool: an SQLite connection is cheap to keep, but opening
+        # one (a thread, the file, the pragmas) on every request past the pool's size is not.
+        engine = EngineConfig(
+            connect_args={"timeout": 10}, hide_parameters=True, module=one_hop_dbapi(), pool_size=20, max_overflow=20
+        )
     else:
         engine = EngineConfig(pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
     # hide_parameters: a database error's message would otherwise carry the statement's values (notes, names,
@@ -134,6 +141,23 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     table = target if isinstance(target, Table) else table_of(target)
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+async def insert_or_existing(
+    session: AsyncSession, row: ModelT, existing: Callable[[], Awaitable[ModelT | None]]
+) -> tuple[ModelT, bool]:
+    """Insert `row` in a savepoint. If a concurrent request inserted its twin first (a unique constraint says so),
+    return that row instead, with False, for the caller to update: two first saves at once leave one row."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+        return row, True
+    except IntegrityError:
+        other = await existing()
+        if other is None:
+            raise
+        return other, False
 
 
 async def rowcount(session: AsyncSession, statement: Executable) -> int:

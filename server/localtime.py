@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from server.clock import now as utcnow
 
@@ -34,6 +34,25 @@ COMMON_TIMEZONES = (
     "Australia/Sydney",
     "UTC",
 )
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+def valid_timezone(name: str) -> bool:
+    """A name from the IANA set, checked against it in memory: a hostile value never reaches the filesystem
+    (a 300-character name used to raise OSError: File name too long)."""
+    return isinstance(name, str) and len(name) <= 64 and name in _zone_names()
+
+
+def timezone_choices(selected: str) -> list[str]:
+    """The picker's zones: the common ones, with the current choice (kept as typed) first when it is another."""
+    zones = list(COMMON_TIMEZONES)
+    if selected and selected not in zones:
+        zones.insert(0, selected)
+    return zones
 
 
 class HasTimezone(Protocol):

@@ -48,7 +48,8 @@ def test_spec_is_well_formed() -> None:
     names = [m.name for m in MEASURES]
     assert len(names) == len(set(names))
     for m in MEASURES:
-        assert m.aggregate in ("mean", "sum", "max", "any", "last")
+        assert m.aggregate in ("mean", "sum", "max", "any", "last", "count")
+        assert m.aggregate != "count" or (m.kind == "choice" and m.none in dict(m.choices) and m.unit is not None)
         assert m.lo < m.hi and m.step > 0
         assert m.kind != "choice" or m.choices
         assert m.follows is None or m.follows in names

@@ -149,6 +149,8 @@ def test_today_says_once_that_the_program_is_finished_and_that_sharing_ended(
     assert first.status_code == 200
     assert "You finished your program" in first.text
     assert "Sharing ended with your program" in first.text and "Dr Tam" in first.text
+    assert "You finished your program" in client.get("/today").text  # until the person closes it
+    assert post_form(client, "/aftercare/finished/seen", {}).headers["location"] == "/today"
     second = client.get("/today")
     assert "You finished your program" not in second.text
     assert "Your aftercare plan" in second.text and "Sharing ended with your program" in second.text

@@ -104,16 +104,17 @@ def test_the_consent_screen_starts_empty_refuses_mistakes_and_signs(client: Test
 
     nothing = _sign(client, link, [])
     assert nothing.status_code == 422 and "Please tick at least one thing to share." in page_text(nothing)  # type: ignore[attr-defined]
-    wrong_name = _sign(client, link, ["sober_days"], signature="Someone Else")
-    assert wrong_name.status_code == 422  # type: ignore[attr-defined]
-    assert 'value="Someone Else"' in page_text(wrong_name) and 'id="signature-error"' in page_text(wrong_name)  # type: ignore[attr-defined]
-    assert 'value="sober_days" checked' in page_text(wrong_name)  # type: ignore[attr-defined]
+    # The signature is the name the person types, never matched against the display name; it must hold a letter.
+    no_name = _sign(client, link, ["sober_days"], signature="1234")
+    assert no_name.status_code == 422  # type: ignore[attr-defined]
+    assert 'value="1234"' in page_text(no_name) and 'id="signature-error"' in page_text(no_name)  # type: ignore[attr-defined]
+    assert 'value="sober_days" checked' in page_text(no_name)  # type: ignore[attr-defined]
     assert count(db, "SELECT count(*) FROM consent") == 0
 
-    signed = _sign(client, link, ["sober_days", "good_news"])
+    signed = _sign(client, link, ["sober_days", "good_news"], signature="Samantha Q. Lee")
     assert signed.status_code == 303  # type: ignore[attr-defined]
     assert db.scalar("SELECT recipient_kind FROM consent WHERE recipient_id = :r", r=robin.id) == "family"
-    assert db.scalar("SELECT signature FROM consent WHERE recipient_id = :r", r=robin.id) == "sam lee"
+    assert db.scalar("SELECT signature FROM consent WHERE recipient_id = :r", r=robin.id) == "Samantha Q. Lee"
     wording = db.scalar("SELECT wording FROM consent WHERE recipient_id = :r", r=robin.id)
     assert "[x] Sober-day milestones" in wording and "[ ] Check-in streaks" in wording
     circle = client.get("/family-circle")

@@ -23,6 +23,10 @@ from tests.conftest import Database, login, post_form
 from tests.support.checkins import today_for
 from tests.test_sharing_support import share
 
+# JSON answers, a unique key under concurrent replays, booleans and dates in SQL: run on PostgreSQL too.
+pytestmark = pytest.mark.dialect_sensitive
+
+
 ALL_SHARED = ["mood_sleep", "questionnaires"]
 
 
@@ -262,3 +266,75 @@ def test_response_table_refuses_a_second_row_with_the_same_key(db: Database, peo
 
     with pytest.raises(IntegrityError):
         db.run(work)
+
+
+def test_a_due_questionnaire_is_reminded_once_with_generic_words_and_not_after_answering(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    from datetime import UTC, datetime
+
+    from server.push.dispatcher import ClaimedReminder
+    from server.push.models import PushSubscription
+    from server.questionnaires.reminders import plan_questionnaire_reminders, questionnaire_still_wanted
+
+    patient = people["patient"]
+    assign(db, patient, "gad7", "weekly")
+
+    async def device(session: AsyncSession) -> None:
+        session.add(PushSubscription(user_id=patient.id, endpoint="https://fcm.googleapis.com/x", p256dh="k", auth="a"))  # type: ignore[arg-type]
+
+    db.run(device)
+    now = datetime.now(UTC)
+
+    async def plan(session: AsyncSession) -> int:
+        return await plan_questionnaire_reminders(session, now, {patient.id})  # type: ignore[arg-type]
+
+    assert db.run(plan) == 1
+    db.run(plan)
+    rows = db.run(lambda s: _reminders(s, patient.id))
+    assert len(rows) == 1
+    title, body, url = rows[0]
+    assert (title, url) == ("A short questionnaire is ready", "/today") and "GAD" not in title + body
+    key = db.scalar("SELECT dedupe_key FROM reminder WHERE user_id = :u", u=patient.id)
+    rid = db.scalar("SELECT id FROM reminder WHERE user_id = :u", u=patient.id)
+    claimed = ClaimedReminder(id=rid, user_id=patient.id, kind="questionnaire", dedupe_key=key,  # type: ignore[arg-type]
+                              **_claim_extras())  # fmt: skip
+
+    async def wanted(session: AsyncSession) -> set[int]:
+        return await questionnaire_still_wanted(session, [claimed], now)
+
+    assert db.run(wanted) == {rid}
+    login(client, patient.email)
+    answer_all(client, "gad7", {str(i): 0 for i in range(1, 8)})
+    assert db.run(wanted) == set()
+
+
+def _claim_extras() -> dict[str, Any]:
+    import dataclasses
+
+    from server.push.dispatcher import ClaimedReminder
+
+    extras: dict[str, Any] = {}
+    for f in dataclasses.fields(ClaimedReminder):
+        if f.name not in ("id", "user_id", "kind", "dedupe_key") and f.default is dataclasses.MISSING:
+            extras[f.name] = None
+    return extras
+
+
+def test_the_patient_export_holds_every_questionnaire_answer(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient = people["patient"]
+    assign(db, patient)
+    login(client, patient.email)
+    answer_all(client, "phq9", PHQ9_MILD)
+    page = client.get("/questionnaires/gad7")  # started, not finished: a draft is an answer too
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    post_form(client, "/questionnaires/gad7", {"idempotency_key": key, "step": "0", "a_1": "2", "go": "next"})
+    data = json.loads(client.get("/export.json").content)
+    by_code = {q["instrument"]: q for q in data["questionnaires"]}
+    assert by_code["phq9"]["answers"] == PHQ9_MILD and by_code["phq9"]["total"] == 6
+    assert by_code["gad7"]["status"] == "draft" and by_code["gad7"]["answers"] == {"1": 2}
+    sheet = client.get("/questionnaires/answers.csv").content.decode("utf-8-sig").splitlines()
+    assert sheet[0].startswith("id,instrument,status") and len(sheet) == 3
+    assert "Download my questionnaire answers (CSV)" in client.get("/export").text

@@ -369,3 +369,30 @@ def test_enrolments_discharge_extend_and_reopen(client: TestClient, db: Database
     assert (reopened.status, reopened.end_date) == ("active", None)
     # An enrolment of another program can't be reached through this one.
     assert client.get(f"/admin/programs/{empty.id}/enrolments/{enrolment.id}").status_code == 404
+
+
+def test_one_form_makes_a_weekly_group_on_several_weekdays(client: TestClient, db: Database, admin: User) -> None:
+    """Issue 15: a group that meets Monday, Wednesday and Thursday is one form, not three pages."""
+    program = make_program(db, phases=[("Weeks 1-4", 1, 4, [])])
+    phase_id = program.phases["Weeks 1-4"]
+    page = client.get(f"/admin/programs/{program.id}/phases/{phase_id}/groups/new")
+    assert page.status_code == 200
+    assert page.text.count('type="checkbox" name="weekday"') == 7 and "Days of the week" in page.text
+    form = {"title": "Coping skills", "weekday": ["0", "2", "3", "2"], "start_time": "9:30", "duration_minutes": "90"}
+    response = post_form(client, f"/admin/programs/{program.id}/phases/{phase_id}/groups", form)
+    assert response.status_code == 303 and "notice=groups-added" in response.headers["location"]
+    made = rows(db, GroupPattern)
+    assert sorted(g.weekday for g in made) == [0, 2, 3]  # a day ticked twice is one group
+    assert {g.title for g in made} == {"Coping skills"} and {g.start_time for g in made} == {time(9, 30)}
+    assert "3 groups added." in client.get(response.headers["location"]).text
+    # None ticked, or a day that doesn't exist: 422, what was ticked stays ticked, nothing saved.
+    for days, message in (([], "Please tick at least one day of the week."),
+                          (["1", "9"], "Please pick a day of the week from the list.")):  # fmt: skip
+        bad = post_form(client, f"/admin/programs/{program.id}/phases/{phase_id}/groups", {**form, "weekday": days})
+        assert bad.status_code == 422 and message in bad.text and 'id="weekday-error"' in bad.text
+        if days:
+            assert 'value="1" checked' in bad.text
+    assert len(rows(db, GroupPattern)) == 3
+    # Editing one group still edits that one day.
+    edit = client.get(f"/admin/programs/{program.id}/groups/{made[0].id}")
+    assert '<select id="weekday" name="weekday"' in edit.text

@@ -30,15 +30,11 @@ from server.accounts.models import CareTeam, Role, User, UserSession
 from server.db import DbSession, pk
 from server.i18n import current_locale
 from server.i18n import gettext as _
-from server.localtime import COMMON_TIMEZONES
+from server.localtime import COMMON_TIMEZONES, timezone_choices
 from server.settings import AppSettings, Settings
 from server.web.forms import form_values, validate
 from server.web.replay import offline_owner
-from server.web.responses import redirect, render
-
-
-def _timezones(selected: str) -> list[str]:
-    return list(COMMON_TIMEZONES) if selected in COMMON_TIMEZONES else [selected, *COMMON_TIMEZONES]
+from server.web.responses import form_page, redirect, redirect_to, render, url
 
 
 def _signed_in_response(request: Request, settings: Settings, token: str, user: User, target: str) -> Response[Any]:
@@ -71,16 +67,16 @@ async def _replace_session(
 
 
 class AuthController(Controller):
-    @get("/")
+    @get("/", name="accounts:root")
     async def root(self, request: Request, db_session: DbSession) -> Response[Any]:
         user: User | None = request.scope.get("user")
         if user is not None:
-            return redirect(request, service.ROLE_HOME[user.role])
+            return redirect_to(request, service.ROLE_HOME[user.role])
         if await service.needs_setup(db_session):
-            return redirect(request, "/setup")
-        return redirect(request, "/login")
+            return redirect_to(request, "accounts:setup_page")
+        return redirect_to(request, "accounts:login_page")
 
-    @get("/setup")
+    @get("/setup", name="accounts:setup_page")
     async def setup_page(self, request: Request, db_session: DbSession) -> Template:
         if not await service.needs_setup(db_session):
             raise NotFoundException()
@@ -90,7 +86,7 @@ class AuthController(Controller):
             {"values": {"timezone": service.FALLBACK_TIMEZONE}, "errors": {}, "timezones": COMMON_TIMEZONES},
         )
 
-    @post("/setup")
+    @post("/setup", name="accounts:setup_submit")
     async def setup_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         if not await service.needs_setup(db_session):
             raise NotFoundException()
@@ -102,7 +98,7 @@ class AuthController(Controller):
                 {
                     "values": result.values,
                     "errors": result.errors,
-                    "timezones": _timezones(str(result.values.get("timezone", ""))),
+                    "timezones": timezone_choices(str(result.values.get("timezone", ""))),
                 },
                 status_code=422,
             )
@@ -120,11 +116,11 @@ class AuthController(Controller):
             raise NotFoundException()
         return await _replace_session(request, db_session, settings, user, "/admin")
 
-    @get("/login")
+    @get("/login", name="accounts:login_page")
     async def login_page(self, request: Request, next: str = "") -> Template:
         return render(request, "accounts/login.html", {"values": {"next": next}, "errors": {}})
 
-    @post("/login")
+    @post("/login", name="accounts:login_submit")
     async def login_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(LoginForm, await form_values(request))
         values = {**result.values, "password": ""}
@@ -153,15 +149,15 @@ class AuthController(Controller):
                 status_code=422,
             )
         await throttle.clear_failures(db_session, form.email, address)
-        target = service.safe_next(form.next, service.ROLE_HOME[user.role])
+        target = service.safe_next(form.next, url(request, service.ROLE_HOME[user.role]))
         return await _replace_session(request, db_session, settings, user, target)
 
-    @post("/logout")
+    @post("/logout", name="accounts:logout")
     async def logout(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         current: UserSession | None = request.scope.get("auth")
         if current is not None:
             await sessions.end_session(db_session, current.id)
-        response = redirect(request, "/login?signed_out=1")
+        response = redirect_to(request, "accounts:login_page", "?signed_out=1")
         response.delete_cookie(sessions.cookie_name(settings), path="/")
         # Wipe what this browser kept for the person: cached pages always; the offline queue (site storage) only
         # when the page said it holds nothing unsent, or the person chose to delete what it held. Otherwise the
@@ -171,7 +167,7 @@ class AuthController(Controller):
         response.headers["Clear-Site-Data"] = wipe
         return response
 
-    @get("/session/offline", media_type=MediaType.JSON)
+    @get("/session/offline", media_type=MediaType.JSON, name="accounts:offline_session")
     async def offline_session(self, request: Request, settings: AppSettings) -> Response[Any]:
         """For the offline queue: who is signed in (as an opaque owner name) and a CSRF token valid now, so entries
         saved days ago are never sent with a stale token or under another person's session."""
@@ -183,17 +179,17 @@ class AuthController(Controller):
         }
         return Response(content=body, headers={"Cache-Control": "no-store"})
 
-    @get("/join")
+    @get("/join", name="accounts:join_page")
     async def join_page(self, request: Request, db_session: DbSession, code: str = "") -> Template:
         invite = await invite_logic.find_usable_invite(db_session, code[:64]) if code else None
         zone = await service.join_timezone(db_session, invite.clinic_id if invite else None)
         return render(
             request,
             "accounts/join.html",
-            {"values": {"code": code, "timezone": zone}, "errors": {}, "timezones": _timezones(zone)},
+            {"values": {"code": code, "timezone": zone}, "errors": {}, "timezones": timezone_choices(zone)},
         )
 
-    @post("/join")
+    @post("/join", name="accounts:join_submit")
     async def join_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(JoinForm, await form_values(request))
         errors = dict(result.errors)
@@ -203,7 +199,8 @@ class AuthController(Controller):
         if wait:
             errors["__all__"] = _("Too many tries. For your safety, please try again in %(n)d minutes.") % {"n": wait}
             values = {**result.values, "password": ""}
-            context = {"values": values, "errors": errors, "timezones": _timezones(str(values.get("timezone", "")))}
+            zones = timezone_choices(str(values.get("timezone", "")))
+            context = {"values": values, "errors": errors, "timezones": zones}
             return render(request, "accounts/join.html", context, status_code=429)
         if "code" not in errors:
             invite = await invite_logic.find_usable_invite(db_session, str(result.values.get("code", "")))
@@ -234,10 +231,10 @@ class AuthController(Controller):
             return render(
                 request,
                 "accounts/join.html",
-                {"values": values, "errors": errors, "timezones": _timezones(str(values.get("timezone", "")))},
+                {"values": values, "errors": errors, "timezones": timezone_choices(str(values.get("timezone", "")))},
                 status_code=422,
             )
-        return await _replace_session(request, db_session, settings, user, service.ROLE_HOME[user.role])
+        return await _replace_session(request, db_session, settings, user, url(request, service.ROLE_HOME[user.role]))
 
 
 class AccountController(Controller):
@@ -250,24 +247,21 @@ class AccountController(Controller):
         context: dict[str, Any] = {
             "devices": await sessions.list_sessions(db, pk(user)),
             "current_session_id": current.id,
-            "timezones": _timezones(user.timezone),
+            "timezones": timezone_choices(user.timezone),
             "profile": {
                 "name": user.display_name,
                 "timezone": user.timezone,
                 "locale": user.locale,
                 "phone": user.phone,
             },
-            "errors": {},
-            "notice": request.query_params.get("notice", ""),
         }
-        context.update(extra)
-        return render(request, "accounts/account.html", context, status_code=status_code)
+        return form_page(request, "accounts/account.html", context, status_code=status_code, **extra)
 
-    @get("/")
+    @get("/", name="accounts:account")
     async def account(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session)
 
-    @post("/profile")
+    @post("/profile", name="accounts:profile")
     async def profile(self, request: Request, db_session: DbSession) -> Response[Any]:
         result = validate(ProfileForm, await form_values(request))
         if not result.ok or result.data is None:
@@ -278,9 +272,9 @@ class AccountController(Controller):
         user.locale = result.data.locale
         user.phone = result.data.phone
         db_session.add(user)
-        return redirect(request, "/account?notice=profile")
+        return redirect_to(request, "accounts:account", "?notice=profile")
 
-    @post("/password")
+    @post("/password", name="accounts:password")
     async def password(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(PasswordForm, await form_values(request))
         user: User = request.user
@@ -295,12 +289,12 @@ class AccountController(Controller):
         await sessions.end_other_sessions(db_session, pk(user), None)
         return await _replace_session(request, db_session, settings, user, "/account?notice=password")
 
-    @post("/devices/sign-out-others")
+    @post("/devices/sign-out-others", name="accounts:sign_out_others")
     async def sign_out_others(self, request: Request, db_session: DbSession) -> Response[Any]:
         await sessions.end_other_sessions(db_session, request.user.id, request.auth.id)
-        return redirect(request, "/account?notice=devices")
+        return redirect_to(request, "accounts:account", "?notice=devices")
 
-    @post("/delete")
+    @post("/delete", name="accounts:delete")
     async def delete(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         result = validate(DeleteForm, await form_values(request))
         user: User = request.user
@@ -314,7 +308,7 @@ class AccountController(Controller):
         if errors:
             return await self._page(request, db_session, 422, errors=errors, delete_values=result.values)
         await service.delete_account(db_session, user)
-        response = redirect(request, "/login?deleted=1")
+        response = redirect_to(request, "accounts:login_page", "?deleted=1")
         response.delete_cookie(sessions.cookie_name(settings), path="/")
         response.headers["Clear-Site-Data"] = '"cache", "storage"'
         return response
@@ -344,11 +338,11 @@ class InviteController(Controller):
             status_code=status_code,
         )
 
-    @get("/")
+    @get("/", name="accounts:invites")
     async def invites(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session)
 
-    @post("/")
+    @post("/", name="accounts:create")
     async def create(self, request: Request, db_session: DbSession, settings: AppSettings) -> Template:
         result = validate(InviteForm, await form_values(request))
         user: User = request.user
@@ -368,7 +362,7 @@ class AdminController(Controller):
     path = "/admin"
     guards = [admin_only]
 
-    @get("/")
+    @get("/", name="accounts:people")
     async def people(self, request: Request, db_session: DbSession) -> Template:
         admin: User = request.user
         people = list(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 
 from server.accounts.passwords import MAX_LENGTH, password_problem
-from server.accounts.service import valid_timezone
 from server.i18n import gettext as _
+from server.web.forms import TimeZoneName
 
 
 def _check_email(value: str) -> str:
@@ -14,12 +14,6 @@ def _check_email(value: str) -> str:
     local, _sep, domain = value.partition("@")
     if not local or "." not in domain or " " in value:
         raise ValueError(_("Please enter an email address like name@example.org."))
-    return value
-
-
-def _check_timezone(value: str) -> str:
-    if not valid_timezone(value):
-        raise ValueError(_("Please pick a time zone from the list."))
     return value
 
 
@@ -38,13 +32,12 @@ class LoginForm(BaseModel):
 
 class SetupForm(BaseModel):
     clinic_name: str = Field(min_length=1, max_length=200)
-    timezone: str
+    timezone: TimeZoneName
     name: str = Field(min_length=1, max_length=120)
     email: str = Field(max_length=254)
     password: str = Field(max_length=MAX_LENGTH)
 
     _email = field_validator("email")(_check_email)
-    _tz = field_validator("timezone")(_check_timezone)
     _pw = field_validator("password")(_check_password)
 
 
@@ -53,10 +46,9 @@ class JoinForm(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     email: str = Field(max_length=254)
     password: str = Field(max_length=MAX_LENGTH)
-    timezone: str
+    timezone: TimeZoneName
 
     _email = field_validator("email")(_check_email)
-    _tz = field_validator("timezone")(_check_timezone)
     _pw = field_validator("password")(_check_password)
 
 
@@ -69,11 +61,10 @@ class PasswordForm(BaseModel):
 
 class ProfileForm(BaseModel):
     name: str = Field(min_length=1, max_length=120)
-    timezone: str
+    timezone: TimeZoneName
     locale: str = Field(pattern="^(en|es)$")
     phone: str = Field(default="", max_length=40)
 
-    _tz = field_validator("timezone")(_check_timezone)
 
 
 class InviteForm(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -10,14 +10,15 @@ from litestar.handlers.base import BaseRouteHandler
 
 from server.accounts.models import Role, User
 
-Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread, a hand-off on every request.
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 
 
 def current_user(connection: ASGIConnection) -> User | None:
     return connection.scope.get("user")
 
 
-def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if current_user(connection) is None:
         raise NotAuthorizedException()
 
@@ -25,7 +26,7 @@ def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 def roles(*allowed: Role) -> Guard:
     """A guard that admits only the given roles (and sends strangers to sign in)."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         user = current_user(connection)
         if user is None:
             raise NotAuthorizedException()

@@ -1,13 +1,18 @@
-"""Resolve the session cookie to a user before any route runs (the guards then decide access)."""
+"""Resolve the session cookie to a user before any route runs (the guards then decide access).
+
+The look-up runs on the request's own database session (the one route handlers get as `db_session`, which the
+SQLAlchemy plugin commits and closes before the answer goes out), so a signed-in request checks out one pooled
+connection, not two. The session row is read on every request: a sign-out or revocation counts at once."""
 
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.accounts.sessions import resolve_session
 from server.i18n import current_locale
@@ -16,8 +21,8 @@ from server.i18n import current_locale
 class SessionAuthMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, session_maker: async_sessionmaker[AsyncSession], cookie_name: str) -> None:
-        self.session_maker = session_maker
+    def __init__(self, db_config: SQLAlchemyAsyncConfig, cookie_name: str) -> None:
+        self.db_config = db_config
         self.cookie_name = cookie_name
 
     def _token(self, scope: Scope) -> str:
@@ -37,10 +42,20 @@ class SessionAuthMiddleware(ASGIMiddleware):
         scope["user"] = None
         scope["auth"] = None
         token = "" if scope["path"].startswith("/static/") else self._token(scope)
-        if token:
-            async with self.session_maker() as db:
-                resolved = await resolve_session(db, token)
+        if not token:
+            await next_app(scope, receive, send)
+            return
+        db = self.db_config.provide_session(scope["app"].state, scope)
+        try:
+            resolved = await resolve_session(db, token)
             if resolved is not None:
+                # Detached, as if read on a session of their own: a rollback later in the request (an error
+                # answer) must not expire them while the access log still reads them.
+                db.expunge_all()
                 scope["user"], scope["auth"] = resolved
                 current_locale.set(resolved[0].locale or current_locale.get())
-        await next_app(scope, receive, send)
+            await next_app(scope, receive, send)
+        finally:
+            # Normally closed by the plugin's before-send handler; not if no answer was ever sent.
+            if get_aa_scope_state(scope, self.db_config.session_scope_key) is db:
+                await db.close()

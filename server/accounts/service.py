@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from zoneinfo import available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,25 +12,17 @@ from sqlmodel import col
 from server.accounts.models import Clinic, Invite, Role, User
 from server.accounts.passwords import DUMMY_HASH, hash_password, verify_password
 from server.i18n import gettext as _
+from server.localtime import valid_timezone
 
 FIRST_CLINIC_ID = 1
-ROLE_HOME = {
-    Role.ADMIN: "/admin",
-    Role.THERAPIST: "/therapist",
-    Role.PATIENT: "/today",
-    Role.FAMILY: "/family",
+ROLE_HOME = {  # the route each role lands on (names: every route handler has one)
+    Role.ADMIN: "accounts:people",
+    Role.THERAPIST: "sharing:dashboard",
+    Role.PATIENT: "today:today",
+    Role.FAMILY: "family:feed",
 }
 
 
-@functools.cache
-def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
-
-
-def valid_timezone(name: str) -> bool:
-    """A name from the IANA set, checked against it in memory: a hostile value never reaches the filesystem
-    (a 300-character name used to raise OSError: File name too long)."""
-    return isinstance(name, str) and len(name) <= 64 and name in _zone_names()
 
 
 def normalise_email(email: str) -> str:

@@ -16,7 +16,7 @@ from sqlmodel import col
 from server.accounts.models import User
 from server.aftercare.models import AftercarePlan
 from server.consent.models import Consent
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import current_locale
 from server.localtime import user_zone
 from server.schedule.discharge import DischargeView, latest_discharge
@@ -28,7 +28,7 @@ SHARING_NOTICE_DAYS = 30
 @dataclass(frozen=True)
 class Alumni:
     discharge: DischargeView
-    celebrate: bool  # show "You finished your program" (the first Today after a finished program)
+    celebrate: bool  # show "You finished your program" (until the person closes it)
     ended_sharing_with: list[str]  # therapists whose "until the end of my program" consent ended
 
     @property
@@ -74,16 +74,22 @@ async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     if discharge is None:
         return {"alumni": None}
     plan = (await db.scalars(select(AftercarePlan).where(col(AftercarePlan.patient_id) == user.id))).first()
+    # Until the person says thanks (a reload or a second tab never eats the moment); then never again.
     celebrate = discharge.finished and (plan is None or plan.celebrated_enrolment_id != discharge.enrolment_id)
-    if celebrate:
-        # Shown once: the next Today is calm again.
-        if plan is None:
-            plan = AftercarePlan(patient_id=user.id)  # type: ignore[arg-type]
-        plan.celebrated_enrolment_id = discharge.enrolment_id
-        db.add(plan)
     alumni = Alumni(
         discharge=discharge,
         celebrate=celebrate,
         ended_sharing_with=await _ended_sharing(db, user, discharge.last_day),
     )
     return {"alumni": alumni}
+
+
+async def moment_seen(db: AsyncSession, user: User) -> None:
+    """The person closed "You finished your program": Today stays calm from now on."""
+    discharge = await alumni_status(db, user)
+    if discharge is None:
+        return
+    plan = (await db.scalars(select(AftercarePlan).where(col(AftercarePlan.patient_id) == user.id))).first()
+    plan = plan or AftercarePlan(patient_id=pk(user))
+    plan.celebrated_enrolment_id = discharge.enrolment_id
+    db.add(plan)

@@ -15,7 +15,7 @@ from server import localtime as dates
 from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.checkins import charts, events, logic, measures, progress, sober, triggers
-from server.checkins.export import csv_chunks, export_json_bytes
+from server.checkins.export import EXPORT_SECTIONS_KEY, csv_chunks, export_json_bytes, export_zip_bytes
 from server.checkins.forms import (
     CheckInForm,
     CravingForm,
@@ -35,7 +35,7 @@ from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import default_catalogue
 from server.web.forms import form_values
 from server.web.replay import is_replay, recorded
-from server.web.responses import is_htmx, redirect
+from server.web.responses import is_htmx, redirect_to, url
 from server.web.responses import render as _page
 from server.web.templating import TEMPLATES_DIR
 
@@ -135,7 +135,7 @@ class CheckInController(Controller):
             **measure_context(),
         }
 
-    @get("/checkin", media_type=HTML)
+    @get("/checkin", media_type=HTML, name="checkins:checkin_page")
     async def checkin_page(self, request: Request, db_session: DbSession, date: str | None = None) -> Any:
         user: User = request.user
         assert user.id is not None
@@ -158,7 +158,7 @@ class CheckInController(Controller):
             if day != today:
                 existing = await logic.get_checkin_for_day(db_session, user.id, day)
                 if existing is not None and not logic.checkin_editable(user, existing, utcnow()):
-                    return redirect(request, f"/checkins/{existing.id}")
+                    return redirect_to(request, "checkins:checkin_detail", checkin_id=existing.id)
                 values = checkin_values(existing) if existing else {}
                 values["date"] = day.isoformat()
                 ctx = await self._form_context(
@@ -173,7 +173,7 @@ class CheckInController(Controller):
         ctx["form_day"] = today
         return _offline_page(render(request, "checkins/checkin.html", ctx))
 
-    @post("/checkin", media_type=HTML)
+    @post("/checkin", media_type=HTML, name="checkins:checkin_submit")
     async def checkin_submit(self, request: Request, db_session: DbSession) -> Any:
         user: User = request.user
         assert user.id is not None
@@ -202,7 +202,11 @@ class CheckInController(Controller):
         await db_session.commit()
         key = result.data.idempotency_key if result.data is not None else None
         if key and is_replay(request):
-            return recorded(request, key, f"/checkins/{outcome.record_id}?saved=1")
+            return recorded(
+                request,
+                key,
+                url(request, "checkins:checkin_detail", "?saved=1", checkin_id=outcome.record_id),
+            )
         if is_htmx(request):
             row = await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
             return render(
@@ -211,7 +215,7 @@ class CheckInController(Controller):
                 await self._saved_context(db_session, user, row),
                 partial="checkins/_checkin_saved.html",
             )
-        return redirect(request, f"/checkins/{outcome.record_id}?saved=1")
+        return redirect_to(request, "checkins:checkin_detail", "?saved=1", checkin_id=outcome.record_id)
 
     async def _saved_context(self, db: AsyncSession, user: User, row: CheckIn, saved: bool = True) -> dict[str, Any]:
         assert user.id is not None
@@ -244,7 +248,7 @@ class CheckInController(Controller):
             "today": dates.local_today(user),
         }
 
-    @get("/checkins/{checkin_id:int}", media_type=HTML)
+    @get("/checkins/{checkin_id:int}", media_type=HTML, name="checkins:checkin_detail")
     async def checkin_detail(
         self, request: Request, db_session: DbSession, checkin_id: int, saved: str = ""
     ) -> Template:
@@ -274,20 +278,20 @@ class CheckInController(Controller):
         }
         return render(request, "checkins/settings.html", ctx, status_code=status_code)
 
-    @get("/checkin/settings", media_type=HTML)
+    @get("/checkin/settings", media_type=HTML, name="checkins:settings_page")
     async def settings_page(self, request: Request, db_session: DbSession) -> Template:
         return await self._settings_page(request, db_session)
 
-    @post("/checkin/settings", media_type=HTML)
+    @post("/checkin/settings", media_type=HTML, name="checkins:settings_submit")
     async def settings_submit(self, request: Request, db_session: DbSession) -> Any:
         user: User = request.user
         assert user.id is not None
         result = validate_form(DiarySettingForm, await form_values(request))
         on = bool(result.data and result.data.diary_card)
         await logic.set_diary_card(db_session, user.id, on)
-        return redirect(request, "/checkin/settings?saved=1")
+        return redirect_to(request, "checkins:settings_page", "?saved=1")
 
-    @post("/checkin/triggers", media_type=HTML)
+    @post("/checkin/triggers", media_type=HTML, name="checkins:trigger_add")
     async def trigger_add(self, request: Request, db_session: DbSession) -> Any:
         user: User = request.user
         assert user.id is not None
@@ -299,23 +303,23 @@ class CheckInController(Controller):
                 errors["label"] = problem
         if errors:
             return await self._settings_page(request, db_session, 422, values=result.values, errors=errors)
-        return redirect(request, "/checkin/settings?saved=1")
+        return redirect_to(request, "checkins:settings_page", "?saved=1")
 
-    @post("/checkin/triggers/{trigger_id:str}/hide", media_type=HTML)
+    @post("/checkin/triggers/{trigger_id:str}/hide", media_type=HTML, name="checkins:trigger_hide")
     async def trigger_hide(self, request: Request, db_session: DbSession, trigger_id: str) -> Any:
         user: User = request.user
         assert user.id is not None
         if not await triggers.set_hidden(db_session, user.id, trigger_id, True):
             raise NotFoundException()
-        return redirect(request, "/checkin/settings?saved=1")
+        return redirect_to(request, "checkins:settings_page", "?saved=1")
 
-    @post("/checkin/triggers/{trigger_id:str}/show", media_type=HTML)
+    @post("/checkin/triggers/{trigger_id:str}/show", media_type=HTML, name="checkins:trigger_show")
     async def trigger_show(self, request: Request, db_session: DbSession, trigger_id: str) -> Any:
         user: User = request.user
         assert user.id is not None
         if not await triggers.set_hidden(db_session, user.id, trigger_id, False):
             raise NotFoundException()
-        return redirect(request, "/checkin/settings?saved=1")
+        return redirect_to(request, "checkins:settings_page", "?saved=1")
 
     # ------------------------------------------------------------------------------------------ cravings
 
@@ -349,7 +353,7 @@ class CheckInController(Controller):
             "local_time": lambda moment: dates.local_datetime(user, moment),
         }
 
-    @get("/log", media_type=HTML)
+    @get("/log", media_type=HTML, name="checkins:log_page")
     async def log_page(self, request: Request, db_session: DbSession, saved: int | None = None) -> Template:
         user: User = request.user
         assert user.id is not None
@@ -368,7 +372,7 @@ class CheckInController(Controller):
             "saved_cards": await logic.suggested_cards_for_craving(db, row.user_id) if strong else [],
         }
 
-    @post("/cravings", media_type=HTML)
+    @post("/cravings", media_type=HTML, name="checkins:craving_submit")
     async def craving_submit(self, request: Request, db_session: DbSession) -> Any:
         user: User = request.user
         assert user.id is not None
@@ -396,15 +400,15 @@ class CheckInController(Controller):
         await db_session.commit()  # as above: release the write lock before rendering
         key = result.data.idempotency_key if result.data is not None else None
         if key and is_replay(request):
-            return recorded(request, key, f"/log?saved={outcome.record_id}")
+            return recorded(request, key, url(request, "checkins:log_page", f"?saved={outcome.record_id}"))
         if is_htmx(request):
             row = await get_owned_or_404(db_session, CravingLog, outcome.record_id, user.id)
             ctx = await self._log_context(db_session, user, values={}, errors={})
             ctx.update(await self._craving_saved_context(db_session, row))
             return render(request, "checkins/log.html", ctx, partial="checkins/_craving_saved.html")
-        return redirect(request, f"/log?saved={outcome.record_id}")
+        return redirect_to(request, "checkins:log_page", f"?saved={outcome.record_id}")
 
-    @get("/cravings/{craving_id:int}", media_type=HTML)
+    @get("/cravings/{craving_id:int}", media_type=HTML, name="checkins:craving_detail")
     async def craving_detail(self, request: Request, db_session: DbSession, craving_id: int) -> Template:
         user: User = request.user
         assert user.id is not None
@@ -443,7 +447,7 @@ class CheckInController(Controller):
             else [],
         }
 
-    @post("/cravings/{craving_id:int}", media_type=HTML)
+    @post("/cravings/{craving_id:int}", media_type=HTML, name="checkins:craving_update")
     async def craving_update(self, request: Request, db_session: DbSession, craving_id: int) -> Any:
         user: User = request.user
         assert user.id is not None
@@ -455,7 +459,7 @@ class CheckInController(Controller):
         row.outcome = result.data.outcome or ""
         row.intensity_after = result.data.intensity_after
         row.note = result.data.note
-        return redirect(request, f"/cravings/{row.id}?saved=1")
+        return redirect_to(request, "checkins:craving_detail", "?saved=1", craving_id=row.id)
 
     # ------------------------------------------------------------------------------------------ sober days
 
@@ -472,11 +476,11 @@ class CheckInController(Controller):
         }
         return render(request, "checkins/sober.html", ctx, status_code=status_code)
 
-    @get("/sober", media_type=HTML)
+    @get("/sober", media_type=HTML, name="checkins:sober_page")
     async def sober_page(self, request: Request, db_session: DbSession) -> Template:
         return await self._sober_page(request, db_session)
 
-    @post("/sober", media_type=HTML)
+    @post("/sober", media_type=HTML, name="checkins:sober_set")
     async def sober_set(self, request: Request, db_session: DbSession) -> Any:
         user: User = request.user
         result = validate_form(SobrietyForm, await form_values(request))
@@ -486,9 +490,9 @@ class CheckInController(Controller):
         if errors:
             return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)
         await events.announce_record_saved(request, db_session, pk(user))  # a back-dated start may be a milestone
-        return redirect(request, "/sober?saved=1")
+        return redirect_to(request, "checkins:sober_page", "?saved=1")
 
-    @get("/sober/{date_id:int}/stop", media_type=HTML)
+    @get("/sober/{date_id:int}/stop", media_type=HTML, name="checkins:sober_stop_confirm")
     async def sober_stop_confirm(self, request: Request, db_session: DbSession, date_id: int) -> Template:
         """Stopping a count is asked first: a plain page, so it works without JavaScript."""
         user: User = request.user
@@ -497,7 +501,7 @@ class CheckInController(Controller):
             raise NotFoundException()
         return render(request, "checkins/stop_confirm.html", {"counter": counter})
 
-    @post("/sober/{date_id:int}/delete", media_type=HTML)
+    @post("/sober/{date_id:int}/delete", media_type=HTML, name="checkins:sober_delete")
     async def sober_delete(self, request: Request, db_session: DbSession, date_id: int) -> Any:
         user: User = request.user
         assert user.id is not None
@@ -506,12 +510,12 @@ class CheckInController(Controller):
         if removed is None:
             raise NotFoundException()
         if not confirmed:
-            return redirect(request, f"/sober/{date_id}/stop")
+            return redirect_to(request, "checkins:sober_stop_confirm", date_id=date_id)
         # The undo offer carries what is needed to put the count back exactly (the person's own data).
         query = urlencode({"stopped": "1", "substance": removed.substance, "since": removed.started_on.isoformat()})
-        return redirect(request, f"/sober?{query}")
+        return redirect_to(request, "checkins:sober_page", f"?{query}")
 
-    @post("/sober/undo", media_type=HTML)
+    @post("/sober/undo", media_type=HTML, name="checkins:sober_undo")
     async def sober_undo(self, request: Request, db_session: DbSession) -> Any:
         user: User = request.user
         result = validate_form(SobrietyForm, await form_values(request))
@@ -521,9 +525,9 @@ class CheckInController(Controller):
         if errors:
             return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)
         await events.announce_record_saved(request, db_session, pk(user))
-        return redirect(request, "/sober?restored=1")
+        return redirect_to(request, "checkins:sober_page", "?restored=1")
 
-    @get("/sober/reset", media_type=HTML)
+    @get("/sober/reset", media_type=HTML, name="checkins:reset_confirm")
     async def reset_confirm(self, request: Request, db_session: DbSession, on: str = "") -> Template:
         user: User = request.user
         today = dates.local_today(user)
@@ -544,7 +548,7 @@ class CheckInController(Controller):
         }
         return render(request, "checkins/reset_confirm.html", ctx, status_code=422 if errors else 200)
 
-    @post("/sober/reset", media_type=HTML)
+    @post("/sober/reset", media_type=HTML, name="checkins:reset_submit")
     async def reset_submit(self, request: Request, db_session: DbSession) -> Any:
         user: User = request.user
         values = await form_values(request, list_fields=("substance",))
@@ -568,9 +572,9 @@ class CheckInController(Controller):
                 "errors": errors,
             }
             return render(request, "checkins/reset_confirm.html", ctx, status_code=422)
-        return redirect(request, "/sober?restarted=1" if made else "/sober?unchanged=1")
+        return redirect_to(request, "checkins:sober_page", "?restarted=1" if made else "?unchanged=1")
 
-    @post("/sober/resets/{reset_id:int}/note", media_type=HTML)
+    @post("/sober/resets/{reset_id:int}/note", media_type=HTML, name="checkins:reset_note")
     async def reset_note(self, request: Request, db_session: DbSession, reset_id: int) -> Any:
         user: User = request.user
         assert user.id is not None
@@ -585,11 +589,11 @@ class CheckInController(Controller):
             )
         if await sober.update_reset_note(db_session, user.id, reset_id, result.data.note) is None:
             raise NotFoundException()
-        return redirect(request, f"/sober?noted={reset_id}#reset-{reset_id}")
+        return redirect_to(request, "checkins:sober_page", f"?noted={reset_id}#reset-{reset_id}")
 
     # ------------------------------------------------------------------------------------------ progress
 
-    @get("/progress", media_type=HTML)
+    @get("/progress", media_type=HTML, name="checkins:progress_page")
     async def progress_page(
         self, request: Request, db_session: DbSession, range: str = "30", month: str = ""
     ) -> Template:
@@ -664,11 +668,11 @@ class CheckInController(Controller):
 
     # ------------------------------------------------------------------------------------------ export
 
-    @get("/export", media_type=HTML)
+    @get("/export", media_type=HTML, name="checkins:export_page")
     async def export_page(self, request: Request) -> Template:
         return render(request, "checkins/export.html", {})
 
-    @get("/export.csv")
+    @get("/export.csv", name="checkins:export_csv")
     async def export_csv(self, request: Request, db_session: DbSession) -> Response[bytes]:
         user: User = request.user
         assert user.id is not None
@@ -679,10 +683,20 @@ class CheckInController(Controller):
             headers={"Content-Disposition": f'attachment; filename="steady-{dates.local_today(user)}.csv"'},
         )
 
-    @get("/export.json")
+    @get("/export.zip", name="checkins:export_zip")
+    async def export_zip(self, request: Request, db_session: DbSession) -> Response[bytes]:
+        user: User = request.user
+        body = await export_zip_bytes(db_session, user, request.app.state.get(EXPORT_SECTIONS_KEY, ()))
+        return Response(
+            body,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="steady-{dates.local_today(user)}.zip"'},
+        )
+
+    @get("/export.json", name="checkins:export_json")
     async def export_json(self, request: Request, db_session: DbSession) -> Response[bytes]:
         user: User = request.user
-        body = await export_json_bytes(db_session, user)
+        body = await export_json_bytes(db_session, user, request.app.state.get(EXPORT_SECTIONS_KEY, ()))
         return Response(
             body,
             media_type="application/json",

@@ -1,7 +1,9 @@
-"""Export of everything a patient recorded here: check-ins, craving logs, sobriety dates, resets, triggers.
+"""Export of everything a patient recorded here: check-ins, craving logs, sobriety dates, resets, triggers, and
+what other domains add as export sections (skill practice, the safety plan, questionnaires, the aftercare plan).
 
-CSV: one file, one row per record, a `record` column says which kind; cells that a spreadsheet would run as a
-formula are prefixed with an apostrophe. JSON: one object with a list per kind.
+CSV: one file, one row per record, a `record` column says which kind (check-ins, cravings and sober days only).
+ZIP: one CSV per record type (every list in the JSON) plus the whole JSON as steady.json. In every CSV, cells that a
+spreadsheet would run as a formula are prefixed with an apostrophe. JSON: one object with a list per kind.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+import zipfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -49,6 +52,13 @@ COLUMN_LABELS = {
     "skill_card_id": _l("Skill card"), "outcome": _l("How it ended"), "intensity_after": _l("Strength afterwards"),
     "substance": _l("Substance"), "started_on": _l("Sobriety date"), "reset_on": _l("Restarted on"),
     "previous_started_on": _l("Earlier sobriety date"), "previous_days": _l("Days in the earlier run"),
+    # the zip's other files
+    "card_id": _l("Skill card"), "started_at": _l("Started at"), "ended_at": _l("Ended at"),
+    "distress_before": _l("Distress before"), "distress_after": _l("Distress afterwards"), "helped": _l("Helped"),
+    "instrument": _l("Questionnaire"), "instrument_version": _l("Version"), "total": _l("Total score"),
+    "completed_at": _l("Completed at"), "answers": _l("Answers"), "score": _l("Score"), "due_on": _l("Due on"),
+    "next_due_on": _l("Next due"), "cadence": _l("How often"), "section": _l("Section"), "item": _l("Item"),
+    "label": _l("Label"), "own": _l("My own"), "hidden": _l("Hidden"), "field": _l("Field"), "value": _l("Value"),
 }  # fmt: skip
 
 
@@ -90,8 +100,10 @@ async def iter_records(db: AsyncSession, user_id: int) -> AsyncIterator[dict[str
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
-    if isinstance(value, list):
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
         value = ";".join(str(v) for v in value)
+    elif isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, str) and value.startswith(_FORMULA_START):
@@ -113,7 +125,13 @@ async def csv_chunks(db: AsyncSession, user_id: int) -> AsyncIterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-async def export_json_bytes(db: AsyncSession, user: User) -> bytes:
+# Other domains add their own part of the JSON export (e.g. the aftercare plan) without check-ins importing them:
+# `app.py` lists async callables (db, user) -> {key: data} in the application state under this key.
+EXPORT_SECTIONS_KEY = "patient_export_sections"
+ExportSection = Callable[[AsyncSession, User], Awaitable[dict[str, Any]]]
+
+
+async def export_data(db: AsyncSession, user: User, sections: Sequence[ExportSection] = ()) -> dict[str, Any]:
     assert user.id is not None
     data: dict[str, Any] = {
         "exported_at": utcnow().isoformat(),
@@ -133,4 +151,47 @@ async def export_json_bytes(db: AsyncSession, user: User) -> bytes:
     data["triggers"] = [{"id": t.id, "label": t.label, "own": t.custom, "hidden": t.hidden} for t in trigger_set.all]
     checkin_pref = await db.get(CheckInPreference, user.id)
     data["diary_card_on"] = bool(checkin_pref and checkin_pref.diary_card)
-    return json.dumps(data, ensure_ascii=False, indent=1).encode()
+    for section in sections:
+        data.update(await section(db, user))
+    return data
+
+
+async def export_json_bytes(db: AsyncSession, user: User, sections: Sequence[ExportSection] = ()) -> bytes:
+    return json.dumps(await export_data(db, user, sections), ensure_ascii=False, indent=1).encode()
+
+
+def _table(value: Any) -> list[dict[str, Any]] | None:
+    """A JSON value as CSV rows: a list of records as is; a plan of lists (the safety plan) as section/item rows;
+    any other object as field/value rows. Plain values (the export time, the time zone) have no file of their own."""
+    if isinstance(value, list):
+        return [v if isinstance(v, dict) else {"value": v} for v in value]
+    if isinstance(value, dict):
+        if value and all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in value.values()):
+            return [{"section": name, "item": item} for name, items in value.items() for item in items]
+        return [{"field": name, "value": v} for name, v in value.items()]
+    return None
+
+
+def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    columns = list(dict.fromkeys(name for row in rows for name in row)) or ["value"]
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # so spreadsheet apps read UTF-8
+    writer = csv.writer(buffer)
+    writer.writerow([str(COLUMN_LABELS.get(name, name)) for name in columns])
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(name)) for name in columns])
+    return buffer.getvalue().encode()
+
+
+async def export_zip_bytes(db: AsyncSession, user: User, sections: Sequence[ExportSection] = ()) -> bytes:
+    """One CSV per record type (each list or object in the JSON export) plus the JSON itself, zipped with the
+    standard library. Built in memory: a person's own records are small."""
+    data = await export_data(db, user, sections)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("steady.json", json.dumps(data, ensure_ascii=False, indent=1))
+        for key, value in data.items():
+            rows = _table(value)
+            if rows is not None:
+                archive.writestr(f"{key}.csv", _csv_bytes(rows))
+    return out.getvalue()

@@ -17,8 +17,9 @@ Kinds: ``scale`` (whole numbers lo–hi, radio buttons, or a labelled list with 
 between lo and hi), ``choice`` (one of `choices`, stored as text, '' when not answered), ``yesno`` (a required
 yes/no, stored as a boolean) and ``flag`` (a checkbox).
 
-Aggregates (over a week or a Progress range): ``mean``, ``sum``, ``max``, ``any`` (true on any day) and ``last``
-(the latest day's answer).
+Aggregates (over a week or a Progress range): ``mean``, ``sum``, ``max``, ``any`` (true on any day), ``last``
+(the latest day's answer) and ``count`` (how many days had an answer other than the measure's `none` value, shown
+with its `unit`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 
 Kind = Literal["scale", "number", "choice", "yesno", "flag"]
-Aggregate = Literal["mean", "sum", "max", "any", "last"]
+Aggregate = Literal["mean", "sum", "max", "any", "last", "count"]
 # Where the form shows it: "top" (first), "used" (the bespoke used/what/how-much block), "daily" (after it),
 # "diary" (the DBT diary card, only when the patient has it switched on).
 Group = Literal["top", "used", "daily", "diary"]
@@ -64,6 +65,7 @@ class Measure:
     consent_phrase: Any = None  # named under its category on the consent screen (lazy)
     messages: dict[str, Any] = field(default_factory=dict)  # pydantic error type -> kind message (lazy)
     demo: Demo | None = None
+    none: str = ""  # a `choice` answer that means "nothing to count" (for the `count` aggregate)
 
     # --- values ------------------------------------------------------------------------------------------------
 
@@ -121,6 +123,8 @@ class Measure:
             return any(bool(v) for v in answered)
         if self.aggregate == "last":
             return answered[-1]
+        if self.aggregate == "count":
+            return sum(1 for v in answered if v != self.none)
         if self.aggregate == "max":
             return max(answered)
         total = float(sum(answered))
@@ -131,6 +135,8 @@ class Measure:
         shown = self.display(value)
         if value is None:
             return shown
+        if self.aggregate == "count" and self.unit is not None:
+            return str(self.unit) % {"n": _number(value)}
         return {
             "mean": _("%(value)s on average"),
             "sum": _("%(value)s in total"),
@@ -206,6 +212,16 @@ SKILLS_SCALE = (
     (5, _l("Tried, could use them, and they helped")),
     (6, _l("Didn't try, used them anyway, didn't help")),
     (7, _l("Didn't try, used them anyway, and they helped")),
+)
+
+# "Did you go to a support meeting?" (the meeting finder's companion question, for life after the program).
+SUPPORT_MEETINGS = (
+    ("none", _l("No meeting today")),
+    ("aa", _l("AA")),
+    ("na", _l("NA")),
+    ("smart", _l("SMART Recovery")),
+    ("refuge", _l("Refuge Recovery")),
+    ("other", _l("Another meeting")),
 )
 
 MEASURES: tuple[Measure, ...] = (
@@ -298,6 +314,22 @@ MEASURES: tuple[Measure, ...] = (
         question=_l("Did you take your medication today? (optional)"),
         choices=(("yes", _l("Yes")), ("no", _l("No")), ("na", _l("Not for me"))),
         demo=lambda rng, used: rng.choice(("yes", "yes", "yes", "no")),
+    ),
+    Measure(
+        "support_meeting",
+        _l("Support meetings"),
+        "choice",
+        "count",
+        "attendance",  # shared with a therapist under "Group attendance"
+        question=_l("Did you go to a support meeting today? (optional)"),
+        choices=SUPPORT_MEETINGS,
+        none="none",
+        unit=_l("%(n)s days with a meeting"),
+        progress=True,
+        summary=True,
+        summary_sentence=_l("Support meetings: went on %(n)s days."),
+        consent_phrase=_l("the support meetings you went to (AA, NA, SMART, Refuge Recovery or another)"),
+        demo=lambda rng, used: rng.choice(("", "none", "none", "aa", "smart")),
     ),
     _emotion("emo_sadness", _l("Sadness"), 0, 4),
     _emotion("emo_anger", _l("Anger"), 0, 4),

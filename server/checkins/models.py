@@ -125,7 +125,7 @@ class CheckIn(MeasureColumns, table=True):
     acted_self_harm: bool | None = None
     acted_quit_treatment: bool | None = None
     skills_used: int | None = None
-    # "Did you go to a support meeting?" ('' not asked/skipped, 'none', or the kind: see SUPPORT_MEETINGS)
+    # "Did you go to a support meeting?" (server/checkins/measures.py; declared here for its column width)
     support_meeting: str = Field(default="", max_length=8)
     late: bool = False
     client_created_at: datetime | None = utc_field(nullable=True)

@@ -22,6 +22,7 @@ from server.checkins import measures
 from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, TriggerHit
 from server.checkins.triggers import TriggerSet
+from server.db import table_of
 from server.localtime import date_range
 
 RANGES = (7, 30, 90)
@@ -79,7 +80,7 @@ def _days(
 
 
 def _column(measure: Measure) -> ColumnElement[Any]:
-    column: ColumnElement[Any] = CheckIn.__table__.c[measure.name]  # type: ignore[attr-defined]
+    column: ColumnElement[Any] = table_of(CheckIn).c[measure.name]
     return column
 
 
@@ -102,12 +103,12 @@ async def daily_points(db: AsyncSession, user_id: int, start: date, end: date) -
     logs = (
         await db.execute(
             select(
-                CravingLog.local_date,
+                col(CravingLog.local_date),
                 func.count(col(CravingLog.id)).label("logs"),
-                func.max(CravingLog.intensity).label("peak"),
+                func.max(col(CravingLog.intensity)).label("peak"),
             )
             .where(*_days(CravingLog, user_id, start, end))
-            .group_by(CravingLog.local_date)
+            .group_by(col(CravingLog.local_date))
         )
     ).all()
     by_day = {row.local_date: row for row in checkins}
@@ -135,8 +136,8 @@ async def daily_points(db: AsyncSession, user_id: int, start: date, end: date) -
     return points
 
 
-def _as_int(flag: object) -> object:
-    return case((flag == True, 1), else_=0)  # noqa: E712  (SQL expression, not a Python comparison)
+def _as_int(flag: bool | None) -> ColumnElement[int]:
+    return case((col(flag) == True, 1), else_=0)  # noqa: E712  (SQL expression, not a Python comparison)
 
 
 def _aggregate(measure: Measure) -> ColumnElement[Any]:
@@ -148,6 +149,10 @@ def _aggregate(measure: Measure) -> ColumnElement[Any]:
         return func.sum(column).label(measure.name)
     if measure.aggregate == "any":
         return func.max(case((column.is_(None), None), (column == True, 1), else_=0)).label(measure.name)  # noqa: E712
+    if measure.aggregate == "count":
+        # Days answered with something other than "none"; None when the question was never answered.
+        answered = case((column.is_(None), None), (column == "", None), (column == measure.none, 0), else_=1)
+        return func.sum(answered).label(measure.name)
     return func.max(column).label(measure.name)
 
 
@@ -180,7 +185,7 @@ async def range_summary(db: AsyncSession, user_id: int, start: date, end: date) 
     row = (
         await db.execute(
             select(
-                func.count(CheckIn.id).label("checkins"),
+                func.count(col(CheckIn.id)).label("checkins"),
                 func.coalesce(func.sum(_as_int(CheckIn.used)), 0).label("used"),
                 func.coalesce(func.sum(_as_int(CheckIn.late)), 0).label("late"),
                 func.avg(cast(CheckIn.mood, Integer)).label("mood"),
@@ -191,9 +196,9 @@ async def range_summary(db: AsyncSession, user_id: int, start: date, end: date) 
     logs = (
         await db.execute(
             select(
-                func.count(CravingLog.id).label("logs"),
-                func.coalesce(func.sum(case((CravingLog.outcome == "passed", 1), else_=0)), 0).label("passed"),
-                func.coalesce(func.sum(case((CravingLog.outcome == "used", 1), else_=0)), 0).label("used"),
+                func.count(col(CravingLog.id)).label("logs"),
+                func.coalesce(func.sum(case((col(CravingLog.outcome) == "passed", 1), else_=0)), 0).label("passed"),
+                func.coalesce(func.sum(case((col(CravingLog.outcome) == "used", 1), else_=0)), 0).label("used"),
             ).where(*_days(CravingLog, user_id, start, end))
         )
     ).one()

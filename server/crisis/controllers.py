@@ -16,10 +16,10 @@ from server.accounts.models import Clinic, Role, User
 from server.crisis import forms, logic
 from server.crisis.models import PLAN_SECTIONS
 from server.db import pk
-from server.localtime import COMMON_TIMEZONES
+from server.localtime import timezone_choices
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
-from server.web.responses import is_htmx, redirect, render
+from server.web.responses import is_htmx, redirect_to, render
 
 log = get_logger("crisis")
 
@@ -39,7 +39,7 @@ class CrisisController(Controller):
 
     path = "/crisis"
 
-    @get("/")
+    @get("/", name="crisis:crisis")
     async def crisis(self, request: Request, db_session: AsyncSession) -> Template:
         user: User | None = request.scope.get("user")
         try:
@@ -54,7 +54,7 @@ class CrisisController(Controller):
         page = render(request, "crisis/crisis.html", {"lines": lines})
         return _with_headers(page, OFFLINE_PUBLIC_HEADERS)
 
-    @get("/plan")
+    @get("/plan", name="crisis:plan")
     async def plan(self, request: Request, db_session: AsyncSession, saved: str = "") -> Template:
         """The signed-in patient's own plan, and only theirs: there is no id to ask for anyone else's.
 
@@ -101,12 +101,12 @@ class SafetyPlanController(Controller):
         }
         return render(request, "crisis/plan_edit.html", context, status_code=status_code)
 
-    @get("/")
+    @get("/", name="crisis:edit")
     async def edit(self, request: Request, db_session: AsyncSession) -> Template:
         plan = await logic.get_plan(db_session, request.user.id)
         return await self._page(request, db_session, logic.plan_values(plan), {}, 200)
 
-    @post("/")
+    @post("/", name="crisis:safety_plan_save")
     async def save(self, request: Request, db_session: AsyncSession) -> Response[Any]:
         raw = await form_values(request)
         # Browsers send line breaks as CRLF; count them as one character, as the textarea's maxlength does.
@@ -117,7 +117,7 @@ class SafetyPlanController(Controller):
         form = result.data
         sections = {name: logic.split_items(getattr(form, name)) for name in PLAN_SECTIONS}
         await logic.save_plan(db_session, request.user.id, sections)
-        return redirect(request, "/crisis/plan?saved=1")
+        return redirect_to(request, "crisis:plan", "?saved=1")
 
 
 class ClinicSettingsController(Controller):
@@ -147,7 +147,7 @@ class ClinicSettingsController(Controller):
             "values": values,
             "rows": rows or [forms.blank_row()],
             "errors": errors,
-            "timezones": list(COMMON_TIMEZONES) if zone in COMMON_TIMEZONES else [zone, *COMMON_TIMEZONES],
+            "timezones": timezone_choices(zone),
             "uses_own_lines": bool(logic.stored_clinic_lines(clinic)),
             "default_lines": logic.default_lines(),
             "max_lines": logic.MAX_CLINIC_LINES,
@@ -155,14 +155,14 @@ class ClinicSettingsController(Controller):
         }
         return render(request, "crisis/clinic_settings.html", context, status_code=status_code)
 
-    @get("/")
+    @get("/", name="crisis:settings_page")
     async def settings_page(self, request: Request, db_session: AsyncSession, saved: str = "") -> Template:
         clinic = await self._clinic(request, db_session)
         values = {"name": clinic.name, "phone": clinic.phone, "timezone": clinic.timezone}
         rows = [{**line.to_setting(), "remove": False} for line in logic.stored_clinic_lines(clinic)]
         return self._page(request, clinic, values, [*rows, forms.blank_row()], {}, notice="saved" if saved else "")
 
-    @post("/")
+    @post("/", name="crisis:clinic_settings_save")
     async def save(self, request: Request, db_session: AsyncSession) -> Response[Any]:
         clinic = await self._clinic(request, db_session)
         values = await form_values(request, list_fields=(*forms.LINE_FIELDS, "line_remove"))
@@ -181,4 +181,4 @@ class ClinicSettingsController(Controller):
         # A new dict (not an in-place change) so the JSON column is written; other settings are kept.
         clinic.settings = {**(clinic.settings or {}), "crisis_lines": [line.to_setting() for line in lines]}
         db_session.add(clinic)
-        return redirect(request, "/admin/clinic?saved=1")
+        return redirect_to(request, "crisis:settings_page", "?saved=1")

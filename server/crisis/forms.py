@@ -6,7 +6,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from server.accounts.service import valid_timezone
 from server.crisis.logic import (
     MAX_CLINIC_LINES,
     MAX_LABEL,
@@ -17,7 +16,7 @@ from server.crisis.logic import (
     valid_number,
 )
 from server.i18n import gettext as _
-from server.web.forms import validate
+from server.web.forms import TimeZoneName, validate
 
 LINE_FIELDS = ("line_label", "line_number", "line_kind", "line_note")
 
@@ -26,12 +25,6 @@ def _check_number(value: str) -> str:
     value = value.strip()
     if value and not valid_number(value):
         raise ValueError(_("Please use only digits, spaces and + - ( ), like +44 116 123 or 1-800-662-4357."))
-    return value
-
-
-def _check_timezone(value: str) -> str:
-    if not valid_timezone(value):
-        raise ValueError(_("Please pick a time zone from the list."))
     return value
 
 
@@ -48,10 +41,9 @@ class SafetyPlanForm(BaseModel):
 class ClinicForm(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(default="", max_length=MAX_NUMBER)
-    timezone: str
+    timezone: TimeZoneName
 
     _phone = field_validator("phone")(_check_number)
-    _tz = field_validator("timezone")(_check_timezone)
 
     @field_validator("name")
     @classmethod

@@ -20,13 +20,12 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, User
 from server.crisis.models import PLAN_SECTIONS, SafetyPlan
-from server.db import utcnow
+from server.db import insert_or_existing, utcnow
 from server.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -345,16 +344,12 @@ async def save_plan(db: AsyncSession, user_id: int, sections: dict[str, list[str
     values: dict[str, Any] = {name: list(sections.get(name, [])) for name in PLAN_SECTIONS}
     plan = await get_plan(db, user_id)
     if plan is None:
-        try:
-            async with db.begin_nested():
-                plan = SafetyPlan(user_id=user_id, **values)
-                db.add(plan)
-                await db.flush()
+        # Two first saves at once: the one that loses the insert updates the winner's row below.
+        plan, created = await insert_or_existing(
+            db, SafetyPlan(user_id=user_id, **values), lambda: get_plan(db, user_id)
+        )
+        if created:
             return plan
-        except IntegrityError:
-            plan = await get_plan(db, user_id)  # the other save won the race: update its row instead
-            if plan is None:
-                raise
     for name, items in values.items():
         setattr(plan, name, items)
     plan.updated_at = utcnow()
@@ -387,3 +382,10 @@ async def care_contacts(db: AsyncSession, user: User) -> list[CareContact]:
     if clinic is not None:
         contacts.append(CareContact(name=clinic.name, phone=clinic.phone, role="clinic"))
     return contacts
+
+
+async def export_section(db: AsyncSession, patient: User) -> dict[str, Any]:
+    """The safety plan for the patient's own export: each section's items as written (None without a plan)."""
+    assert patient.id is not None
+    plan = await get_plan(db, patient.id)
+    return {"safety_plan": None if plan is None else {name: plan.section(name) for name in PLAN_SECTIONS}}

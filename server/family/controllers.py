@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from litestar import Controller, Request, Response, get, post
@@ -60,21 +61,17 @@ from server.family.milestones import in_locale
 from server.family.models import MESSAGE_MAX
 from server.i18n import current_locale
 from server.i18n import gettext as _
+from server.localtime import zone_for
 from server.settings import AppSettings
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
-from server.web.responses import redirect, render
+from server.web.responses import form_page, redirect, redirect_to, render
 
 log = get_logger("family")
 
 
-def _zone(user: User) -> Any:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(user.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+def _zone(user: User) -> ZoneInfo:
+    return zone_for(user.timezone)
 
 
 def _local_today(user: User) -> Any:
@@ -146,19 +143,16 @@ class FamilyCircleController(Controller):
             "log": [(when_text(d.at, patient), d) for d in await service.notification_log(db, patient)],
             "good_news": {"idempotency_key": encouragement.new_key()},
             "invite_values": {},
-            "errors": {},
             "new_code": None,
-            "notice": request.query_params.get("notice", ""),
             "message_max": MESSAGE_MAX,
         }
-        context.update(extra)
-        return render(request, "family/circle.html", context, status_code=status_code)
+        return form_page(request, "family/circle.html", context, status_code=status_code, **extra)
 
-    @get("/")
+    @get("/", name="family:circle")
     async def circle(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session)
 
-    @post("/invite")
+    @post("/invite", name="family:invite")
     async def invite(self, request: Request, db_session: DbSession, settings: AppSettings) -> Template:
         result = validate(FamilyInviteForm, await form_values(request))
         if not result.ok or result.data is None:
@@ -175,7 +169,7 @@ class FamilyCircleController(Controller):
         link = f"{settings.base_url}/join?code={code}"
         return await self._page(request, db_session, 201, new_code=code, new_link=link)
 
-    @post("/good-news")
+    @post("/good-news", name="family:good_news")
     async def good_news(self, request: Request, db_session: DbSession) -> Response[Any] | Template:
         result = validate(GoodNewsForm, await form_values(request))
         errors = dict(result.errors)
@@ -186,13 +180,13 @@ class FamilyCircleController(Controller):
             if shared.error:
                 errors["message"] = _("This form was already sent with other words. Please reload the page.")
             else:
-                return redirect(request, "/family-circle?notice=good-news#good-news")
+                return redirect_to(request, "family:circle", "?notice=good-news#good-news")
         values = {**result.values}
         if not str(values.get("idempotency_key", "")).strip():
             values["idempotency_key"] = encouragement.new_key()
         return await self._page(request, db_session, 422, good_news=values, errors=errors, errors_for="good_news")
 
-    @post("/encouragement")
+    @post("/encouragement", name="family:receive")
     async def receive(self, request: Request, db_session: DbSession) -> Response[Any] | Template:
         result = validate(ReceiveForm, await form_values(request))
         if not result.ok or result.data is None:
@@ -202,10 +196,10 @@ class FamilyCircleController(Controller):
             request, "/family-circle?notice=" + ("kind-on" if result.data.receive else "kind-off") + "#kind-words"
         )
 
-    @post("/encouragement/read")
+    @post("/encouragement/read", name="family:read")
     async def read(self, request: Request, db_session: DbSession) -> Response[Any]:
         await encouragement.mark_all_read(db_session, request.user.id)
-        return redirect(request, "/today")
+        return redirect_to(request, "today:today")
 
     async def _member_page(
         self,
@@ -243,17 +237,14 @@ class FamilyCircleController(Controller):
             "consent": form_context(spec, values, errors or {}),
             "history": history,
             "ends_on": when_text(member.consent.ends_at, patient) if member.consent else "",
-            "errors": {},
-            "notice": request.query_params.get("notice", ""),
         }
-        context.update(extra)
-        return render(request, "family/member.html", context, status_code=status_code)
+        return form_page(request, "family/member.html", context, status_code=status_code, **extra)
 
-    @get("/{link_id:int}")
+    @get("/{link_id:int}", name="family:member")
     async def member(self, request: Request, db_session: DbSession, link_id: int) -> Template:
         return await self._member_page(request, db_session, link_id)
 
-    @post("/{link_id:int}/consent")
+    @post("/{link_id:int}/consent", name="family:consent")
     async def consent(self, request: Request, db_session: DbSession, link_id: int) -> Response[Any] | Template:
         patient: User = request.user
         link, person = await service.member_or_404(db_session, pk(patient), link_id)
@@ -275,31 +266,32 @@ class FamilyCircleController(Controller):
                 **checked.choice.sign_kwargs(),
             )
         await service.save_kinds(db_session, link, checked.choice.categories)
-        return redirect(request, f"/family-circle/{link_id}?notice=signed")
+        return redirect_to(request, "family:member", "?notice=signed", link_id=link_id)
 
-    @post("/{link_id:int}/stop")
+    @post("/{link_id:int}/stop", name="family:stop")
     async def stop(self, request: Request, db_session: DbSession, link_id: int) -> Response[Any]:
         link, _person = await service.member_or_404(db_session, request.user.id, link_id)
         await service.stop_sharing(db_session, request.user, link)
-        return redirect(request, f"/family-circle/{link_id}?notice=stopped")
+        return redirect_to(request, "family:member", "?notice=stopped", link_id=link_id)
 
-    @post("/{link_id:int}/pause")
+    @post("/{link_id:int}/pause", name="family:pause")
     async def pause(self, request: Request, db_session: DbSession, link_id: int) -> Response[Any] | Template:
         link, _person = await service.member_or_404(db_session, request.user.id, link_id)
         result = validate(PauseForm, await form_values(request))
         if not result.ok or result.data is None:
             return await self._member_page(request, db_session, link_id, 422, pause_errors=result.errors)
         await service.set_paused(db_session, link, result.data.paused)
-        return redirect(request, f"/family-circle/{link_id}?notice=" + ("paused" if result.data.paused else "resumed"))
+        notice = "paused" if result.data.paused else "resumed"
+        return redirect_to(request, "family:member", f"?notice={notice}", link_id=link_id)
 
-    @post("/{link_id:int}/remove")
+    @post("/{link_id:int}/remove", name="family:remove")
     async def remove(self, request: Request, db_session: DbSession, link_id: int) -> Response[Any] | Template:
         link, _person = await service.member_or_404(db_session, request.user.id, link_id)
         result = validate(RemoveForm, await form_values(request))
         if not result.ok:
             return await self._member_page(request, db_session, link_id, 422, remove_errors=result.errors)
         await service.remove_member(db_session, request.user, link)
-        return redirect(request, "/family-circle?notice=removed")
+        return redirect_to(request, "family:circle", "?notice=removed")
 
 
 # -- the family member's side ------------------------------------------------------------------------------------
@@ -309,7 +301,7 @@ class FamilyController(Controller):
     path = "/family"
     guards = [family_only]
 
-    @get("/")
+    @get("/", name="family:feed")
     async def feed(self, request: Request, db_session: DbSession) -> Template:
         member: User = request.user
         items = await service.feed(db_session, member)
@@ -323,7 +315,7 @@ class FamilyController(Controller):
             },
         )
 
-    @get("/about")
+    @get("/about", name="family:about")
     async def about(self, request: Request, db_session: DbSession) -> Template:
         return render(
             request,
@@ -349,20 +341,17 @@ class FamilyController(Controller):
             "reachable": reachable,
             "presets": encouragement.preset_messages(),
             "values": {"idempotency_key": encouragement.new_key()},
-            "errors": {},
             "sent": sent,
-            "notice": request.query_params.get("notice", ""),
             "message_max": MESSAGE_MAX,
             "section": "encourage",
         }
-        context.update(extra)
-        return render(request, "family/encourage.html", context, status_code=status_code)
+        return form_page(request, "family/encourage.html", context, status_code=status_code, **extra)
 
-    @get("/encourage")
+    @get("/encourage", name="family:encourage_page")
     async def encourage_page(self, request: Request, db_session: DbSession) -> Template:
         return await self._encourage_page(request, db_session)
 
-    @post("/encourage")
+    @post("/encourage", name="family:encourage")
     async def encourage(self, request: Request, db_session: DbSession) -> Response[Any] | Template:
         member: User = request.user
         assert member.id is not None
@@ -383,7 +372,7 @@ class FamilyController(Controller):
         if not errors and form is not None and patient is not None:
             sent = await encouragement.send(db_session, member, patient, form.chosen_text(), form.idempotency_key)
             if not sent.error:
-                return redirect(request, "/family/encourage?notice=sent")
+                return redirect_to(request, "family:encourage_page", "?notice=sent")
             errors["__all__"] = sent.error
         values = {**result.values}
         if not str(values.get("idempotency_key", "")).strip():

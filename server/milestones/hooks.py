@@ -54,7 +54,9 @@ def with_milestone_hooks(hooks: DispatcherHooks | None = None) -> DispatcherHook
 
 
 def dispatcher_hooks() -> DispatcherHooks:
-    """The reminder planners plus milestones: a module-level factory, so worker processes can import it."""
+    """The reminder planners plus milestones and questionnaires: a module-level factory, so worker processes can
+    import it."""
+    from server.questionnaires.reminders import with_questionnaire_hooks
     from server.reminders import reminder_hooks
 
-    return with_milestone_hooks(reminder_hooks())
+    return with_questionnaire_hooks(with_milestone_hooks(reminder_hooks()))

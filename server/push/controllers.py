@@ -127,11 +127,11 @@ class PushApiController(Controller):
     guards = [signed_in]
     include_in_schema = False
 
-    @get("/key")
+    @get("/key", name="push:key")
     async def key(self, settings: Settings) -> Response[dict[str, str]]:
         return Response({"publicKey": vapid_keys(settings).public_key}, headers={"Cache-Control": "no-cache"})
 
-    @post("/subscriptions")
+    @post("/subscriptions", name="push:subscribe")
     async def subscribe(
         self, request: Request, db_session: AsyncSession, settings: Settings
     ) -> Response[dict[str, Any]]:
@@ -162,7 +162,7 @@ class PushApiController(Controller):
             await hooks.plan(db_session, utcnow(), {request.user.id})
         return Response({"id": sub.id, "device_label": sub.device_label}, status_code=201)
 
-    @post("/subscriptions/status")
+    @post("/subscriptions/status", name="push:status")
     async def status(self, request: Request, db_session: AsyncSession) -> Response[dict[str, Any]]:
         """Whether this browser's subscription is still one of my devices (it may have been removed or pruned)."""
         body = await _read_json(request, UnsubscribeRequest)
@@ -171,7 +171,7 @@ class PushApiController(Controller):
         known = await service.subscription_known(db_session, request.user.id, body.endpoint)
         return Response({"known": known}, status_code=200)
 
-    @post("/subscriptions/renew", opt={"exclude_from_csrf": True})
+    @post("/subscriptions/renew", opt={"exclude_from_csrf": True}, name="push:renew")
     async def renew(
         self, request: Request, db_session: AsyncSession, settings: Settings
     ) -> Response[dict[str, Any]]:
@@ -201,7 +201,7 @@ class PushApiController(Controller):
             raise NotFoundException()
         return Response({"renewed": True}, status_code=200)
 
-    @post("/subscriptions/delete")
+    @post("/subscriptions/delete", name="push:unsubscribe")
     async def unsubscribe(self, request: Request, db_session: AsyncSession) -> Response[dict[str, Any]]:
         body = await _read_json(request, UnsubscribeRequest)
         if body is None:
@@ -214,7 +214,7 @@ class DeliveriesAdminController(Controller):
     path = "/admin/deliveries"
     guards = [admin_only]
 
-    @get("/")
+    @get("/", name="push:deliveries")
     async def deliveries(self, request: Request, db_session: AsyncSession) -> Template:
         admin: User = request.user
         since = utcnow() - timedelta(days=7)

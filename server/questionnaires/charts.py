@@ -21,9 +21,9 @@ LEFT, RIGHT, TOP, BOTTOM = 30, 10, 12, 22
 def _series(instrument: Instrument, rows: Sequence[Response]) -> list[tuple[str, str, list[tuple[date, int]]]]:
     """(css series, name, points) for each line."""
     if instrument.method == "sum":
-        points = [(r.local_date, r.total) for r in rows if r.local_date is not None and r.total is not None]
-        return [("total", instrument.short_name, points)]  # type: ignore[list-item]
-    lines = []
+        totals = [(r.local_date, r.total) for r in rows if r.local_date is not None and r.total is not None]
+        return [("total", instrument.short_name, totals)]
+    lines: list[tuple[str, str, list[tuple[date, int]]]] = []
     for sub in instrument.subscales:
         points = [
             (r.local_date, int((r.score or {}).get("subscales", {}).get(sub.key, 0)))
@@ -31,7 +31,7 @@ def _series(instrument: Instrument, rows: Sequence[Response]) -> list[tuple[str,
             if r.local_date is not None
         ]
         lines.append((sub.key, str(SUBSCALE_LABELS.get(sub.key, sub.key)), points))
-    return lines  # type: ignore[return-value]
+    return lines
 
 
 def trend_chart(

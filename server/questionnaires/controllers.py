@@ -8,6 +8,8 @@ the offline queue can keep it); it also saves each answer in the background when
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +33,7 @@ from server.questionnaires.instruments import Instrument, all_instruments, get_i
 from server.questionnaires.models import Response
 from server.web.forms import form_values
 from server.web.replay import is_replay, recorded
-from server.web.responses import redirect, render
+from server.web.responses import redirect_to, render
 
 FIELD_MAX = 80
 
@@ -72,6 +74,29 @@ def offline_urls() -> list[str]:
     return [f"/questionnaires/{code}" for code in all_instruments()]
 
 
+EXPORT_FIELDS = (
+    "id", "instrument", "instrument_version", "status", "local_date", "due_on", "answers", "total", "score",
+    "started_at", "completed_at", "client_created_at", "shared_once_at", "shared_once_wording", "followed_up_at",
+)  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+async def export_rows(db: Any, user: User) -> list[dict[str, Any]]:
+    """Every questionnaire answer this person gave, finished or not, oldest first."""
+    rows = await db.scalars(
+        select(Response).where(col(Response.user_id) == user.id).order_by(col(Response.started_at), col(Response.id))
+    )
+    return [{f: _plain(getattr(r, f)) for f in EXPORT_FIELDS} for r in rows]
+
+
+async def export_section(db: Any, user: User) -> dict[str, Any]:
+    """For the patient's JSON export (server/checkins/export.py sections)."""
+    return {"questionnaires": await export_rows(db, user)}
+
+
 async def today_context(db: Any, user: User) -> dict[str, Any]:
     """Context for questionnaires/_today_panel.html: what is due now."""
     return {"questionnaires_due": await service.due_for(db, user)}
@@ -100,7 +125,7 @@ class QuestionnaireController(Controller):
             )
         return {"trends": trends, "results": rows[:30], "instruments": all_instruments()}
 
-    @get("/", media_type=MediaType.HTML)
+    @get("/", media_type=MediaType.HTML, name="questionnaires:index")
     async def index(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         context = {
@@ -110,7 +135,31 @@ class QuestionnaireController(Controller):
         }
         return render(request, "questionnaires/index.html", context)
 
-    @get("/panel", media_type=MediaType.HTML)
+    @get("/answers.csv", name="questionnaires:answers_csv")
+    async def answers_csv(self, request: Request, db_session: DbSession) -> LitestarResponse[bytes]:
+        """Every answer, one row per questionnaire (items as columns), for the patient's own download."""
+        user: User = request.user
+        rows = await export_rows(db_session, user)
+        item_ids = list(dict.fromkeys(i.id for ins in all_instruments().values() for i in ins.items))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        head = ["id", "instrument", "status", "local_date", "total", "started_at", "completed_at"]
+        writer.writerow([*head, *(f"item_{i}" for i in item_ids)])
+        for row in rows:
+            answers = row["answers"] or {}
+            writer.writerow(
+                [row[h] if row[h] is not None else "" for h in head] + [answers.get(i, "") for i in item_ids]
+            )
+        return LitestarResponse(
+            content=("\ufeff" + out.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="steady-questionnaires-{local_today(user)}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @get("/panel", media_type=MediaType.HTML, name="questionnaires:progress_panel")
     async def progress_panel(self, request: Request, db_session: DbSession) -> Template:
         """The trend on Progress (loaded into the Progress page; its no-script link opens /questionnaires)."""
         return render(
@@ -147,7 +196,7 @@ class QuestionnaireController(Controller):
         page = render(request, "questionnaires/answer.html", context, status_code=status_code)
         return _offline_page(page) if status_code == 200 else page
 
-    @get("/{code:str}", media_type=MediaType.HTML)
+    @get("/{code:str}", media_type=MediaType.HTML, name="questionnaires:answer")
     async def answer(self, request: Request, db_session: DbSession, code: str, item: int | None = None) -> Template:
         instrument = _instrument_or_404(code)
         user: User = request.user
@@ -159,7 +208,7 @@ class QuestionnaireController(Controller):
             item = asked.index(missing[0]) if missing else 0
         return await self._answer_page(request, db_session, instrument, draft, item)
 
-    @post("/{code:str}", media_type=MediaType.HTML)
+    @post("/{code:str}", media_type=MediaType.HTML, name="questionnaires:submit")
     async def submit(self, request: Request, db_session: DbSession, code: str) -> Any:
         instrument = _instrument_or_404(code)
         user: User = request.user
@@ -190,7 +239,7 @@ class QuestionnaireController(Controller):
         step = min(step, len(asked) - 1)
         current = asked[step]
         if go == "back":
-            return redirect(request, f"/questionnaires/{code}?item={max(step - 1, 0)}")
+            return redirect_to(request, "questionnaires:answer", f"?item={max(step - 1, 0)}", code=code)
         if merged.get(current.id) is None and not current.optional:
             return await self._answer_page(
                 request,
@@ -202,7 +251,7 @@ class QuestionnaireController(Controller):
                 status_code=422,
             )
         if go != "finish" and step + 1 < len(asked) and not is_replay(request):
-            return redirect(request, f"/questionnaires/{code}?item={step + 1}")
+            return redirect_to(request, "questionnaires:answer", f"?item={step + 1}", code=code)
         return await self._finish(request, db_session, user, instrument, answers, draft.idempotency_key, raw)
 
     async def _finish(
@@ -251,7 +300,7 @@ class QuestionnaireController(Controller):
             raise NotFoundException()
         return row, instrument
 
-    @get("/results/{response_id:int}", media_type=MediaType.HTML)
+    @get("/results/{response_id:int}", media_type=MediaType.HTML, name="questionnaires:result")
     async def result(self, request: Request, db_session: DbSession, response_id: int) -> Template:
         user: User = request.user
         row, instrument = await self._own_result(db_session, user, response_id)
@@ -271,7 +320,7 @@ class QuestionnaireController(Controller):
         }
         return render(request, "questionnaires/result.html", context)
 
-    @get("/results/{response_id:int}/support", media_type=MediaType.HTML)
+    @get("/results/{response_id:int}/support", media_type=MediaType.HTML, name="questionnaires:support")
     async def support(self, request: Request, db_session: DbSession, response_id: int, shared: str = "") -> Template:
         """Shown before any score when item 9 is above 0: crisis help, the safety plan, who will see this."""
         user: User = request.user
@@ -303,7 +352,7 @@ class QuestionnaireController(Controller):
         }
         return render(request, "questionnaires/support.html", context)
 
-    @post("/results/{response_id:int}/share", media_type=MediaType.HTML)
+    @post("/results/{response_id:int}/share", media_type=MediaType.HTML, name="questionnaires:share")
     async def share(self, request: Request, db_session: DbSession, response_id: int) -> Any:
         user: User = request.user
         row, _instrument = await self._own_result(db_session, user, response_id)
@@ -314,4 +363,4 @@ class QuestionnaireController(Controller):
             raise NotFoundException() from None
         if not row.safety or not await service.share_once(db_session, user, row, therapist_id):
             raise NotFoundException()
-        return redirect(request, f"/questionnaires/results/{row.id}/support?shared=1")
+        return redirect_to(request, "questionnaires:support", "?shared=1", response_id=row.id)

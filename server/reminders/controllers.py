@@ -29,7 +29,7 @@ from server.i18n import lazy_gettext as _l
 from server.push import service
 from server.reminders import preferences
 from server.web.forms import form_values, validate
-from server.web.responses import is_htmx, redirect, render
+from server.web.responses import is_htmx, redirect_to, render
 
 NOTICES = {
     "saved": _l("Your reminder settings are saved."),
@@ -82,11 +82,11 @@ class RemindersController(Controller):
         }
         return render(request, "push/reminders.html", context, status_code=status_code)
 
-    @get("/")
+    @get("/", name="reminders:page")
     async def page(self, request: Request, db_session: DbSession) -> Template:
         return await self._page(request, db_session)
 
-    @post("/preferences")
+    @post("/preferences", name="reminders:save_preferences")
     async def save_preferences(self, request: Request, db_session: DbSession) -> Response[Any]:
         user: User = request.user
         kinds = preferences.kinds_for(user.role)
@@ -106,9 +106,9 @@ class RemindersController(Controller):
         if hooks is not None:
             # Re-plan this person now, so a new check-in time or lead time applies today, not in a minute.
             await hooks.plan(db_session, utcnow(), {user.id})
-        return redirect(request, "/reminders?notice=saved")
+        return redirect_to(request, "reminders:page", "?notice=saved")
 
-    @post("/test")
+    @post("/test", name="reminders:send_test")
     async def send_test(self, request: Request, db_session: DbSession) -> Response[Any]:
         user: User = request.user
         if not await service.list_subscriptions(db_session, pk(user)):
@@ -136,10 +136,10 @@ class RemindersController(Controller):
             dispatcher.wake()
         if is_htmx(request):
             return render(request, "push/_test_result.html", {"test_notice": str(NOTICES["test"])})
-        return redirect(request, "/reminders?notice=test")
+        return redirect_to(request, "reminders:page", "?notice=test")
 
-    @post("/devices/{subscription_id:int}/delete")
+    @post("/devices/{subscription_id:int}/delete", name="reminders:remove_device")
     async def remove_device(self, request: Request, db_session: DbSession, subscription_id: int) -> Response[Any]:
         if not await service.remove_subscription(db_session, request.user.id, subscription_id):
             raise NotFoundException()
-        return redirect(request, "/reminders?notice=removed")
+        return redirect_to(request, "reminders:page", "?notice=removed")

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Role, User
+from server.aftercare.cadence import alumni_checkin_days, reminder_wanted
 from server.checkins.models import CheckIn
 from server.db import pk, utcnow
 from server.localtime import local_to_utc
@@ -133,9 +134,11 @@ async def plan_checkin_reminders(db: AsyncSession, now: datetime, user_ids: set[
                 continue
             candidates.append((user, day, due, expires))
     done = await _checkins_done(db, {(pk(u), day) for u, day, _d, _e in candidates})
+    # Alumni may have picked a lighter rhythm (fewer weekdays) for after their program.
+    cadence = await alumni_checkin_days(db, {pk(u) for u, _day, _d, _e in candidates})
     specs: list[ReminderSpec] = []
     for user, day, due, expires in candidates:
-        if (user.id, day) in done:
+        if (user.id, day) in done or not reminder_wanted(cadence, pk(user), day):
             continue
         with texts.using_locale(user.locale):
             title, body = texts.checkin_text()
@@ -155,7 +158,7 @@ async def plan_checkin_reminders(db: AsyncSession, now: datetime, user_ids: set[
 
 
 async def checkin_still_wanted(db: AsyncSession, reminders: list[ClaimedReminder], now: datetime) -> set[int]:
-    """Not if that day's check-in was done in the meantime."""
+    """Not if that day's check-in was done in the meantime, or an alumnus chose not to be reminded that weekday."""
     wanted: dict[tuple[int, date], list[int]] = defaultdict(list)
     keep: set[int] = set()
     for r in reminders:
@@ -166,8 +169,9 @@ async def checkin_still_wanted(db: AsyncSession, reminders: list[ClaimedReminder
             continue
         wanted[(r.user_id, day)].append(r.id)
     done = await _checkins_done(db, set(wanted))
+    cadence = await alumni_checkin_days(db, {uid for uid, _day in wanted})
     for pair, ids in wanted.items():
-        if pair not in done:
+        if pair not in done and reminder_wanted(cadence, *pair):
             keep.update(ids)
     return keep
 

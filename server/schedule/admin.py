@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import CareTeam, Role, User
-from server.db import pk, utcnow
+from server.db import get_owned_or_404, pk, utcnow
 from server.i18n import gettext as _
 from server.schedule import logic
 from server.schedule.forms import (
@@ -30,17 +30,11 @@ START_DATE_SLACK = timedelta(days=366)
 
 
 async def program_or_404(db: AsyncSession, clinic_id: int, program_id: int) -> Program:
-    program = await db.get(Program, program_id)
-    if program is None or program.clinic_id != clinic_id:
-        raise NotFoundException()
-    return program
+    return await get_owned_or_404(db, Program, program_id, clinic_id, owner_field="clinic_id")
 
 
 async def phase_or_404(db: AsyncSession, program: Program, phase_id: int) -> ProgramPhase:
-    phase = await db.get(ProgramPhase, phase_id)
-    if phase is None or phase.program_id != program.id:
-        raise NotFoundException()
-    return phase
+    return await get_owned_or_404(db, ProgramPhase, phase_id, pk(program), owner_field="program_id")
 
 
 async def group_or_404(db: AsyncSession, program: Program, group_id: int) -> tuple[GroupPattern, ProgramPhase]:
@@ -52,10 +46,7 @@ async def group_or_404(db: AsyncSession, program: Program, group_id: int) -> tup
 
 
 async def change_or_404(db: AsyncSession, program: Program, change_id: int) -> SessionException:
-    change = await db.get(SessionException, change_id)
-    if change is None or change.program_id != program.id:
-        raise NotFoundException()
-    return change
+    return await get_owned_or_404(db, SessionException, change_id, pk(program), owner_field="program_id")
 
 
 async def enrolment_or_404(db: AsyncSession, program: Program, enrolment_id: int) -> tuple[Enrolment, User]:

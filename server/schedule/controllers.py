@@ -23,7 +23,7 @@ from server.accounts.models import Clinic, User
 from server.db import DbSession, pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
-from server.localtime import COMMON_TIMEZONES
+from server.localtime import timezone_choices
 from server.schedule import admin as service
 from server.schedule import calendar as feed
 from server.schedule import discharge, logic, views
@@ -41,22 +41,16 @@ from server.schedule.forms import (
     PhaseForm,
     ProgramForm,
     SessionChangeForm,
+    WeeklyGroupsForm,
 )
 from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
 from server.settings import AppSettings, Settings
 from server.web.forms import form_values, validate
-from server.web.responses import is_htmx, redirect, render
+from server.web.responses import form_page, is_htmx, redirect, redirect_to, render
 
 NEW_GROUP_DEFAULTS = {"weekday": "0", "start_time": "18:00", "duration_minutes": "90"}
 # Staff can mark attendance a little further back than the two weeks patients see.
 STAFF_PAST_DAYS = 28
-
-
-def _timezones(selected: str) -> list[str]:
-    zones = list(COMMON_TIMEZONES)
-    if selected and selected not in zones:
-        zones.insert(0, selected)
-    return zones
 
 
 def _weekday_options() -> list[tuple[str, str]]:
@@ -129,14 +123,14 @@ class ProgramAdminController(Controller):
             "errors": {},
         }
         context.update(extra)
-        context["timezones"] = _timezones(str(context["values"].get("timezone", "")))
+        context["timezones"] = timezone_choices(str(context["values"].get("timezone", "")))
         return render(request, "schedule/admin_programs.html", context, status_code=status_code)
 
-    @get("/")
+    @get("/", name="schedule:programs")
     async def programs(self, request: Request, db_session: DbSession) -> Template:
         return await self._list_page(request, db_session)
 
-    @post("/")
+    @post("/", name="schedule:create_program")
     async def create_program(self, request: Request, db_session: DbSession) -> Response[Any]:
         result = validate(ProgramForm, await form_values(request))
         if not result.ok or result.data is None:
@@ -153,7 +147,7 @@ class ProgramAdminController(Controller):
         )
         db_session.add(program)
         await db_session.flush()
-        return redirect(request, f"/admin/programs/{program.id}?notice=created")
+        return redirect_to(request, "schedule:program_page", "?notice=created", program_id=program.id)
 
     async def _program_page(
         self, request: Request, db: AsyncSession, program: Program, status_code: int = 200, **extra: Any
@@ -169,15 +163,15 @@ class ProgramAdminController(Controller):
         weeks = max((p["phase"].end_week for p in context["phases"]), default=0)
         context["values"].update({"start_week": str(weeks + 1) if weeks < logic.MAX_PROGRAM_WEEKS else ""})
         context.update(extra)
-        context["timezones"] = _timezones(str(context["values"].get("timezone", "")))
+        context["timezones"] = timezone_choices(str(context["values"].get("timezone", "")))
         return render(request, "schedule/admin_program.html", context, status_code=status_code)
 
-    @get("/{program_id:int}")
+    @get("/{program_id:int}", name="schedule:program_page")
     async def program_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         return await self._program_page(request, db_session, program)
 
-    @post("/{program_id:int}")
+    @post("/{program_id:int}", name="schedule:save_program")
     async def save_program(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         result = validate(ProgramForm, await form_values(request))
@@ -193,11 +187,11 @@ class ProgramAdminController(Controller):
         program.family_info = form.family_info.strip()
         program.active = form.active
         db_session.add(program)
-        return redirect(request, f"/admin/programs/{program.id}?notice=saved")
+        return redirect_to(request, "schedule:program_page", "?notice=saved", program_id=program.id)
 
     # --- phases ----------------------------------------------------------------------------------------
 
-    @post("/{program_id:int}/phases")
+    @post("/{program_id:int}/phases", name="schedule:add_phase")
     async def add_phase(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         result = validate(PhaseForm, await form_values(request))
@@ -219,7 +213,12 @@ class ProgramAdminController(Controller):
         )
         db_session.add(phase)
         await db_session.flush()
-        return redirect(request, f"/admin/programs/{program.id}?notice=phase-added#phase-{phase.id}")
+        return redirect_to(
+            request,
+            "schedule:program_page",
+            f"?notice=phase-added#phase-{phase.id}",
+            program_id=program.id,
+        )
 
     def _phase_page(
         self,
@@ -248,13 +247,13 @@ class ProgramAdminController(Controller):
             status_code=status_code,
         )
 
-    @get("/{program_id:int}/phases/{phase_id:int}")
+    @get("/{program_id:int}/phases/{phase_id:int}", name="schedule:phase_page")
     async def phase_page(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Template:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
         return self._phase_page(request, program, phase)
 
-    @post("/{program_id:int}/phases/{phase_id:int}")
+    @post("/{program_id:int}/phases/{phase_id:int}", name="schedule:save_phase")
     async def save_phase(
         self, request: Request, db_session: DbSession, program_id: int, phase_id: int
     ) -> Response[Any]:
@@ -272,9 +271,14 @@ class ProgramAdminController(Controller):
         phase.end_week = form.end_week
         phase.groups_per_week = form.groups_per_week
         db_session.add(phase)
-        return redirect(request, f"/admin/programs/{program.id}?notice=phase-saved#phase-{phase.id}")
+        return redirect_to(
+            request,
+            "schedule:program_page",
+            f"?notice=phase-saved#phase-{phase.id}",
+            program_id=program.id,
+        )
 
-    @post("/{program_id:int}/phases/{phase_id:int}/delete")
+    @post("/{program_id:int}/phases/{phase_id:int}/delete", name="schedule:delete_phase")
     async def delete_phase(
         self, request: Request, db_session: DbSession, program_id: int, phase_id: int
     ) -> Response[Any]:
@@ -283,7 +287,7 @@ class ProgramAdminController(Controller):
         # Delete the groups explicitly too: SQLite only cascades when foreign keys are switched on.
         await db_session.execute(delete(GroupPattern).where(col(GroupPattern.phase_id) == phase.id))
         await db_session.delete(phase)
-        return redirect(request, f"/admin/programs/{program.id}?notice=phase-removed")
+        return redirect_to(request, "schedule:program_page", "?notice=phase-removed", program_id=program.id)
 
     # --- weekly groups ---------------------------------------------------------------------------------
 
@@ -311,32 +315,42 @@ class ProgramAdminController(Controller):
             status_code=status_code,
         )
 
-    @get("/{program_id:int}/phases/{phase_id:int}/groups/new")
+    @get("/{program_id:int}/phases/{phase_id:int}/groups/new", name="schedule:new_group_page")
     async def new_group_page(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Template:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
         return self._group_page(request, program, phase, None)
 
-    @post("/{program_id:int}/phases/{phase_id:int}/groups")
+    @post("/{program_id:int}/phases/{phase_id:int}/groups", name="schedule:add_group")
     async def add_group(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
-        result = validate(GroupForm, await form_values(request))
+        # One form for a group that meets on several weekdays: one weekly pattern per day ticked.
+        raw = await form_values(request, list_fields=("weekday",))
+        result = validate(WeeklyGroupsForm, {**raw, "weekday": raw.get("weekday") or []})
         if not result.ok or result.data is None:
             return self._group_page(request, program, phase, None, 422, result.values, result.errors)
-        group = GroupPattern(phase_id=pk(phase), title="", weekday=0, start_time=result.data.start_time)
-        service.apply_group(group, result.data)
-        db_session.add(group)
+        for day in result.data.weekday:
+            group = GroupPattern(phase_id=pk(phase), title="", weekday=day, start_time=result.data.start_time)
+            service.apply_group(group, result.data.for_day(day))
+            db_session.add(group)
         await db_session.flush()
-        return redirect(request, f"/admin/programs/{program.id}?notice=group-added#phase-{phase.id}")
+        notice = "groups-added" if len(result.data.weekday) > 1 else "group-added"
+        count = f"&count={len(result.data.weekday)}" if len(result.data.weekday) > 1 else ""
+        return redirect_to(
+            request,
+            "schedule:program_page",
+            f"?notice={notice}{count}#phase-{phase.id}",
+            program_id=program.id,
+        )
 
-    @get("/{program_id:int}/groups/{group_id:int}")
+    @get("/{program_id:int}/groups/{group_id:int}", name="schedule:group_page")
     async def group_page(self, request: Request, db_session: DbSession, program_id: int, group_id: int) -> Template:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         group, phase = await service.group_or_404(db_session, program, group_id)
         return self._group_page(request, program, phase, group)
 
-    @post("/{program_id:int}/groups/{group_id:int}")
+    @post("/{program_id:int}/groups/{group_id:int}", name="schedule:save_group")
     async def save_group(
         self, request: Request, db_session: DbSession, program_id: int, group_id: int
     ) -> Response[Any]:
@@ -347,9 +361,14 @@ class ProgramAdminController(Controller):
             return self._group_page(request, program, phase, group, 422, result.values, result.errors)
         service.apply_group(group, result.data)
         db_session.add(group)
-        return redirect(request, f"/admin/programs/{program.id}?notice=group-saved#phase-{phase.id}")
+        return redirect_to(
+            request,
+            "schedule:program_page",
+            f"?notice=group-saved#phase-{phase.id}",
+            program_id=program.id,
+        )
 
-    @post("/{program_id:int}/groups/{group_id:int}/delete")
+    @post("/{program_id:int}/groups/{group_id:int}/delete", name="schedule:delete_group")
     async def delete_group(
         self, request: Request, db_session: DbSession, program_id: int, group_id: int
     ) -> Response[Any]:
@@ -357,7 +376,12 @@ class ProgramAdminController(Controller):
         group, phase = await service.group_or_404(db_session, program, group_id)
         await db_session.execute(delete(SessionException).where(col(SessionException.pattern_id) == group.id))
         await db_session.delete(group)
-        return redirect(request, f"/admin/programs/{program.id}?notice=group-removed#phase-{phase.id}")
+        return redirect_to(
+            request,
+            "schedule:program_page",
+            f"?notice=group-removed#phase-{phase.id}",
+            program_id=program.id,
+        )
 
     # --- one-off changes -------------------------------------------------------------------------------
 
@@ -394,20 +418,17 @@ class ProgramAdminController(Controller):
             "group_options": group_options,
             "rows": rows,
             "values": {"change_action": "cancel", "extra_time": "18:00", "extra_duration": "90"},
-            "errors": {},
             "failed": "",
-            "notice": request.query_params.get("notice", ""),
             "weekdays": WEEKDAYS,
         }
-        context.update(extra)
-        return render(request, "schedule/admin_changes.html", context, status_code=status_code)
+        return form_page(request, "schedule/admin_changes.html", context, status_code=status_code, **extra)
 
-    @get("/{program_id:int}/changes")
+    @get("/{program_id:int}/changes", name="schedule:changes_page")
     async def changes_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         return await self._changes_page(request, db_session, program)
 
-    @post("/{program_id:int}/changes/session")
+    @post("/{program_id:int}/changes/session", name="schedule:change_session")
     async def change_session(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         result = validate(SessionChangeForm, await form_values(request))
@@ -420,9 +441,9 @@ class ProgramAdminController(Controller):
                 request, db_session, program, 422, values=result.values, errors=errors, failed="session"
             )
         await service.save_session_change(db_session, program, group, result.data)
-        return redirect(request, f"/admin/programs/{program.id}/changes?notice=saved")
+        return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
 
-    @post("/{program_id:int}/changes/holiday")
+    @post("/{program_id:int}/changes/holiday", name="schedule:add_holiday")
     async def add_holiday(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         result = validate(HolidayForm, await form_values(request))
@@ -431,9 +452,9 @@ class ProgramAdminController(Controller):
                 request, db_session, program, 422, values=result.values, errors=result.errors, failed="holiday"
             )
         await service.save_holiday(db_session, program, result.data)
-        return redirect(request, f"/admin/programs/{program.id}/changes?notice=saved")
+        return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
 
-    @post("/{program_id:int}/changes/extra")
+    @post("/{program_id:int}/changes/extra", name="schedule:add_extra")
     async def add_extra(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         result = validate(ExtraForm, await form_values(request))
@@ -442,16 +463,16 @@ class ProgramAdminController(Controller):
                 request, db_session, program, 422, values=result.values, errors=result.errors, failed="extra"
             )
         await service.save_extra(db_session, program, result.data)
-        return redirect(request, f"/admin/programs/{program.id}/changes?notice=saved")
+        return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
 
-    @post("/{program_id:int}/changes/{change_id:int}/delete")
+    @post("/{program_id:int}/changes/{change_id:int}/delete", name="schedule:undo_change")
     async def undo_change(
         self, request: Request, db_session: DbSession, program_id: int, change_id: int
     ) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         change = await service.change_or_404(db_session, program, change_id)
         await db_session.delete(change)
-        return redirect(request, f"/admin/programs/{program.id}/changes?notice=removed")
+        return redirect_to(request, "schedule:changes_page", "?notice=removed", program_id=program.id)
 
     # --- enrolments ------------------------------------------------------------------------------------
 
@@ -489,18 +510,15 @@ class ProgramAdminController(Controller):
             "enrolments": enrolments,
             "patient_options": [(str(p.id), p.display_name) for p in patients],
             "values": {"start_date": today.isoformat()},
-            "errors": {},
-            "notice": request.query_params.get("notice", ""),
         }
-        context.update(extra)
-        return render(request, "schedule/admin_enrolments.html", context, status_code=status_code)
+        return form_page(request, "schedule/admin_enrolments.html", context, status_code=status_code, **extra)
 
-    @get("/{program_id:int}/enrolments")
+    @get("/{program_id:int}/enrolments", name="schedule:enrolments_page")
     async def enrolments_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         return await self._enrolments_page(request, db_session, program)
 
-    @post("/{program_id:int}/enrolments")
+    @post("/{program_id:int}/enrolments", name="schedule:enrol")
     async def enrol(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         result = validate(EnrolForm, await form_values(request))
@@ -512,7 +530,7 @@ class ProgramAdminController(Controller):
         if errors or result.data is None or patient is None:
             return await self._enrolments_page(request, db_session, program, 422, values=result.values, errors=errors)
         await service.enrol(db_session, program, patient, result.data.start_date)
-        return redirect(request, f"/admin/programs/{program.id}/enrolments?notice=enrolled")
+        return redirect_to(request, "schedule:enrolments_page", "?notice=enrolled", program_id=program.id)
 
     async def _enrolment_page(
         self,
@@ -547,13 +565,10 @@ class ProgramAdminController(Controller):
             "outcome_options": discharge.outcome_options(),
             "discharge_url": f"/admin/programs/{program.id}/enrolments/{enrolment.id}/end",
             "outcome_label": discharge.OUTCOME_LABELS.get(enrolment.outcome, ""),
-            "errors": {},
-            "notice": request.query_params.get("notice", ""),
         }
-        context.update(extra)
-        return render(request, "schedule/admin_enrolment.html", context, status_code=status_code)
+        return form_page(request, "schedule/admin_enrolment.html", context, status_code=status_code, **extra)
 
-    @get("/{program_id:int}/enrolments/{enrolment_id:int}")
+    @get("/{program_id:int}/enrolments/{enrolment_id:int}", name="schedule:enrolment_page")
     async def enrolment_page(
         self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
     ) -> Template:
@@ -561,7 +576,7 @@ class ProgramAdminController(Controller):
         enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
         return await self._enrolment_page(request, db_session, program, enrolment, patient)
 
-    @post("/{program_id:int}/enrolments/{enrolment_id:int}/extend")
+    @post("/{program_id:int}/enrolments/{enrolment_id:int}/extend", name="schedule:extend")
     async def extend(
         self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
     ) -> Response[Any]:
@@ -578,16 +593,22 @@ class ProgramAdminController(Controller):
             )
         enrolment.extended_weeks += result.data.extend_weeks
         db_session.add(enrolment)
-        return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=extended")
+        return redirect_to(
+            request,
+            "schedule:enrolment_page",
+            "?notice=extended",
+            program_id=program.id,
+            enrolment_id=enrolment.id,
+        )
 
-    @post("/{program_id:int}/enrolments/{enrolment_id:int}/end")
+    @post("/{program_id:int}/enrolments/{enrolment_id:int}/end", name="schedule:end")
     async def end(self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
         result = validate(EndForm, await form_values(request))
         errors = dict(result.errors)
         if result.data is not None and not errors:
-            weeks = await service.program_weeks(db_session, program.id)  # type: ignore[arg-type]
+            weeks = await service.program_weeks(db_session, pk(program))
             errors = discharge.discharge_errors(enrolment, result.data.end_date, weeks, service.today_in(program))
         if errors or result.data is None:
             values = {"extend_weeks": "2", **result.values}
@@ -597,10 +618,16 @@ class ProgramAdminController(Controller):
         await discharge.record_discharge(
             db_session, enrolment, outcome=result.data.outcome, end_date=result.data.end_date, by=request.user
         )
-        await announce_program_ended(request, db_session, patient.id, result.data.end_date)  # type: ignore[arg-type]
-        return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=ended")
+        await announce_program_ended(request, db_session, pk(patient), result.data.end_date)
+        return redirect_to(
+            request,
+            "schedule:enrolment_page",
+            "?notice=ended",
+            program_id=program.id,
+            enrolment_id=enrolment.id,
+        )
 
-    @post("/{program_id:int}/enrolments/{enrolment_id:int}/reopen")
+    @post("/{program_id:int}/enrolments/{enrolment_id:int}/reopen", name="schedule:reopen")
     async def reopen(
         self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
     ) -> Response[Any]:
@@ -608,7 +635,13 @@ class ProgramAdminController(Controller):
         enrolment, _patient = await service.enrolment_or_404(db_session, program, enrolment_id)
         discharge.reopen(enrolment)
         db_session.add(enrolment)
-        return redirect(request, f"/admin/programs/{program.id}/enrolments/{enrolment.id}?notice=reopened")
+        return redirect_to(
+            request,
+            "schedule:enrolment_page",
+            "?notice=reopened",
+            program_id=program.id,
+            enrolment_id=enrolment.id,
+        )
 
 
 # --- attendance, shared by the patient's and the therapist's pages -------------------------------------------
@@ -654,18 +687,15 @@ class PatientScheduleController(Controller):
                 "feed_url": url,
                 "webcal_url": feed.webcal_url(url) if url else "",
                 "mark_url": "/schedule/attendance",
-                "errors": {},
-                "notice": request.query_params.get("notice", ""),
             }
         )
-        context.update(extra)
-        return render(request, "schedule/patient_schedule.html", context, status_code=status_code)
+        return form_page(request, "schedule/patient_schedule.html", context, status_code=status_code, **extra)
 
-    @get("/")
+    @get("/", name="schedule:schedule")
     async def schedule(self, request: Request, db_session: DbSession, settings: AppSettings) -> Template:
         return await self._page(request, db_session, settings)
 
-    @post("/attendance")
+    @post("/attendance", name="schedule:attendance")
     async def attendance(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         patient: User = request.user
 
@@ -674,18 +704,22 @@ class PatientScheduleController(Controller):
 
         return await mark_attendance(request, db_session, patient, patient, "/schedule", page)
 
-    @post("/calendar")
+    @post("/calendar", name="schedule:calendar_on")
     async def calendar_on(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         """Turn the feed on, or give it a new address (the old one stops working)."""
         patient: User = request.user
         had = await feed.get_feed(db_session, pk(patient))
         await feed.turn_on_or_reset(db_session, pk(patient), settings.secret_key)
-        return redirect(request, f"/schedule?notice={'calendar-reset' if had else 'calendar-on'}#calendar")
+        return redirect_to(
+            request,
+            "schedule:schedule",
+            f"?notice={'calendar-reset' if had else 'calendar-on'}#calendar",
+        )
 
-    @post("/calendar/off")
+    @post("/calendar/off", name="schedule:calendar_off")
     async def calendar_off(self, request: Request, db_session: DbSession) -> Response[Any]:
         await feed.turn_off(db_session, request.user.id)
-        return redirect(request, "/schedule?notice=calendar-off#calendar")
+        return redirect_to(request, "schedule:schedule", "?notice=calendar-off#calendar")
 
 
 class CalendarFeedController(Controller):
@@ -693,7 +727,7 @@ class CalendarFeedController(Controller):
 
     include_in_schema = False
 
-    @get("/calendar/{filename:str}")
+    @get("/calendar/{filename:str}", name="schedule:ics")
     async def ics(self, db_session: DbSession, settings: AppSettings, filename: str) -> Response[bytes]:
         token = filename.removesuffix(".ics") if filename.endswith(".ics") else ""
         patient_id = await feed.patient_for_token(db_session, token) if token else None

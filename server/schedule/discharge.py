@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import utcnow
+from server.db import pk, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.schedule import logic
@@ -116,7 +116,7 @@ async def latest_discharge(db: AsyncSession, patient_id: int) -> DischargeView |
     for enrolment, name in rows:
         if enrolment.outcome and enrolment.end_date is not None:
             return DischargeView(
-                enrolment_id=enrolment.id,  # type: ignore[arg-type]
+                enrolment_id=pk(enrolment),
                 program_name=name,
                 outcome=enrolment.outcome,
                 last_day=enrolment.end_date,

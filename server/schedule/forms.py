@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-from server.accounts.service import valid_timezone
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.schedule.logic import MAX_EXTENSION_WEEKS, MAX_PROGRAM_WEEKS
-from server.web.forms import RowId
+from server.web.forms import RowId, TimeZoneName
 
 WEEKDAYS = (
     _l("Monday"),
@@ -84,21 +83,14 @@ def check_link(value: str) -> str:
     return value
 
 
-def check_timezone(value: str) -> str:
-    if not valid_timezone(value):
-        raise ValueError(_("Please pick a time zone from the list."))
-    return value
-
-
 class ProgramForm(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=1000)
-    timezone: str
+    timezone: TimeZoneName
     family_info: str = Field(default="", max_length=4000)
     # A checkbox: absent means "no". Only the edit form shows it; new programs start open.
     active: bool = False
 
-    _tz = field_validator("timezone")(check_timezone)
 
     @field_validator("name")
     @classmethod
@@ -127,6 +119,33 @@ class GroupForm(BaseModel):
     _weekday = field_validator("weekday", mode="before")(parse_weekday)
     _time = field_validator("start_time", mode="before")(parse_time)
     _link = field_validator("video_url")(check_link)
+
+
+class WeeklyGroupsForm(BaseModel):
+    """A new weekly group on one or more weekdays (one pattern per day ticked, the rest shared)."""
+
+    title: str = Field(min_length=1, max_length=120)
+    weekday: list[int]
+    start_time: time
+    duration_minutes: int = Field(ge=10, le=480)
+    location: str = Field(default="", max_length=200)
+    video_url: str = Field(default="", max_length=500)
+    facilitator: str = Field(default="", max_length=120)
+
+    _time = field_validator("start_time", mode="before")(parse_time)
+    _link = field_validator("video_url")(check_link)
+
+    @field_validator("weekday", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> list[int]:
+        values = value if isinstance(value, list) else [value]
+        days = [parse_weekday(v) for v in values if str(v).strip() != ""][:14]
+        if not days:
+            raise ValueError(_("Please tick at least one day of the week."))
+        return sorted(set(days))
+
+    def for_day(self, day: int) -> GroupForm:
+        return GroupForm.model_validate({**self.model_dump(exclude={"weekday"}), "weekday": day})
 
 
 class SessionChangeForm(BaseModel):

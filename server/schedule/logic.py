@@ -33,11 +33,10 @@ from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from server.db import pk, utcnow
+from server.db import insert_or_existing, pk, utcnow
 from server.localtime import as_utc, local_to_utc
 from server.localtime import zone_for as zone
 from server.schedule.models import (
@@ -613,11 +612,15 @@ async def mark_attendance(
     """Record attended/missed for one session, replacing an earlier mark (safe when two taps race)."""
     if status not in ("attended", "missed"):
         raise ValueError(status)
-    existing = await db.scalar(
-        select(Attendance).where(
-            col(Attendance.patient_id) == patient_id, col(Attendance.occurrence_id) == occurrence.occurrence_id
+
+    async def current() -> Attendance | None:
+        return await db.scalar(
+            select(Attendance).where(
+                col(Attendance.patient_id) == patient_id, col(Attendance.occurrence_id) == occurrence.occurrence_id
+            )
         )
-    )
+
+    existing = await current()
     if existing is None:
         row = Attendance(
             patient_id=patient_id,
@@ -626,20 +629,10 @@ async def mark_attendance(
             status=status,
             marked_by_id=marked_by_id,
         )
-        try:
-            async with db.begin_nested():
-                db.add(row)
-                await db.flush()
-            return row
-        except IntegrityError:
-            # Someone marked it in the same instant: fall through and update their row instead.
-            existing = await db.scalar(
-                select(Attendance).where(
-                    col(Attendance.patient_id) == patient_id, col(Attendance.occurrence_id) == occurrence.occurrence_id
-                )
-            )
-            if existing is None:
-                raise
+        # Someone marking it in the same instant wins the insert: then their row is updated instead.
+        existing, created = await insert_or_existing(db, row, current)
+        if created:
+            return existing
     existing.status = status
     existing.starts_at = occurrence.starts_at
     existing.marked_by_id = marked_by_id

@@ -24,7 +24,7 @@ from server.schedule.models import Enrolment, Program
 from server.sharing.access import AccessGrant, require_shared_view
 from server.sharing.weeks import local_midnight
 from server.web.forms import form_values, validate
-from server.web.responses import redirect, render
+from server.web.responses import form_page, redirect_to
 
 ATTENDANCE = "attendance"
 
@@ -72,22 +72,19 @@ class TherapistScheduleController(Controller):
             "current_enrolment": current,
             "discharge_url": f"/therapist/patients/{patient.id}/schedule/discharge",
             "outcome_options": discharge.outcome_options(),
-            "errors": {},
-            "notice": request.query_params.get("notice", ""),
             "viewer_zone": views.zone_city(therapist.timezone),
             "past_days": STAFF_PAST_DAYS,
         }
-        context.update(extra)
-        return render(request, "schedule/therapist_schedule.html", context, status_code=status_code)
+        return form_page(request, "schedule/therapist_schedule.html", context, status_code=status_code, **extra)
 
-    @get("/")
+    @get("/", name="sharing:schedule")
     async def schedule(self, request: Request, db_session: DbSession, patient_id: int) -> Template:
         grant = await require_shared_view(
             db_session, request.user, patient_id, kind="attendance_view", category=ATTENDANCE
         )
         return await self._page(request, db_session, grant)
 
-    @post("/enrol")
+    @post("/enrol", name="sharing:enrol")
     async def enrol(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=ATTENDANCE)
@@ -105,31 +102,31 @@ class TherapistScheduleController(Controller):
         if errors or result.data is None or program is None:
             return await self._page(request, db_session, grant, 422, values=result.values, errors=errors)
         await service.enrol(db_session, program, patient, result.data.start_date)
-        return redirect(request, f"/therapist/patients/{patient.id}/schedule?notice=enrolled")
+        return redirect_to(request, "sharing:schedule", "?notice=enrolled", patient_id=patient.id)
 
-    @post("/discharge")
+    @post("/discharge", name="sharing:discharge")
     async def discharge(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
         """Record the end of the patient's program (the same rules as the admin's enrolment page)."""
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=ATTENDANCE)
         patient = grant.patient
-        enrolment, program = await _current_enrolment(db_session, patient.id, therapist.clinic_id)  # type: ignore[arg-type]
+        enrolment, program = await _current_enrolment(db_session, pk(patient), therapist.clinic_id)
         result = validate(EndForm, await form_values(request))
         errors = dict(result.errors)
         if enrolment is None or program is None:
             errors = {"__all__": _("There is no program in progress to discharge from.")}
         elif result.data is not None and not errors:
-            weeks = await service.program_weeks(db_session, program.id)  # type: ignore[arg-type]
+            weeks = await service.program_weeks(db_session, pk(program))
             errors = discharge.discharge_errors(enrolment, result.data.end_date, weeks, service.today_in(program))
         if errors or result.data is None or enrolment is None:
             return await self._page(request, db_session, grant, 422, values=result.values, errors=errors)
         await discharge.record_discharge(
             db_session, enrolment, outcome=result.data.outcome, end_date=result.data.end_date, by=therapist
         )
-        await announce_program_ended(request, db_session, patient.id, result.data.end_date)  # type: ignore[arg-type]
-        return redirect(request, f"/therapist/patients/{patient.id}/schedule?notice=discharged")
+        await announce_program_ended(request, db_session, pk(patient), result.data.end_date)
+        return redirect_to(request, "sharing:schedule", "?notice=discharged", patient_id=patient.id)
 
-    @post("/attendance")
+    @post("/attendance", name="sharing:attendance")
     async def attendance(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
         therapist: User = request.user
         grant = await require_shared_view(

@@ -47,7 +47,7 @@ from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.localtime import local_date_of, local_datetime
-from server.sharing import dashboard
+from server.sharing import dashboard, extensions
 from server.sharing import patient as patient_side
 from server.sharing.access import AccessGrant, require_shared_view, require_shared_views
 from server.sharing.charts import sparkline
@@ -62,7 +62,7 @@ from server.skills.logic import UnknownCardError, assign_card, card_title, local
 from server.skills.models import SkillAssignment
 from server.web.edge import is_bounded_id
 from server.web.forms import form_values, validate
-from server.web.responses import redirect, render
+from server.web.responses import redirect, redirect_to, render, url
 
 CATEGORY_LABELS = {o.id: o.label for o in (*THERAPIST_CATEGORIES, *FAMILY_CATEGORIES)}
 STATE_LABELS = {
@@ -169,7 +169,7 @@ class SharingController(Controller):
             "last_day": lambda c: long_date(_local_day(patient, c.ends_at - timedelta(seconds=1))),
         }
 
-    @get("/")
+    @get("/", name="sharing:overview")
     async def overview(self, request: Request, db_session: DbSession, notice: str = "") -> Template:
         known = {"signed", "revoked", "narrowed", "nudge_sent", "nudge_already", "nudge_not_sharing", "unchanged"}
         context = await self._overview_context(request, db_session, notice if notice in known else "")
@@ -184,7 +184,7 @@ class SharingController(Controller):
             raise NotFoundException()
         return therapist
 
-    @get("/consent/new")
+    @get("/consent/new", name="sharing:new_consent")
     async def new_consent(self, request: Request, db_session: DbSession, therapist: str = "") -> Template:
         person = await self._therapist_or_404(request, db_session, therapist)
         spec = await patient_side.consent_spec(db_session, request.user, person)
@@ -196,7 +196,7 @@ class SharingController(Controller):
         }
         return render(request, "sharing/consent_new.html", context)
 
-    @post("/consent", media_type=MediaType.HTML)
+    @post("/consent", media_type=MediaType.HTML, name="sharing:sign")
     async def sign(self, request: Request, db_session: DbSession) -> Any:
         raw = await form_values(request, list_fields=("categories",))
         person = await self._therapist_or_404(request, db_session, raw.get("therapist"))
@@ -220,9 +220,9 @@ class SharingController(Controller):
             locale=current_locale.get(),
             **result.choice.sign_kwargs(),
         )
-        return redirect(request, "/sharing?notice=signed")
+        return redirect_to(request, "sharing:overview", "?notice=signed")
 
-    @get("/consent/{consent_id:int}")
+    @get("/consent/{consent_id:int}", name="sharing:record")
     async def record(self, request: Request, db_session: DbSession, consent_id: int) -> Template:
         consent = await consent_service.get_patient_consent(db_session, request.user.id, consent_id)
         if consent is None:
@@ -239,14 +239,14 @@ class SharingController(Controller):
             },
         )
 
-    @post("/consent/{consent_id:int}/revoke", media_type=MediaType.HTML)
+    @post("/consent/{consent_id:int}/revoke", media_type=MediaType.HTML, name="sharing:revoke")
     async def revoke(self, request: Request, db_session: DbSession, consent_id: int) -> Any:
         consent = await consent_service.revoke(db_session, patient_id=request.user.id, consent_id=consent_id)
         if consent is None:
             raise NotFoundException()
-        return redirect(request, "/sharing?notice=revoked")
+        return redirect_to(request, "sharing:overview", "?notice=revoked")
 
-    @post("/consent/{consent_id:int}/narrow", media_type=MediaType.HTML)
+    @post("/consent/{consent_id:int}/narrow", media_type=MediaType.HTML, name="sharing:narrow")
     async def narrow(self, request: Request, db_session: DbSession, consent_id: int) -> Any:
         consent = await consent_service.get_patient_consent(db_session, request.user.id, consent_id)
         if consent is None:
@@ -254,23 +254,23 @@ class SharingController(Controller):
         values = await form_values(request)
         category = str(values.get("category") or "")
         if consent.state(utcnow()) != "active" or category not in consent.categories:
-            return redirect(request, "/sharing?notice=unchanged")
+            return redirect_to(request, "sharing:overview", "?notice=unchanged")
         if len(consent.categories) == 1:
             # Taking away the last thing shared is stopping altogether.
             await consent_service.revoke(db_session, patient_id=request.user.id, consent_id=consent_id)
-            return redirect(request, "/sharing?notice=revoked")
+            return redirect_to(request, "sharing:overview", "?notice=revoked")
         new = await patient_side.narrow(db_session, request.user, consent, category)
-        return redirect(request, "/sharing?notice=" + ("narrowed" if new is not None else "unchanged"))
+        return redirect_to(request, "sharing:overview", "?notice=narrowed" if new is not None else "?notice=unchanged")
 
-    @post("/nudge", media_type=MediaType.HTML)
+    @post("/nudge", media_type=MediaType.HTML, name="sharing:nudge")
     async def nudge(self, request: Request, db_session: DbSession) -> Any:
         values = await form_values(request)
         raw = str(values.get("therapist") or "").strip()
         if not is_bounded_id(raw):
-            return redirect(request, "/sharing?notice=nudge_not_sharing")
+            return redirect_to(request, "sharing:overview", "?notice=nudge_not_sharing")
         therapist_id = int(raw)
         result = await patient_side.send_nudge(db_session, request.user, therapist_id)
-        return redirect(request, f"/sharing?notice=nudge_{result.status}")
+        return redirect_to(request, "sharing:overview", f"?notice=nudge_{result.status}")
 
 
 # --- the therapist's side ----------------------------------------------------------------------------------
@@ -361,7 +361,7 @@ class TherapistController(Controller):
     path = "/therapist"
     guards = [therapist_only]
 
-    @get("/")
+    @get("/", name="sharing:dashboard")
     async def dashboard(
         self, request: Request, db_session: DbSession, flag: str = "", view: str = "", week: str = ""
     ) -> Template:
@@ -376,7 +376,7 @@ class TherapistController(Controller):
         )
         thresholds = await _thresholds(db_session, therapist)
         days = await dashboard.dashboard_days(
-            db_session, therapist.id, grants, thresholds,  # type: ignore[arg-type]
+            db_session, pk(therapist), grants, thresholds,
             view=view, picked=picked, history_days=HISTORY_DAYS, now=now,
         )  # fmt: skip
         requests = [g.week_request(history_days=HISTORY_DAYS) for g in grants]
@@ -443,17 +443,19 @@ class TherapistController(Controller):
             "redisclosure": consent_service.redisclosure_notice(),
             "redisclosure_translation": consent_service.redisclosure_translation(current_locale.get()),
         }
+        context.update(await extensions.dashboard_context(db_session, therapist, grants, now))
         return render(request, "sharing/dashboard.html", context, partial="sharing/_dashboard_rows.html")
 
-    @post("/patients/{patient_id:int}/reviewed")
+    @post("/patients/{patient_id:int}/reviewed", name="sharing:mark_reviewed")
     async def mark_reviewed(self, request: Request, db_session: DbSession, patient_id: int) -> Response[Any]:
         """Flags up to the patient's today are reviewed: they stop showing until something new comes up."""
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None)
-        await dashboard.mark_reviewed(db_session, therapist.id, grant, utcnow())  # type: ignore[arg-type]
+        await dashboard.mark_reviewed(db_session, pk(therapist), grant, utcnow())
         raw = await form_values(request)
         back = str(raw.get("back") or "")
-        target = back if back.startswith("/therapist") and "//" not in back and len(back) < 200 else "/therapist"
+        home = url(request, "sharing:dashboard")
+        target = back if back.startswith(home) and "//" not in back and len(back) < 200 else home
         return redirect(request, target)
 
     async def _patient_page(
@@ -517,9 +519,10 @@ class TherapistController(Controller):
             "consent_ends": long_date(_local_day(grant.patient, grant.consent.ends_at - timedelta(seconds=1))),
             "thresholds": thresholds,
         }
+        context.update(await extensions.week_context(db, therapist, grant))
         return render(request, "sharing/patient.html", context, partial="sharing/_week.html", status_code=status_code)
 
-    @get("/patients/{patient_id:int}")
+    @get("/patients/{patient_id:int}", name="sharing:patient")
     async def patient(
         self, request: Request, db_session: DbSession, patient_id: int, week: str | None = None, notice: str = ""
     ) -> Template:
@@ -527,7 +530,7 @@ class TherapistController(Controller):
             request, db_session, patient_id, week, notice="assigned" if notice == "assigned" else ""
         )
 
-    @get("/patients/{patient_id:int}/weeks/{filename:str}")
+    @get("/patients/{patient_id:int}/weeks/{filename:str}", name="sharing:export")
     async def export(self, request: Request, db_session: DbSession, patient_id: int, filename: str) -> Response[bytes]:
         match = _EXPORT_RE.match(filename)
         if match is None:
@@ -537,11 +540,12 @@ class TherapistController(Controller):
         grant = await require_shared_view(db_session, therapist, patient_id, label, kind=f"export_{ext}")
         thresholds = await _thresholds(db_session, therapist)
         summary = await weekly_summary(db_session, grant.week_request(), thresholds)
+        extra = await extensions.week_rows(db_session, therapist, grant)
         if ext == "csv":
-            content, media = summary_csv(summary, grant.patient.display_name), "text/csv; charset=utf-8"
+            content, media = summary_csv(summary, grant.patient.display_name, extra), "text/csv; charset=utf-8"
         else:
             clinic = await db_session.get(Clinic, therapist.clinic_id)
-            content = summary_pdf(summary, grant.patient.display_name, clinic.name if clinic else "")
+            content = summary_pdf(summary, grant.patient.display_name, clinic.name if clinic else "", extra)
             media = "application/pdf"
         return Response(
             content=content,
@@ -553,7 +557,7 @@ class TherapistController(Controller):
             },
         )
 
-    @post("/patients/{patient_id:int}/homework", media_type=MediaType.HTML)
+    @post("/patients/{patient_id:int}/homework", media_type=MediaType.HTML, name="sharing:homework")
     async def homework(self, request: Request, db_session: DbSession, patient_id: int) -> Any:
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None)
@@ -588,7 +592,7 @@ class TherapistController(Controller):
                 status_code=422,
             )
         await homework_reminder(db_session, grant.patient, pk(assignment))
-        target = f"/therapist/patients/{patient_id}?notice=assigned"
+        target = url(request, "sharing:patient", "?notice=assigned", patient_id=patient_id)
         if week and Week.parse(week):
             target += f"&week={week}"
         return redirect(request, target + "#homework")
@@ -601,13 +605,13 @@ class FlagSettingsController(Controller):
     path = "/admin/flags"
     guards = [admin_only]
 
-    @get("/")
+    @get("/", name="sharing:page")
     async def page(self, request: Request, db_session: DbSession, saved: str = "") -> Template:
         thresholds = Thresholds.for_clinic(await db_session.get(Clinic, request.user.clinic_id))
         values = {k: str(v) for k, v in thresholds.as_dict().items()}
         return render(request, "sharing/flags.html", {"values": values, "errors": {}, "saved": bool(saved)})
 
-    @post("/", media_type=MediaType.HTML)
+    @post("/", media_type=MediaType.HTML, name="sharing:save")
     async def save(self, request: Request, db_session: DbSession) -> Any:
         clinic = await db_session.get(Clinic, request.user.clinic_id)
         if clinic is None:
@@ -625,4 +629,4 @@ class FlagSettingsController(Controller):
         # A new dict so the JSON column is written; the clinic's other settings are kept.
         clinic.settings = {**(clinic.settings or {}), "flag_thresholds": result.data.model_dump()}
         db_session.add(clinic)
-        return redirect(request, "/admin/flags?saved=1")
+        return redirect_to(request, "sharing:page", "?saved=1")

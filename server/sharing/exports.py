@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -153,7 +153,7 @@ def export_filename(summary: WeeklySummary, ext: str) -> str:
     return f"steady-week-{summary.week.label}-patient-{summary.patient_id}.{ext}"
 
 
-def summary_csv(summary: WeeklySummary, patient_name: str) -> bytes:
+def summary_csv(summary: WeeklySummary, patient_name: str, extra: Sequence[Row] = ()) -> bytes:
     """UTF-8 CSV with a BOM (spreadsheets read accents right); the § 2.32 notice comes first."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -162,7 +162,7 @@ def summary_csv(summary: WeeklySummary, patient_name: str) -> bytes:
     writer.writerow([_("Week"), summary.week.label, week_range_text(summary)])
     writer.writerow([])
     writer.writerow([_("Section"), _("Measure"), _("Value")])
-    for row in summary_rows(summary):
+    for row in [*summary_rows(summary), *extra]:
         writer.writerow([row.section, row.measure, _cell(row.value)])
     if summary.flags:
         writer.writerow([])
@@ -220,7 +220,7 @@ def _notice_rows(writer: _RowWriter) -> None:
         writer.writerow([_("Notice"), translation])
 
 
-def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> bytes:
+def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str, extra: Sequence[Row] = ()) -> bytes:
     """A one-page weekly diary-card summary (longer notes may run on); the § 2.32 notice is on every page."""
     regular, bold = _fonts()
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5, alignment=TA_LEFT)
@@ -282,7 +282,7 @@ def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str) -> 
             )
         )
         story.append(table)
-    rows = [r for r in summary_rows(summary) if not r.daily]
+    rows = [r for r in [*summary_rows(summary), *extra] if not r.daily]
     current = None
     block: list[list[object]] = []
 

@@ -41,7 +41,7 @@ from server.skills.models import NOTE_MAX, SkillFavourite, SkillPractice
 from server.web.forms import form_values, validate
 from server.web.logging import get_logger
 from server.web.replay import recorded
-from server.web.responses import is_htmx, redirect, render
+from server.web.responses import is_htmx, redirect, render, url
 
 log = get_logger("skills")
 
@@ -161,7 +161,7 @@ class SkillsController(Controller):
     path = "/skills"
     # Guards sit on each handler (not here) so the generic catalogue JSON can stay public.
 
-    @get("/", guards=[patient_only])
+    @get("/", guards=[patient_only], name="skills:browse")
     async def browse(self, request: Request, db_session: DbSession, q: str = "", module: str = "") -> Template:
         user: User = request.user
         assert user.id is not None
@@ -178,7 +178,7 @@ class SkillsController(Controller):
             response.headers.update(OFFLINE_PERSONAL_HEADERS)
         return response
 
-    @get("/catalogue.json", media_type="application/json")
+    @get("/catalogue.json", media_type="application/json", name="skills:catalogue_json")
     async def catalogue_json(self, request: Request) -> Response[bytes]:
         catalogue = default_catalogue()
         etag = f'"{catalogue.digest}"'
@@ -187,7 +187,7 @@ class SkillsController(Controller):
             return Response(b"", status_code=304, headers=headers, media_type="application/json")
         return Response(catalogue_json(catalogue), headers=headers, media_type="application/json")
 
-    @get("/history", guards=[patient_only])
+    @get("/history", guards=[patient_only], name="skills:history")
     async def history(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         rows = await db_session.execute(
@@ -207,7 +207,7 @@ class SkillsController(Controller):
             },
         )
 
-    @get("/practice/{practice_id:int}", guards=[patient_only])
+    @get("/practice/{practice_id:int}", guards=[patient_only], name="skills:practice_done")
     async def practice_done(self, request: Request, db_session: DbSession, practice_id: int) -> Template:
         user: User = request.user
         assert user.id is not None
@@ -226,7 +226,7 @@ class SkillsController(Controller):
             },
         )
 
-    @get("/{card_id:str}", guards=[patient_only])
+    @get("/{card_id:str}", guards=[patient_only], name="skills:card")
     async def card(self, request: Request, card_id: str) -> Template:
         card = card_or_404(card_id)
         # No personal data on this page (favourite state and history load separately), so the service worker
@@ -236,7 +236,7 @@ class SkillsController(Controller):
         response.headers.update(OFFLINE_PUBLIC_HEADERS)
         return response
 
-    @get("/{card_id:str}/mine", guards=[patient_only])
+    @get("/{card_id:str}/mine", guards=[patient_only], name="skills:mine")
     async def mine(self, request: Request, db_session: DbSession, card_id: str) -> Template:
         card = card_or_404(card_id)
         user: User = request.user
@@ -283,7 +283,7 @@ class SkillsController(Controller):
             "date_text": logic.date_text,
         }
 
-    @post("/{card_id:str}/favourite", guards=[patient_only], media_type=MediaType.HTML)
+    @post("/{card_id:str}/favourite", guards=[patient_only], media_type=MediaType.HTML, name="skills:favourite")
     async def favourite(self, request: Request, db_session: DbSession, card_id: str) -> Any:
         card = card_or_404(card_id)
         user: User = request.user
@@ -308,7 +308,7 @@ class SkillsController(Controller):
         elif not want and existing is not None:
             await db_session.delete(existing)
             await db_session.flush()
-        fallback = f"/skills/{card.id}/mine"
+        fallback = url(request, "skills:mine", card_id=card.id)
         target = _safe_next(str(result.values.get("next") or ""), fallback)
         if is_htmx(request):
             return render(
@@ -319,7 +319,7 @@ class SkillsController(Controller):
             )
         return redirect(request, target)
 
-    @post("/{card_id:str}/practice", guards=[patient_only], media_type=MediaType.HTML)
+    @post("/{card_id:str}/practice", guards=[patient_only], media_type=MediaType.HTML, name="skills:practice")
     async def practice(self, request: Request, db_session: DbSession, card_id: str) -> Any:
         card = card_or_404(card_id)
         user: User = request.user
@@ -363,7 +363,7 @@ class SkillsController(Controller):
             return self._replayed(request, existing, form, card, result.values)
         completed = await logic.complete_assignments(db_session, practice)
         log.info("skill practice saved", extra={"completed_assignments": completed})
-        return recorded(request, key, f"/skills/practice/{practice.id}")
+        return recorded(request, key, url(request, "skills:practice_done", practice_id=practice.id))
 
     async def _by_key(self, db: Any, user_id: int, key: str) -> SkillPractice | None:
         return (
@@ -379,7 +379,11 @@ class SkillsController(Controller):
         self, request: Request, existing: SkillPractice, form: PracticeForm, card: SkillCard, values: dict[str, Any]
     ) -> Any:
         if _same_answers(existing, form, card.id):
-            return recorded(request, existing.idempotency_key, f"/skills/practice/{existing.id}")
+            return recorded(
+                request,
+                existing.idempotency_key,
+                url(request, "skills:practice_done", practice_id=existing.id),
+            )
         message = _(
             "This practice was already saved with different answers, and those were kept. "
             "To save these answers as a new practice, press Save again."

@@ -28,7 +28,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton, format_time
 from sqlalchemy import func, select, update
@@ -40,6 +40,7 @@ from server.db import rowcount, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
+from server.localtime import zone_for
 from server.skills.catalogue import Module, SkillCard, Timer, default_catalogue
 from server.skills.models import SkillAssignment, SkillFavourite, SkillPractice
 from server.web.static import static_url
@@ -135,10 +136,7 @@ def timer_text(timer: Timer) -> str:
 
 
 def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_for(name or "")
 
 
 def when_text(moment: datetime, timezone: str | None) -> str:
@@ -485,3 +483,28 @@ def offline_urls() -> list[str]:
         *(f"/skills/{card.id}" for card in default_catalogue().cards),
         static_url("js/skills.js"),
     ]
+
+
+async def export_section(db: AsyncSession, patient: User) -> dict[str, Any]:
+    """Skill practice for the patient's own export (JSON and zip): every practice as stored, with the card's title."""
+    rows = await db.scalars(
+        select(SkillPractice)
+        .where(col(SkillPractice.user_id) == patient.id)
+        .order_by(col(SkillPractice.started_at), col(SkillPractice.id))
+    )
+    return {
+        "skill_practice": [
+            {
+                "id": p.id,
+                "card_id": p.card_id,
+                "card": card_title(p.card_id),
+                "started_at": p.started_at.isoformat(),
+                "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+                "distress_before": p.distress_before,
+                "distress_after": p.distress_after,
+                "helped": p.helped,
+                "note": p.note,
+            }
+            for p in rows
+        ]
+    }

@@ -10,6 +10,7 @@ from litestar.response import Template
 from server.accounts.guards import patient_only
 from server.accounts.models import User
 from server.aftercare import today as aftercare_today
+from server.aftercare.controllers import offline_urls as aftercare_offline_urls
 from server.checkins.logic import checkins_today_context
 from server.checkins.logic import offline_urls as checkins_offline_urls
 from server.crisis import logic as crisis_logic
@@ -25,7 +26,7 @@ from server.web.responses import render
 class TodayController(Controller):
     guards = [patient_only]
 
-    @get("/today")
+    @get("/today", name="today:today")
     async def today(self, request: Request, db_session: DbSession) -> Template:
         user: User = request.user
         context: dict[str, Any] = {"user": user}
@@ -39,7 +40,7 @@ class TodayController(Controller):
         context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
 
-    @get("/more")
+    @get("/more", name="today:more")
     async def more(self, request: Request) -> Template:
         # Pages the offline switch stores on the phone; each domain adds its own (one line each).
         offline_pages: list[str] = []
@@ -47,4 +48,5 @@ class TodayController(Controller):
         offline_pages += checkins_offline_urls()
         offline_pages += crisis_logic.offline_urls()
         offline_pages += questionnaires.offline_urls()
+        offline_pages += aftercare_offline_urls()
         return render(request, "today/more.html", {"offline_pages": offline_pages})

@@ -8,15 +8,26 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
 
 from litestar import Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from server.i18n import gettext as _
+from server.localtime import valid_timezone
 from server.web.edge import CONTROL, MAX_ID
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # An id a form may name (a patient, a program): a row id both databases can hold; anything else is "not one of
 # the choices", never an overflow in the driver.
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _known_zone(value: str) -> str:
+    if not valid_timezone(value):
+        raise ValueError(_("Please pick a time zone from the list."))
+    return value
+
+
+# A time zone a form may name: one of the IANA zones (the one type every form's `timezone` field uses).
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import time
@@ -19,6 +20,9 @@ log = get_logger("http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 # Paths that carry a secret (calendar feed addresses) are logged without it.
 _SECRET_PATHS = re.compile(r"^/calendar/[^/]+")
+# Request ids only tell log lines apart: a random prefix per process and a counter, no system call per request.
+_ID_PREFIX = secrets.token_hex(4)
+_ID_COUNTER = itertools.count(1)
 
 
 def loggable_path(path: str) -> str:
@@ -79,7 +83,7 @@ class RequestContextMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         incoming = dict(scope["headers"])
         offered = incoming.get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if _REQUEST_ID.match(offered) else secrets.token_hex(8)
+        request_id = offered if _REQUEST_ID.match(offered) else f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
         request_id_var.set(request_id)
         current_locale.set(pick_locale(incoming.get(b"accept-language", b"").decode("latin-1")))
         path: str = scope["path"]

@@ -14,7 +14,7 @@ from server.web.static import read_static, shell_urls, shell_version
 class PwaController(Controller):
     include_in_schema = False
 
-    @get("/sw.js", media_type="application/javascript")
+    @get("/sw.js", media_type="application/javascript", name="web:service_worker")
     async def service_worker(self) -> Response[bytes]:
         # Served from the root so its scope is the whole app; the shell list and version are filled in here
         # so every deploy with a changed asset installs a fresh cache.
@@ -27,7 +27,7 @@ class PwaController(Controller):
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
         )
 
-    @get("/manifest.webmanifest")
+    @get("/manifest.webmanifest", name="web:manifest")
     async def manifest(self) -> Response[bytes]:
         return Response(
             read_static("manifest.webmanifest"),
@@ -35,6 +35,6 @@ class PwaController(Controller):
             headers={"Cache-Control": "public, max-age=3600"},
         )
 
-    @get("/offline")
+    @get("/offline", name="web:offline")
     async def offline(self, request: Request) -> Template:
         return render(request, "offline.html", {"public_page": True})

@@ -51,6 +51,33 @@ def render(
     return Template(template_name=page, context=context or {}, status_code=status_code)
 
 
+def form_page(
+    request: Request,
+    page: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    partial: str | None = None,
+    **extra: Any,
+) -> Template:
+    """A page that holds forms, the one shape of GET and of a failed POST: `values` and `errors` empty and the
+    `?notice=` left by the redirect after a success, unless `context` sets them; a 422 re-render passes the
+    typed `values` and the `errors` in `extra` (which wins over both)."""
+    full = {"values": {}, "errors": {}, "notice": request.query_params.get("notice", ""), **context, **extra}
+    return render(request, page, full, partial=partial, status_code=status_code)
+
+
+def url(request: Request, name: str, suffix: str = "", /, **path_params: Any) -> str:
+    """The path of the route handler named `name` (every handler has `name="domain:handler"`), then `suffix` (a
+    query string and/or fragment). Pages and redirects refer to routes by name, never by a literal path."""
+    return request.app.route_reverse(name, **path_params) + suffix
+
+
+def redirect_to(request: Request, name: str, suffix: str = "", /, **path_params: Any) -> Response[Any]:
+    """`redirect` to the route named `name` (see `url`)."""
+    return redirect(request, url(request, name, suffix, **path_params))
+
+
 def redirect(request: Request, to: str) -> Response[Any]:
     """POST-redirect-GET for plain forms; htmx follows HX-Location without a full reload."""
     if is_htmx(request):

@@ -15,6 +15,7 @@ SHELL_ASSETS = (
     "js/app.js",
     "js/offline-queue.js",
     "js/skills.js",
+    "js/look.js",
     "vendor/htmx.min.js",
     "icons/icon-192.png",
     "icons/icon-512.png",

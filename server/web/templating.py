@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
@@ -34,6 +35,30 @@ def timezone_options(zones: list[str]) -> list[tuple[str, str]]:
     return [(zone, zone.replace("_", " ")) for zone in zones]
 
 
+class KnownTemplatesLoader(BaseLoader):
+    """Templates from the templates folder, remembering which names are missing.
+
+    Pages include other domains' panels with `{% include ... ignore missing %}`; Jinja caches templates it found
+    but asks the file system again for a missing one on every render. Templates don't change while the server runs
+    (`auto_reload=False`), so neither does their absence."""
+
+    def __init__(self, directory: Path) -> None:
+        self.files = FileSystemLoader(directory)
+        self.missing: set[str] = set()
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template in self.missing:
+            raise TemplateNotFound(template)
+        try:
+            return self.files.get_source(environment, template)
+        except TemplateNotFound:
+            self.missing.add(template)
+            raise
+
+    def list_templates(self) -> list[str]:
+        return self.files.list_templates()
+
+
 def zone_place(zone: str) -> str:
     """A zone's place in words: 'America/Argentina/Buenos_Aires' → 'Buenos Aires' (static/js/timezone.js does
     the same in the browser)."""
@@ -51,7 +76,7 @@ def zone_words(zone: str) -> str:
 
 def build_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=KnownTemplatesLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html", "svg", "xml"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

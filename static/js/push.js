@@ -97,7 +97,26 @@
     }).then(function (on) { showState(on ? "on" : "off"); }, function () { showState("off"); });
   }
 
+  // Each step says what failed, so the message names the real cause (issue 15 #8): permission, an unsupported
+  // browser, iOS outside the Home Screen, the browser's push service, Steady itself, or the connection.
+  function step(kind) {
+    return function (error) {
+      if (error && error.steadyKind) throw error;
+      var tagged = new Error(kind);
+      tagged.steadyKind = error && error.name === "NotAllowedError" ? "denied-now" : kind;
+      throw tagged;
+    };
+  }
+
+  function failure(error) {
+    var kind = (error && error.steadyKind) || "failed";
+    if (!navigator.onLine) kind = "offline";
+    return kind;
+  }
+
   function turnOn(button) {
+    if (isIOS && !standalone) { showState("ios"); say("ios-first"); return Promise.resolve(); }
+    if (!supported) { showState("unsupported"); say("unsupported-now"); return Promise.resolve(); }
     button.disabled = true;
     say("working");
     var label = (labelInput && labelInput.value.trim()) || guessLabel();
@@ -105,7 +124,7 @@
     var asked = Notification.requestPermission ? Notification.requestPermission() : Promise.resolve(Notification.permission);
     return Promise.resolve(asked).then(function (permission) {
       if (permission !== "granted") {
-        say(permission === "denied" ? "" : "dismissed");
+        say(permission === "denied" ? "denied-now" : "dismissed");
         if (permission === "denied") showState("denied");
         return null;
       }
@@ -113,8 +132,8 @@
         fetch("/push/key", { credentials: "same-origin" }).then(function (r) {
           if (!r.ok) throw new Error("no key");
           return r.json();
-        }),
-        registration(),
+        }).catch(step("server")),
+        registration().catch(step("worker")),
       ]).then(function (results) {
         var key = keyBytes(results[0].publicKey);
         var reg = results[1];
@@ -127,15 +146,15 @@
         }).then(function (existing) {
           return existing || withTimeout(
             reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }), SUBSCRIBE_TIMEOUT_MS);
-        });
+        }).catch(step("push-service"));
       }).then(function (sub) {
-        return postJson("/push/subscriptions", { subscription: sub.toJSON(), device_label: label });
+        return postJson("/push/subscriptions", { subscription: sub.toJSON(), device_label: label }).catch(step("server"));
       }).then(function () {
         window.location.assign("/reminders?notice=on");
         return true;
       });
-    }).catch(function () {
-      say("failed");
+    }).catch(function (error) {
+      say(failure(error));
     }).then(function () { button.disabled = false; });
   }
 

@@ -5,13 +5,16 @@ dashboard's filter chips. Every page visited passes axe-core and the CSP in ligh
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from server.accounts.models import Role
+from server.localtime import local_today
 from server.skills.catalogue import default_catalogue
 from tests.browser.conftest import LiveServer, check_page, login_page
 from tests.support.family import family_of, run_all, set_sober_since, today_of
+from tests.test_sharing_support import add_rows, checkin, share
 from tests.test_skills import add_practice
 
 CATALOGUE = default_catalogue()
@@ -132,3 +135,75 @@ def test_family_feed_celebrates_the_newest_news(live_server: LiveServer, page: P
     page.emulate_media(reduced_motion="reduce")
     page.reload()
     assert _animation(page, ".milestone-card.celebrate .milestone-icon") == "none"
+
+
+def _dashboard_scene(live_server: LiveServer) -> Any:
+    db = live_server.db
+    therapist = db.make_user("therapist", "rivera@example.org", name="Dr. Rivera")
+    high = db.make_user("patient", "sam@example.org", name="Sam Lee", therapist=therapist)
+    calm = db.make_user("patient", "jo@example.org", name="Jo Park", therapist=therapist)
+    today = local_today(high)
+    add_rows(db, [checkin(high, today - timedelta(days=i), 3, 9) for i in range(1, 10)])
+    add_rows(db, [checkin(calm, today - timedelta(days=i), 7, 1) for i in range(1, 10)])
+    for patient in (high, calm):
+        share(db, patient, therapist, data_from=today - timedelta(days=21))
+    return therapist
+
+
+def test_dashboard_filter_chips_swap_with_htmx(live_server: LiveServer, page: Page) -> None:
+    therapist = _dashboard_scene(live_server)
+    login_page(page, live_server, therapist)
+    page.goto(f"{live_server.url}/therapist")
+    assert page.get_by_role("button", name="Filter").count() == 0
+    rows = page.locator("#dashboard-rows tbody tr")
+    expect(rows).to_have_count(2)
+    check_both(page)
+    page.evaluate("window.__samePage = true")
+
+    show = page.get_by_role("navigation", name="Show")
+    show.get_by_role("link", name="Strong cravings").click()
+    page.wait_for_url("**flag=cravings**")
+    expect(rows).to_have_count(1)
+    assert "Sam Lee" in rows.first.inner_text()
+    chip = show.get_by_role("link", name="Strong cravings")
+    expect(chip).to_have_attribute("aria-current", "page")
+    expect(chip).to_be_focused()  # focus stays on the chip that was pressed, though htmx replaced it
+    assert page.evaluate("window.__samePage === true")
+    check_both(page)
+
+    # Picking a week keeps the flag filter.
+    page.get_by_text("A week").click()
+    week = page.locator(".week-chips a").nth(1)
+    label = week.inner_text()
+    week.click()
+    expect(page.locator(".week-chips a", has_text=label)).to_have_attribute("aria-current", "page")
+    assert "flag=cravings" in page.url and "view=" in page.url
+    check_both(page)
+
+
+def test_dashboard_filter_chips_without_javascript(live_server: LiveServer, page: Page) -> None:
+    therapist = _dashboard_scene(live_server)
+    _without_our_scripts(page)
+    login_page(page, live_server, therapist)
+    page.goto(f"{live_server.url}/therapist")
+    page.get_by_role("navigation", name="Show").get_by_role("link", name="Strong cravings").click()
+    page.wait_for_url("**flag=cravings**")
+    expect(page.locator("#dashboard-rows tbody tr")).to_have_count(1)
+    page.get_by_role("navigation", name="Days").get_by_role("link", name="Since the last session").click()
+    page.wait_for_url("**view=since_session&flag=cravings")
+    check_both(page)
+
+
+def test_charts_keep_readable_axis_labels_at_any_width(live_server: LiveServer, page: Page) -> None:
+    therapist = _dashboard_scene(live_server)
+    login_page(page, live_server, therapist)
+    page.goto(f"{live_server.url}/therapist")
+    page.get_by_role("link", name="Sam Lee").click()
+    for width in (390, 820, 1280, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        sizes = page.locator("svg.chart .chart-label").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height)"
+        )
+        assert sizes, "no chart labels on the patient's page"
+        assert min(sizes) >= 13 and max(sizes) <= 24, (width, min(sizes), max(sizes))  # label boxes, px
+    check_both(page)

@@ -132,3 +132,33 @@ def test_htmx_validation_swaps_raise_no_csp_violation(live_server: LiveServer, p
             page.locator(".alert-error").first.wait_for()
             page.wait_for_timeout(150)  # past htmx's settle delay
             check_page(page)
+
+
+def test_reminders_error_names_what_failed(live_server: LiveServer, page: Page) -> None:
+    """Issue 15 #8: the push service failing is not blamed on the connection, nor is Steady failing."""
+    from tests.browser.conftest import login_page
+
+    page.context.grant_permissions(["notifications"], origin=live_server.url)
+    # The browser's push service refuses (as when it can't be reached): the same error Chromium gives then.
+    page.context.add_init_script(
+        "PushManager.prototype.subscribe = function () {"
+        " return Promise.reject(new DOMException('Registration failed - push service error', 'AbortError')); };"
+    )
+    patient = live_server.db.make_user("patient", "sam@example.org", name="Sam")
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/reminders")
+    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    button = page.get_by_role("button", name="Turn on reminders on this phone")
+    button.click()
+    status = page.locator("#push-status")
+    page.wait_for_function("() => document.getElementById('push-status').textContent.includes('notification service')")
+    assert "connection to Steady" in status.inner_text() and "check your connection" not in status.inner_text()
+    check_page(page)
+
+    # Steady itself failing to hand out its key: said as such, not as the phone's connection.
+    page.route("**/push/key", lambda route: route.fulfill(status=503, body="busy"))
+    button.click()
+    page.wait_for_function("() => document.getElementById('push-status').textContent.includes('save this phone')")
+    check_page(page)
+    assert live_server.db.scalar("SELECT count(*) FROM push_subscription") == 0

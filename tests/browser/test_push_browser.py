@@ -113,9 +113,9 @@ def test_push_shows_a_notification_and_newer_replaces_older(
     assert shown["group"]["title"] == "Your group starts at 6:00 PM"
     assert shown["group"]["data"] == {"url": "/"}  # a tap never leads off the app
 
-    # This test browser has no push service to register with, so subscribing fails: the page says so kindly.
+    # This test browser has no push service to register with, so subscribing fails: the page says which part did.
     button.click()
-    page.locator("#push-status", has_text="couldn't turn on reminders").wait_for(timeout=30_000)
+    page.locator("#push-status", has_text="notification service didn't answer").wait_for(timeout=30_000)
     assert button.is_enabled()
 
 

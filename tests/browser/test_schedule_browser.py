@@ -41,13 +41,15 @@ def test_admin_builds_a_program(live_server: LiveServer, page: Page) -> None:
     page.get_by_role("link", name="Add a group").click()
     both_schemes(page)
     page.get_by_label("Title").fill("Relapse prevention group")
-    page.get_by_label("Day of the week").select_option(label="Thursday")
+    page.get_by_label("Monday").uncheck()  # a new group's days are ticked, one form for several weekdays
+    page.get_by_label("Thursday").check()
     page.get_by_label("Start time").fill("18:00")
     page.get_by_label("Video link (optional)").evaluate("el => el.type = 'text'")  # let the server judge the link
     page.get_by_label("Video link (optional)").fill("not a link")
     page.get_by_role("button", name="Add group").click()
     assert "starting with https://" in page.locator("#video_url-error").inner_text()
     assert page.get_by_label("Title").input_value() == "Relapse prevention group"
+    assert page.get_by_label("Thursday").is_checked() and not page.get_by_label("Monday").is_checked()
     both_schemes(page)
     page.get_by_label("Video link (optional)").fill("https://meet.example.org/relapse")
     page.get_by_role("button", name="Add group").click()

@@ -63,12 +63,13 @@ def test_patient_signs_and_therapist_reads(live_server: LiveServer, page: Page) 
     page.goto(f"{live_server.url}/therapist")
     assert "Sam Lee" in page.locator("#dashboard-rows").inner_text()
     both_schemes(page)
-    # The filter swaps only the rows (htmx) and keeps the address in step.
-    page.get_by_label("Show").select_option(label="Self-harm urge")
+    # The filter chips swap only the rows (htmx) and keep the address in step.
+    show = page.get_by_role("navigation", name="Show")
+    show.get_by_role("link", name="Self-harm urge").click()
     page.wait_for_url("**flag=self_harm**")
     assert "No patient matches" in page.locator("#dashboard-rows").inner_text()
-    page.get_by_label("Show").select_option(label="Everyone")
-    page.wait_for_url("**flag=**")
+    show.get_by_role("link", name="Everyone").click()
+    page.wait_for_url("**/therapist?view=last7")
     page.get_by_role("link", name="Sam Lee").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Sam Lee"
     assert page.get_by_role("button", name="Print").is_visible()
