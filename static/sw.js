@@ -163,8 +163,10 @@ self.addEventListener("message", function (event) {
   }
 });
 
-// A reminder from the server: {title, body, url, tag, ts}. The tag is the reminder's kind, so a newer check-in
-// reminder replaces an older one still on the screen instead of piling up.
+// A reminder from the server, in the Declarative Web Push format: {web_push: 8030, notification: {title, body,
+// navigate, tag, timestamp}, app_badge?}. Safari shows such a message itself; every other browser hands it to
+// us here. Older messages were flat ({title, body, url, tag, ts}): both are read. The tag is the reminder's kind,
+// so a newer check-in reminder replaces an older one still on the screen instead of piling up.
 function sameSitePath(url) {
   try {
     var parsed = new URL(url || "/", self.location.origin);
@@ -172,20 +174,35 @@ function sameSitePath(url) {
   } catch (e) { return "/"; }
 }
 
+function readPush(data) {
+  var n = data && data.web_push === 8030 && data.notification && typeof data.notification === "object"
+    ? data.notification : null;
+  if (!n) return { title: data.title, body: data.body, url: data.url, tag: data.tag, ts: data.ts, badge: data.app_badge };
+  var badge = typeof data.app_badge === "number" ? data.app_badge : n.app_badge;
+  return { title: n.title, body: n.body, url: n.navigate, tag: n.tag, ts: n.timestamp, badge: badge };
+}
+
 self.addEventListener("push", function (event) {
   var data = {};
   try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data ? event.data.text() : "" }; }
+  var message = readPush(data || {});
   var options = {
-    body: String(data.body || "").slice(0, 240),
+    body: String(message.body || "").slice(0, 240),
     icon: "/static/icons/icon-192.png",
     badge: "/static/icons/icon-192.png",
-    tag: String(data.tag || "steady"),
-    renotify: Boolean(data.tag),
-    data: { url: sameSitePath(data.url) },
+    tag: String(message.tag || "steady"),
+    renotify: Boolean(message.tag),
+    data: { url: sameSitePath(message.url) },
   };
-  if (typeof data.ts === "number") options.timestamp = data.ts;
+  if (typeof message.ts === "number") options.timestamp = message.ts;
+  var badge = Number(message.badge);
+  var badged = badge > 0 && self.navigator && "setAppBadge" in self.navigator
+    ? self.navigator.setAppBadge(Math.floor(badge)).catch(function () {}) : Promise.resolve();
   // userVisibleOnly: every push must show a notification, even one that arrives without a readable payload.
-  event.waitUntil(self.registration.showNotification(String(data.title || "Steady").slice(0, 120), options));
+  event.waitUntil(Promise.all([
+    self.registration.showNotification(String(message.title || "Steady").slice(0, 120), options),
+    badged,
+  ]));
 });
 
 // Tapping a reminder: focus a Steady window already on that page, else bring an open Steady window to it,

@@ -388,7 +388,9 @@ def test_payload_is_small_and_has_no_health_details(db: Database, push_service: 
     assert len(received) == len(wordings)
     for push in received:
         text = push.payload.decode().lower()
-        assert set(push.data) == {"title", "body", "url", "tag", "ts"}
+        # The declarative message (tests/test_look_push.py) and the flat fields, nothing else.
+        assert set(push.data) == {"web_push", "notification", "title", "body", "url", "tag", "ts"}
+        assert set(push.data["notification"]) == {"title", "body", "navigate", "tag", "timestamp", "silent"}
         assert not [w for w in HEALTH_WORDS if w in text], text
         assert len(push.payload) < 1024
 

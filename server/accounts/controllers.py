@@ -114,7 +114,7 @@ class AuthController(Controller):
         )
         if user is None:
             raise NotFoundException()
-        return await _replace_session(request, db_session, settings, user, "/admin")
+        return await _replace_session(request, db_session, settings, user, url(request, "accounts:people"))
 
     @get("/login", name="accounts:login_page")
     async def login_page(self, request: Request, next: str = "") -> Template:
@@ -287,7 +287,8 @@ class AccountController(Controller):
             return await self._page(request, db_session, 422, errors=errors)
         # A new password is a privilege change: every other device signs out, this one gets a new id.
         await sessions.end_other_sessions(db_session, pk(user), None)
-        return await _replace_session(request, db_session, settings, user, "/account?notice=password")
+        back = url(request, "accounts:account", "?notice=password")
+        return await _replace_session(request, db_session, settings, user, back)
 
     @post("/devices/sign-out-others", name="accounts:sign_out_others")
     async def sign_out_others(self, request: Request, db_session: DbSession) -> Response[Any]:

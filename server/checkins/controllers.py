@@ -35,7 +35,7 @@ from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import default_catalogue
 from server.web.forms import form_values
 from server.web.replay import is_replay, recorded
-from server.web.responses import is_htmx, redirect_to, url
+from server.web.responses import download, is_htmx, redirect_to, url
 from server.web.responses import render as _page
 from server.web.templating import TEMPLATES_DIR
 
@@ -677,28 +677,16 @@ class CheckInController(Controller):
         user: User = request.user
         assert user.id is not None
         body = b"".join([chunk async for chunk in csv_chunks(db_session, user.id)])
-        return Response(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="steady-{dates.local_today(user)}.csv"'},
-        )
+        return download(body, "text/csv; charset=utf-8", f"steady-{dates.local_today(user)}.csv")
 
     @get("/export.zip", name="checkins:export_zip")
     async def export_zip(self, request: Request, db_session: DbSession) -> Response[bytes]:
         user: User = request.user
         body = await export_zip_bytes(db_session, user, request.app.state.get(EXPORT_SECTIONS_KEY, ()))
-        return Response(
-            body,
-            media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="steady-{dates.local_today(user)}.zip"'},
-        )
+        return download(body, "application/zip", f"steady-{dates.local_today(user)}.zip")
 
     @get("/export.json", name="checkins:export_json")
     async def export_json(self, request: Request, db_session: DbSession) -> Response[bytes]:
         user: User = request.user
         body = await export_json_bytes(db_session, user, request.app.state.get(EXPORT_SECTIONS_KEY, ()))
-        return Response(
-            body,
-            media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="steady-{dates.local_today(user)}.json"'},
-        )
+        return download(body, "application/json", f"steady-{dates.local_today(user)}.json")

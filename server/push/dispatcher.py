@@ -45,7 +45,7 @@ from sqlmodel import col
 from server.accounts.models import User
 from server.db import dialect_insert, table_of, utcnow
 from server.localtime import zone_for as zone
-from server.push.kinds import switched_off
+from server.push.kinds import get_kind, switched_off
 from server.push.models import (
     DEFAULT_QUIET_END,
     DEFAULT_QUIET_START,
@@ -91,16 +91,37 @@ class ClaimedReminder:
     url: str
     attempts: int
 
-    def payload(self) -> dict[str, Any]:
-        """What the service worker gets. `tag` is the push Topic: a newer reminder of a replaceable kind, or a
+    def payload(self, base_url: str = "") -> dict[str, Any]:
+        """What the phone gets: a Declarative Web Push message (`web_push: 8030` and `notification`), which
+        Safari on iOS/iPadOS 18.4+ and macOS shows by itself, opening `navigate` on tap and setting the app badge;
+        other browsers hand the same JSON to our service worker (static/sw.js), which reads `notification` too.
+        The flat title/body/url/tag/ts stay for service workers installed before this format (they update
+        themselves on the next visit). `tag` is the push Topic: a newer reminder of a replaceable kind, or a
         repeat of this one after a crash, replaces the notification on the screen instead of stacking."""
-        return {
+        tag = self.topic or self.kind
+        timestamp = int(self.due_at.timestamp() * 1000)
+        notification: dict[str, Any] = {
             "title": self.title,
             "body": self.body,
-            "url": self.url,
-            "tag": self.topic or self.kind,
-            "ts": int(self.due_at.timestamp() * 1000),
+            # Declarative pushes are opened by the system, with no page to resolve a path against.
+            "navigate": base_url.rstrip("/") + self.url if base_url and self.url.startswith("/") else self.url,
+            "tag": tag,
+            "timestamp": timestamp,
+            "silent": False,
         }
+        message: dict[str, Any] = {"web_push": 8030, "notification": notification}
+        if _badges(self.kind):
+            # The W3C draft reads app_badge beside `notification`; WebKit's announcement shows it inside.
+            message["app_badge"] = notification["app_badge"] = 1
+        message.update({"title": self.title, "body": self.body, "url": self.url, "tag": tag, "ts": timestamp})
+        return message
+
+
+def _badges(kind: str) -> bool:
+    try:
+        return get_kind(kind).badge
+    except ValueError:  # a kind from an older release still queued: no badge
+        return False
 
 
 # planner(db, now, user_ids): queue what is coming up (all people when user_ids is None); returns rows written.
@@ -186,6 +207,7 @@ class Dispatcher:
         poll_interval: float = 1.0,
         plan_interval: float = 60.0,
         lanes: int = 2,
+        base_url: str = "",
     ) -> None:
         if lease_seconds <= sender.timeout * 2:
             # Each send must end well within the lease (the lease is renewed while a batch is in flight).
@@ -202,6 +224,7 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.plan_interval = plan_interval
         self.lanes = max(1, lanes)
+        self.base_url = base_url  # the app's public address: declarative pushes open absolute URLs
         self._wake = asyncio.Event()
         self._last_housekeeping = 0.0
 
@@ -483,7 +506,8 @@ class Dispatcher:
     async def _send(self, r: ClaimedReminder, device: _Device, now: datetime) -> DeliveryResult:
         ttl = max(0, int((r.expires_at - now).total_seconds()))
         try:
-            return await self.sender.send(device.target, r.payload(), ttl=ttl, urgency=r.urgency, topic=r.topic)
+            payload = r.payload(self.base_url)
+            return await self.sender.send(device.target, payload, ttl=ttl, urgency=r.urgency, topic=r.topic)
         except ValueError as exc:  # only a caller mistake (oversized text) gets here: treat it like a 413
             log.warning("reminder %s not sendable: %s", r.id, type(exc).__name__)
             return DeliveryResult("too_large", None, detail="payload")
@@ -662,7 +686,7 @@ def dispatcher_lifespan(
 
         keys = load_or_create_vapid_keys(settings.data_dir, settings.env)
         sender = PushSender(keys, **sender_options(settings.env))
-        dispatcher = Dispatcher(session_maker, sender, hooks=app.state.push_hooks)
+        dispatcher = Dispatcher(session_maker, sender, hooks=app.state.push_hooks, base_url=settings.base_url)
         app.state.dispatcher = dispatcher
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop), name="steady-dispatcher")

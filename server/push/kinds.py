@@ -63,6 +63,7 @@ class ReminderKind:
     setting_label: Any = None  # lazy: the switch's words on the person's reminder settings
     roles: tuple[str, ...] = ()  # who sees the switch (account roles, e.g. "patient")
     options: tuple[KindOption, ...] = ()
+    badge: bool = False  # something is waiting to be done: the push also sets the app icon's badge
 
 
 # (user id, kind) pairs -> the ones that person switched off

@@ -55,6 +55,7 @@ async def run_worker(
         poll_interval=options.poll_interval,
         plan_interval=options.plan_interval,
         lanes=options.lanes,
+        base_url=settings.base_url,
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

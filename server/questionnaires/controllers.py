@@ -33,7 +33,7 @@ from server.questionnaires.instruments import Instrument, all_instruments, get_i
 from server.questionnaires.models import Response
 from server.web.forms import form_values
 from server.web.replay import is_replay, recorded
-from server.web.responses import redirect_to, render
+from server.web.responses import download, redirect_to, render, url
 
 FIELD_MAX = 80
 
@@ -150,14 +150,8 @@ class QuestionnaireController(Controller):
             writer.writerow(
                 [row[h] if row[h] is not None else "" for h in head] + [answers.get(i, "") for i in item_ids]
             )
-        return LitestarResponse(
-            content=("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="steady-questionnaires-{local_today(user)}.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        content = ("\ufeff" + out.getvalue()).encode("utf-8")
+        return download(content, "text/csv; charset=utf-8", f"steady-questionnaires-{local_today(user)}.csv")
 
     @get("/panel", media_type=MediaType.HTML, name="questionnaires:progress_panel")
     async def progress_panel(self, request: Request, db_session: DbSession) -> Template:
@@ -287,7 +281,7 @@ class QuestionnaireController(Controller):
             draft = await service.draft_for(db, user, instrument, None)
             return await self._answer_page(request, db, instrument, draft, 0, errors=outcome.errors, status_code=422)
         row = outcome.response
-        target = f"/questionnaires/results/{row.id}" + ("/support" if row.safety else "")
+        target = url(request, "questionnaires:support" if row.safety else "questionnaires:result", response_id=row.id)
         return recorded(request, row.idempotency_key, target)
 
     # -- results ---------------------------------------------------------------------------------------------

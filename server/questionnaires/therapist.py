@@ -46,7 +46,7 @@ from server.sharing import extensions
 from server.sharing.access import AccessGrant, require_shared_view
 from server.sharing.exports import Row
 from server.web.forms import form_values
-from server.web.responses import redirect, redirect_to, render
+from server.web.responses import download, redirect, redirect_to, render
 
 CATEGORY = service.CATEGORY
 CADENCE_LABELS = {"weekly": _l("Every week"), "biweekly": _l("Every 2 weeks"), "monthly": _l("Every month")}
@@ -306,15 +306,8 @@ class TherapistQuestionnaireController(Controller):
                     *[answers.get(i) if line.instrument.item(i) is not None and i in answers else "" for i in item_ids],
                 ]
             )
-        return LitestarResponse(
-            content=("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="steady-questionnaires-patient-{patient_id}.csv"',
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        content = ("\ufeff" + out.getvalue()).encode("utf-8")
+        return download(content, "text/csv; charset=utf-8", f"steady-questionnaires-patient-{patient_id}.csv")
 
     @post("/patients/{patient_id:int}/questionnaires/assign", media_type=MediaType.HTML, name="questionnaires:assign")
     async def assign(self, request: Request, db_session: DbSession, patient_id: int) -> Any:

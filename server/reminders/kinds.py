@@ -48,6 +48,7 @@ CHECKIN = register_kind(
         setting_label=_l("Remind me if I haven't checked in yet"),
         roles=("patient",),
         options=(KindOption("time", _l("At"), "time", DEFAULT_CHECKIN_TIME),),
+        badge=True,
     )
 )
 HOMEWORK = register_kind(
@@ -58,6 +59,7 @@ HOMEWORK = register_kind(
         switchable=True,
         setting_label=_l("Remind me of skill practice my therapist shares with me"),
         roles=("patient",),
+        badge=True,
     )
 )
 MILESTONE = register_kind(

@@ -46,7 +46,7 @@ from server.schedule.forms import (
 from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
 from server.settings import AppSettings, Settings
 from server.web.forms import form_values, validate
-from server.web.responses import form_page, is_htmx, redirect, redirect_to, render
+from server.web.responses import form_page, is_htmx, redirect, redirect_to, render, url
 
 NEW_GROUP_DEFAULTS = {"weekday": "0", "start_time": "18:00", "duration_minutes": "90"}
 # Staff can mark attendance a little further back than the two weeks patients see.
@@ -563,7 +563,7 @@ class ProgramAdminController(Controller):
             "upcoming": upcoming,
             "values": {"extend_weeks": "2", "end_date": today.isoformat(), "outcome": "completed"},
             "outcome_options": discharge.outcome_options(),
-            "discharge_url": f"/admin/programs/{program.id}/enrolments/{enrolment.id}/end",
+            "discharge_url": url(request, "schedule:end", program_id=program.id, enrolment_id=enrolment.id),
             "outcome_label": discharge.OUTCOME_LABELS.get(enrolment.outcome, ""),
         }
         return form_page(request, "schedule/admin_enrolment.html", context, status_code=status_code, **extra)
@@ -681,12 +681,12 @@ class PatientScheduleController(Controller):
         patient: User = request.user
         context = await views.schedule_context(db, patient)
         token = await feed.token_for(db, pk(patient), settings.secret_key)
-        url = feed.feed_url(settings.base_url, token) if token else ""
+        feed_url = feed.feed_url(settings.base_url, token) if token else ""
         context.update(
             {
-                "feed_url": url,
-                "webcal_url": feed.webcal_url(url) if url else "",
-                "mark_url": "/schedule/attendance",
+                "feed_url": feed_url,
+                "webcal_url": feed.webcal_url(feed_url) if feed_url else "",
+                "mark_url": url(request, "schedule:attendance"),
             }
         )
         return form_page(request, "schedule/patient_schedule.html", context, status_code=status_code, **extra)
@@ -702,7 +702,7 @@ class PatientScheduleController(Controller):
         async def page(status: int, **extra: Any) -> Template:
             return await self._page(request, db_session, settings, status, **extra)
 
-        return await mark_attendance(request, db_session, patient, patient, "/schedule", page)
+        return await mark_attendance(request, db_session, patient, patient, url(request, "schedule:schedule"), page)
 
     @post("/calendar", name="schedule:calendar_on")
     async def calendar_on(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:

@@ -194,3 +194,9 @@ async def today_context(db: AsyncSession, patient: User) -> dict[str, Any]:
     now = utcnow()
     occ = await logic.next_session(db, pk(patient), now, include_in_progress=True)
     return {"next_group": session_view(occ, patient.timezone, now) if occ is not None else None}
+
+
+def today_panel(patient: User, enrolled: logic.Enrolled, now: datetime) -> dict[str, Any]:
+    """`today_context` from Today's composed statement (`logic.today_reads`, `logic.enrolled_from`)."""
+    occ = logic.next_session_from(enrolled, now, include_in_progress=True)
+    return {"next_group": session_view(occ, patient.timezone, now) if occ is not None else None}

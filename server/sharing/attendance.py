@@ -24,7 +24,7 @@ from server.schedule.models import Enrolment, Program
 from server.sharing.access import AccessGrant, require_shared_view
 from server.sharing.weeks import local_midnight
 from server.web.forms import form_values, validate
-from server.web.responses import form_page, redirect_to
+from server.web.responses import form_page, redirect_to, url
 
 ATTENDANCE = "attendance"
 
@@ -63,14 +63,14 @@ class TherapistScheduleController(Controller):
             "upcoming_days": views.group_by_day([s for s in sessions if not s.started or s.in_progress]),
             "past_sessions": [s for s in reversed(sessions) if s.started and not s.in_progress and not s.occ.cancelled],
             "summary": summary,
-            "mark_url": f"/therapist/patients/{patient.id}/schedule/attendance",
+            "mark_url": url(request, "sharing:attendance", patient_id=patient.id),
             "values": {
                 "start_date": utcnow().astimezone(logic.zone(therapist.timezone)).date().isoformat(),
                 "end_date": utcnow().astimezone(logic.zone(patient.timezone)).date().isoformat(),
                 "outcome": "completed",
             },
             "current_enrolment": current,
-            "discharge_url": f"/therapist/patients/{patient.id}/schedule/discharge",
+            "discharge_url": url(request, "sharing:discharge", patient_id=patient.id),
             "outcome_options": discharge.outcome_options(),
             "viewer_zone": views.zone_city(therapist.timezone),
             "past_days": STAFF_PAST_DAYS,
@@ -137,7 +137,7 @@ class TherapistScheduleController(Controller):
         async def page(status: int, **extra: Any) -> Template:
             return await self._page(request, db_session, grant, status, **extra)
 
-        back = f"/therapist/patients/{patient.id}/schedule"
+        back = url(request, "sharing:schedule", patient_id=patient.id)
         return await mark_attendance(request, db_session, patient, therapist, back, page)
 
 

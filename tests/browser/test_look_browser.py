@@ -4,15 +4,17 @@ dashboard's filter chips. Every page visited passes axe-core and the CSP in ligh
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from server.accounts.models import Role
 from server.localtime import local_today
 from server.skills.catalogue import default_catalogue
 from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.test_push_browser import IPHONE_SAFARI, registration_id, wait_for_notifications
 from tests.support.family import family_of, run_all, set_sober_since, today_of
 from tests.test_sharing_support import add_rows, checkin, share
 from tests.test_skills import add_practice
@@ -199,6 +201,8 @@ def test_charts_keep_readable_axis_labels_at_any_width(live_server: LiveServer, 
     login_page(page, live_server, therapist)
     page.goto(f"{live_server.url}/therapist")
     page.get_by_role("link", name="Sam Lee").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sam Lee")
+    expect(page.locator("svg.chart").first).to_be_visible()
     for width in (390, 820, 1280, 1920):
         page.set_viewport_size({"width": width, "height": 900})
         sizes = page.locator("svg.chart .chart-label").evaluate_all(
@@ -207,3 +211,63 @@ def test_charts_keep_readable_axis_labels_at_any_width(live_server: LiveServer, 
         assert sizes, "no chart labels on the patient's page"
         assert min(sizes) >= 13 and max(sizes) <= 24, (width, min(sizes), max(sizes))  # label boxes, px
     check_both(page)
+
+
+BADGE_SPY = """
+window.__badges = [];
+navigator.setAppBadge = (n) => { window.__badges.push(n); return Promise.resolve(); };
+navigator.clearAppBadge = () => { window.__badges.push(0); return Promise.resolve(); };
+"""
+
+
+def test_iphone_is_guided_to_the_home_screen_first_and_the_badge_is_set(
+    live_server: LiveServer, page: Page, context: BrowserContext
+) -> None:
+    patient = live_server.db.make_user(Role.PATIENT, "iphone@example.org", name="Robin")
+    login_page(page, live_server, patient)
+    page.add_init_script(BADGE_SPY)
+
+    # Not an iPhone: no card; today's check-in is still to do, so the icon shows 1.
+    page.goto(f"{live_server.url}/today")
+    expect(page.locator("[data-install-hint]")).to_be_hidden()
+    page.wait_for_function("window.__badges.length > 0")
+    assert page.evaluate("window.__badges") == [1]
+
+    cdp = context.new_cdp_session(page)
+    cdp.send("Emulation.setUserAgentOverride", {"userAgent": IPHONE_SAFARI, "platform": "iPhone"})
+    page.goto(f"{live_server.url}/today")
+    card = page.get_by_role("region", name="Put Steady on your Home Screen")
+    expect(card).to_be_visible()
+    assert "Add to Home Screen" in card.inner_text()
+    check_both(page)
+    card.get_by_role("button", name="Not now").click()
+    expect(card).to_be_hidden()
+    page.reload()
+    expect(page.locator("[data-install-hint]")).to_be_hidden()
+
+
+def test_service_worker_shows_a_declarative_push(live_server: LiveServer, page: Page, context: BrowserContext) -> None:
+    context.grant_permissions(["notifications"], origin=live_server.url)
+    patient = live_server.db.make_user(Role.PATIENT, "dwp@example.org")
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/reminders")
+    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    cdp, reg_id = registration_id(page, context, live_server.url)
+    # Only the declarative fields (what a server sending to Safari alone would send): the worker reads them too.
+    message = json.dumps({
+        "web_push": 8030,
+        "notification": {"title": "Time for your daily check-in", "body": "About 30 seconds.",
+                         "navigate": f"{live_server.url}/checkin", "tag": "checkin", "timestamp": 1781539200000},
+        "app_badge": 1,
+    })  # fmt: skip
+    for _ in range(3):  # DevTools may lose the first message after ServiceWorker.enable
+        cdp.send("ServiceWorker.deliverPushMessage",
+                 {"origin": live_server.url + "/", "registrationId": reg_id, "data": message})  # fmt: skip
+        if wait_for_notifications(page, lambda n: len(n) >= 1, timeout=5.0):
+            break
+    [shown] = wait_for_notifications(page, lambda n: len(n) == 1)
+    assert (shown["title"], shown["body"]) == ("Time for your daily check-in", "About 30 seconds.")
+    assert shown["tag"] == "checkin"
+    assert shown["data"] == {"url": "/checkin"}  # the same-site path of `navigate`
+    assert shown["timestamp"] == 1781539200000
