@@ -520,7 +520,7 @@ class CheckInController(Controller):
         user: User = request.user
         result = validate_form(SobrietyForm, await form_values(request))
         if result.data is None:
-            return await self._sober_page(request, db_session, 422, values=result.values, errors=result.errors)
+            return await self._sober_page(request, db_session, 422, **result.rejected)
         errors = await sober.restore_sobriety_date(db_session, user, result.data.substance, result.data.started_on)
         if errors:
             return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)

@@ -13,8 +13,9 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event
@@ -22,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.accounts.models import User
 from server.db import utcnow
 from server.i18n import gettext as _
 from server.schedule.logic import Occurrence
@@ -93,7 +95,25 @@ async def patient_for_token(db: AsyncSession, token: str) -> int | None:
     return await db.scalar(select(CalendarFeed.patient_id).where(CalendarFeed.token_hash == token_hash(token)))
 
 
-def build_ics(occurrences: Sequence[Occurrence], *, base_url: str) -> bytes:
+@dataclass(frozen=True)
+class CalendarItem:
+    """Something other than a group session in the feed (e.g. a support meeting the patient added)."""
+
+    uid: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str = ""
+    url: str = ""
+
+
+# Other domains add events to the patient's feed without the schedule importing them: `app.py` lists async
+# callables (db, patient, start_utc, end_utc) -> [CalendarItem] in the application state under this key.
+EXTRA_EVENTS_KEY = "calendar_extra_events"
+ExtraEvents = Callable[[AsyncSession, User, datetime, datetime], Awaitable[list[CalendarItem]]]
+
+
+def build_ics(occurrences: Sequence[Occurrence], *, base_url: str, extra: Sequence[CalendarItem] = ()) -> bytes:
     """An iCalendar document of the sessions. It says when and where, never why: no program or health words
     beyond the group's own title."""
     host = urlsplit(base_url).hostname or "steady"
@@ -129,6 +149,20 @@ def build_ics(occurrences: Sequence[Occurrence], *, base_url: str) -> bytes:
         if details:
             event.add("description", "\n".join(details))
         event.add("status", "CANCELLED" if occ.cancelled else "CONFIRMED")
+        event.add("transp", "OPAQUE")
+        cal.add_component(event)
+    for item in extra:
+        event = Event()
+        event.add("uid", f"{item.uid}@{host}")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", item.starts_at)
+        event.add("dtend", item.ends_at)
+        event.add("summary", item.title)
+        if item.location:
+            event.add("location", item.location)
+        if item.url:
+            event.add("url", item.url)
+        event.add("status", "CONFIRMED")
         event.add("transp", "OPAQUE")
         cal.add_component(event)
     return cal.to_ical()
