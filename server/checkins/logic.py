@@ -592,6 +592,19 @@ def _today_statement() -> Select[Any]:
     return compose(today_reads())
 
 
+@functools.cache
+def _log_statement() -> Select[Any]:
+    """The craving log's small reads in one statement: whether today has a check-in, and the helpful cards."""
+    checked_in = exists().where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _TODAY)
+    return compose({"checked_in_today": checked_in, **helpful_reads(_USER)})
+
+
+async def log_extras(db: AsyncSession, user: User, today: date) -> tuple[bool, list[SkillCard]]:
+    """For the craving log: whether today's check-in is done, and the cards to offer for a strong craving."""
+    values = await read_composed(db, _log_statement(), today_params(user, today))
+    return bool(values["checked_in_today"]), most_helpful_from(helpful_from(values, 3), 3)
+
+
 async def checkins_today_context(db: AsyncSession, user: User, now: datetime | None = None) -> dict[str, Any]:
     """Everything `checkins/_today_panel.html` needs, read on its own (one statement)."""
     today = dates.local_today(user, now)
