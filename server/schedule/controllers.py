@@ -679,8 +679,8 @@ class PatientScheduleController(Controller):
         self, request: Request, db: AsyncSession, settings: Settings, status_code: int = 200, **extra: Any
     ) -> Template:
         patient: User = request.user
-        context = await views.schedule_context(db, patient)
-        token = await feed.token_for(db, pk(patient), settings.secret_key)
+        context, calendar_feed = await views.schedule_page_context(db, patient)
+        token = feed.feed_token(settings.secret_key, calendar_feed.salt) if calendar_feed is not None else None
         feed_url = feed.feed_url(settings.base_url, token) if token else ""
         context.update(
             {
