@@ -23,8 +23,10 @@ from server.accounts.controllers import AccountController, AdminController, Auth
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
 from server.accounts.sessions import cookie_name, csrf_cookie_name
+from server.aftercare import meetings as aftercare_meetings
 from server.aftercare import plan as aftercare_plan
 from server.aftercare.controllers import AftercareController
+from server.aftercare.meeting_controllers import MeetingAdminController, MeetingFinderController
 from server.checkins.controllers import CheckInController
 from server.checkins.events import listeners_state
 from server.checkins.export import EXPORT_SECTIONS_KEY
@@ -35,7 +37,7 @@ from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
 from server.milestones import evaluate_patient_safely
 from server.milestones.hooks import dispatcher_hooks
-from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
+from server.push.controllers import DeliveriesAdminController, PushApiController
 from server.push.dispatcher import dispatcher_lifespan
 from server.questionnaires import export as questionnaires_upcoming
 from server.questionnaires.controllers import QuestionnaireController
@@ -45,8 +47,10 @@ from server.questionnaires.therapist import (
     TherapistQuestionnaireController,
 )
 from server.questionnaires.therapist import program_ended as questionnaires_after_discharge
+from server.reminders.controllers import RemindersController
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
+from server.schedule.calendar import EXTRA_EVENTS_KEY
 from server.schedule.controllers import CalendarFeedController, PatientScheduleController, ProgramAdminController
 from server.settings import Settings
 from server.sharing.attendance import TherapistScheduleController
@@ -107,6 +111,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         PwaController,
         TodayController,
         AftercareController,
+        MeetingFinderController,
+        MeetingAdminController,
         TherapistController,
         SharingController,
         FlagSettingsController,
@@ -173,6 +179,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         questionnaires_upcoming.upcoming_section,
         aftercare_plan.export_section,
     )
+    # The private calendar feed also carries the support meetings the patient added (the schedule owns the feed).
+    app.state[EXTRA_EVENTS_KEY] = (aftercare_meetings.calendar_meetings,)
     # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
     # family news (the schedule announces it; these listen).
     app.state.update(

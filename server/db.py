@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
@@ -18,11 +19,30 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from sqlalchemy import CursorResult, Executable, Table, event, inspect
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CursorResult,
+    Date,
+    DateTime,
+    Executable,
+    Float,
+    Select,
+    Table,
+    Time,
+    event,
+    inspect,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, SQLModel
 
 from server import clock
@@ -169,3 +189,107 @@ async def rowcount(session: AsyncSession, statement: Executable) -> int:
 
 # Route handlers declare `db_session: DbSession` (the request's session, committed before the response is sent).
 DbSession = NamedDependency[AsyncSession]
+
+
+# ---------------------------------------------------------------------------------------- composed reads
+# A page made of several small reads (Today's panels) asks for them in ONE statement: each read becomes a column
+# of a SELECT without FROM, either a scalar subquery or, for a list of rows, `json_rows(...)`. One round trip,
+# one thread hand-off on SQLite, however many panels.
+
+
+class _JsonRows(FunctionElement[Any]):
+    """The rows of a subquery as a JSON array of objects keyed by column name (SQLite: json_group_array; PostgreSQL:
+    json_agg). Rows keep the subquery's ORDER BY in practice; callers that need an order sort again."""
+
+    inherit_cache = True
+    name = "json_rows"
+
+
+@compiles(_JsonRows, "sqlite")
+def _json_rows_sqlite(element: _JsonRows, compiler: SQLCompiler, **kw: Any) -> str:
+    pairs = ", ".join(f"'{c.key}', {compiler.process(c, **kw)}" for c in element.clauses)
+    return f"json_group_array(json_object({pairs}))"
+
+
+@compiles(_JsonRows, "postgresql")
+def _json_rows_postgresql(element: _JsonRows, compiler: SQLCompiler, **kw: Any) -> str:
+    pairs = ", ".join(f"'{c.key}', {compiler.process(c, **kw)}" for c in element.clauses)
+    return f"coalesce(json_agg(json_build_object({pairs})), '[]'::json)"
+
+
+# Build a composed statement ONCE (functools.cache) with `bindparam`s for the person and the day, and pass their
+# values at each request: building Core statements with subqueries costs more than running them.
+def compose(reads: dict[str, ColumnElement[Any]]) -> Select[Any]:
+    """Reads given as named columns (scalar subqueries, `json_rows`, EXISTS) as ONE statement."""
+    return select(*(column.label(name) for name, column in reads.items()))
+
+
+async def read_composed(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Run a `compose`d statement; its values by read name."""
+    return dict((await session.execute(statement, params)).one()._mapping)
+
+
+def json_rows(statement: Select[Any] | Any) -> ColumnElement[list[dict[str, Any]]]:
+    """`statement`'s rows as one column value: a list of dicts (dates and times as ISO text: `as_date`, `as_utc`;
+    booleans as 0/1 on SQLite). Column names must be plain words (label them)."""
+    sub = statement.subquery()
+    return type_coerce(select(_JsonRows(*sub.c)).select_from(sub).scalar_subquery(), JSON)
+
+
+class _DayBefore(FunctionElement[date]):
+    type = Date()
+    inherit_cache = True
+    name = "day_before"
+
+
+@compiles(_DayBefore, "sqlite")
+def _day_before_sqlite(element: _DayBefore, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '-1 day')"
+
+
+@compiles(_DayBefore, "postgresql")
+def _day_before_postgresql(element: _DayBefore, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(({compiler.process(element.clauses, **kw)}) - 1)"
+
+
+def day_before(day: ColumnElement[date] | Any) -> ColumnElement[date]:
+    """The calendar day before a DATE column, in SQL."""
+    return _DayBefore(day)
+
+
+def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
+    """Model instances (not attached to any session) from `json_rows(select(*table_of(model).c))` values, each
+    column's text turned back into its Python type."""
+    columns = list(table_of(model).columns)
+    found = []
+    for row in rows:
+        values: dict[str, Any] = {}
+        for column in columns:
+            value = row.get(column.key)
+            if value is not None:
+                kind = column.type._type_affinity  # DateTimeUTC reads as DateTime
+                if kind is not None and issubclass(kind, DateTime):
+                    value = as_utc(value)
+                elif kind is not None and issubclass(kind, Date):
+                    value = as_date(value)
+                elif kind is not None and issubclass(kind, Time):
+                    value = time.fromisoformat(value)
+                elif kind is not None and issubclass(kind, Boolean):
+                    value = bool(value)
+                elif kind is not None and issubclass(kind, Float):
+                    value = float(value)
+                elif kind is not None and issubclass(kind, JSON) and isinstance(value, str):
+                    value = json.loads(value)  # SQLite's json_object keeps a JSON column as its text
+            values[column.key] = value
+        found.append(model(**values))
+    return found
+
+
+def as_date(value: str) -> date:
+    return date.fromisoformat(value[:10])
+
+
+def as_utc(value: str) -> datetime:
+    """A timestamp read through `json_rows` (naive UTC text on SQLite, ISO with offset on PostgreSQL)."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

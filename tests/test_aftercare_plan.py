@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,9 @@ from tests.conftest import Database, login, post_form
 from tests.support.checkins import field_error, today_for
 from tests.support.push_tools import give_device, in_session, reminders_of
 from tests.test_schedule_helpers import enrol, make_program
+
+# SQL that differs by dialect (bit masks, bulk updates, booleans, time columns): both databases.
+pytestmark = pytest.mark.dialect_sensitive
 
 PLAN = {
     "next_care": "Outpatient therapy with Dr Lee, weekly",

@@ -130,7 +130,7 @@ def test_checkin_streak(db: Database) -> None:
     assert db.run(lambda s: streak(s, today + timedelta(days=2))) == 0
 
 
-def test_long_streak_is_read_in_pages(db: Database) -> None:
+def test_a_long_streak_counts_in_full(db: Database) -> None:
     user = db.make_user("patient", "long@example.org")
     today = today_for(user)
 

@@ -24,6 +24,9 @@ from tests.support.family import family_of, milestones
 from tests.support.push_tools import give_device, in_session, reminders_of
 from tests.test_schedule_helpers import enrol, make_program
 
+# SQL that differs by dialect (bit masks, bulk updates, booleans, time columns): both databases.
+pytestmark = pytest.mark.dialect_sensitive
+
 
 def sign(db: Database, patient: User, therapist: User, *, until_program_end: bool, days: int = 60) -> int:
     async def work(session: AsyncSession) -> int:

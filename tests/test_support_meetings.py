@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,9 @@ from server.sharing.weeks import Week
 from tests.conftest import Database, post_form
 from tests.support.checkins import checkin_data, field_error, signed_in_patient
 from tests.test_sharing_support import add_rows, checkin
+
+# SQL that differs by dialect (bit masks, bulk updates, booleans, time columns): both databases.
+pytestmark = pytest.mark.dialect_sensitive
 
 
 def test_the_check_in_asks_and_progress_counts_days_with_a_meeting(client: TestClient, db: Database) -> None:

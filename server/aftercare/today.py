@@ -70,7 +70,13 @@ async def _ended_sharing(db: AsyncSession, user: User, last_day: date) -> list[s
 
 async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """For Today: `alumni` (None while in a program or never discharged)."""
-    discharge = await alumni_status(db, user)
+    return await today_panel(db, user, await latest_discharge(db, pk(user)))
+
+
+async def today_panel(db: AsyncSession, user: User, found: DischargeView | None) -> dict[str, Any]:
+    """`today_context` given the latest discharge already read (Today's composed statement); reads more only
+    for an alumnus."""
+    discharge = found if found is not None and found.last_day <= local_today(user) else None
     if discharge is None:
         return {"alumni": None}
     plan = (await db.scalars(select(AftercarePlan).where(col(AftercarePlan.patient_id) == user.id))).first()

@@ -16,17 +16,20 @@ Public functions other domains may call:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Date, Integer, Select, bindparam, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server import localtime as dates
@@ -42,11 +45,11 @@ from server.checkins.models import (
     TriggerHit,
 )
 from server.checkins.triggers import TriggerSet, trigger_set
-from server.db import utcnow
+from server.db import compose, day_before, json_rows, read_composed, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import SkillCard, default_catalogue
-from server.skills.logic import most_helpful_cards
+from server.skills.logic import helpful_from, helpful_reads, most_helpful_cards, most_helpful_from
 from server.web.logging import get_logger
 
 log = get_logger("checkins")
@@ -130,12 +133,12 @@ async def set_diary_card(db: AsyncSession, user_id: int, on: bool) -> None:
 
 
 async def get_checkin_for_day(db: AsyncSession, user_id: int, day: date) -> CheckIn | None:
-    return await db.scalar(select(CheckIn).where(CheckIn.user_id == user_id, CheckIn.local_date == day))
+    return await db.scalar(select(CheckIn).where(col(CheckIn.user_id) == user_id, col(CheckIn.local_date) == day))
 
 
 async def recent_checkins(db: AsyncSession, user_id: int, limit: int = 7) -> list[CheckIn]:
     rows = await db.scalars(
-        select(CheckIn).where(CheckIn.user_id == user_id).order_by(CheckIn.local_date.desc()).limit(limit)
+        select(CheckIn).where(col(CheckIn.user_id) == user_id).order_by(col(CheckIn.local_date).desc()).limit(limit)
     )
     return list(rows)
 
@@ -235,13 +238,16 @@ def _add_trigger_hits(
 
 
 async def _write_trigger_hits_for_checkin(db: AsyncSession, row: CheckIn) -> None:
-    await db.execute(delete(TriggerHit).where(TriggerHit.checkin_id == row.id))
+    await db.execute(delete(TriggerHit).where(col(TriggerHit.checkin_id) == row.id))
     _add_trigger_hits(db, row.user_id, row.local_date, row.triggers, row.craving, checkin_id=row.id)
 
 
 async def _checkin_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
     sub = await db.scalar(
-        select(CheckInSubmission).where(CheckInSubmission.user_id == user_id, CheckInSubmission.idempotency_key == key)
+        select(CheckInSubmission).where(
+            col(CheckInSubmission.user_id) == user_id,
+            col(CheckInSubmission.idempotency_key) == key,
+        )
     )
     if sub is None:
         return None
@@ -379,15 +385,17 @@ async def _save_checkin_once(
 async def recent_cravings(db: AsyncSession, user_id: int, limit: int = 10) -> list[CravingLog]:
     rows = await db.scalars(
         select(CravingLog)
-        .where(CravingLog.user_id == user_id)
-        .order_by(CravingLog.occurred_at.desc(), CravingLog.id.desc())
+        .where(col(CravingLog.user_id) == user_id)
+        .order_by(col(CravingLog.occurred_at).desc(), col(CravingLog.id).desc())
         .limit(limit)
     )
     return list(rows)
 
 
 async def _craving_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
-    row = await db.scalar(select(CravingLog).where(CravingLog.user_id == user_id, CravingLog.idempotency_key == key))
+    row = await db.scalar(
+        select(CravingLog).where(col(CravingLog.user_id) == user_id, col(CravingLog.idempotency_key) == key)
+    )
     if row is None:
         return None
     if row.payload_hash != digest:
@@ -465,34 +473,62 @@ async def _save_craving_once(
 # --------------------------------------------------------------------------------------------- streaks, skills
 
 
+# The Today panel's and the streak's reads are built once, for any person and day (bound at each request).
+_USER = bindparam("checkins_user", type_=Integer())
+_TODAY = bindparam("checkins_today", type_=Date())
+_YESTERDAY = bindparam("checkins_yesterday", type_=Date())
+
+
+def streak_reads() -> dict[str, ColumnElement[Any]]:
+    """What the check-in streak needs, as columns of one statement: whether today and yesterday have a check-in,
+    and the latest day on or before today whose previous day has none (where the latest run began)."""
+    earlier = aliased(CheckIn)
+    day_before_had_one = exists().where(
+        col(earlier.user_id) == _USER, col(earlier.local_date) == day_before(col(CheckIn.local_date))
+    )
+    run_start = (
+        select(func.max(col(CheckIn.local_date)))
+        .where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) <= _TODAY, ~day_before_had_one)
+        .scalar_subquery()
+    )
+
+    def checked_in(day: Any) -> ColumnElement[bool]:
+        return exists().where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == day)
+
+    return {
+        "streak_run_start": run_start,
+        "streak_today": checked_in(_TODAY),
+        "streak_yesterday": checked_in(_YESTERDAY),
+    }
+
+
+def today_params(user: User, today: date) -> dict[str, Any]:
+    """The values `streak_reads` and `today_reads` are bound to."""
+    return {"checkins_user": user.id, "checkins_today": today, "checkins_yesterday": today - timedelta(days=1)}
+
+
+def streak_from(values: Mapping[str, Any], today: date) -> int:
+    """Consecutive days with a check-in ending today, or ending yesterday while today is still open."""
+    if values["streak_today"]:
+        end = today
+    elif values["streak_yesterday"]:
+        end = today - timedelta(days=1)
+    else:
+        return 0
+    start = values["streak_run_start"]
+    return (end - start).days + 1 if start is not None and start <= end else 0
+
+
+@functools.cache
+def _streak_statement() -> Select[Any]:
+    return compose(streak_reads())
+
+
 async def checkin_streak(db: AsyncSession, user_id: int, today: date) -> int:
-    """Consecutive days with a check-in ending today, or ending yesterday while today is still open.
-    Reads dates in small pages from the newest, so a long history is never loaded whole."""
-    streak = 0
-    expected = today
-    cursor = today
-    page = 64
-    while True:
-        days = list(
-            await db.scalars(
-                select(CheckIn.local_date)
-                .where(CheckIn.user_id == user_id, CheckIn.local_date <= cursor)
-                .order_by(CheckIn.local_date.desc())
-                .limit(page)
-            )
-        )
-        if not days:
-            return streak
-        for day in days:
-            if streak == 0 and expected == today and day == today - timedelta(days=1):
-                expected = day  # today not done yet: the streak still counts up to yesterday
-            if day != expected:
-                return streak
-            streak += 1
-            expected = day - timedelta(days=1)
-        if len(days) < page:
-            return streak
-        cursor = expected
+    """Consecutive days with a check-in ending today, or ending yesterday while today is still open (one
+    statement, however long the history)."""
+    params = {"checkins_user": user_id, "checkins_today": today, "checkins_yesterday": today - timedelta(days=1)}
+    return streak_from(await read_composed(db, _streak_statement(), params), today)
 
 
 async def suggested_cards_for_craving(db: AsyncSession, user_id: int, limit: int = 3) -> list[SkillCard]:
@@ -504,15 +540,42 @@ async def suggested_cards_for_craving(db: AsyncSession, user_id: int, limit: int
 # --------------------------------------------------------------------------------------------- Today panel
 
 
-async def checkins_today_context(db: AsyncSession, user: User, now: datetime | None = None) -> dict[str, Any]:
-    """Everything `checkins/_today_panel.html` needs, under one key."""
-    from server.checkins.sober import sober_counters  # sober imports logic helpers
+@dataclass(frozen=True)
+class TodayCheckIn:
+    """Today's check-in as the Today panel shows it."""
 
-    assert user.id is not None
-    today = dates.local_today(user, now)
-    checkin = await get_checkin_for_day(db, user.id, today)
-    counters = await sober_counters(db, user, today)
-    streak = await checkin_streak(db, user.id, today)
+    id: int
+    mood: int
+    craving: int
+
+
+def today_reads() -> dict[str, ColumnElement[Any]]:
+    """The Today panel's reads, as columns of Today's one composed statement (server/today/controllers.py), bound
+    with `today_params`."""
+    from server.checkins.sober import counter_reads  # sober imports logic helpers
+
+    todays = select(col(CheckIn.id), col(CheckIn.mood), col(CheckIn.craving)).where(
+        col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _TODAY
+    )
+    todays_id = select(col(CheckIn.id)).where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _TODAY)
+    return {
+        "checkin_today": json_rows(todays),
+        "checkin_revisions": select(func.count())
+        .where(col(CheckInRevision.checkin_id) == todays_id.scalar_subquery())
+        .scalar_subquery(),
+        **counter_reads(_USER),
+        **streak_reads(),
+        **helpful_reads(_USER),
+    }
+
+
+def today_panel(values: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """Everything `checkins/_today_panel.html` needs, under one key, from `today_reads`' values."""
+    from server.checkins.sober import counters_from  # sober imports logic helpers
+
+    found = values["checkin_today"]
+    checkin = TodayCheckIn(found[0]["id"], found[0]["mood"], found[0]["craving"]) if found else None
+    counters = counters_from(values, today)
     strong = checkin is not None and checkin.craving >= HIGH_CRAVING
     return {
         "checkins_today": {
@@ -521,12 +584,36 @@ async def checkins_today_context(db: AsyncSession, user: User, now: datetime | N
             "done": checkin is not None,
             "counters": counters,
             "primary": counters[0] if counters else None,
-            "streak": streak,
+            "streak": streak_from(values, today),
             "encouragement": encouragement(today),
-            "strong_craving_cards": await suggested_cards_for_craving(db, user.id, limit=2) if strong else [],
-            "revisions": await revision_count(db, checkin.id) if checkin is not None and checkin.id else 0,
+            "strong_craving_cards": most_helpful_from(helpful_from(values, 2), 2) if strong else [],
+            "revisions": int(values["checkin_revisions"] or 0) if checkin is not None else 0,
         }
     }
+
+
+@functools.cache
+def _today_statement() -> Select[Any]:
+    return compose(today_reads())
+
+
+@functools.cache
+def _log_statement() -> Select[Any]:
+    """The craving log's small reads in one statement: whether today has a check-in, and the helpful cards."""
+    checked_in = exists().where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _TODAY)
+    return compose({"checked_in_today": checked_in, **helpful_reads(_USER)})
+
+
+async def log_extras(db: AsyncSession, user: User, today: date) -> tuple[bool, list[SkillCard]]:
+    """For the craving log: whether today's check-in is done, and the cards to offer for a strong craving."""
+    values = await read_composed(db, _log_statement(), today_params(user, today))
+    return bool(values["checked_in_today"]), most_helpful_from(helpful_from(values, 3), 3)
+
+
+async def checkins_today_context(db: AsyncSession, user: User, now: datetime | None = None) -> dict[str, Any]:
+    """Everything `checkins/_today_panel.html` needs, read on its own (one statement)."""
+    today = dates.local_today(user, now)
+    return today_panel(await read_composed(db, _today_statement(), today_params(user, today)), today)
 
 
 ENCOURAGEMENTS = (

@@ -11,17 +11,20 @@ Public functions other domains may call:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server import localtime as dates
 from server.accounts.models import User
 from server.checkins.models import SoberReset, SobrietyDate
-from server.db import utcnow
+from server.db import as_date, json_rows, pk, utcnow
 from server.i18n import gettext as _
 
 #: Day counts worth celebrating; every whole year after the first is one too (see :func:`milestone_for`).
@@ -57,9 +60,51 @@ def milestone_for(days: int) -> int | None:
 
 async def sobriety_dates(db: AsyncSession, user_id: int) -> list[SobrietyDate]:
     rows = await db.scalars(
-        select(SobrietyDate).where(SobrietyDate.user_id == user_id).order_by(SobrietyDate.substance)
+        select(SobrietyDate).where(col(SobrietyDate.user_id) == user_id).order_by(col(SobrietyDate.substance))
     )
     return list(rows)
+
+
+def counter_reads(user_id: Any) -> dict[str, ColumnElement[Any]]:
+    """The counters' two reads as columns of a composed statement (Today's panel)."""
+    return {
+        "sobriety_dates": json_rows(
+            select(
+                col(SobrietyDate.id).label("id"),
+                col(SobrietyDate.substance).label("substance"),
+                col(SobrietyDate.started_on).label("started_on"),
+            ).where(col(SobrietyDate.user_id) == user_id)
+        ),
+        "sober_resets": json_rows(_reset_stats(user_id)),
+    }
+
+
+def _reset_stats(user_id: Any) -> Any:
+    return (
+        select(
+            col(SoberReset.substance).label("substance"),
+            func.max(SoberReset.previous_days).label("longest"),
+            func.count(col(SoberReset.id)).label("resets"),
+        )
+        .where(SoberReset.user_id == user_id)
+        .group_by(SoberReset.substance)
+    )
+
+
+def counters_from(values: Mapping[str, Any], today: date) -> list[SoberCounter]:
+    """`sober_counters` from `counter_reads`' values."""
+    stats = {r["substance"]: (r["longest"] or 0, r["resets"] or 0) for r in values["sober_resets"]}
+    rows = sorted(values["sobriety_dates"], key=lambda r: r["substance"])
+    return _counters([(r["id"], r["substance"], as_date(r["started_on"])) for r in rows], stats, today)
+
+
+def _counters(rows: list[tuple[int, str, date]], stats: dict[str, tuple[int, int]], today: date) -> list[SoberCounter]:
+    counters = []
+    for row_id, substance, started_on in rows:
+        days = sober_days(started_on, today)
+        longest, resets = stats.get(substance, (0, 0))
+        counters.append(SoberCounter(row_id, substance, started_on, days, max(days, longest), resets))
+    return counters
 
 
 async def sober_counters(db: AsyncSession, user: User, today: date | None = None) -> list[SoberCounter]:
@@ -71,21 +116,9 @@ async def sober_counters(db: AsyncSession, user: User, today: date | None = None
         return []
     stats = {
         substance: (longest or 0, count or 0)
-        for substance, longest, count in (
-            await db.execute(
-                select(SoberReset.substance, func.max(SoberReset.previous_days), func.count(SoberReset.id))
-                .where(SoberReset.user_id == user.id)
-                .group_by(SoberReset.substance)
-            )
-        ).all()
+        for substance, longest, count in (await db.execute(_reset_stats(user.id))).all()
     }
-    counters = []
-    for row in rows:
-        days = sober_days(row.started_on, today)
-        longest, resets = stats.get(row.substance, (0, 0))
-        assert row.id is not None
-        counters.append(SoberCounter(row.id, row.substance, row.started_on, days, max(days, longest), resets))
-    return counters
+    return _counters([(pk(row), row.substance, row.started_on) for row in rows], stats, today)
 
 
 async def milestones_reached(db: AsyncSession, user: User, day: date | None = None) -> list[tuple[SoberCounter, int]]:
@@ -104,7 +137,7 @@ async def set_sobriety_date(db: AsyncSession, user: User, substance: str, starte
         return {"started_on": _("Please check the year of this date.")}
     substance = " ".join(substance.split())
     row = await db.scalar(
-        select(SobrietyDate).where(SobrietyDate.user_id == user.id, SobrietyDate.substance == substance)
+        select(SobrietyDate).where(col(SobrietyDate.user_id) == user.id, col(SobrietyDate.substance) == substance)
     )
     if row is None:
         db.add(SobrietyDate(user_id=user.id, substance=substance, started_on=started_on))
@@ -167,10 +200,10 @@ async def reset_counters(
             continue  # the count already starts after that day
         if reset_on == row.started_on:
             already = await db.scalar(
-                select(SoberReset.id).where(
-                    SoberReset.user_id == user.id,
-                    SoberReset.substance == row.substance,
-                    SoberReset.reset_on == reset_on,
+                select(col(SoberReset.id)).where(
+                    col(SoberReset.user_id) == user.id,
+                    col(SoberReset.substance) == row.substance,
+                    col(SoberReset.reset_on) == reset_on,
                 )
             )
             if already is not None:
@@ -194,8 +227,8 @@ async def reset_counters(
 async def reset_history(db: AsyncSession, user_id: int) -> list[SoberReset]:
     rows = await db.scalars(
         select(SoberReset)
-        .where(SoberReset.user_id == user_id)
-        .order_by(SoberReset.reset_on.desc(), SoberReset.id.desc())
+        .where(col(SoberReset.user_id) == user_id)
+        .order_by(col(SoberReset.reset_on).desc(), col(SoberReset.id).desc())
     )
     return list(rows)
 

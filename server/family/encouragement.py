@@ -6,16 +6,21 @@ nothing is accepted and nothing queued is sent.
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Integer, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
-from server.db import dialect_insert, id_col, rowcount, table_of, utcnow
+from server.db import as_utc, compose, dialect_insert, id_col, json_rows, read_composed, rowcount, table_of, utcnow
 from server.family.models import Encouragement, FamilyPatientSetting
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -125,23 +130,29 @@ class Received:
     created_at: datetime
 
 
-async def unread_for_patient(
-    db: AsyncSession, patient_id: int, now: datetime | None = None, limit: int = 5
-) -> list[Received]:
-    now = now or utcnow()
-    rows = await db.execute(
+def _unread(patient_id: Any, since: Any, limit: int) -> Any:
+    return (
         select(
-            id_col(Encouragement.id), col(User.display_name), col(Encouragement.message), col(Encouragement.created_at)
+            id_col(Encouragement.id).label("id"),
+            col(User.display_name).label("sender_name"),
+            col(Encouragement.message).label("message"),
+            col(Encouragement.created_at).label("created_at"),
         )
         .join(User, col(User.id) == col(Encouragement.family_id))
         .where(
             col(Encouragement.patient_id) == patient_id,
             col(Encouragement.read_at).is_(None),
-            col(Encouragement.created_at) > now - SHOWN_FOR,
+            col(Encouragement.created_at) > since,
         )
         .order_by(col(Encouragement.created_at).desc())
         .limit(limit)
     )
+
+
+async def unread_for_patient(
+    db: AsyncSession, patient_id: int, now: datetime | None = None, limit: int = 5
+) -> list[Received]:
+    rows = await db.execute(_unread(patient_id, (now or utcnow()) - SHOWN_FOR, limit))
     return [Received(*row) for row in rows]
 
 
@@ -176,9 +187,41 @@ async def sent_recently(db: AsyncSession, family_id: int, limit: int = 10) -> li
     return [(name, message, at) for name, message, at in rows]
 
 
-async def today_context(db: AsyncSession, user: User) -> dict[str, object]:
-    """What `family/_today_encouragement.html` needs on the patient's Today page."""
-    assert user.id is not None
-    if not await receives_encouragement(db, user.id):
+_PATIENT = bindparam("family_patient", type_=Integer())
+_SINCE = bindparam("family_since", type_=DateTimeUTC(timezone=True))
+
+
+def today_reads() -> dict[str, ColumnElement[Any]]:
+    """Today's encouragement panel as columns of Today's one composed statement (server/today/controllers.py),
+    bound with `today_params`."""
+    return {
+        "family_receives": select(col(FamilyPatientSetting.receive_encouragement))
+        .where(col(FamilyPatientSetting.patient_id) == _PATIENT)
+        .scalar_subquery(),
+        "family_unread": json_rows(_unread(_PATIENT, _SINCE, 5)),
+    }
+
+
+def today_params(user: User, now: datetime) -> dict[str, Any]:
+    return {"family_patient": user.id, "family_since": now - SHOWN_FOR}
+
+
+def today_panel(values: Mapping[str, Any]) -> dict[str, object]:
+    """What `family/_today_encouragement.html` needs, from `today_reads`' values."""
+    if values["family_receives"] is not None and not values["family_receives"]:
         return {"family_encouragement": []}
-    return {"family_encouragement": await unread_for_patient(db, user.id)}
+    unread = [
+        Received(r["id"], r["sender_name"], r["message"], as_utc(r["created_at"])) for r in values["family_unread"]
+    ]
+    unread.sort(key=lambda r: r.created_at, reverse=True)
+    return {"family_encouragement": unread}
+
+
+@functools.cache
+def _today_statement() -> Select[Any]:
+    return compose(today_reads())
+
+
+async def today_context(db: AsyncSession, user: User) -> dict[str, object]:
+    """What `family/_today_encouragement.html` needs on the patient's Today page (as one statement of its own)."""
+    return today_panel(await read_composed(db, _today_statement(), today_params(user, utcnow())))

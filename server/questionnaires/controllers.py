@@ -33,7 +33,7 @@ from server.questionnaires.instruments import Instrument, all_instruments, get_i
 from server.questionnaires.models import Response
 from server.web.forms import form_values
 from server.web.replay import is_replay, recorded
-from server.web.responses import redirect_to, render, url
+from server.web.responses import download, redirect_to, render, url
 
 FIELD_MAX = 80
 
@@ -150,14 +150,8 @@ class QuestionnaireController(Controller):
             writer.writerow(
                 [row[h] if row[h] is not None else "" for h in head] + [answers.get(i, "") for i in item_ids]
             )
-        return LitestarResponse(
-            content=("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="steady-questionnaires-{local_today(user)}.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        content = ("\ufeff" + out.getvalue()).encode("utf-8")
+        return download(content, "text/csv; charset=utf-8", f"steady-questionnaires-{local_today(user)}.csv")
 
     @get("/panel", media_type=MediaType.HTML, name="questionnaires:progress_panel")
     async def progress_panel(self, request: Request, db_session: DbSession) -> Template:
@@ -201,7 +195,7 @@ class QuestionnaireController(Controller):
         instrument = _instrument_or_404(code)
         user: User = request.user
         due = [d for d in await service.due_for(db_session, user) if d.instrument.code == code]
-        draft = await service.draft_for(db_session, user, instrument, due[0].due_on if due else None)
+        draft = await service.draft_for(db_session, user, instrument, due[0].due_on if due else None, create=False)
         if item is None:  # resume at the first unanswered item
             asked = instrument.asked(instrument.clean(draft.answers or {}))
             missing = instrument.missing(draft.answers or {})
@@ -228,7 +222,7 @@ class QuestionnaireController(Controller):
         if (draft is not None and draft.status == "complete") or (draft is None and key and go == "finish"):
             return await self._finish(request, db_session, user, instrument, answers, key, raw)
         if draft is None or draft.instrument != code:
-            draft = await service.draft_for(db_session, user, instrument, None)
+            draft = await service.draft_for(db_session, user, instrument, None, key=key if draft is None else "")
         if errors:
             return await self._answer_page(request, db_session, instrument, draft, step, errors=errors, status_code=422)
         await service.save_draft(db_session, draft, instrument, answers)

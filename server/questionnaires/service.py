@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, Role, User
 from server.consent.service import active_consent, allowed_categories
-from server.db import utcnow
+from server.db import from_json, json_rows, table_of, utcnow
 from server.i18n import gettext as _
 from server.localtime import as_utc, local_date_of, local_today
 from server.questionnaires.instruments import Instrument, all_instruments, get_instrument
@@ -109,6 +110,31 @@ def clinic_defaults(clinic: Clinic | None) -> dict[str, dict[str, str]]:
     return found
 
 
+# Today's reads of this domain, as columns of Today's composed statement (server/today/controllers.py).
+_PATIENT = bindparam("questionnaires_patient", type_=Integer())
+_CLINIC = bindparam("questionnaires_clinic", type_=Integer())
+
+
+def today_reads() -> dict[str, ColumnElement[Any]]:
+    return {
+        "questionnaire_assignments": json_rows(
+            select(*table_of(Assignment).c).where(col(Assignment.patient_id) == _PATIENT)
+        ),
+        "questionnaire_clinic": json_rows(select(*table_of(Clinic).c).where(col(Clinic.id) == _CLINIC)),
+    }
+
+
+def today_params(patient: User) -> dict[str, Any]:
+    return {"questionnaires_patient": patient.id, "questionnaires_clinic": patient.clinic_id}
+
+
+async def due_from(db: AsyncSession, patient: User, values: Mapping[str, Any]) -> list[Due]:
+    """`due_for` with the assignments and clinic from `today_reads`' values (reads more only when one is due)."""
+    clinics = from_json(Clinic, values["questionnaire_clinic"])
+    rows = from_json(Assignment, values["questionnaire_assignments"])
+    return await due_for(db, patient, clinic=clinics[0] if clinics else None, assignments=rows)
+
+
 def _parse_day(raw: str) -> date | None:
     try:
         return date.fromisoformat(raw)
@@ -151,10 +177,18 @@ class Due:
     asked: int
 
 
-async def due_for(db: AsyncSession, patient: User, today: date | None = None) -> list[Due]:
-    """Questionnaires due now: the latest scheduled date has come and nothing was completed since."""
+async def due_for(
+    db: AsyncSession,
+    patient: User,
+    today: date | None = None,
+    *,
+    clinic: Clinic | None = None,
+    assignments: Sequence[Assignment] | None = None,
+) -> list[Due]:
+    """Questionnaires due now: the latest scheduled date has come and nothing was completed since. `clinic` and
+    the patient's `assignments` may come already read (Today's composed statement)."""
     today = today or local_today(patient, utcnow())
-    schedules = await schedules_for(db, patient)
+    schedules = await schedules_for(db, patient, clinic=clinic, rows=assignments)
     pending = [(s, d) for s in schedules if (d := s.due_on(today)) is not None]
     if not pending:
         return []
@@ -217,8 +251,18 @@ async def current_draft(db: AsyncSession, user_id: int, code: str) -> Response |
     )
 
 
-async def draft_for(db: AsyncSession, user: User, instrument: Instrument, due_on: date | None) -> Response:
-    """The person's open draft for this instrument, or a new empty one (saved answers are kept to resume later)."""
+async def draft_for(
+    db: AsyncSession,
+    user: User,
+    instrument: Instrument,
+    due_on: date | None,
+    *,
+    key: str = "",
+    create: bool = True,
+) -> Response:
+    """The person's open draft for this instrument, or a new empty one under `key` (saved answers are kept to
+    resume later). With create=False a new one is not stored: opening a screen (or a phone keeping it for offline
+    use) writes nothing until the first answer arrives."""
     assert user.id is not None
     draft = await current_draft(db, user.id, instrument.code)
     if draft is not None:
@@ -230,13 +274,14 @@ async def draft_for(db: AsyncSession, user: User, instrument: Instrument, due_on
         instrument_version=instrument.version,
         status="draft",
         answers={},
-        idempotency_key=new_key(),
+        idempotency_key=key or new_key(),
         due_on=due_on,
         started_at=now,
         updated_at=now,
     )
-    db.add(draft)
-    await db.flush()
+    if create:
+        db.add(draft)
+        await db.flush()
     return draft
 
 

@@ -13,15 +13,18 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from server.accounts.models import User
 from server.db import utcnow
 from server.i18n import gettext as _
 from server.schedule.logic import Occurrence
@@ -53,7 +56,7 @@ def webcal_url(url: str) -> str:
 
 
 async def get_feed(db: AsyncSession, patient_id: int) -> CalendarFeed | None:
-    return await db.scalar(select(CalendarFeed).where(CalendarFeed.patient_id == patient_id))
+    return await db.scalar(select(CalendarFeed).where(col(CalendarFeed.patient_id) == patient_id))
 
 
 async def token_for(db: AsyncSession, patient_id: int, secret_key: str) -> str | None:
@@ -84,16 +87,35 @@ async def turn_on_or_reset(db: AsyncSession, patient_id: int, secret_key: str) -
 
 
 async def turn_off(db: AsyncSession, patient_id: int) -> None:
-    await db.execute(delete(CalendarFeed).where(CalendarFeed.patient_id == patient_id))
+    await db.execute(delete(CalendarFeed).where(col(CalendarFeed.patient_id) == patient_id))
 
 
 async def patient_for_token(db: AsyncSession, token: str) -> int | None:
     if not _TOKEN.match(token):
         return None
-    return await db.scalar(select(CalendarFeed.patient_id).where(CalendarFeed.token_hash == token_hash(token)))
+    found = select(col(CalendarFeed.patient_id)).where(col(CalendarFeed.token_hash) == token_hash(token))
+    return await db.scalar(found)
 
 
-def build_ics(occurrences: Sequence[Occurrence], *, base_url: str) -> bytes:
+@dataclass(frozen=True)
+class CalendarItem:
+    """Something other than a group session in the feed (e.g. a support meeting the patient added)."""
+
+    uid: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str = ""
+    url: str = ""
+
+
+# Other domains add events to the patient's feed without the schedule importing them: `app.py` lists async
+# callables (db, patient, start_utc, end_utc) -> [CalendarItem] in the application state under this key.
+EXTRA_EVENTS_KEY = "calendar_extra_events"
+ExtraEvents = Callable[[AsyncSession, User, datetime, datetime], Awaitable[list[CalendarItem]]]
+
+
+def build_ics(occurrences: Sequence[Occurrence], *, base_url: str, extra: Sequence[CalendarItem] = ()) -> bytes:
     """An iCalendar document of the sessions. It says when and where, never why: no program or health words
     beyond the group's own title."""
     host = urlsplit(base_url).hostname or "steady"
@@ -129,6 +151,20 @@ def build_ics(occurrences: Sequence[Occurrence], *, base_url: str) -> bytes:
         if details:
             event.add("description", "\n".join(details))
         event.add("status", "CANCELLED" if occ.cancelled else "CONFIRMED")
+        event.add("transp", "OPAQUE")
+        cal.add_component(event)
+    for item in extra:
+        event = Event()
+        event.add("uid", f"{item.uid}@{host}")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", item.starts_at)
+        event.add("dtend", item.ends_at)
+        event.add("summary", item.title)
+        if item.location:
+            event.add("location", item.location)
+        if item.url:
+            event.add("url", item.url)
+        event.add("status", "CONFIRMED")
         event.add("transp", "OPAQUE")
         cal.add_component(event)
     return cal.to_ical()

@@ -107,17 +107,24 @@ async def latest_discharge(db: AsyncSession, patient_id: int) -> DischargeView |
     """The patient's most recent recorded discharge, or None (never discharged, or enrolled again since)."""
     rows = (
         await db.execute(
-            select(Enrolment, col(Program.name))
+            select(Enrolment, Program)
             .join(Program, col(Program.id) == col(Enrolment.program_id))
-            .where(col(Enrolment.patient_id) == patient_id, col(Program.alumni).is_(False))
-            .order_by(col(Enrolment.start_date).desc(), col(Enrolment.id).desc())
+            .where(col(Enrolment.patient_id) == patient_id)
         )
     ).all()
-    for enrolment, name in rows:
+    return discharge_from([(enrolment, program) for enrolment, program in rows])
+
+
+def discharge_from(pairs: list[tuple[Enrolment, Program]]) -> DischargeView | None:
+    """`latest_discharge` over the patient's enrolments and programs already read (Today's composed statement)."""
+    newest_first = sorted(
+        ((e, p) for e, p in pairs if not p.alumni), key=lambda pair: (pair[0].start_date, pair[0].id), reverse=True
+    )
+    for enrolment, program in newest_first:
         if enrolment.outcome and enrolment.end_date is not None:
             return DischargeView(
                 enrolment_id=pk(enrolment),
-                program_name=name,
+                program_name=program.name,
                 outcome=enrolment.outcome,
                 last_day=enrolment.end_date,
                 finished=enrolment.outcome in FINISHING_OUTCOMES,

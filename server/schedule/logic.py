@@ -26,17 +26,18 @@ session's start time):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Date, Integer, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from server.db import insert_or_existing, pk, utcnow
+from server.db import from_json, insert_or_existing, json_rows, pk, table_of, utcnow
 from server.localtime import as_utc, local_to_utc
 from server.localtime import zone_for as zone
 from server.schedule.models import (
@@ -197,34 +198,56 @@ async def load_programs(
     if not data:
         return {}
     ids = list(data)
-    phases = await db.scalars(
-        select(ProgramPhase).where(col(ProgramPhase.program_id).in_(ids)).order_by(col(ProgramPhase.start_week))
+    phases = list(
+        await db.scalars(
+            select(ProgramPhase).where(col(ProgramPhase.program_id).in_(ids)).order_by(col(ProgramPhase.start_week))
+        )
     )
+    patterns: list[GroupPattern] = []
+    if phases:
+        patterns = list(
+            await db.scalars(
+                select(GroupPattern)
+                .where(col(GroupPattern.phase_id).in_([pk(phase) for phase in phases]))
+                .order_by(col(GroupPattern.weekday), col(GroupPattern.start_time), col(GroupPattern.id))
+            )
+        )
+    changes: list[SessionException] = []
+    if with_changes:
+        query = select(SessionException).where(col(SessionException.program_id).in_(ids))
+        if changes_between is not None:
+            first_day, last_day_ = changes_between
+            query = query.where(
+                or_(
+                    col(SessionException.original_date).between(first_day, last_day_),
+                    col(SessionException.new_date).between(first_day, last_day_),
+                )
+            )
+        changes = list(await db.scalars(query))
+    return programs_from(data, phases, patterns, changes)
+
+
+def programs_from(
+    data: dict[int, ProgramData],
+    phases: list[ProgramPhase],
+    patterns: list[GroupPattern],
+    changes: list[SessionException],
+) -> dict[int, ProgramData]:
+    """Fill each program's `ProgramData` from rows already read (phases in start-week order, patterns by weekday,
+    start time and id)."""
     phase_program: dict[int, int] = {}
     for phase in phases:
+        if phase.program_id not in data:
+            continue
         data[phase.program_id].phases.append(phase)
         data[phase.program_id].patterns[pk(phase)] = []
         phase_program[pk(phase)] = phase.program_id
-    if phase_program:
-        patterns = await db.scalars(
-            select(GroupPattern)
-            .where(col(GroupPattern.phase_id).in_(list(phase_program)))
-            .order_by(col(GroupPattern.weekday), col(GroupPattern.start_time), col(GroupPattern.id))
-        )
-        for pattern in patterns:
+    for pattern in patterns:
+        if pattern.phase_id in phase_program:
             data[phase_program[pattern.phase_id]].patterns[pattern.phase_id].append(pattern)
-    if not with_changes:
-        return data
-    query = select(SessionException).where(col(SessionException.program_id).in_(ids))
-    if changes_between is not None:
-        first_day, last_day_ = changes_between
-        query = query.where(
-            or_(
-                col(SessionException.original_date).between(first_day, last_day_),
-                col(SessionException.new_date).between(first_day, last_day_),
-            )
-        )
-    for change in await db.scalars(query):
+    for change in changes:
+        if change.program_id not in data:
+            continue
         item = data[change.program_id]
         if change.kind in ("cancelled", "moved") and change.pattern_id is not None and change.original_date:
             item.changes[(change.pattern_id, change.original_date)] = change
@@ -414,19 +437,109 @@ async def sessions_for_patient(
     return _dedupe(occ for e, p in pairs for occ in expand(data[pk(p)], e, start_utc, end_utc))
 
 
+# How far ahead the next session is looked for: a little way first (the usual case), then further out for gaps
+# such as a holiday week.
+NEXT_HORIZONS = (timedelta(days=8), timedelta(days=120))
+IN_PROGRESS_LOOKBACK = timedelta(hours=12)
+
+
 async def next_session(
     db: AsyncSession, patient_id: int, now_utc: datetime, *, include_in_progress: bool = False
 ) -> Occurrence | None:
     """The next session that isn't cancelled (optionally one already under way), or None."""
     now_utc = as_utc(now_utc)
-    # Look a little way ahead first (the usual case), then further out for gaps such as a holiday week.
-    lookback = timedelta(hours=12) if include_in_progress else timedelta(0)
-    for horizon in (timedelta(days=8), timedelta(days=120)):
-        for occ in await sessions_for_patient(db, patient_id, now_utc - lookback, now_utc + horizon):
-            if occ.cancelled:
-                continue
-            if occ.starts_at >= now_utc or (include_in_progress and occ.ends_at > now_utc):
-                return occ
+    lookback = IN_PROGRESS_LOOKBACK if include_in_progress else timedelta(0)
+    for horizon in NEXT_HORIZONS:
+        found = _next_in(await sessions_for_patient(db, patient_id, now_utc - lookback, now_utc + horizon), now_utc,
+                         include_in_progress)
+        if found is not None:
+            return found
+    return None
+
+
+def _next_in(sessions: list[Occurrence], now_utc: datetime, include_in_progress: bool) -> Occurrence | None:
+    for occ in sessions:
+        if occ.cancelled:
+            continue
+        if occ.starts_at >= now_utc or (include_in_progress and occ.ends_at > now_utc):
+            return occ
+    return None
+
+
+# The Today panel's reads, built once and bound per request (`today_params`): the patient's enrolments with their
+# programs, phases and patterns, and the one-off changes near today, as columns of Today's composed statement.
+_PATIENT = bindparam("schedule_patient", type_=Integer())
+_CHANGES_FROM = bindparam("schedule_changes_from", type_=Date())
+_CHANGES_TO = bindparam("schedule_changes_to", type_=Date())
+
+
+def today_reads() -> dict[str, ColumnElement[Any]]:
+    enrolled = select(col(Enrolment.program_id)).where(col(Enrolment.patient_id) == _PATIENT)
+    phases = select(col(ProgramPhase.id)).where(col(ProgramPhase.program_id).in_(enrolled))
+    return {
+        "schedule_enrolments": json_rows(select(*table_of(Enrolment).c).where(col(Enrolment.patient_id) == _PATIENT)),
+        "schedule_programs": json_rows(select(*table_of(Program).c).where(col(Program.id).in_(enrolled))),
+        "schedule_phases": json_rows(
+            select(*table_of(ProgramPhase).c).where(col(ProgramPhase.program_id).in_(enrolled))
+        ),
+        "schedule_patterns": json_rows(select(*table_of(GroupPattern).c).where(col(GroupPattern.phase_id).in_(phases))),
+        "schedule_changes": json_rows(
+            select(*table_of(SessionException).c).where(
+                col(SessionException.program_id).in_(enrolled),
+                or_(
+                    col(SessionException.original_date).between(_CHANGES_FROM, _CHANGES_TO),
+                    col(SessionException.new_date).between(_CHANGES_FROM, _CHANGES_TO),
+                ),
+            )
+        ),
+    }
+
+
+def window_params(patient_id: int, start_utc: datetime, end_utc: datetime) -> dict[str, Any]:
+    """Binds `today_reads` to a patient and to the one-off changes that may touch [start_utc, end_utc)."""
+    first, last = _utc_dates(start_utc, end_utc)
+    return {"schedule_patient": patient_id, "schedule_changes_from": first, "schedule_changes_to": last}
+
+
+def today_params(patient_id: int, now_utc: datetime) -> dict[str, Any]:
+    return window_params(patient_id, now_utc - IN_PROGRESS_LOOKBACK, now_utc + NEXT_HORIZONS[-1])
+
+
+def sessions_from(enrolled: Enrolled, start_utc: datetime, end_utc: datetime) -> list[Occurrence]:
+    """`sessions_for_patient` over data already read (`enrolled_from`, bound with `window_params` for a window
+    that covers [start_utc, end_utc))."""
+    return _dedupe(occ for e, p in enrolled.pairs for occ in expand(enrolled.data[pk(p)], e, start_utc, end_utc))
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """The patient's enrolments and their programs, expanded-ready, from `today_reads`' values."""
+
+    pairs: list[tuple[Enrolment, Program]]
+    data: dict[int, ProgramData]
+
+
+def enrolled_from(values: Mapping[str, Any]) -> Enrolled:
+    programs = {pk(p): p for p in from_json(Program, values["schedule_programs"])}
+    enrolments = sorted(from_json(Enrolment, values["schedule_enrolments"]), key=lambda e: (e.start_date, pk(e)))
+    phases = sorted(from_json(ProgramPhase, values["schedule_phases"]), key=lambda ph: (ph.start_week, pk(ph)))
+    patterns = sorted(
+        from_json(GroupPattern, values["schedule_patterns"]), key=lambda g: (g.weekday, g.start_time, pk(g))
+    )
+    changes = sorted(from_json(SessionException, values["schedule_changes"]), key=pk)
+    pairs = [(e, programs[e.program_id]) for e in enrolments if e.program_id in programs]
+    data = programs_from({pid: ProgramData(program=p) for pid, p in programs.items()}, phases, patterns, changes)
+    return Enrolled(pairs, data)
+
+
+def next_session_from(enrolled: Enrolled, now_utc: datetime, *, include_in_progress: bool = False) -> Occurrence | None:
+    """`next_session` over data already read (`enrolled_from`)."""
+    now_utc = as_utc(now_utc)
+    lookback = IN_PROGRESS_LOOKBACK if include_in_progress else timedelta(0)
+    for horizon in NEXT_HORIZONS:
+        found = _next_in(sessions_from(enrolled, now_utc - lookback, now_utc + horizon), now_utc, include_in_progress)
+        if found is not None:
+            return found
     return None
 
 

@@ -62,7 +62,7 @@ from server.skills.logic import UnknownCardError, assign_card, card_title, local
 from server.skills.models import SkillAssignment
 from server.web.edge import is_bounded_id
 from server.web.forms import form_values, validate
-from server.web.responses import redirect, redirect_to, render, url
+from server.web.responses import download, redirect, redirect_to, render, url
 
 CATEGORY_LABELS = {o.id: o.label for o in (*THERAPIST_CATEGORIES, *FAMILY_CATEGORIES)}
 STATE_LABELS = {
@@ -547,15 +547,7 @@ class TherapistController(Controller):
             clinic = await db_session.get(Clinic, therapist.clinic_id)
             content = summary_pdf(summary, grant.patient.display_name, clinic.name if clinic else "", extra)
             media = "application/pdf"
-        return Response(
-            content=content,
-            media_type=media,
-            headers={
-                "Content-Disposition": f'attachment; filename="{export_filename(summary, ext)}"',
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return download(content, media, export_filename(summary, ext))
 
     @post("/patients/{patient_id:int}/homework", media_type=MediaType.HTML, name="sharing:homework")
     async def homework(self, request: Request, db_session: DbSession, patient_id: int) -> Any:

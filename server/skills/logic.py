@@ -24,19 +24,22 @@ Start and end bounds are half-open: ``start_utc <= started_at < end_utc``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton, format_time
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import rowcount, utcnow
+from server.db import as_utc, compose, from_json, json_rows, read_composed, rowcount, table_of, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
@@ -164,23 +167,20 @@ def local_day_bounds(local_date: date, timezone: str | None) -> tuple[datetime, 
 # --------------------------------------------------------------------------- most helpful
 
 
-async def helpful_card_stats(db: AsyncSession, user_id: int, limit: int | None = None) -> list[HelpfulCard]:
-    """Cards ranked by average distress drop (before − after), over practices with both ratings.
-
-    Only cards whose average drop is above zero count as helpful. Ties: more practices first, then title.
-    """
+def _helpful_query(user_id: Any) -> Any:
     drop = col(SkillPractice.distress_before) - col(SkillPractice.distress_after)
-    rows = (
-        await db.execute(
-            select(col(SkillPractice.card_id), func.avg(drop), func.count())
-            .where(
-                col(SkillPractice.user_id) == user_id,
-                col(SkillPractice.distress_before).is_not(None),
-                col(SkillPractice.distress_after).is_not(None),
-            )
-            .group_by(SkillPractice.card_id)
+    return (
+        select(col(SkillPractice.card_id).label("card_id"), func.avg(drop).label("avg_drop"), func.count().label("n"))
+        .where(
+            col(SkillPractice.user_id) == user_id,
+            col(SkillPractice.distress_before).is_not(None),
+            col(SkillPractice.distress_after).is_not(None),
         )
-    ).all()
+        .group_by(SkillPractice.card_id)
+    )
+
+
+def _helpful_from(rows: Iterable[tuple[str, Any, Any]], limit: int | None = None) -> list[HelpfulCard]:
     catalogue = default_catalogue()
     stats: list[HelpfulCard] = []
     for card_id, avg, count in rows:
@@ -193,11 +193,25 @@ async def helpful_card_stats(db: AsyncSession, user_id: int, limit: int | None =
     return stats if limit is None else stats[:limit]
 
 
+async def helpful_card_stats(db: AsyncSession, user_id: int, limit: int | None = None) -> list[HelpfulCard]:
+    """Cards ranked by average distress drop (before − after), over practices with both ratings.
+
+    Only cards whose average drop is above zero count as helpful. Ties: more practices first, then title.
+    """
+    rows = (await db.execute(_helpful_query(user_id))).all()
+    return _helpful_from([(card_id, avg, count) for card_id, avg, count in rows], limit)
+
+
 async def most_helpful_cards(db: AsyncSession, user_id: int, limit: int = 3) -> list[SkillCard]:
     """Up to ``limit`` cards that helped this person most, filled with urge surfing, TIPP and STOP."""
     if limit <= 0:
         return []
-    cards = [stat.card for stat in await helpful_card_stats(db, user_id, limit)]
+    return most_helpful_from(await helpful_card_stats(db, user_id, limit), limit)
+
+
+def most_helpful_from(stats: list[HelpfulCard], limit: int) -> list[SkillCard]:
+    """`most_helpful_cards` from stats already read (`helpful_reads` in a composed statement)."""
+    cards = [stat.card for stat in stats[:limit]]
     catalogue = default_catalogue()
     for card_id in FALLBACK_CARD_IDS:
         if len(cards) >= limit:
@@ -211,13 +225,21 @@ async def most_helpful_cards(db: AsyncSession, user_id: int, limit: int = 3) -> 
 # --------------------------------------------------------------------------- favourites and recent
 
 
-async def favourite_ids(db: AsyncSession, user_id: int) -> list[str]:
-    """Favourite card ids, oldest first (the order they were starred)."""
-    rows = await db.execute(
-        select(col(SkillFavourite.card_id))
+def _favourites_query(user_id: Any) -> Any:
+    return (
+        select(
+            col(SkillFavourite.card_id).label("card_id"),
+            col(SkillFavourite.created_at).label("created_at"),
+            col(SkillFavourite.id).label("id"),
+        )
         .where(col(SkillFavourite.user_id) == user_id)
         .order_by(col(SkillFavourite.created_at), col(SkillFavourite.id))
     )
+
+
+async def favourite_ids(db: AsyncSession, user_id: int) -> list[str]:
+    """Favourite card ids, oldest first (the order they were starred)."""
+    rows = await db.execute(_favourites_query(user_id))
     return [card_id for card_id in rows.scalars() if default_catalogue().by_id(card_id) is not None]
 
 
@@ -248,16 +270,23 @@ def _rotation(user_id: int, cards: list[SkillCard], day: int) -> SkillCard:
 
 
 async def suggested_card(db: AsyncSession, user: User, local_date: date) -> SkillCard:
+    """One card for the Today page (`pick_suggestion`)."""
+    assert user.id is not None
+    return pick_suggestion(
+        user.id, await favourite_ids(db, user.id), await helpful_card_stats(db, user.id, 5), local_date
+    )
+
+
+def pick_suggestion(user_id: int, favourites: list[str], helpful: list[HelpfulCard], local_date: date) -> SkillCard:
     """One card for the Today page.
 
     Every third day it comes from the person's favourites and most helpful cards (in turn); on other days it
     walks through the rest of the catalogue in an order shuffled per person. Preferred days are never next to
     each other and the two pools don't overlap, so the suggestion is never the same two days running.
     """
-    assert user.id is not None
     catalogue = list(default_catalogue().cards)
     preferred_ids: list[str] = []
-    for card_id in [*await favourite_ids(db, user.id), *(s.card.id for s in await helpful_card_stats(db, user.id, 5))]:
+    for card_id in [*favourites, *(s.card.id for s in helpful[:5])]:
         if card_id not in preferred_ids:
             preferred_ids.append(card_id)
     preferred = [card for card_id in preferred_ids if (card := default_catalogue().by_id(card_id)) is not None]
@@ -265,7 +294,7 @@ async def suggested_card(db: AsyncSession, user: User, local_date: date) -> Skil
     day = local_date.toordinal()
     if preferred and day % _PREFERRED_EVERY == 0:
         return preferred[(day // _PREFERRED_EVERY) % len(preferred)]
-    return _rotation(user.id, rest if len(rest) >= 2 else catalogue, day)
+    return _rotation(user_id, rest if len(rest) >= 2 else catalogue, day)
 
 
 # --------------------------------------------------------------------------- counts and summaries
@@ -404,13 +433,91 @@ def user_local_date(user: User, now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(_zone(user.timezone)).date()
 
 
-async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
-    """Context for ``skills/_today_panel.html``: ``skills_suggestion`` (a SkillCard) and ``skills_assigned``."""
-    assert user.id is not None
+def helpful_reads(user_id: Any) -> dict[str, ColumnElement[Any]]:
+    """The helpful-card ranking as a column of a composed statement (Today: the suggestion, strong cravings)."""
+    return {"skill_helpful": json_rows(_helpful_query(user_id))}
+
+
+def helpful_from(values: Mapping[str, Any], limit: int | None = None) -> list[HelpfulCard]:
+    return _helpful_from([(r["card_id"], r["avg_drop"], r["n"]) for r in values["skill_helpful"]], limit)
+
+
+_USER = bindparam("skills_user", type_=Integer())
+
+
+def today_reads() -> dict[str, ColumnElement[Any]]:
+    """The Today panel's reads, as columns of Today's one composed statement (server/today/controllers.py), bound
+    with `today_params`."""
+    open_cards: Any = select(col(SkillAssignment.card_id).label("card_id")).where(
+        col(SkillAssignment.patient_id) == _USER, col(SkillAssignment.completed_at).is_(None)
+    )
     return {
-        "skills_suggestion": localised(await suggested_card(db, user, user_local_date(user))),
-        "skills_assigned_count": len(await open_assignments(db, user.id)),
+        "skill_favourites": json_rows(_favourites_query(_USER)),
+        "skill_open": json_rows(open_cards),
+        **helpful_reads(_USER),
     }
+
+
+def today_params(user: User) -> dict[str, Any]:
+    return {"skills_user": user.id}
+
+
+def today_panel(user: User, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Context for ``skills/_today_panel.html`` from `today_reads`' values: ``skills_suggestion`` (a SkillCard)
+    and ``skills_assigned_count``."""
+    assert user.id is not None
+    catalogue = default_catalogue()
+    starred = sorted(values["skill_favourites"], key=lambda r: (as_utc(r["created_at"]), r["id"]))
+    favourites = [r["card_id"] for r in starred if catalogue.by_id(r["card_id"]) is not None]
+    suggestion = pick_suggestion(user.id, favourites, helpful_from(values, 5), user_local_date(user, now))
+    return {
+        "skills_suggestion": localised(suggestion),
+        "skills_assigned_count": sum(1 for r in values["skill_open"] if catalogue.by_id(r["card_id"]) is not None),
+    }
+
+
+@functools.cache
+def _today_statement() -> Select[Any]:
+    return compose(today_reads())
+
+
+async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
+    """The Today panel's context, read on its own (one statement)."""
+    now = utcnow()
+    return today_panel(user, await read_composed(db, _today_statement(), today_params(user)), now)
+
+
+RECENT_SHOWN = 5
+
+
+@functools.cache
+def _library_statement() -> Select[Any]:
+    """The library's reads of the person's own cards, in one statement (bound with `skills_user`)."""
+    last = func.max(SkillPractice.started_at)
+    recent: Any = (
+        select(col(SkillPractice.card_id).label("card_id"), last.label("last"))
+        .where(col(SkillPractice.user_id) == _USER)
+        .group_by(SkillPractice.card_id)
+        .order_by(last.desc(), SkillPractice.card_id)
+        .limit(RECENT_SHOWN + 5)  # a few spare in case a card was retired
+    )
+    open_rows = select(*table_of(SkillAssignment).c).where(
+        col(SkillAssignment.patient_id) == _USER, col(SkillAssignment.completed_at).is_(None)
+    )
+    return compose(
+        {
+            "skill_favourites": json_rows(_favourites_query(_USER)),
+            "skill_recent": json_rows(recent),
+            "skill_open_rows": json_rows(open_rows),
+            **helpful_reads(_USER),
+        }
+    )
+
+
+def _open_from(values: Mapping[str, Any]) -> list[SkillAssignment]:
+    """`open_assignments` from the library's values: soonest due first (no date last), then newest."""
+    rows = [a for a in from_json(SkillAssignment, values["skill_open_rows"]) if default_catalogue().by_id(a.card_id)]
+    return sorted(rows, key=lambda a: (a.due_on is None, a.due_on or date.min, -a.assigned_at.timestamp()))
 
 
 async def library_context(
@@ -424,8 +531,11 @@ async def library_context(
     """
     catalogue = default_catalogue()
     by_id = {card.id: localised(card) for card in catalogue.cards}
-    favourites = await favourite_ids(db, user_id)
-    helped = [replace(stat, card=by_id[stat.card.id]) for stat in await helpful_card_stats(db, user_id)]
+    # One statement for the person's own cards (`_library_statement`).
+    values = await read_composed(db, _library_statement(), {"skills_user": user_id})
+    starred = sorted(values["skill_favourites"], key=lambda r: (as_utc(r["created_at"]), r["id"]))
+    favourites = [r["card_id"] for r in starred if catalogue.by_id(r["card_id"]) is not None]
+    helped = [replace(stat, card=by_id[stat.card.id]) for stat in helpful_from(values)]
     drop_of = {stat.card.id: stat.avg_drop for stat in helped}
 
     def personal_first(cards: list[SkillCard]) -> list[SkillCard]:
@@ -443,7 +553,9 @@ async def library_context(
     if query:
         found = catalogue.search(query)
         results = [by_id[card.id] for card in found if module is None or card.module == module.id]
-    assigned = await open_assignments(db, user_id) if not query and module is None else []
+    assigned = _open_from(values) if not query and module is None else []
+    last_used = sorted(values["skill_recent"], key=lambda r: (-as_utc(r["last"]).timestamp(), r["card_id"]))
+    recent = [r["card_id"] for r in last_used if catalogue.by_id(r["card_id"]) is not None][:RECENT_SHOWN]
     return {
         "query": query,
         "module": localised_module(module) if module else None,
@@ -454,7 +566,7 @@ async def library_context(
         "favourite_ids": set(favourites),
         "helped": helped[:3],
         "drop_of": drop_of,
-        "recent": [by_id[card_id] for card_id in await recent_card_ids(db, user_id)],
+        "recent": [by_id[card_id] for card_id in recent],
         "assigned": [(a, by_id[a.card_id], date_text(a.due_on) if a.due_on else "") for a in assigned],
     }
 

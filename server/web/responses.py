@@ -67,6 +67,19 @@ def form_page(
     return render(request, page, full, partial=partial, status_code=status_code)
 
 
+def download(content: bytes, media_type: str, filename: str) -> Response[bytes]:
+    """A file to save (an export of someone's own or shared data): never cached, never sniffed as another type."""
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 def url(request: Request, name: str, suffix: str = "", /, **path_params: Any) -> str:
     """The path of the route handler named `name` (every handler has `name="domain:handler"`), then `suffix` (a
     query string and/or fragment). Pages and redirects refer to routes by name, never by a literal path."""

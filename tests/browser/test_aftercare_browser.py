@@ -84,3 +84,34 @@ def test_alumni_today_says_once_that_the_program_is_finished(live_server: LiveSe
     expect(page.get_by_role("heading", name="You finished your program")).to_have_count(0)
     expect(page.get_by_role("heading", name="Your aftercare plan")).to_be_visible()
     check_page(page)
+
+
+def test_the_meeting_finder_pages_are_accessible(live_server: LiveServer, page: Page) -> None:
+    from pathlib import Path
+
+    admin = live_server.db.make_user("admin", "admin@example.org")
+    login_page(page, live_server, admin)
+    page.goto(f"{live_server.url}/admin/meetings")
+    check_page(page)
+    feed = Path(__file__).parents[1] / "fixtures" / "meetings_valid.json"
+    page.get_by_label("Meeting Guide JSON file").set_input_files(str(feed))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Imported: 8 new")
+    check_page(page)
+    page.get_by_label("One host per line").fill("10.0.0.1")
+    page.get_by_role("button", name="Save hosts").click()
+    expect(page.locator("#hosts-error")).to_be_visible()
+    check_page(page)
+
+    page.context.clear_cookies()
+    patient = live_server.db.make_user("patient", "pat@example.org", name="Sam")
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/meetings")
+    check_page(page)
+    page.get_by_label("Type").select_option("S")
+    page.get_by_role("button", name="Show meetings").click()
+    expect(page.get_by_role("heading", name="Grupo Esperanza")).to_be_visible()
+    expect(page.get_by_role("heading", name="Tuesday Night Big Book")).to_have_count(0)
+    page.get_by_role("button", name="Save Grupo Esperanza to my meetings").click()
+    expect(page.get_by_role("heading", name="My meetings")).to_be_visible()
+    check_page(page)
