@@ -305,6 +305,15 @@ def test_a_due_questionnaire_is_reminded_once_with_generic_words_and_not_after_a
         return await questionnaire_still_wanted(session, [claimed], now)
 
     assert db.run(wanted) == {rid}
+    # Switched off on /reminders: the queued one goes and no new one is planned.
+    from server.reminders.preferences import KindChoice, save_choices
+
+    async def switch_off(session: AsyncSession) -> None:
+        await save_choices(session, patient.id, {"questionnaire": KindChoice(False, {})})  # type: ignore[arg-type]
+
+    db.run(switch_off)
+    db.run(plan)
+    assert db.scalar("SELECT count(*) FROM reminder WHERE user_id = :u AND status = 'pending'", u=patient.id) == 0
     login(client, patient.email)
     answer_all(client, "gad7", {str(i): 0 for i in range(1, 8)})
     assert db.run(wanted) == set()
@@ -339,3 +348,17 @@ def test_the_patient_export_holds_every_questionnaire_answer(
     sheet = client.get("/questionnaires/answers.csv").content.decode("utf-8-sig").splitlines()
     assert sheet[0].startswith("id,instrument,status") and len(sheet) == 3
     assert "Download my questionnaire answers (CSV)" in client.get("/export").text
+
+
+def test_a_spanish_speaker_reads_the_published_spanish_wording(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient = people["patient"]
+    db.execute("UPDATE user_account SET locale = 'es' WHERE id = :u", u=patient.id)
+    assign(db, patient)
+    login(client, patient.email)
+    page = client.get("/questionnaires/phq9").text
+    assert "Poco interés o placer en hacer cosas" in page and "Ningún día" in page
+    assert "Pregunta 1 de 10" in page
+    done = answer_all(client, "phq9", PHQ9_MILD)
+    assert "Tus respuestas sugieren una depresión leve" in client.get(done.headers["location"]).text
