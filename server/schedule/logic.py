@@ -450,8 +450,11 @@ async def next_session(
     now_utc = as_utc(now_utc)
     lookback = IN_PROGRESS_LOOKBACK if include_in_progress else timedelta(0)
     for horizon in NEXT_HORIZONS:
-        found = _next_in(await sessions_for_patient(db, patient_id, now_utc - lookback, now_utc + horizon), now_utc,
-                         include_in_progress)
+        found = _next_in(
+            await sessions_for_patient(db, patient_id, now_utc - lookback, now_utc + horizon),
+            now_utc,
+            include_in_progress,
+        )
         if found is not None:
             return found
     return None
@@ -527,9 +530,7 @@ def next_session_from(enrolled: Enrolled, now_utc: datetime, *, include_in_progr
     lookback = IN_PROGRESS_LOOKBACK if include_in_progress else timedelta(0)
     for horizon in NEXT_HORIZONS:
         start, end = now_utc - lookback, now_utc + horizon
-        sessions = _dedupe(
-            occ for e, p in enrolled.pairs for occ in expand(enrolled.data[pk(p)], e, start, end)
-        )
+        sessions = _dedupe(occ for e, p in enrolled.pairs for occ in expand(enrolled.data[pk(p)], e, start, end))
         found = _next_in(sessions, now_utc, include_in_progress)
         if found is not None:
             return found
