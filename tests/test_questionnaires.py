@@ -114,6 +114,7 @@ def test_back_change_and_resume_later(client: TestClient, db: Database, people: 
     login(client, patient.email)
     page = client.get("/questionnaires/phq9")
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert responses(db, patient, "draft") == 0  # opening a screen writes nothing; the first answer does
     for step, value in enumerate([2, 2, 2]):
         post_form(
             client, "/questionnaires/phq9", {"idempotency_key": key, "step": step, f"a_{step + 1}": value, "go": "next"}
@@ -338,3 +339,17 @@ def test_the_patient_export_holds_every_questionnaire_answer(
     sheet = client.get("/questionnaires/answers.csv").content.decode("utf-8-sig").splitlines()
     assert sheet[0].startswith("id,instrument,status") and len(sheet) == 3
     assert "Download my questionnaire answers (CSV)" in client.get("/export").text
+
+
+def test_a_spanish_speaker_reads_the_published_spanish_wording(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient = people["patient"]
+    db.execute("UPDATE user_account SET locale = 'es' WHERE id = :u", u=patient.id)
+    assign(db, patient)
+    login(client, patient.email)
+    page = client.get("/questionnaires/phq9").text
+    assert "Poco interés o placer en hacer cosas" in page and "Ningún día" in page
+    assert "Pregunta 1 de 10" in page
+    done = answer_all(client, "phq9", PHQ9_MILD)
+    assert "Tus respuestas sugieren una depresión leve" in client.get(done.headers["location"]).text

@@ -34,7 +34,7 @@ PAGES = {
     "crisis": "/crisis",
 }
 # Pages still above the goal, at their current count (lower these as pages get there; never raise them).
-STILL_OVER = {"log": 5, "skills": 5, "progress": 10, "groups": 10}
+STILL_OVER = {"progress": 10}
 
 
 class StatementCounter:

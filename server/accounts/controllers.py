@@ -32,7 +32,7 @@ from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.localtime import COMMON_TIMEZONES, timezone_choices
 from server.settings import AppSettings, Settings
-from server.web.forms import form_values, validate
+from server.web.forms import form_values, read_form
 from server.web.replay import offline_owner
 from server.web.responses import form_page, redirect, redirect_to, render, url
 
@@ -90,7 +90,7 @@ class AuthController(Controller):
     async def setup_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
         if not await service.needs_setup(db_session):
             raise NotFoundException()
-        result = validate(SetupForm, await form_values(request))
+        result = await read_form(request, SetupForm)
         if not result.ok:
             return render(
                 request,
@@ -122,7 +122,7 @@ class AuthController(Controller):
 
     @post("/login", name="accounts:login_submit")
     async def login_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
-        result = validate(LoginForm, await form_values(request))
+        result = await read_form(request, LoginForm)
         values = {**result.values, "password": ""}
         if not result.ok or result.data is None:
             return render(request, "accounts/login.html", {"values": values, "errors": result.errors}, status_code=422)
@@ -191,7 +191,7 @@ class AuthController(Controller):
 
     @post("/join", name="accounts:join_submit")
     async def join_submit(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
-        result = validate(JoinForm, await form_values(request))
+        result = await read_form(request, JoinForm)
         errors = dict(result.errors)
         invite = None
         address = request.client.host if request.client else "unknown"
@@ -263,7 +263,7 @@ class AccountController(Controller):
 
     @post("/profile", name="accounts:profile")
     async def profile(self, request: Request, db_session: DbSession) -> Response[Any]:
-        result = validate(ProfileForm, await form_values(request))
+        result = await read_form(request, ProfileForm)
         if not result.ok or result.data is None:
             return await self._page(request, db_session, 422, profile=result.values, errors=result.errors)
         user: User = request.user
@@ -276,7 +276,7 @@ class AccountController(Controller):
 
     @post("/password", name="accounts:password")
     async def password(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
-        result = validate(PasswordForm, await form_values(request))
+        result = await read_form(request, PasswordForm)
         user: User = request.user
         errors = dict(result.errors)
         if result.data is not None and not await service.change_password(
@@ -297,7 +297,7 @@ class AccountController(Controller):
 
     @post("/delete", name="accounts:delete")
     async def delete(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
-        result = validate(DeleteForm, await form_values(request))
+        result = await read_form(request, DeleteForm)
         user: User = request.user
         errors = dict(result.errors)
         if result.data is not None:
@@ -345,7 +345,7 @@ class InviteController(Controller):
 
     @post("/", name="accounts:create")
     async def create(self, request: Request, db_session: DbSession, settings: AppSettings) -> Template:
-        result = validate(InviteForm, await form_values(request))
+        result = await read_form(request, InviteForm)
         user: User = request.user
         if not result.ok or result.data is None:
             return await self._page(request, db_session, 422, errors=result.errors, values=result.values)

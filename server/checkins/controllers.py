@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.dates import format_date
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
@@ -30,6 +31,7 @@ from server.checkins.forms import (
 from server.checkins.models import CheckIn, CravingLog
 from server.crisis import logic as crisis_logic
 from server.db import DbSession, get_owned_or_404, pk, utcnow
+from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import default_catalogue
@@ -87,6 +89,13 @@ def measure_context() -> dict[str, Any]:
     }
 
 
+def day_word(day: date, today: date) -> str:
+    """How a late entry names its day: 'Monday' within the last week, else 'November 3, 2026'."""
+    if timedelta(0) < today - day < timedelta(days=7):
+        return format_date(day, "EEEE", locale=current_locale.get())
+    return charts.long_date(day)
+
+
 def _parse_day(raw: str | None) -> date | None:
     try:
         return date.fromisoformat(raw.strip()) if raw else None
@@ -123,13 +132,15 @@ class CheckInController(Controller):
         values["triggers"] = chosen_list
         if not values.get("idempotency_key") or errors:  # nothing was stored under a refused key
             values["idempotency_key"] = logic.new_key()
+        today = dates.local_today(user)
         return {
             "values": values,
             "errors": errors,
             "day": day,
             "late": late,
+            "day_word": day_word(day, today) if late and day else "",
             "existing": existing,
-            "today": dates.local_today(user),
+            "today": today,
             "trigger_choices": offered,
             "diary_on": await logic.diary_card_on(db, user.id),
             **measure_context(),
@@ -335,6 +346,7 @@ class CheckInController(Controller):
             values["idempotency_key"] = logic.new_key()
         today = dates.local_today(user)
         recent = await logic.recent_cravings(db, user.id, limit=10)
+        checked_in_today, quick_cards = await logic.log_extras(db, user, today)
         return {
             "values": values,
             "errors": errors,
@@ -342,13 +354,13 @@ class CheckInController(Controller):
             "trigger_set": trigger_set,
             "recent": recent,
             "today": today,
-            "checked_in_today": await logic.get_checkin_for_day(db, user.id, today) is not None,
+            "checked_in_today": checked_in_today,
             "actions": ACTIONS,
             "action_labels": dict(ACTIONS),
             "outcomes": OUTCOMES,
             "outcome_labels": dict(OUTCOMES),
             "skill_cards": sorted(default_catalogue().cards, key=lambda c: c.title),
-            "quick_cards": await logic.suggested_cards_for_craving(db, user.id),
+            "quick_cards": quick_cards,
             "craving_words": CRAVING_WORDS,
             "local_time": lambda moment: dates.local_datetime(user, moment),
         }
@@ -520,7 +532,7 @@ class CheckInController(Controller):
         user: User = request.user
         result = validate_form(SobrietyForm, await form_values(request))
         if result.data is None:
-            return await self._sober_page(request, db_session, 422, values=result.values, errors=result.errors)
+            return await self._sober_page(request, db_session, 422, **result.rejected)
         errors = await sober.restore_sobriety_date(db_session, user, result.data.substance, result.data.started_on)
         if errors:
             return await self._sober_page(request, db_session, 422, values=result.values, errors=errors)

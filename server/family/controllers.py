@@ -63,7 +63,7 @@ from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.localtime import zone_for
 from server.settings import AppSettings
-from server.web.forms import form_values, validate
+from server.web.forms import form_values, read_form
 from server.web.logging import get_logger
 from server.web.responses import form_page, redirect, redirect_to, render
 
@@ -154,7 +154,7 @@ class FamilyCircleController(Controller):
 
     @post("/invite", name="family:invite")
     async def invite(self, request: Request, db_session: DbSession, settings: AppSettings) -> Template:
-        result = validate(FamilyInviteForm, await form_values(request))
+        result = await read_form(request, FamilyInviteForm)
         if not result.ok or result.data is None:
             return await self._page(
                 request, db_session, 422, invite_values=result.values, errors=result.errors, errors_for="invite"
@@ -171,7 +171,7 @@ class FamilyCircleController(Controller):
 
     @post("/good-news", name="family:good_news")
     async def good_news(self, request: Request, db_session: DbSession) -> Response[Any] | Template:
-        result = validate(GoodNewsForm, await form_values(request))
+        result = await read_form(request, GoodNewsForm)
         errors = dict(result.errors)
         if result.ok and result.data is not None:
             shared = await service.share_good_news(
@@ -188,7 +188,7 @@ class FamilyCircleController(Controller):
 
     @post("/encouragement", name="family:receive")
     async def receive(self, request: Request, db_session: DbSession) -> Response[Any] | Template:
-        result = validate(ReceiveForm, await form_values(request))
+        result = await read_form(request, ReceiveForm)
         if not result.ok or result.data is None:
             return await self._page(request, db_session, 422, errors=result.errors, errors_for="receive")
         await encouragement.set_receive_encouragement(db_session, request.user.id, result.data.receive)
@@ -277,7 +277,7 @@ class FamilyCircleController(Controller):
     @post("/{link_id:int}/pause", name="family:pause")
     async def pause(self, request: Request, db_session: DbSession, link_id: int) -> Response[Any] | Template:
         link, _person = await service.member_or_404(db_session, request.user.id, link_id)
-        result = validate(PauseForm, await form_values(request))
+        result = await read_form(request, PauseForm)
         if not result.ok or result.data is None:
             return await self._member_page(request, db_session, link_id, 422, pause_errors=result.errors)
         await service.set_paused(db_session, link, result.data.paused)
@@ -287,7 +287,7 @@ class FamilyCircleController(Controller):
     @post("/{link_id:int}/remove", name="family:remove")
     async def remove(self, request: Request, db_session: DbSession, link_id: int) -> Response[Any] | Template:
         link, _person = await service.member_or_404(db_session, request.user.id, link_id)
-        result = validate(RemoveForm, await form_values(request))
+        result = await read_form(request, RemoveForm)
         if not result.ok:
             return await self._member_page(request, db_session, link_id, 422, remove_errors=result.errors)
         await service.remove_member(db_session, request.user, link)
@@ -355,7 +355,7 @@ class FamilyController(Controller):
     async def encourage(self, request: Request, db_session: DbSession) -> Response[Any] | Template:
         member: User = request.user
         assert member.id is not None
-        result = validate(EncourageForm, await form_values(request))
+        result = await read_form(request, EncourageForm)
         errors = dict(result.errors)
         people = await encouragement.linked_patients(db_session, member.id)
         form = result.data

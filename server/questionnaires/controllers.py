@@ -195,7 +195,7 @@ class QuestionnaireController(Controller):
         instrument = _instrument_or_404(code)
         user: User = request.user
         due = [d for d in await service.due_for(db_session, user) if d.instrument.code == code]
-        draft = await service.draft_for(db_session, user, instrument, due[0].due_on if due else None)
+        draft = await service.draft_for(db_session, user, instrument, due[0].due_on if due else None, create=False)
         if item is None:  # resume at the first unanswered item
             asked = instrument.asked(instrument.clean(draft.answers or {}))
             missing = instrument.missing(draft.answers or {})
@@ -222,7 +222,7 @@ class QuestionnaireController(Controller):
         if (draft is not None and draft.status == "complete") or (draft is None and key and go == "finish"):
             return await self._finish(request, db_session, user, instrument, answers, key, raw)
         if draft is None or draft.instrument != code:
-            draft = await service.draft_for(db_session, user, instrument, None)
+            draft = await service.draft_for(db_session, user, instrument, None, key=key if draft is None else "")
         if errors:
             return await self._answer_page(request, db_session, instrument, draft, step, errors=errors, status_code=422)
         await service.save_draft(db_session, draft, instrument, answers)

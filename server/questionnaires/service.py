@@ -251,8 +251,18 @@ async def current_draft(db: AsyncSession, user_id: int, code: str) -> Response |
     )
 
 
-async def draft_for(db: AsyncSession, user: User, instrument: Instrument, due_on: date | None) -> Response:
-    """The person's open draft for this instrument, or a new empty one (saved answers are kept to resume later)."""
+async def draft_for(
+    db: AsyncSession,
+    user: User,
+    instrument: Instrument,
+    due_on: date | None,
+    *,
+    key: str = "",
+    create: bool = True,
+) -> Response:
+    """The person's open draft for this instrument, or a new empty one under `key` (saved answers are kept to
+    resume later). With create=False a new one is not stored: opening a screen (or a phone keeping it for offline
+    use) writes nothing until the first answer arrives."""
     assert user.id is not None
     draft = await current_draft(db, user.id, instrument.code)
     if draft is not None:
@@ -264,13 +274,14 @@ async def draft_for(db: AsyncSession, user: User, instrument: Instrument, due_on
         instrument_version=instrument.version,
         status="draft",
         answers={},
-        idempotency_key=new_key(),
+        idempotency_key=key or new_key(),
         due_on=due_on,
         started_at=now,
         updated_at=now,
     )
-    db.add(draft)
-    await db.flush()
+    if create:
+        db.add(draft)
+        await db.flush()
     return draft
 
 

@@ -40,7 +40,7 @@ from server.localtime import local_today
 from server.questionnaires import charts, service, words
 from server.questionnaires.instruments import Instrument, all_instruments, get_instrument
 from server.questionnaires.models import CADENCES, Response
-from server.questionnaires.scoring import LIMITS, Thresholds, flags
+from server.questionnaires.scoring import LIMITS, Score, Thresholds, flags
 from server.schedule.models import Enrolment, ProgramPhase
 from server.sharing import extensions
 from server.sharing.access import AccessGrant, require_shared_view
@@ -128,9 +128,10 @@ async def dashboard_context(
     thresholds = await thresholds_for(db, therapist)
     flagged = []
     if sharing:
-        latest: dict[tuple[int, str], Response] = {}
-        rows = await db.scalars(
-            select(Response)
+        # Only the columns the flags need (no ORM objects): the latest result of each instrument per patient.
+        latest: dict[tuple[int, str], dict[str, Any]] = {}
+        rows = await db.execute(
+            select(col(Response.user_id), col(Response.instrument), col(Response.local_date), col(Response.score))
             .where(
                 col(Response.user_id).in_(list(sharing)),
                 col(Response.status) == "complete",
@@ -138,12 +139,13 @@ async def dashboard_context(
             )
             .order_by(col(Response.completed_at))
         )
-        for row in rows:
-            if visible(sharing[row.user_id], row):
-                latest[(row.user_id, row.instrument)] = row
+        for user_id, code, day, score_json in rows:
+            grant_ = sharing[user_id]
+            if day is not None and grant_.data_from <= day <= grant_.today:
+                latest[(user_id, code)] = score_json
         by_patient: dict[int, list[str]] = {}
-        for (pid, _code), row in latest.items():
-            found = [f for f in flags(service.score_of(row), thresholds) if f != "item9"]
+        for (pid, code), score_json in latest.items():
+            found = [f for f in flags(Score.from_json(code, score_json), thresholds) if f != "item9"]
             if found:
                 by_patient.setdefault(pid, []).extend(str(words.FLAG_LABELS[f]) for f in found)
         flagged = [(sharing[pid].patient, labels) for pid, labels in by_patient.items()]

@@ -45,7 +45,7 @@ from server.schedule.forms import (
 )
 from server.schedule.models import Enrolment, GroupPattern, Program, ProgramPhase, SessionException
 from server.settings import AppSettings, Settings
-from server.web.forms import form_values, validate
+from server.web.forms import form_values, read_form, validate
 from server.web.responses import form_page, is_htmx, redirect, redirect_to, render, url
 
 NEW_GROUP_DEFAULTS = {"weekday": "0", "start_time": "18:00", "duration_minutes": "90"}
@@ -133,9 +133,9 @@ class ProgramAdminController(Controller):
 
     @post("/", name="schedule:create_program")
     async def create_program(self, request: Request, db_session: DbSession) -> Response[Any]:
-        result = validate(ProgramForm, await form_values(request))
+        result = await read_form(request, ProgramForm)
         if not result.ok or result.data is None:
-            return await self._list_page(request, db_session, 422, values=result.values, errors=result.errors)
+            return await self._list_page(request, db_session, 422, **result.rejected)
         admin: User = request.user
         form = result.data
         program = Program(
@@ -175,7 +175,7 @@ class ProgramAdminController(Controller):
     @post("/{program_id:int}", name="schedule:save_program")
     async def save_program(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
-        result = validate(ProgramForm, await form_values(request))
+        result = await read_form(request, ProgramForm)
         if not result.ok or result.data is None:
             values = {**_program_values(program), **result.values, "active": result.values.get("active", ""),
                       "alumni": result.values.get("alumni", "")}  # fmt: skip
@@ -197,7 +197,7 @@ class ProgramAdminController(Controller):
     @post("/{program_id:int}/phases", name="schedule:add_phase")
     async def add_phase(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
-        result = validate(PhaseForm, await form_values(request))
+        result = await read_form(request, PhaseForm)
         errors = dict(result.errors)
         if result.data is not None and not errors:
             errors = await service.phase_errors(db_session, program, result.data, None)
@@ -262,7 +262,7 @@ class ProgramAdminController(Controller):
     ) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
-        result = validate(PhaseForm, await form_values(request))
+        result = await read_form(request, PhaseForm)
         errors = dict(result.errors)
         if result.data is not None and not errors:
             errors = await service.phase_errors(db_session, program, result.data, phase.id)
@@ -359,7 +359,7 @@ class ProgramAdminController(Controller):
     ) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         group, phase = await service.group_or_404(db_session, program, group_id)
-        result = validate(GroupForm, await form_values(request))
+        result = await read_form(request, GroupForm)
         if not result.ok or result.data is None:
             return self._group_page(request, program, phase, group, 422, result.values, result.errors)
         service.apply_group(group, result.data)
@@ -434,7 +434,7 @@ class ProgramAdminController(Controller):
     @post("/{program_id:int}/changes/session", name="schedule:change_session")
     async def change_session(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
-        result = validate(SessionChangeForm, await form_values(request))
+        result = await read_form(request, SessionChangeForm)
         errors = dict(result.errors)
         group = None
         if result.data is not None and not errors:
@@ -449,10 +449,10 @@ class ProgramAdminController(Controller):
     @post("/{program_id:int}/changes/holiday", name="schedule:add_holiday")
     async def add_holiday(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
-        result = validate(HolidayForm, await form_values(request))
+        result = await read_form(request, HolidayForm)
         if not result.ok or result.data is None:
             return await self._changes_page(
-                request, db_session, program, 422, values=result.values, errors=result.errors, failed="holiday"
+                request, db_session, program, 422, **result.rejected, failed="holiday"
             )
         await service.save_holiday(db_session, program, result.data)
         return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
@@ -460,10 +460,10 @@ class ProgramAdminController(Controller):
     @post("/{program_id:int}/changes/extra", name="schedule:add_extra")
     async def add_extra(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
-        result = validate(ExtraForm, await form_values(request))
+        result = await read_form(request, ExtraForm)
         if not result.ok or result.data is None:
             return await self._changes_page(
-                request, db_session, program, 422, values=result.values, errors=result.errors, failed="extra"
+                request, db_session, program, 422, **result.rejected, failed="extra"
             )
         await service.save_extra(db_session, program, result.data)
         return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
@@ -524,7 +524,7 @@ class ProgramAdminController(Controller):
     @post("/{program_id:int}/enrolments", name="schedule:enrol")
     async def enrol(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
-        result = validate(EnrolForm, await form_values(request))
+        result = await read_form(request, EnrolForm)
         errors = dict(result.errors)
         patient = None
         if result.data is not None and not errors:
@@ -586,7 +586,7 @@ class ProgramAdminController(Controller):
     ) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
-        result = validate(ExtendForm, await form_values(request))
+        result = await read_form(request, ExtendForm)
         errors = dict(result.errors)
         if result.data is not None and not errors:
             errors = service.extend_errors(enrolment, result.data.extend_weeks)
@@ -609,7 +609,7 @@ class ProgramAdminController(Controller):
     async def end(self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int) -> Response[Any]:
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
-        result = validate(EndForm, await form_values(request))
+        result = await read_form(request, EndForm)
         errors = dict(result.errors)
         if result.data is not None and not errors:
             weeks = await service.program_weeks(db_session, pk(program))
@@ -657,7 +657,7 @@ async def mark_attendance(
     request: Request, db: AsyncSession, patient: User, marker: User, back: str, page: Any
 ) -> Response[Any]:
     """Save one attendance mark: an htmx request gets the updated row, a plain form a redirect back."""
-    result = validate(AttendanceForm, await form_values(request))
+    result = await read_form(request, AttendanceForm)
     if not result.ok or result.data is None:
         return await page(422, errors={"__all__": _("Please choose whether the session happened for you.")})
     now = utcnow()
@@ -685,8 +685,8 @@ class PatientScheduleController(Controller):
         self, request: Request, db: AsyncSession, settings: Settings, status_code: int = 200, **extra: Any
     ) -> Template:
         patient: User = request.user
-        context = await views.schedule_context(db, patient)
-        token = await feed.token_for(db, pk(patient), settings.secret_key)
+        context, calendar_feed = await views.schedule_page_context(db, patient)
+        token = feed.feed_token(settings.secret_key, calendar_feed.salt) if calendar_feed is not None else None
         feed_url = feed.feed_url(settings.base_url, token) if token else ""
         context.update(
             {

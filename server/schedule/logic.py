@@ -450,11 +450,8 @@ async def next_session(
     now_utc = as_utc(now_utc)
     lookback = IN_PROGRESS_LOOKBACK if include_in_progress else timedelta(0)
     for horizon in NEXT_HORIZONS:
-        found = _next_in(
-            await sessions_for_patient(db, patient_id, now_utc - lookback, now_utc + horizon),
-            now_utc,
-            include_in_progress,
-        )
+        found = _next_in(await sessions_for_patient(db, patient_id, now_utc - lookback, now_utc + horizon), now_utc,
+                         include_in_progress)
         if found is not None:
             return found
     return None
@@ -498,9 +495,20 @@ def today_reads() -> dict[str, ColumnElement[Any]]:
     }
 
 
-def today_params(patient_id: int, now_utc: datetime) -> dict[str, Any]:
-    first, last = _utc_dates(now_utc - IN_PROGRESS_LOOKBACK, now_utc + NEXT_HORIZONS[-1])
+def window_params(patient_id: int, start_utc: datetime, end_utc: datetime) -> dict[str, Any]:
+    """Binds `today_reads` to a patient and to the one-off changes that may touch [start_utc, end_utc)."""
+    first, last = _utc_dates(start_utc, end_utc)
     return {"schedule_patient": patient_id, "schedule_changes_from": first, "schedule_changes_to": last}
+
+
+def today_params(patient_id: int, now_utc: datetime) -> dict[str, Any]:
+    return window_params(patient_id, now_utc - IN_PROGRESS_LOOKBACK, now_utc + NEXT_HORIZONS[-1])
+
+
+def sessions_from(enrolled: Enrolled, start_utc: datetime, end_utc: datetime) -> list[Occurrence]:
+    """`sessions_for_patient` over data already read (`enrolled_from`, bound with `window_params` for a window
+    that covers [start_utc, end_utc))."""
+    return _dedupe(occ for e, p in enrolled.pairs for occ in expand(enrolled.data[pk(p)], e, start_utc, end_utc))
 
 
 @dataclass(frozen=True)
@@ -529,9 +537,7 @@ def next_session_from(enrolled: Enrolled, now_utc: datetime, *, include_in_progr
     now_utc = as_utc(now_utc)
     lookback = IN_PROGRESS_LOOKBACK if include_in_progress else timedelta(0)
     for horizon in NEXT_HORIZONS:
-        start, end = now_utc - lookback, now_utc + horizon
-        sessions = _dedupe(occ for e, p in enrolled.pairs for occ in expand(enrolled.data[pk(p)], e, start, end))
-        found = _next_in(sessions, now_utc, include_in_progress)
+        found = _next_in(sessions_from(enrolled, now_utc - lookback, now_utc + horizon), now_utc, include_in_progress)
         if found is not None:
             return found
     return None

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from advanced_alchemy.types import DateTimeUTC
 from babel.dates import format_date, format_time
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import pk, utcnow
+from server.db import compose, from_json, json_rows, pk, read_composed, table_of, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.schedule import logic
 from server.schedule.discharge import OUTCOME_LABELS
 from server.schedule.logic import Occurrence
-from server.schedule.models import Attendance
+from server.schedule.models import Attendance, CalendarFeed
 
 _DAY_PATTERNS = {"en": "EEEE, MMMM d", "es": "EEEE, d 'de' MMMM"}
 UPCOMING_DAYS = 14
@@ -113,25 +117,64 @@ def group_by_day(views: Sequence[SessionView]) -> list[tuple[str, list[SessionVi
     return groups
 
 
-async def schedule_context(db: AsyncSession, patient: User, now_utc: datetime | None = None) -> dict[str, Any]:
-    """Upcoming sessions (two weeks), recent ones with their attendance marks, and the current program."""
-    now = now_utc or utcnow()
-    occurrences = await logic.sessions_for_patient(
-        db,
-        pk(patient),
-        now - timedelta(days=PAST_DAYS),
-        now + timedelta(days=UPCOMING_DAYS),
+# The patient's schedule page reads everything in one statement: the enrolments and programs (`logic.today_reads`),
+# the attendance marks around the window (a month's slack for moved sessions) and the calendar feed.
+MARKS_SLACK = timedelta(days=30)
+
+
+@functools.cache
+def _page_statement() -> Select[Any]:
+    patient = bindparam("schedule_patient", type_=Integer())
+    marks_from = bindparam("schedule_marks_from", type_=DateTimeUTC(timezone=True))
+    marks_to = bindparam("schedule_marks_to", type_=DateTimeUTC(timezone=True))
+    return compose(
+        {
+            **logic.today_reads(),
+            "schedule_marks": json_rows(
+                select(*table_of(Attendance).c).where(
+                    col(Attendance.patient_id) == patient, col(Attendance.starts_at).between(marks_from, marks_to)
+                )
+            ),
+            "schedule_feed": json_rows(
+                select(*table_of(CalendarFeed).c).where(col(CalendarFeed.patient_id) == patient)
+            ),
+        }
     )
-    marks = await logic.attendance_marks(db, pk(patient), [o.occurrence_id for o in occurrences])
+
+
+async def schedule_page_context(
+    db: AsyncSession, patient: User, now_utc: datetime | None = None
+) -> tuple[dict[str, Any], CalendarFeed | None]:
+    """Upcoming sessions (two weeks), recent ones with their attendance marks, and the current program; and the
+    patient's calendar feed, if on. One statement."""
+    now = now_utc or utcnow()
+    start, end = now - timedelta(days=PAST_DAYS), now + timedelta(days=UPCOMING_DAYS)
+    params = {
+        **logic.window_params(pk(patient), start, end),
+        "schedule_marks_from": start - MARKS_SLACK,
+        "schedule_marks_to": end + MARKS_SLACK,
+    }
+    values = await read_composed(db, _page_statement(), params)
+    enrolled = logic.enrolled_from(values)
+    occurrences = logic.sessions_from(enrolled, start, end)
+    wanted = {o.occurrence_id for o in occurrences}
+    marks = {m.occurrence_id: m for m in from_json(Attendance, values["schedule_marks"]) if m.occurrence_id in wanted}
     views = [session_view(o, patient.timezone, now, marks) for o in occurrences]
     upcoming = [v for v in views if not v.started or v.in_progress]
     past = [v for v in reversed(views) if v.started and not v.in_progress and not v.occ.cancelled]
-    return {
+    feeds = from_json(CalendarFeed, values["schedule_feed"])
+    context = {
         "upcoming_days": group_by_day(upcoming),
         "past_sessions": past,
-        "enrolments": await enrolment_views(db, pk(patient), now),
+        "enrolments": enrolment_views_from(enrolled, now),
         "viewer_zone": zone_city(patient.timezone),
     }
+    return context, feeds[0] if feeds else None
+
+
+async def schedule_context(db: AsyncSession, patient: User, now_utc: datetime | None = None) -> dict[str, Any]:
+    """Upcoming sessions (two weeks), recent ones with their attendance marks, and the current program."""
+    return (await schedule_page_context(db, patient, now_utc))[0]
 
 
 @dataclass(frozen=True)
@@ -162,6 +205,11 @@ def state_label(state: str) -> str:
 async def enrolment_views(db: AsyncSession, patient_id: int, now_utc: datetime) -> list[EnrolmentView]:
     pairs = await logic.enrolments_with_programs(db, patient_id)
     data = await logic.load_programs(db, {p.id: p for _e, p in pairs}.values(), with_changes=False)
+    return enrolment_views_from(logic.Enrolled(pairs, data), now_utc)
+
+
+def enrolment_views_from(enrolled: logic.Enrolled, now_utc: datetime) -> list[EnrolmentView]:
+    pairs, data = enrolled.pairs, enrolled.data
     result = []
     for enrolment, program in reversed(pairs):
         item = data[pk(program)]

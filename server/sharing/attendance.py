@@ -23,7 +23,7 @@ from server.schedule.forms import EndForm, TherapistEnrolForm
 from server.schedule.models import Enrolment, Program
 from server.sharing.access import AccessGrant, require_shared_view
 from server.sharing.weeks import local_midnight
-from server.web.forms import form_values, validate
+from server.web.forms import read_form
 from server.web.responses import form_page, redirect_to, url
 
 ATTENDANCE = "attendance"
@@ -90,7 +90,7 @@ class TherapistScheduleController(Controller):
         therapist: User = request.user
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=ATTENDANCE)
         patient = grant.patient
-        result = validate(TherapistEnrolForm, await form_values(request))
+        result = await read_form(request, TherapistEnrolForm)
         errors = dict(result.errors)
         program = None
         if result.data is not None and not errors:
@@ -112,7 +112,7 @@ class TherapistScheduleController(Controller):
         grant = await require_shared_view(db_session, therapist, patient_id, kind=None, category=ATTENDANCE)
         patient = grant.patient
         enrolment, program = await _current_enrolment(db_session, pk(patient), therapist.clinic_id)
-        result = validate(EndForm, await form_values(request))
+        result = await read_form(request, EndForm)
         errors = dict(result.errors)
         if enrolment is None or program is None:
             errors = {"__all__": _("There is no program in progress to discharge from.")}

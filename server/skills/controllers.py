@@ -38,7 +38,7 @@ from server.skills import logic
 from server.skills.catalogue import SkillCard, catalogue_json, default_catalogue
 from server.skills.logic import localised, localised_module
 from server.skills.models import NOTE_MAX, SkillFavourite, SkillPractice
-from server.web.forms import form_values, validate
+from server.web.forms import read_form
 from server.web.logging import get_logger
 from server.web.replay import recorded
 from server.web.responses import is_htmx, redirect, render, url
@@ -288,7 +288,7 @@ class SkillsController(Controller):
         card = card_or_404(card_id)
         user: User = request.user
         assert user.id is not None
-        result = validate(FavouriteForm, await form_values(request))
+        result = await read_form(request, FavouriteForm)
         want = result.data.favourite if result.data is not None else True
         existing = (
             await db_session.execute(
@@ -324,7 +324,7 @@ class SkillsController(Controller):
         card = card_or_404(card_id)
         user: User = request.user
         assert user.id is not None
-        result = validate(PracticeForm, await form_values(request))
+        result = await read_form(request, PracticeForm)
         if not result.ok:
             return _card_page(card, result.values, result.errors, request)
         form = result.data

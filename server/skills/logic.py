@@ -39,7 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server.accounts.models import User
-from server.db import as_utc, compose, json_rows, read_composed, rowcount, utcnow
+from server.db import as_utc, compose, from_json, json_rows, read_composed, rowcount, table_of, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import gettext as translate_text  # card text: a name Babel's extractor doesn't pick up
@@ -487,6 +487,39 @@ async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     return today_panel(user, await read_composed(db, _today_statement(), today_params(user)), now)
 
 
+RECENT_SHOWN = 5
+
+
+@functools.cache
+def _library_statement() -> Select[Any]:
+    """The library's reads of the person's own cards, in one statement (bound with `skills_user`)."""
+    last = func.max(SkillPractice.started_at)
+    recent: Any = (
+        select(col(SkillPractice.card_id).label("card_id"), last.label("last"))
+        .where(col(SkillPractice.user_id) == _USER)
+        .group_by(SkillPractice.card_id)
+        .order_by(last.desc(), SkillPractice.card_id)
+        .limit(RECENT_SHOWN + 5)  # a few spare in case a card was retired
+    )
+    open_rows = select(*table_of(SkillAssignment).c).where(
+        col(SkillAssignment.patient_id) == _USER, col(SkillAssignment.completed_at).is_(None)
+    )
+    return compose(
+        {
+            "skill_favourites": json_rows(_favourites_query(_USER)),
+            "skill_recent": json_rows(recent),
+            "skill_open_rows": json_rows(open_rows),
+            **helpful_reads(_USER),
+        }
+    )
+
+
+def _open_from(values: Mapping[str, Any]) -> list[SkillAssignment]:
+    """`open_assignments` from the library's values: soonest due first (no date last), then newest."""
+    rows = [a for a in from_json(SkillAssignment, values["skill_open_rows"]) if default_catalogue().by_id(a.card_id)]
+    return sorted(rows, key=lambda a: (a.due_on is None, a.due_on or date.min, -a.assigned_at.timestamp()))
+
+
 async def library_context(
     db: AsyncSession, user_id: int, *, query: str = "", module: Module | None = None
 ) -> dict[str, Any]:
@@ -498,8 +531,11 @@ async def library_context(
     """
     catalogue = default_catalogue()
     by_id = {card.id: localised(card) for card in catalogue.cards}
-    favourites = await favourite_ids(db, user_id)
-    helped = [replace(stat, card=by_id[stat.card.id]) for stat in await helpful_card_stats(db, user_id)]
+    # One statement for the person's own cards (`_library_statement`).
+    values = await read_composed(db, _library_statement(), {"skills_user": user_id})
+    starred = sorted(values["skill_favourites"], key=lambda r: (as_utc(r["created_at"]), r["id"]))
+    favourites = [r["card_id"] for r in starred if catalogue.by_id(r["card_id"]) is not None]
+    helped = [replace(stat, card=by_id[stat.card.id]) for stat in helpful_from(values)]
     drop_of = {stat.card.id: stat.avg_drop for stat in helped}
 
     def personal_first(cards: list[SkillCard]) -> list[SkillCard]:
@@ -517,7 +553,9 @@ async def library_context(
     if query:
         found = catalogue.search(query)
         results = [by_id[card.id] for card in found if module is None or card.module == module.id]
-    assigned = await open_assignments(db, user_id) if not query and module is None else []
+    assigned = _open_from(values) if not query and module is None else []
+    last_used = sorted(values["skill_recent"], key=lambda r: (-as_utc(r["last"]).timestamp(), r["card_id"]))
+    recent = [r["card_id"] for r in last_used if catalogue.by_id(r["card_id"]) is not None][:RECENT_SHOWN]
     return {
         "query": query,
         "module": localised_module(module) if module else None,
@@ -528,7 +566,7 @@ async def library_context(
         "favourite_ids": set(favourites),
         "helped": helped[:3],
         "drop_of": drop_of,
-        "recent": [by_id[card_id] for card_id in await recent_card_ids(db, user_id)],
+        "recent": [by_id[card_id] for card_id in recent],
         "assigned": [(a, by_id[a.card_id], date_text(a.due_on) if a.due_on else "") for a in assigned],
     }
 

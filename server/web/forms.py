@@ -40,6 +40,11 @@ class FormResult(Generic[ModelT]):
     def ok(self) -> bool:
         return self.data is not None and not self.errors
 
+    @property
+    def rejected(self) -> dict[str, Any]:
+        """What a 422 re-render needs: the values as typed and the errors (`form_page(..., **result.rejected)`)."""
+        return {"values": self.values, "errors": self.errors}
+
 
 def _message(error: dict[str, Any]) -> str:
     kind = error["type"]
@@ -136,3 +141,10 @@ async def form_values(request: Request, list_fields: tuple[str, ...] = ()) -> di
     for key in list_fields:
         values.setdefault(key, [])
     return values
+
+
+async def read_form(
+    request: Request, model: type[ModelT], *, list_fields: tuple[str, ...] = (), **options: Any
+) -> FormResult[ModelT]:
+    """The posted form, read and validated in one step (`validate`'s `options` pass through)."""
+    return validate(model, await form_values(request, list_fields=list_fields), **options)
