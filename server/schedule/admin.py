@@ -81,12 +81,10 @@ async def clinic_programs(db: AsyncSession, clinic_id: int, *, open_only: bool =
 async def clinic_patients(db: AsyncSession, clinic_id: int) -> list[User]:
     return list(
         await db.scalars(
-            select(User)
-            .where(
+            select(User).where(
                 col(User.clinic_id) == clinic_id,
                 col(User.role) == Role.PATIENT,
-            )
-            .order_by(col(User.display_name))
+            ).order_by(col(User.display_name))
         )
     )
 
