@@ -623,15 +623,14 @@ class CheckInController(Controller):
                 pass
         start = progress.range_start(today, days)
         month_first, month_last = progress.month_bounds(year, mon)
-        series = await progress.daily_points(db_session, user.id, start, today)
+        trigger_set = await triggers.trigger_set(db_session, user.id)
+        figures = await progress.page_figures(db_session, user.id, start, today, trigger_set)
+        series, summary, top = figures.series, figures.summary, figures.top
         week = series[-7:]
         by_day = {p.day: p for p in series}
         if month_first < start:  # an earlier month: read just that month
             month_points = await progress.daily_points(db_session, user.id, month_first, min(month_last, today))
             by_day = {p.day: p for p in month_points}
-        summary = await progress.range_summary(db_session, user.id, start, today)
-        trigger_set = await triggers.trigger_set(db_session, user.id)
-        top = await progress.top_triggers(db_session, user.id, start, today, trigger_set)
         mood_points = [(p.day, p.mood) for p in series]
         craving_points = [(p.day, p.craving) for p in series]
         mood_name, craving_name = _("Mood"), _("Craving")
@@ -649,7 +648,7 @@ class CheckInController(Controller):
             "next_month": next_month if next_month <= today else None,
             "summary": summary,
             "top_triggers": top,
-            "counters": await sober.sober_counters(db_session, user, today),
+            "counters": sober.counters_from(figures.values, today),
             "mood_chart": charts.line_chart(
                 mood_points,
                 chart_id="mood-chart",
