@@ -305,6 +305,15 @@ def test_a_due_questionnaire_is_reminded_once_with_generic_words_and_not_after_a
         return await questionnaire_still_wanted(session, [claimed], now)
 
     assert db.run(wanted) == {rid}
+    # Switched off on /reminders: the queued one goes and no new one is planned.
+    from server.reminders.preferences import KindChoice, save_choices
+
+    async def switch_off(session: AsyncSession) -> None:
+        await save_choices(session, patient.id, {"questionnaire": KindChoice(False, {})})  # type: ignore[arg-type]
+
+    db.run(switch_off)
+    db.run(plan)
+    assert db.scalar("SELECT count(*) FROM reminder WHERE user_id = :u AND status = 'pending'", u=patient.id) == 0
     login(client, patient.email)
     answer_all(client, "gad7", {str(i): 0 for i in range(1, 8)})
     assert db.run(wanted) == set()
