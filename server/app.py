@@ -37,7 +37,7 @@ from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
 from server.milestones import evaluate_patient_safely
 from server.milestones.hooks import dispatcher_hooks
-from server.push.controllers import DeliveriesAdminController, PushApiController, RemindersController
+from server.push.controllers import DeliveriesAdminController, PushApiController
 from server.push.dispatcher import dispatcher_lifespan
 from server.questionnaires import export as questionnaires_upcoming
 from server.questionnaires.controllers import QuestionnaireController
@@ -47,6 +47,7 @@ from server.questionnaires.therapist import (
     TherapistQuestionnaireController,
 )
 from server.questionnaires.therapist import program_ended as questionnaires_after_discharge
+from server.reminders.controllers import RemindersController
 from server.reminders.planner import program_ended as reminders_after_discharge
 from server.schedule import events as schedule_events
 from server.schedule.calendar import EXTRA_EVENTS_KEY

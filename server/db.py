@@ -26,6 +26,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Executable,
+    Float,
     Select,
     Table,
     Time,
@@ -228,7 +229,7 @@ async def read_composed(session: AsyncSession, statement: Select[Any], params: d
     return dict((await session.execute(statement, params)).one()._mapping)
 
 
-def json_rows(statement: Select[Any]) -> ColumnElement[list[dict[str, Any]]]:
+def json_rows(statement: Select[Any] | Any) -> ColumnElement[list[dict[str, Any]]]:
     """`statement`'s rows as one column value: a list of dicts (dates and times as ISO text: `as_date`, `as_utc`;
     booleans as 0/1 on SQLite). Column names must be plain words (label them)."""
     sub = statement.subquery()
@@ -275,6 +276,8 @@ def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
                     value = time.fromisoformat(value)
                 elif kind is not None and issubclass(kind, Boolean):
                     value = bool(value)
+                elif kind is not None and issubclass(kind, Float):
+                    value = float(value)
                 elif kind is not None and issubclass(kind, JSON) and isinstance(value, str):
                     value = json.loads(value)  # SQLite's json_object keeps a JSON column as its text
             values[column.key] = value

@@ -11,6 +11,7 @@ from server.crisis import models as crisis_models
 from server.family import models as family_models
 from server.push import models as push_models
 from server.questionnaires import models as questionnaires_models
+from server.reminders import models as reminders_models
 from server.schedule import models as schedule_models
 from server.sharing import models as sharing_models
 from server.skills import models as skills_models
@@ -25,6 +26,7 @@ __all__ = [
     "metadatas",
     "push_models",
     "questionnaires_models",
+    "reminders_models",
     "schedule_models",
     "sharing_models",
     "skills_models",

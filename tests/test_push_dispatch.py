@@ -302,9 +302,12 @@ def test_switched_off_kind_is_dropped_at_send_time(db: Database, push_service: L
     patient = db.make_user(Role.PATIENT)
     add_device(db.url, patient.id, push_service.new_subscription())
     rid = _reminder(db, patient.id, "hw:3", kind="homework")
-    # Switched off behind the queue's back (save_preferences would also forget reminders already queued).
+    # Switched off behind the queue's back (saving the choice would also forget reminders already queued).
     set_preferences(db.url, patient.id, homework_enabled=True)
-    db.scalar("UPDATE reminder_preference SET homework_enabled = false WHERE user_id = :u RETURNING id", u=patient.id)
+    db.scalar(
+        "UPDATE reminder_setting SET enabled = false WHERE user_id = :u AND kind = 'homework' RETURNING id",
+        u=patient.id,
+    )
     drain(db.url, keys, NOON)
     assert reminder(db.url, rid).status == "dropped"
     # And queuing another one is refused up front.

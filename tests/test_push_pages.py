@@ -290,6 +290,7 @@ def test_bad_preferences_are_422_with_inline_errors_and_values_kept(client: Test
     assert 'id="checkin_enabled" name="checkin_enabled" value="on" checked>' in html
     # Nothing was stored.
     assert db.scalar("SELECT count(*) FROM reminder_preference") == 0
+    assert db.scalar("SELECT count(*) FROM reminder_setting") == 0
 
 
 def test_each_role_sees_and_sets_its_own_reminders(client: TestClient, db: Database) -> None:
@@ -303,8 +304,10 @@ def test_each_role_sees_and_sets_its_own_reminders(client: TestClient, db: Datab
     post_form(
         client, "/reminders/preferences", {"quiet_start": "21:00", "quiet_end": "08:00", "group_minutes_before": "9"}
     )
-    assert db.scalar("SELECT milestone_enabled FROM reminder_preference WHERE user_id = :u", u=family.id) in (False, 0)
-    assert db.scalar("SELECT group_minutes_before FROM reminder_preference WHERE user_id = :u", u=family.id) == 60
+    setting = "SELECT {} FROM reminder_setting WHERE user_id = :u AND kind = :k"
+    assert db.scalar(setting.format("enabled"), u=family.id, k="milestone") in (False, 0)
+    assert db.scalar(setting.format("count(*)"), u=family.id, k="group") == 0  # never the patient's kinds
+    assert db.scalar("SELECT quiet_start FROM reminder_preference WHERE user_id = :u", u=family.id) is not None
 
     therapist = db.make_user(Role.THERAPIST)
     client.cookies.clear()

@@ -305,6 +305,15 @@ def test_a_due_questionnaire_is_reminded_once_with_generic_words_and_not_after_a
         return await questionnaire_still_wanted(session, [claimed], now)
 
     assert db.run(wanted) == {rid}
+    # Switched off on /reminders: the queued one goes and no new one is planned.
+    from server.reminders.preferences import KindChoice, save_choices
+
+    async def switch_off(session: AsyncSession) -> None:
+        await save_choices(session, patient.id, {"questionnaire": KindChoice(False, {})})  # type: ignore[arg-type]
+
+    db.run(switch_off)
+    db.run(plan)
+    assert db.scalar("SELECT count(*) FROM reminder WHERE user_id = :u AND status = 'pending'", u=patient.id) == 0
     login(client, patient.email)
     answer_all(client, "gad7", {str(i): 0 for i in range(1, 8)})
     assert db.run(wanted) == set()
@@ -339,3 +348,52 @@ def test_the_patient_export_holds_every_questionnaire_answer(
     sheet = client.get("/questionnaires/answers.csv").content.decode("utf-8-sig").splitlines()
     assert sheet[0].startswith("id,instrument,status") and len(sheet) == 3
     assert "Download my questionnaire answers (CSV)" in client.get("/export").text
+
+
+def test_a_spanish_speaker_reads_the_published_spanish_wording(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient = people["patient"]
+    db.execute("UPDATE user_account SET locale = 'es' WHERE id = :u", u=patient.id)
+    assign(db, patient)
+    login(client, patient.email)
+    page = client.get("/questionnaires/phq9").text
+    assert "Poco interés o placer en hacer cosas" in page and "Ningún día" in page
+    assert "Pregunta 1 de 10" in page
+    done = answer_all(client, "phq9", PHQ9_MILD)
+    assert "Tus respuestas sugieren una depresión leve" in client.get(done.headers["location"]).text
+
+
+def test_concurrent_duplicate_submissions_make_one_result(app_factory: Any, db: Database) -> None:
+    """Ten identical offline replays fired at once through the real app (a fresh key, no draft yet): one row, and
+    every answer is the same acknowledgement. Both databases (on PostgreSQL the losers wait on the unique key)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from litestar.testing import AsyncTestClient
+
+    from tests.conftest import PASSWORD
+
+    user = db.make_user(Role.PATIENT, "burst@example.org")
+    key = str(uuid.uuid4())
+
+    async def burst() -> list[Any]:
+        async with AsyncTestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as client:
+            await client.get("/login")
+            token = client.cookies["csrftoken"]
+            await client.post("/login", data={"_csrf_token": token, "email": user.email, "password": PASSWORD})
+            token = client.cookies["csrftoken"]
+            body = {"_csrf_token": token, "idempotency_key": key, "go": "finish", "step": "9",
+                    **{f"a_{k}": str(v) for k, v in PHQ9_MILD.items()}}  # fmt: skip
+            calls = [
+                client.post("/questionnaires/phq9", data=body, headers={"X-Steady-Replay": "1"}, follow_redirects=False)
+                for _ in range(10)
+            ]
+            return list(await asyncio.gather(*calls))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answers = pool.submit(asyncio.run, burst()).result()
+    statuses = {r.status_code for r in answers}
+    assert statuses <= {200, 409}, statuses
+    assert all(r.headers.get("X-Steady-Recorded") == key for r in answers if r.status_code == 200)
+    assert responses(db, user) == 1

@@ -198,3 +198,19 @@ def test_the_gate_route_walk_includes_the_questionnaire_routes(client: TestClien
     assert "/therapist/patients/{patient_id:int}/questionnaires" in paths
     assert "/therapist/patients/{patient_id:int}/questionnaires.csv" in paths
     assert "/therapist/patients/{patient_id:int}/questionnaires/assign" in paths
+
+
+def test_the_demo_clinic_shows_questionnaires(client: TestClient, db: Database, settings: Any) -> None:
+    from server.demo import DEMO_PASSWORD, load_demo
+
+    db.run(lambda session: load_demo(session, settings))
+    sam = db.scalar("SELECT id FROM user_account WHERE email = 'sam@demo.steady'")
+    login(client, "therapist@demo.steady", DEMO_PASSWORD)
+    page = client.get("/therapist").text
+    assert (
+        "Same-day follow-up" in page and "Sam" in page[page.index("Same-day follow-up") : page.index("dashboard-rows")]
+    )
+    detail = client.get(f"/therapist/patients/{sam}/questionnaires")
+    assert detail.status_code == 200 and "PHQ-9 over time" in detail.text and "BAM-IOP over time" in detail.text
+    login(client, "casey@demo.steady", DEMO_PASSWORD)
+    assert "GAD-7 over time" in client.get("/questionnaires").text

@@ -16,8 +16,9 @@ def test_every_kind_the_app_sends_is_registered_by_its_owner() -> None:
     names = {k.name for k in all_kinds()}
     assert {"group", "checkin", "homework", "milestone", "encouragement", "nudge", "test"} <= names
     assert get_kind("checkin").replaceable and get_kind("checkin").window == timedelta(hours=4)
-    assert switchable_kinds()["group"] == "group_enabled"
-    assert "test" not in switchable_kinds()  # a test the person asked for can't be switched off
+    switchable = {k.name: k for k in switchable_kinds()}
+    assert switchable["group"].options[0].name == "minutes_before" and switchable["group"].roles == ("patient",)
+    assert "test" not in switchable  # a test the person asked for can't be switched off
 
 
 def test_unknown_kind_is_refused_and_a_name_cannot_be_taken_twice() -> None:

@@ -27,6 +27,7 @@ ALL_CATEGORIES = [
     "skill_practice",
     "attendance",
     "notes",
+    "questionnaires",
 ]
 
 

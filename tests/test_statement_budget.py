@@ -4,8 +4,10 @@ The demo clinic's Sam (8 weeks of check-ins, cravings, skills, a program with gr
 is fetched once to warm per-process caches, then again while a `before_cursor_execute` listener on the app's own
 engine counts what reaches the database. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 
-The goal is at most 4 statements on every patient page. Pages not there yet carry their current count in
-STILL_OVER, which only ever goes down: a change that adds a statement to any page fails here.
+Every patient page runs at most 4 statements (Today, Skills, My groups and Crisis 2; Progress 3; Check-in, Log and
+Sober 4). A page that cannot be brought back under the budget at once may carry its count in STILL_OVER, which
+only ever goes down.
+Today's panels are columns of ONE composed statement (server/today/controllers.py): a new panel joins there.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ PAGES = {
     "groups": "/schedule",
     "crisis": "/crisis",
 }
-# Pages still above the goal, at their current count (lower these as pages get there; never raise them).
-STILL_OVER = {"progress": 10}
+# Pages above the goal, at their current count (lower these as pages get there; never raise them).
+STILL_OVER: dict[str, int] = {}
 
 
 class StatementCounter:

@@ -87,10 +87,10 @@ def test_every_therapist_route_refuses_patients_who_do_not_share(
             response = _call(client, method, _url(path, patient, scene["week"]), scene["week"])
             assert response.status_code == 404, (method, path, patient.display_name, response.status_code)
         assert log_rows(db, patient) == 0
-    # Sharing everything but group attendance: the groups pages are closed, the week is open.
+    # Sharing everything but group attendance and questionnaires: those pages are closed, the week is open.
     for method, path in routes:
         response = _call(client, method, _url(path, scene["partial"], scene["week"]), scene["week"])
-        if "/schedule" in path:
+        if "/schedule" in path or "/questionnaires" in path:
             assert response.status_code == 404, (method, path)
     assert client.get(f"/therapist/patients/{scene['partial'].id}").status_code == 200
 
@@ -100,12 +100,13 @@ def test_an_allowed_read_writes_one_access_log_row_and_revoking_closes_it_at_onc
 ) -> None:
     patient, therapist = scene["sharing"], scene["therapist"]
     login(client, therapist.email)
-    for path in (f"/therapist/patients/{patient.id}", f"/therapist/patients/{patient.id}/schedule"):
+    paths = [f"/therapist/patients/{patient.id}{tail}" for tail in ("", "/schedule", "/questionnaires")]
+    for path in paths:
         before = log_rows(db, patient)
         assert client.get(path).status_code == 200, path
         assert log_rows(db, patient) == before + 1, path
     kinds = {row[0] for row in db.run(lambda s: _kinds(s, patient.id))}
-    assert {"summary_view", "attendance_view"} <= kinds
+    assert {"summary_view", "attendance_view", "q_view"} <= kinds
 
     consent_id = db.scalar("SELECT id FROM consent WHERE patient_id = :p", p=patient.id)
 
@@ -113,7 +114,7 @@ def test_an_allowed_read_writes_one_access_log_row_and_revoking_closes_it_at_onc
         await revoke(session, patient_id=patient.id, consent_id=consent_id)
 
     db.run(withdraw)
-    for path in (f"/therapist/patients/{patient.id}", f"/therapist/patients/{patient.id}/schedule"):
+    for path in paths:
         assert client.get(path).status_code == 404, path  # the very next request
 
 

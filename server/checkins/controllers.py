@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.dates import format_date
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
@@ -30,6 +31,7 @@ from server.checkins.forms import (
 from server.checkins.models import CheckIn, CravingLog
 from server.crisis import logic as crisis_logic
 from server.db import DbSession, get_owned_or_404, pk, utcnow
+from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import default_catalogue
@@ -87,6 +89,13 @@ def measure_context() -> dict[str, Any]:
     }
 
 
+def day_word(day: date, today: date) -> str:
+    """How a late entry names its day: 'Monday' within the last week, else 'November 3, 2026'."""
+    if timedelta(0) < today - day < timedelta(days=7):
+        return format_date(day, "EEEE", locale=current_locale.get())
+    return charts.long_date(day)
+
+
 def _parse_day(raw: str | None) -> date | None:
     try:
         return date.fromisoformat(raw.strip()) if raw else None
@@ -123,13 +132,15 @@ class CheckInController(Controller):
         values["triggers"] = chosen_list
         if not values.get("idempotency_key") or errors:  # nothing was stored under a refused key
             values["idempotency_key"] = logic.new_key()
+        today = dates.local_today(user)
         return {
             "values": values,
             "errors": errors,
             "day": day,
             "late": late,
+            "day_word": day_word(day, today) if late and day else "",
             "existing": existing,
-            "today": dates.local_today(user),
+            "today": today,
             "trigger_choices": offered,
             "diary_on": await logic.diary_card_on(db, user.id),
             **measure_context(),
@@ -612,15 +623,14 @@ class CheckInController(Controller):
                 pass
         start = progress.range_start(today, days)
         month_first, month_last = progress.month_bounds(year, mon)
-        series = await progress.daily_points(db_session, user.id, start, today)
+        trigger_set = await triggers.trigger_set(db_session, user.id)
+        figures = await progress.page_figures(db_session, user.id, start, today, trigger_set)
+        series, summary, top = figures.series, figures.summary, figures.top
         week = series[-7:]
         by_day = {p.day: p for p in series}
         if month_first < start:  # an earlier month: read just that month
             month_points = await progress.daily_points(db_session, user.id, month_first, min(month_last, today))
             by_day = {p.day: p for p in month_points}
-        summary = await progress.range_summary(db_session, user.id, start, today)
-        trigger_set = await triggers.trigger_set(db_session, user.id)
-        top = await progress.top_triggers(db_session, user.id, start, today, trigger_set)
         mood_points = [(p.day, p.mood) for p in series]
         craving_points = [(p.day, p.craving) for p in series]
         mood_name, craving_name = _("Mood"), _("Craving")
@@ -638,7 +648,7 @@ class CheckInController(Controller):
             "next_month": next_month if next_month <= today else None,
             "summary": summary,
             "top_triggers": top,
-            "counters": await sober.sober_counters(db_session, user, today),
+            "counters": sober.counters_from(figures.values, today),
             "mood_chart": charts.line_chart(
                 mood_points,
                 chart_id="mood-chart",

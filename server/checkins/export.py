@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import User
 from server.checkins import measures
@@ -78,16 +79,20 @@ def _row(record: str, obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 async def iter_records(db: AsyncSession, user_id: int) -> AsyncIterator[dict[str, Any]]:
     """Every record of the patient, streamed from the database kind by kind."""
     queries: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
-        ("checkin", select(CheckIn).where(CheckIn.user_id == user_id).order_by(CheckIn.local_date), CHECKIN_FIELDS),
+        (
+            "checkin",
+            select(CheckIn).where(col(CheckIn.user_id) == user_id).order_by(col(CheckIn.local_date)),
+            CHECKIN_FIELDS,
+        ),
         (
             "craving",
-            select(CravingLog).where(CravingLog.user_id == user_id).order_by(CravingLog.occurred_at),
+            select(CravingLog).where(col(CravingLog.user_id) == user_id).order_by(col(CravingLog.occurred_at)),
             CRAVING_FIELDS,
         ),
-        ("sobriety_date", select(SobrietyDate).where(SobrietyDate.user_id == user_id), SOBRIETY_FIELDS),
+        ("sobriety_date", select(SobrietyDate).where(col(SobrietyDate.user_id) == user_id), SOBRIETY_FIELDS),
         (
             "sober_reset",
-            select(SoberReset).where(SoberReset.user_id == user_id).order_by(SoberReset.reset_on),
+            select(SoberReset).where(col(SoberReset.user_id) == user_id).order_by(col(SoberReset.reset_on)),
             RESET_FIELDS,
         ),
     )

@@ -133,12 +133,12 @@ async def set_diary_card(db: AsyncSession, user_id: int, on: bool) -> None:
 
 
 async def get_checkin_for_day(db: AsyncSession, user_id: int, day: date) -> CheckIn | None:
-    return await db.scalar(select(CheckIn).where(CheckIn.user_id == user_id, CheckIn.local_date == day))
+    return await db.scalar(select(CheckIn).where(col(CheckIn.user_id) == user_id, col(CheckIn.local_date) == day))
 
 
 async def recent_checkins(db: AsyncSession, user_id: int, limit: int = 7) -> list[CheckIn]:
     rows = await db.scalars(
-        select(CheckIn).where(CheckIn.user_id == user_id).order_by(CheckIn.local_date.desc()).limit(limit)
+        select(CheckIn).where(col(CheckIn.user_id) == user_id).order_by(col(CheckIn.local_date).desc()).limit(limit)
     )
     return list(rows)
 
@@ -238,13 +238,16 @@ def _add_trigger_hits(
 
 
 async def _write_trigger_hits_for_checkin(db: AsyncSession, row: CheckIn) -> None:
-    await db.execute(delete(TriggerHit).where(TriggerHit.checkin_id == row.id))
+    await db.execute(delete(TriggerHit).where(col(TriggerHit.checkin_id) == row.id))
     _add_trigger_hits(db, row.user_id, row.local_date, row.triggers, row.craving, checkin_id=row.id)
 
 
 async def _checkin_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
     sub = await db.scalar(
-        select(CheckInSubmission).where(CheckInSubmission.user_id == user_id, CheckInSubmission.idempotency_key == key)
+        select(CheckInSubmission).where(
+            col(CheckInSubmission.user_id) == user_id,
+            col(CheckInSubmission.idempotency_key) == key,
+        )
     )
     if sub is None:
         return None
@@ -382,15 +385,17 @@ async def _save_checkin_once(
 async def recent_cravings(db: AsyncSession, user_id: int, limit: int = 10) -> list[CravingLog]:
     rows = await db.scalars(
         select(CravingLog)
-        .where(CravingLog.user_id == user_id)
-        .order_by(CravingLog.occurred_at.desc(), CravingLog.id.desc())
+        .where(col(CravingLog.user_id) == user_id)
+        .order_by(col(CravingLog.occurred_at).desc(), col(CravingLog.id).desc())
         .limit(limit)
     )
     return list(rows)
 
 
 async def _craving_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
-    row = await db.scalar(select(CravingLog).where(CravingLog.user_id == user_id, CravingLog.idempotency_key == key))
+    row = await db.scalar(
+        select(CravingLog).where(col(CravingLog.user_id) == user_id, col(CravingLog.idempotency_key) == key)
+    )
     if row is None:
         return None
     if row.payload_hash != digest:

@@ -53,6 +53,7 @@ class Measure:
     step: float = 1
     required: bool = False
     question: Any = None  # the form's label (lazy); defaults to `label`
+    question_late: Any = None  # the label for an earlier day (lazy, with %(day)s: "How was your mood on Monday?")
     hint: Any = ""
     choices: tuple[tuple[Any, Any], ...] = ()  # (stored value, lazy label)
     words: dict[int, Any] = field(default_factory=dict)  # scale end words (mood, craving)
@@ -155,6 +156,12 @@ class Measure:
     def form_label(self) -> str:
         return str(self.question or self.label)
 
+    def label_for(self, day_word: str = "") -> str:
+        """The question as asked on the form; a late entry asks about that day, not "today" or "right now"."""
+        if day_word and self.question_late is not None:
+            return str(self.question_late) % {"day": day_word}
+        return self.form_label
+
     def message(self, error_type: str) -> str | None:
         if error_type in self.messages:
             return str(self.messages[error_type])
@@ -234,6 +241,7 @@ MEASURES: tuple[Measure, ...] = (
         group="top",
         required=True,
         question=_l("How is your mood right now?"),
+        question_late=_l("How was your mood on %(day)s?"),
         hint=_l("0 is the lowest you can feel, 10 the best."),
         words={0: _l("very low"), 5: _l("okay"), 10: _l("very good")},
         style="mood",
@@ -248,6 +256,7 @@ MEASURES: tuple[Measure, ...] = (
         group="top",
         required=True,
         question=_l("How strong is any craving right now?"),
+        question_late=_l("How strong were cravings on %(day)s?"),
         hint=_l("0 means no craving at all."),
         words={0: _l("none"), 5: _l("medium"), 10: _l("strongest")},
         style="craving",
@@ -262,6 +271,7 @@ MEASURES: tuple[Measure, ...] = (
         group="used",
         required=True,
         question=_l("Did you drink or use drugs today?"),
+        question_late=_l("Did you drink or use drugs on %(day)s?"),
         hint=_l("There's no wrong answer. An honest answer helps you and your care team see what's working."),
         messages={
             "missing": _l("Please choose yes or no. There's no wrong answer."),
@@ -298,6 +308,7 @@ MEASURES: tuple[Measure, ...] = (
         hi=24,
         step=0.5,
         question=_l("Hours of exercise or movement today (optional)"),
+        question_late=_l("Hours of exercise or movement on %(day)s (optional)"),
         hint=_l("A walk counts. 0.5 is half an hour."),
         unit=_HOURS,
         progress=True,
@@ -312,6 +323,7 @@ MEASURES: tuple[Measure, ...] = (
         "last",
         None,  # the patient's own reminder; not part of any consent category
         question=_l("Did you take your medication today? (optional)"),
+        question_late=_l("Did you take your medication on %(day)s? (optional)"),
         choices=(("yes", _l("Yes")), ("no", _l("No")), ("na", _l("Not for me"))),
         demo=lambda rng, used: rng.choice(("yes", "yes", "yes", "no")),
     ),
@@ -322,6 +334,7 @@ MEASURES: tuple[Measure, ...] = (
         "count",
         "attendance",  # shared with a therapist under "Group attendance"
         question=_l("Did you go to a support meeting today? (optional)"),
+        question_late=_l("Did you go to a support meeting on %(day)s? (optional)"),
         choices=SUPPORT_MEETINGS,
         none="none",
         unit=_l("%(n)s days with a meeting"),
@@ -381,6 +394,7 @@ MEASURES: tuple[Measure, ...] = (
         group="diary",
         hi=7,
         question=_l("Skills used today"),
+        question_late=_l("Skills used on %(day)s"),
         choices=SKILLS_SCALE,
         demo=lambda rng, used: rng.choice((2, 4, 5, 5, 7)),
     ),

@@ -9,11 +9,12 @@ Public functions (the sharing engineer's weekly summaries can build on these):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, case, cast, func, select
+from sqlalchemy import Date, Float, Integer, Select, bindparam, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -22,7 +23,7 @@ from server.checkins import measures
 from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, TriggerHit
 from server.checkins.triggers import TriggerSet
-from server.db import table_of
+from server.db import as_date, compose, from_json, json_rows, read_composed, table_of
 from server.localtime import date_range
 
 RANGES = (7, 30, 90)
@@ -72,7 +73,7 @@ class TriggerStat:
 
 
 def _days(
-    model: type[CheckIn] | type[CravingLog] | type[TriggerHit], user_id: int, start: date, end: date
+    model: type[CheckIn] | type[CravingLog] | type[TriggerHit], user_id: int | Any, start: date | Any, end: date | Any
 ) -> tuple[ColumnElement[bool], ...]:
     """One person's rows from start to end (local days, inclusive)."""
     day = col(model.local_date)
@@ -111,8 +112,16 @@ async def daily_points(db: AsyncSession, user_id: int, start: date, end: date) -
             .group_by(col(CravingLog.local_date))
         )
     ).all()
-    by_day = {row.local_date: row for row in checkins}
-    log_by_day = {row.local_date: (int(row.logs), row.peak) for row in logs}
+    log_days = [(row.local_date, int(row.logs), row.peak) for row in logs]
+    return _points([dict(row._mapping) for row in checkins], log_days, start, end)
+
+
+def _points(
+    checkins: list[dict[str, Any]], logs: list[tuple[date, int, int | None]], start: date, end: date
+) -> list[DayPoint]:
+    shown = measures.on_progress()
+    by_day = {row["local_date"]: row for row in checkins}
+    log_by_day = {day: (count, peak) for day, count, peak in logs}
     points = []
     for day in date_range(start, end):
         count, peak = log_by_day.get(day, (0, None))
@@ -123,14 +132,14 @@ async def daily_points(db: AsyncSession, user_id: int, start: date, end: date) -
             points.append(
                 DayPoint(
                     day=day,
-                    checkin_id=row.id,
-                    mood=row.mood,
-                    craving=row.craving,
-                    used=bool(row.used),
-                    late=bool(row.late),
+                    checkin_id=row["id"],
+                    mood=row["mood"],
+                    craving=row["craving"],
+                    used=bool(row["used"]),
+                    late=bool(row["late"]),
                     craving_logs=count,
                     max_logged=peak,
-                    values={m.name: row._mapping[m.name] for m in shown},
+                    values={m.name: row[m.name] for m in shown},
                 )
             )
     return points
@@ -172,11 +181,7 @@ async def _measure_figures(db: AsyncSession, user_id: int, start: date, end: dat
                 .limit(1)
             )
         else:
-            value = row._mapping[m.name]
-            if m.aggregate == "any" and value is not None:
-                value = bool(value)
-            elif isinstance(value, float | int) and not isinstance(value, bool):
-                value = round(float(value), 1)
+            value = _figure(m, row._mapping[m.name])
         figures.append((m, value))
     return tuple(figures)
 
@@ -202,8 +207,17 @@ async def range_summary(db: AsyncSession, user_id: int, start: date, end: date) 
             ).where(*_days(CravingLog, user_id, start, end))
         )
     ).one()
+    return _summary(
+        {**dict(row._mapping), "logs": logs.logs, "passed": logs.passed, "used_logs": logs.used},
+        start,
+        end,
+        await _measure_figures(db, user_id, start, end),
+    )
+
+
+def _summary(row: dict[str, Any], start: date, end: date, figures: tuple[tuple[Measure, Any], ...]) -> RangeSummary:
     days = (end - start).days + 1
-    checkin_days, used_days = int(row.checkins), int(row.used)
+    checkin_days, used_days = int(row["checkins"]), int(row["used"] or 0)
     return RangeSummary(
         start=start,
         end=end,
@@ -212,14 +226,22 @@ async def range_summary(db: AsyncSession, user_id: int, start: date, end: date) 
         used_days=used_days,
         not_used_days=checkin_days - used_days,
         missing_days=days - checkin_days,
-        avg_mood=float(row.mood) if row.mood is not None else None,
-        avg_craving=float(row.craving) if row.craving is not None else None,
-        craving_logs=int(logs.logs),
-        cravings_passed=int(logs.passed),
-        cravings_used=int(logs.used),
-        late_days=int(row.late),
-        measures=await _measure_figures(db, user_id, start, end),
+        avg_mood=float(row["mood"]) if row["mood"] is not None else None,
+        avg_craving=float(row["craving"]) if row["craving"] is not None else None,
+        craving_logs=int(row["logs"]),
+        cravings_passed=int(row["passed"] or 0),
+        cravings_used=int(row["used_logs"] or 0),
+        late_days=int(row["late"] or 0),
+        measures=figures,
     )
+
+
+def _figure(measure: Measure, value: Any) -> Any:
+    if measure.aggregate == "any" and value is not None:
+        return bool(value)
+    if measure.aggregate != "last" and isinstance(value, float | int) and not isinstance(value, bool):
+        return round(float(value), 1)
+    return value
 
 
 async def top_triggers(
@@ -245,6 +267,105 @@ async def top_triggers(
         TriggerStat(row.trigger_id, labels.label(row.trigger_id), int(row.times), round(float(row.avg), 1))
         for row in rows
     ]
+
+
+# The Progress page's range reads in ONE statement, built once and bound per request (`page_params`): the daily
+# points and craving logs as JSON lists, every summary figure as a typed scalar subquery, the top triggers and the
+# sober counters.
+_USER = bindparam("progress_user", type_=Integer())
+_START = bindparam("progress_start", type_=Date())
+_END = bindparam("progress_end", type_=Date())
+
+
+def _scalar(expression: ColumnElement[Any], model: type[CheckIn] | type[CravingLog]) -> ColumnElement[Any]:
+    return select(expression).where(*_days(model, _USER, _START, _END)).scalar_subquery()
+
+
+@functools.cache
+def _page_statement() -> Select[Any]:
+    from server.checkins.sober import counter_reads  # sober imports progress's neighbours
+
+    shown = measures.on_progress()
+    in_range = _days(CheckIn, _USER, _START, _END)
+    reads: dict[str, ColumnElement[Any]] = {
+        "points_checkins": json_rows(
+            select(
+                col(CheckIn.local_date).label("local_date"),
+                col(CheckIn.id).label("id"),
+                col(CheckIn.mood).label("mood"),
+                col(CheckIn.craving).label("craving"),
+                col(CheckIn.used).label("used"),
+                col(CheckIn.late).label("late"),
+                *(_column(m).label(m.name) for m in shown),
+            ).where(*in_range)
+        ),
+        "points_logs": json_rows(
+            select(
+                col(CravingLog.local_date).label("local_date"),
+                func.count(col(CravingLog.id)).label("logs"),
+                func.max(col(CravingLog.intensity)).label("peak"),
+            )
+            .where(*_days(CravingLog, _USER, _START, _END))
+            .group_by(col(CravingLog.local_date))
+        ),
+        "checkins": _scalar(func.count(col(CheckIn.id)), CheckIn),
+        "used": _scalar(func.coalesce(func.sum(_as_int(CheckIn.used)), 0), CheckIn),
+        "late": _scalar(func.coalesce(func.sum(_as_int(CheckIn.late)), 0), CheckIn),
+        "mood": _scalar(func.avg(cast(CheckIn.mood, Integer)), CheckIn),
+        "craving": _scalar(func.avg(cast(CheckIn.craving, Integer)), CheckIn),
+        "logs": _scalar(func.count(col(CravingLog.id)), CravingLog),
+        "passed": _scalar(func.sum(case((col(CravingLog.outcome) == "passed", 1), else_=0)), CravingLog),
+        "used_logs": _scalar(func.sum(case((col(CravingLog.outcome) == "used", 1), else_=0)), CravingLog),
+        "top_triggers": json_rows(
+            select(
+                col(TriggerHit.trigger_id).label("trigger_id"),
+                func.count(col(TriggerHit.id)).label("times"),
+                func.avg(cast(TriggerHit.intensity, Integer)).label("avg"),
+            )
+            .where(*_days(TriggerHit, _USER, _START, _END))
+            .group_by(TriggerHit.trigger_id)
+        ),
+        **counter_reads(_USER),
+    }
+    for m in shown:
+        if m.aggregate == "last":
+            reads[f"measure_{m.name}"] = (
+                select(_column(m))
+                .where(*in_range, _column(m).is_not(None))
+                .order_by(col(CheckIn.local_date).desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+        else:
+            reads[f"measure_{m.name}"] = select(_aggregate(m)).where(*in_range).scalar_subquery()
+    return compose(reads)
+
+
+@dataclass(frozen=True)
+class PageFigures:
+    series: list[DayPoint]
+    summary: RangeSummary
+    top: list[TriggerStat]
+    values: dict[str, Any]  # the raw values, for the sober counters (sober.counters_from)
+
+
+async def page_figures(db: AsyncSession, user_id: int, start: date, end: date, labels: TriggerSet) -> PageFigures:
+    """`daily_points`, `range_summary` and `top_triggers` for the Progress page, in one statement."""
+    params = {"progress_user": user_id, "progress_start": start, "progress_end": end}
+    values = await read_composed(db, _page_statement(), params)
+    checkins = [
+        {field: getattr(c, field) for field in ("local_date", "id", "mood", "craving", "used", "late")}
+        | {m.name: getattr(c, m.name) for m in measures.on_progress()}
+        for c in from_json(CheckIn, values["points_checkins"])
+    ]
+    logs = [(as_date(r["local_date"]), int(r["logs"]), r["peak"]) for r in values["points_logs"]]
+    figures = tuple((m, _figure(m, values[f"measure_{m.name}"])) for m in measures.on_progress())
+    ranked = sorted(values["top_triggers"], key=lambda r: (-int(r["times"]), r["trigger_id"]))[:5]
+    top = [
+        TriggerStat(r["trigger_id"], labels.label(r["trigger_id"]), int(r["times"]), round(float(r["avg"]), 1))
+        for r in ranked
+    ]
+    return PageFigures(_points(checkins, logs, start, end), _summary(values, start, end, figures), top, values)
 
 
 def range_start(end: date, days: int) -> date:

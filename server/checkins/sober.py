@@ -60,7 +60,7 @@ def milestone_for(days: int) -> int | None:
 
 async def sobriety_dates(db: AsyncSession, user_id: int) -> list[SobrietyDate]:
     rows = await db.scalars(
-        select(SobrietyDate).where(SobrietyDate.user_id == user_id).order_by(SobrietyDate.substance)
+        select(SobrietyDate).where(col(SobrietyDate.user_id) == user_id).order_by(col(SobrietyDate.substance))
     )
     return list(rows)
 
@@ -137,7 +137,7 @@ async def set_sobriety_date(db: AsyncSession, user: User, substance: str, starte
         return {"started_on": _("Please check the year of this date.")}
     substance = " ".join(substance.split())
     row = await db.scalar(
-        select(SobrietyDate).where(SobrietyDate.user_id == user.id, SobrietyDate.substance == substance)
+        select(SobrietyDate).where(col(SobrietyDate.user_id) == user.id, col(SobrietyDate.substance) == substance)
     )
     if row is None:
         db.add(SobrietyDate(user_id=user.id, substance=substance, started_on=started_on))
@@ -200,10 +200,10 @@ async def reset_counters(
             continue  # the count already starts after that day
         if reset_on == row.started_on:
             already = await db.scalar(
-                select(SoberReset.id).where(
-                    SoberReset.user_id == user.id,
-                    SoberReset.substance == row.substance,
-                    SoberReset.reset_on == reset_on,
+                select(col(SoberReset.id)).where(
+                    col(SoberReset.user_id) == user.id,
+                    col(SoberReset.substance) == row.substance,
+                    col(SoberReset.reset_on) == reset_on,
                 )
             )
             if already is not None:
@@ -227,8 +227,8 @@ async def reset_counters(
 async def reset_history(db: AsyncSession, user_id: int) -> list[SoberReset]:
     rows = await db.scalars(
         select(SoberReset)
-        .where(SoberReset.user_id == user_id)
-        .order_by(SoberReset.reset_on.desc(), SoberReset.id.desc())
+        .where(col(SoberReset.user_id) == user_id)
+        .order_by(col(SoberReset.reset_on).desc(), col(SoberReset.id).desc())
     )
     return list(rows)
 

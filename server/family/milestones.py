@@ -38,7 +38,7 @@ from server.family.models import (
     Milestone,
 )
 from server.i18n import using_locale
-from server.push.models import ReminderPreference
+from server.push.kinds import switched_off
 from server.push.service import ReminderSpec, enqueue_reminders
 
 MILESTONES = table_of(Milestone)
@@ -179,7 +179,6 @@ async def listeners(
             col(family.display_name),
             col(family.locale),
             col(patient.display_name),
-            col(ReminderPreference.milestone_enabled),
         )
         .join(FamilyPreference, col(FamilyPreference.link_id) == col(FamilyLink.id))
         .join(newest, and_(newest.c.patient_id == FamilyLink.patient_id, newest.c.recipient_id == FamilyLink.family_id))
@@ -193,7 +192,6 @@ async def listeners(
         )
         .join(family, family.id == col(FamilyLink.family_id))
         .join(patient, patient.id == col(FamilyLink.patient_id))
-        .outerjoin(ReminderPreference, col(ReminderPreference.user_id) == col(FamilyLink.family_id))
         .where(
             or_(col(Consent.revoked_at).is_(None), col(Consent.revoked_at) > now),
             col(Consent.starts_at) <= now,
@@ -213,15 +211,16 @@ async def listeners(
             query.where(col(FamilyLink.patient_id).in_(ids[i : i + 1000]))
             for i in range(0, len(ids), 1000)
         ]
+    rows = [row for batch in batches for row in await db.execute(batch)]
+    # Whether each family member wants milestone pushes is their reminder choice (asked through push).
+    off = await switched_off(db, {(row[2], "milestone") for row in rows})
     found: list[Listener] = []
-    for batch in batches:
-        for row in await db.execute(batch):
-            link_id, pid, fid, kinds, _paused, consent_id, categories, fname, flocale, pname, push_pref = row
-            allowed = frozenset(kinds or ()) & frozenset(categories or ())
-            if allowed:
-                found.append(
-                    Listener(link_id, pid, fid, allowed, consent_id, fname, flocale, pname, push_pref is not False)
-                )
+    for link_id, pid, fid, kinds, _paused, consent_id, categories, fname, flocale, pname in rows:
+        allowed = frozenset(kinds or ()) & frozenset(categories or ())
+        if allowed:
+            found.append(
+                Listener(link_id, pid, fid, allowed, consent_id, fname, flocale, pname, (fid, "milestone") not in off)
+            )
     return found
 
 

@@ -1,11 +1,9 @@
-"""Reminder settings, this person's devices, and the admins' delivery counts.
+"""This person's devices (JSON for static/js/push.js) and the admins' delivery counts.
 
 Routes:
 
-* ``GET  /reminders``                          devices, "turn on on this phone", test button, settings (signed in)
-* ``POST /reminders/preferences``              save what to remind and quiet hours (422 with inline errors)
-* ``POST /reminders/test``                     queue a test notification to all my devices, sent right away
-* ``POST /reminders/devices/{id:int}/delete``  remove one of my devices
+(The /reminders page, with devices, the test button and the settings, is `server.reminders.controllers`.)
+
 * ``GET  /push/key``                           {"publicKey": …}: the VAPID key for PushManager.subscribe()
 * ``POST /push/subscriptions``                 JSON {"subscription": PushSubscription.toJSON(), "device_label"}
 * ``POST /push/subscriptions/status``          JSON {"endpoint"} → {"known": bool}: is this phone still listed?
@@ -17,7 +15,7 @@ Routes:
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,18 +27,17 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import admin_only, signed_in
-from server.accounts.models import Role, User
-from server.db import pk, utcnow
+from server.accounts.models import User
+from server.db import utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.push import service
 from server.push.kinds import all_kinds, get_kind
-from server.push.models import DEFAULT_GROUP_MINUTES, OUTCOMES
+from server.push.models import OUTCOMES
 from server.push.vapid import VapidKeys, load_or_create_vapid_keys
 from server.settings import Settings
-from server.web.forms import form_values, validate
 from server.web.logging import get_logger
-from server.web.responses import is_htmx, redirect_to, render
+from server.web.responses import render
 
 log = get_logger("push")
 
@@ -51,16 +48,7 @@ OUTCOME_LABELS = {
     "pruned": _l("Device gone (removed)"),
     "dropped": _l("Not sent (too late, switched off or no device)"),
 }
-NOTICES = {
-    "saved": _l("Your reminder settings are saved."),
-    "test": _l("A test notification is on its way to your devices. It should arrive within a minute."),
-    "removed": _l("That device won't get reminders any more."),
-    "on": _l("Reminders are on for this device."),
-    "off": _l("Reminders are off for this device."),
-}
-_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _B64URL_RE = re.compile(r"^[A-Za-z0-9_\-]+={0,2}$")
-TEST_SPACING_SECONDS = 10
 
 
 @lru_cache(maxsize=8)
@@ -80,40 +68,6 @@ def vapid_keys(settings: Settings) -> VapidKeys:
 
 
 # -- forms ------------------------------------------------------------------------------------------------------
-
-
-def _clock(value: Any) -> Any:
-    if isinstance(value, time):
-        return value
-    match = _TIME_RE.match(str(value).strip())
-    if not match:
-        raise ValueError(_("Please enter a time like 20:00."))
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-class PreferencesForm(BaseModel):
-    group_enabled: bool = False
-    group_minutes_before: int = Field(default=DEFAULT_GROUP_MINUTES, ge=5, le=1440)
-    checkin_enabled: bool = False
-    checkin_time: time = time(20, 0)
-    homework_enabled: bool = False
-    milestone_enabled: bool = False
-    quiet_start: time
-    quiet_end: time
-
-    _times = field_validator("checkin_time", "quiet_start", "quiet_end", mode="before")(_clock)
-
-
-# Which settings each role sees (and so may change): the rest keep their stored value.
-ROLE_FIELDS: dict[Role, tuple[str, ...]] = {
-    Role.PATIENT: (
-        "group_enabled", "group_minutes_before", "checkin_enabled", "checkin_time", "homework_enabled",
-        "quiet_start", "quiet_end",
-    ),
-    Role.FAMILY: ("milestone_enabled", "quiet_start", "quiet_end"),
-    Role.THERAPIST: ("quiet_start", "quiet_end"),
-    Role.ADMIN: ("quiet_start", "quiet_end"),
-}  # fmt: skip
 
 
 class SubscriptionKeys(BaseModel):
@@ -148,10 +102,6 @@ class RenewRequest(BaseModel):
     subscription: SubscriptionBody
 
 
-def _fmt(value: time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}"
-
-
 def _json_error(message: str, status: int = 422) -> Response[dict[str, Any]]:
     return Response({"error": message}, status_code=status)
 
@@ -168,109 +118,6 @@ async def _read_json(request: Request, model: type[ModelT]) -> ModelT | None:
 
 
 # -- pages ------------------------------------------------------------------------------------------------------
-
-
-class RemindersController(Controller):
-    path = "/reminders"
-    guards = [signed_in]
-
-    async def _page(
-        self,
-        request: Request,
-        db: AsyncSession,
-        status_code: int = 200,
-        *,
-        values: dict[str, Any] | None = None,
-        errors: dict[str, str] | None = None,
-        test_error: str = "",
-    ) -> Template:
-        user: User = request.user
-        if values is None:
-            pref = await service.get_preferences(db, pk(user))
-            values = {
-                "group_enabled": pref.group_enabled,
-                "group_minutes_before": pref.group_minutes_before,
-                "checkin_enabled": pref.checkin_enabled,
-                "checkin_time": _fmt(pref.checkin_time),
-                "homework_enabled": pref.homework_enabled,
-                "milestone_enabled": pref.milestone_enabled,
-                "quiet_start": _fmt(pref.quiet_start),
-                "quiet_end": _fmt(pref.quiet_end),
-            }
-        notice = NOTICES.get(request.query_params.get("notice", ""))
-        context = {
-            "devices": await service.list_subscriptions(db, pk(user)),
-            "fields": ROLE_FIELDS.get(user.role, ()),
-            "values": values,
-            "errors": errors or {},
-            "notice": str(notice) if notice else "",
-            "test_error": test_error,
-            "timezone": user.timezone.replace("_", " "),
-        }
-        return render(request, "push/reminders.html", context, status_code=status_code)
-
-    @get("/", name="push:page")
-    async def page(self, request: Request, db_session: AsyncSession) -> Template:
-        return await self._page(request, db_session)
-
-    @post("/preferences", name="push:save_preferences")
-    async def save_preferences(self, request: Request, db_session: AsyncSession) -> Response[Any]:
-        user: User = request.user
-        raw = await form_values(request)
-        allowed = ROLE_FIELDS.get(user.role, ())
-        current = await service.get_preferences(db_session, pk(user))
-        # Fields this role doesn't see keep their stored value (and checkboxes left unticked mean "off").
-        merged = {name: getattr(current, name) for name in PreferencesForm.model_fields if name not in allowed}
-        merged.update({k: v for k, v in raw.items() if k in allowed})
-        result = validate(PreferencesForm, merged)
-        if not result.ok or result.data is None:
-            values = {**{k: v for k, v in raw.items() if k in allowed}}
-            for box in ("group_enabled", "checkin_enabled", "homework_enabled", "milestone_enabled"):
-                values[box] = bool(raw.get(box))
-            return await self._page(request, db_session, 422, values=values, errors=result.errors)
-        data = result.data.model_dump()
-        await service.save_preferences(db_session, pk(user), {k: data[k] for k in allowed})
-        hooks = getattr(request.app.state, "push_hooks", None)
-        if hooks is not None:
-            # Re-plan this person now, so a new check-in time or lead time applies today, not in a minute.
-            await hooks.plan(db_session, utcnow(), {user.id})
-        return redirect_to(request, "push:page", "?notice=saved")
-
-    @post("/test", name="push:send_test")
-    async def send_test(self, request: Request, db_session: AsyncSession) -> Response[Any]:
-        user: User = request.user
-        if not await service.list_subscriptions(db_session, pk(user)):
-            message = _("No device gets reminders yet. Turn on reminders on this phone first, then try again.")
-            if is_htmx(request):
-                return render(request, "push/_test_result.html", {"test_error": message}, status_code=422)
-            return await self._page(request, db_session, 422, test_error=message)
-        now = utcnow()
-        # One test per few seconds, however often the button is pressed.
-        bucket = int(now.timestamp()) // TEST_SPACING_SECONDS
-        await service.enqueue_reminder(
-            db_session,
-            user_id=pk(user),
-            kind="test",
-            dedupe_key=f"test:{user.id}:{bucket}",
-            title=_("Reminders are working"),
-            body=_("This is the test you asked for. Steady's reminders will look like this."),
-            url="/reminders",
-            due_at=now,
-            urgency="high",
-        )
-        await db_session.commit()
-        dispatcher = getattr(request.app.state, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.wake()
-        if is_htmx(request):
-            return render(request, "push/_test_result.html", {"test_notice": str(NOTICES["test"])})
-        return redirect_to(request, "push:page", "?notice=test")
-
-    @post("/devices/{subscription_id:int}/delete", name="push:remove_device")
-    async def remove_device(self, request: Request, db_session: AsyncSession, subscription_id: int) -> Response[Any]:
-        if not await service.remove_subscription(db_session, request.user.id, subscription_id):
-            raise NotFoundException()
-        return redirect_to(request, "push:page", "?notice=removed")
 
 
 class PushApiController(Controller):

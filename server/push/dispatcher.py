@@ -45,7 +45,7 @@ from sqlmodel import col
 from server.accounts.models import User
 from server.db import dialect_insert, table_of, utcnow
 from server.localtime import zone_for as zone
-from server.push.kinds import get_kind, switchable_kinds
+from server.push.kinds import get_kind, switched_off
 from server.push.models import (
     DEFAULT_QUIET_END,
     DEFAULT_QUIET_START,
@@ -282,20 +282,21 @@ class Dispatcher:
     ) -> tuple[dict[int, _Prefs], dict[int, list[_Device]], dict[int, set[int]]]:
         user_ids = {r.user_id for r in batch}
         prefs: dict[int, _Prefs] = {}
-        switch = switchable_kinds()
-        pref_columns = [PREFS.c.quiet_start, PREFS.c.quiet_end, *(PREFS.c[attr] for attr in switch.values())]
         rows = await db.execute(
-            select(USERS.c.id, USERS.c.timezone, PREFS.c.id, *pref_columns)
+            select(USERS.c.id, USERS.c.timezone, PREFS.c.id.label("pref_id"), PREFS.c.quiet_start, PREFS.c.quiet_end)
             .select_from(USERS.outerjoin(PREFS, PREFS.c.user_id == USERS.c.id))
             .where(USERS.c.id.in_(user_ids))
         )
-        default = _Prefs("UTC", DEFAULT_QUIET_START, DEFAULT_QUIET_END, frozenset())
-        for user_id, tz, pref_id, quiet_start, quiet_end, *switches in rows:
-            if pref_id is None:
-                prefs[user_id] = _Prefs(tz, default.quiet_start, default.quiet_end, default.switched_off)
-                continue
-            off = frozenset(kind for kind, on in zip(switch, switches, strict=True) if not on)
-            prefs[user_id] = _Prefs(tz, quiet_start, quiet_end, off)
+        # Whether the person still wants each kind is asked of whoever keeps those choices (push/kinds.py).
+        off: dict[int, set[str]] = defaultdict(set)
+        for user_id, kind in await switched_off(db, {(r.user_id, r.kind) for r in batch}):
+            off[user_id].add(kind)
+        for row in rows:
+            kinds_off = frozenset(off.get(row.id, ()))
+            if row.pref_id is None:
+                prefs[row.id] = _Prefs(row.timezone, DEFAULT_QUIET_START, DEFAULT_QUIET_END, kinds_off)
+            else:
+                prefs[row.id] = _Prefs(row.timezone, row.quiet_start, row.quiet_end, kinds_off)
         devices: dict[int, list[_Device]] = defaultdict(list)
         subs = await db.execute(
             select(SUBS.c.id, SUBS.c.user_id, SUBS.c.endpoint, SUBS.c.p256dh, SUBS.c.auth)

@@ -16,8 +16,9 @@
     A partial UNIQUE index on (reminder_id, subscription_id) WHERE outcome = 'sent' makes a second send to a
     device that already got the reminder impossible to record, and retries skip such devices.
 
-``reminder_preference`` — :class:`ReminderPreference`, what a person wants reminding of and their quiet hours.
-    No row means the defaults below.
+``reminder_preference`` — :class:`ReminderPreference`, a person's quiet hours (when nothing is delivered).
+    No row means the defaults below. What a person wants reminding of is not push's: the domain that keeps those
+    choices answers `server.push.kinds.switched_off` (the app's: `server.reminders`, table `reminder_setting`).
 """
 
 from __future__ import annotations
@@ -30,11 +31,8 @@ from sqlmodel import Field, SQLModel
 from server.db import utc_field
 
 __all__ = [
-    "DEFAULT_CHECKIN_TIME",
-    "DEFAULT_GROUP_MINUTES",
     "DEFAULT_QUIET_END",
     "DEFAULT_QUIET_START",
-    "KINDS",
     "OUTCOMES",
     "STATUSES",
     "PushSubscription",
@@ -43,16 +41,11 @@ __all__ = [
     "ReminderPreference",
 ]
 
-# The kinds the database accepts today (ck_reminder_kind, migration 0008). What a kind means lives in the
-# registry (server/push/kinds.py), filled by the domains that own the kinds; push names none of them here.
-KINDS: tuple[str, ...] = (
-    "group", "checkin", "homework", "milestone", "encouragement", "nudge", "test", "questionnaire",
-)  # fmt: skip
+# Which kinds exist is the registry's (server/push/kinds.py), filled by the domains that own them: the database
+# names none (queuing an unregistered kind is refused in server/push/service.py).
 STATUSES: tuple[str, ...] = ("pending", "sent", "failed", "dropped")
 OUTCOMES: tuple[str, ...] = ("sent", "retry", "failed", "pruned", "dropped")
 
-DEFAULT_GROUP_MINUTES = 60
-DEFAULT_CHECKIN_TIME = time(20, 0)
 DEFAULT_QUIET_START = time(22, 0)
 DEFAULT_QUIET_END = time(7, 0)
 
@@ -90,7 +83,6 @@ class Reminder(SQLModel, table=True):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
-        CheckConstraint(_in("kind", KINDS), name="ck_reminder_kind"),
         CheckConstraint(_in("status", STATUSES), name="ck_reminder_status"),
         CheckConstraint(_in("urgency", ("very-low", "low", "normal", "high")), name="ck_reminder_urgency"),
     )
@@ -145,21 +137,10 @@ class ReminderDelivery(SQLModel, table=True):
 
 class ReminderPreference(SQLModel, table=True):
     __tablename__ = "reminder_preference"
-    __table_args__ = (
-        UniqueConstraint("user_id", name="uq_reminder_preference_user"),
-        CheckConstraint(
-            "group_minutes_before >= 5 AND group_minutes_before <= 1440", name="ck_reminder_preference_minutes"
-        ),
-    )
+    __table_args__ = (UniqueConstraint("user_id", name="uq_reminder_preference_user"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
-    group_enabled: bool = True
-    group_minutes_before: int = DEFAULT_GROUP_MINUTES
-    checkin_enabled: bool = True
-    checkin_time: time = DEFAULT_CHECKIN_TIME
-    homework_enabled: bool = True
-    milestone_enabled: bool = True
     quiet_start: time = DEFAULT_QUIET_START
     quiet_end: time = DEFAULT_QUIET_END
     updated_at: datetime = utc_field(default_now=True)

@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from server.accounts.models import User
 from server.db import dialect_insert, rowcount, table_of, utcnow
-from server.push.kinds import all_kinds, get_kind, switchable_kinds
+from server.push.kinds import all_kinds, get_kind, switched_off
 from server.push.models import (
     BODY_MAX,
     ENDPOINT_MAX,
@@ -110,20 +110,8 @@ def _row(spec: ReminderSpec, now: datetime) -> dict[str, Any]:
 
 
 async def _switched_off(db: AsyncSession, specs: Sequence[ReminderSpec]) -> set[tuple[int, str]]:
-    """(user_id, kind) pairs the people turned off."""
-    switch = switchable_kinds()
-    switchable = {(s.user_id, s.kind) for s in specs if s.kind in switch}
-    if not switchable:
-        return set()
-    prefs = await db.scalars(
-        select(ReminderPreference).where(col(ReminderPreference.user_id).in_({u for u, _k in switchable}))
-    )
-    off: set[tuple[int, str]] = set()
-    for pref in prefs:
-        for user_id, kind in switchable:
-            if user_id == pref.user_id and not getattr(pref, switch[kind]):
-                off.add((user_id, kind))
-    return off
+    """(user_id, kind) pairs the people turned off (asked of whoever keeps those choices: see push/kinds.py)."""
+    return await switched_off(db, {(s.user_id, s.kind) for s in specs})
 
 
 async def enqueue_reminders(
@@ -205,7 +193,7 @@ async def enqueue_reminder(
 ) -> int | None:
     """Queue one push reminder for every device of `user_id`; returns its id, or None if not queued.
 
-    kind: 'group' | 'checkin' | 'homework' | 'milestone' | 'encouragement' | 'nudge' | 'test'.
+    kind: a kind registered with `server.push.kinds` (by the domain that queues it).
     dedupe_key: unique forever, e.g. f"milestone:{milestone_id}:{user_id}"; queuing the same key twice does
         nothing (replace=True updates a still-pending one instead).
     title / body: what the lock screen shows, in the recipient's language. No health details, ever.
@@ -349,29 +337,21 @@ async def remove_endpoint(db: AsyncSession, user_id: int, endpoint: str) -> bool
 
 
 async def get_preferences(db: AsyncSession, user_id: int) -> ReminderPreference:
-    """The person's settings, or the defaults (unsaved) if they never changed them."""
+    """The person's delivery preferences (quiet hours), or the defaults (unsaved) if they never changed them."""
     pref = await db.scalar(select(ReminderPreference).where(col(ReminderPreference.user_id) == user_id))
     return pref or ReminderPreference(user_id=user_id)
 
 
-async def save_preferences(db: AsyncSession, user_id: int, values: dict[str, bool | int | time]) -> list[str]:
-    """Store the settings; returns the kinds that were switched off by this change."""
+async def save_quiet_hours(db: AsyncSession, user_id: int, start: time, end: time) -> None:
+    """Store quiet hours; reminders held for the old ones are looked at again against the new ones."""
     pref = await get_preferences(db, user_id)
-    turned_off = [
-        kind for kind, attr in switchable_kinds().items() if attr in values and getattr(pref, attr) and not values[attr]
-    ]
-    quiet_changed = any(
-        name in values and values[name] != getattr(pref, name) for name in ("quiet_start", "quiet_end")
-    )
-    for name, value in values.items():
-        setattr(pref, name, value)
+    changed = (pref.quiet_start, pref.quiet_end) != (start, end)
+    pref.quiet_start, pref.quiet_end = start, end
     now = utcnow()
     pref.updated_at = now
     db.add(pref)
     await db.flush()
-    await drop_pending(db, user_id, turned_off)
-    if quiet_changed:
-        # Reminders held for the old quiet hours are looked at again against the new ones.
+    if changed:
         await db.execute(
             update(Reminder)
             .where(
@@ -383,7 +363,6 @@ async def save_preferences(db: AsyncSession, user_id: int, values: dict[str, boo
             )
             .values(next_attempt_at=Reminder.due_at)
         )
-    return turned_off
 
 
 # -- the delivery log, for admins -----------------------------------------------------------------------------

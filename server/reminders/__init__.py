@@ -7,6 +7,7 @@ the `steady dispatch` command. Other domains queue their own reminders with `ser
 """
 
 from server.reminders import kinds as kinds  # registers this app's reminder kinds with server.push
+from server.reminders import preferences as preferences  # and who keeps each person's choices of them
 from server.reminders.planner import reminder_hooks
 
 __all__ = ["reminder_hooks"]

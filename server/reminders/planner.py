@@ -1,11 +1,11 @@
 """Planning group and check-in reminders, and checking at send time that they are still wanted.
 
-Group sessions: a reminder `group_minutes_before` (default 60) before each session, useful until the session
+Group sessions: a reminder `minutes_before` (default 60) before each session, useful until the session
 starts (so a reminder that couldn't go out in time is dropped, not sent late). It is urgent: if quiet hours would
 hold it past the start, it goes out anyway; otherwise quiet hours hold it (group at 07:30, quiet until 07:00 →
 it arrives at 07:00).
 
-Daily check-in: at `checkin_time` on the person's wall clock (default 20:00), only if that day's check-in isn't
+Daily check-in: at the chosen `time` on the person's wall clock (default 20:00), only if that day's check-in isn't
 done, useful until local midnight. Planned for today and tomorrow, so the row is in place long before it's due.
 
 Planning is idempotent: dedupe keys are 'group:<occurrence_id>:<user_id>' and 'checkin:<local date>:<user_id>',
@@ -28,36 +28,31 @@ from server.db import pk, utcnow
 from server.localtime import local_to_utc
 from server.localtime import zone_for as zone
 from server.push.dispatcher import ClaimedReminder, DispatcherHooks
-from server.push.models import PushSubscription, ReminderPreference
+from server.push.models import PushSubscription
 from server.push.service import ReminderSpec, drop_pending, enqueue_reminders
 from server.push.timing import end_of_local_day, local_date
 from server.reminders import texts
+from server.reminders.preferences import KindChoice, choices_for
 from server.schedule.logic import occurrences_starting_between
 
 # Lead times go up to a day; look a little further so every reminder exists before it is due.
 GROUP_LOOKAHEAD = timedelta(hours=26)
 # A check-in reminder planned this long after its time (the person just switched it on at 23:00) isn't sent.
 CHECKIN_LATE_PLAN = timedelta(minutes=30)
-_DEFAULT_PREF = ReminderPreference(user_id=0)
-
-
 async def _people(
-    db: AsyncSession, user_ids: set[int] | None, *, role: Role | None = None
-) -> dict[int, tuple[User, ReminderPreference]]:
+    db: AsyncSession, user_ids: set[int] | None, kind: str, *, role: Role | None = None
+) -> dict[int, tuple[User, KindChoice]]:
     """People who could get a reminder: at least one device (someone without one is planned for as soon as they
-    turn reminders on: the subscribe endpoint re-plans them), with their settings."""
+    turn reminders on: the subscribe endpoint re-plans them), with their choice for this kind."""
     has_device = exists().where(col(PushSubscription.user_id) == col(User.id))
-    stmt = (
-        select(User, ReminderPreference)
-        .outerjoin(ReminderPreference, col(ReminderPreference.user_id) == col(User.id))
-        .where(has_device)
-    )
+    stmt = select(User).where(has_device)
     if role is not None:
         stmt = stmt.where(col(User.role) == role)
     if user_ids is not None:
         stmt = stmt.where(col(User.id).in_(user_ids))
-    rows = await db.execute(stmt)
-    return {pk(user): (user, pref or _DEFAULT_PREF) for user, pref in rows}
+    users = {pk(user): user for user in await db.scalars(stmt)}
+    chosen = await choices_for(db, users, kind)
+    return {uid: (user, chosen[uid]) for uid, user in users.items()}
 
 
 def group_key(occurrence_id: str, user_id: int) -> str:
@@ -79,16 +74,16 @@ async def plan_group_reminders(db: AsyncSession, now: datetime, user_ids: set[in
         sessions = [(pid, occ) for pid, occ in sessions if pid in user_ids]
     if not sessions:
         return 0
-    people = await _people(db, {pid for pid, _occ in sessions})
+    people = await _people(db, {pid for pid, _occ in sessions}, "group")
     specs: list[ReminderSpec] = []
     for patient_id, occ in sessions:
         found = people.get(patient_id)
         if found is None:
             continue
         user, pref = found
-        if not pref.group_enabled or occ.starts_at <= now:
+        if not pref.enabled or occ.starts_at <= now:
             continue
-        due = occ.starts_at - timedelta(minutes=pref.group_minutes_before)
+        due = occ.starts_at - timedelta(minutes=pref.options["minutes_before"])
         with texts.using_locale(user.locale) as locale:
             title, body = texts.group_text(occ.starts_at.astimezone(zone(user.timezone)), locale)
         specs.append(
@@ -125,15 +120,15 @@ async def _checkins_done(db: AsyncSession, pairs: set[tuple[int, date]]) -> set[
 
 
 async def plan_checkin_reminders(db: AsyncSession, now: datetime, user_ids: set[int] | None = None) -> int:
-    people = await _people(db, user_ids, role=Role.PATIENT)
+    people = await _people(db, user_ids, "checkin", role=Role.PATIENT)
     candidates: list[tuple[User, date, datetime, datetime]] = []
     for user, pref in people.values():
-        if not pref.checkin_enabled:
+        if not pref.enabled:
             continue
         tz = zone(user.timezone)
         today = local_date(now, tz)
         for day in (today, today + timedelta(days=1)):
-            due = local_to_utc(day, pref.checkin_time, tz)
+            due = local_to_utc(day, pref.options["time"], tz)
             expires = end_of_local_day(day, tz)
             if expires <= now or due < now - CHECKIN_LATE_PLAN:
                 continue

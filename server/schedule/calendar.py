@@ -22,6 +22,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import User
 from server.db import utcnow
@@ -55,7 +56,7 @@ def webcal_url(url: str) -> str:
 
 
 async def get_feed(db: AsyncSession, patient_id: int) -> CalendarFeed | None:
-    return await db.scalar(select(CalendarFeed).where(CalendarFeed.patient_id == patient_id))
+    return await db.scalar(select(CalendarFeed).where(col(CalendarFeed.patient_id) == patient_id))
 
 
 async def token_for(db: AsyncSession, patient_id: int, secret_key: str) -> str | None:
@@ -86,13 +87,14 @@ async def turn_on_or_reset(db: AsyncSession, patient_id: int, secret_key: str) -
 
 
 async def turn_off(db: AsyncSession, patient_id: int) -> None:
-    await db.execute(delete(CalendarFeed).where(CalendarFeed.patient_id == patient_id))
+    await db.execute(delete(CalendarFeed).where(col(CalendarFeed.patient_id) == patient_id))
 
 
 async def patient_for_token(db: AsyncSession, token: str) -> int | None:
     if not _TOKEN.match(token):
         return None
-    return await db.scalar(select(CalendarFeed.patient_id).where(CalendarFeed.token_hash == token_hash(token)))
+    found = select(col(CalendarFeed.patient_id)).where(col(CalendarFeed.token_hash) == token_hash(token))
+    return await db.scalar(found)
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,12 @@ def test_offline_checkin_and_cravings_sync_exactly_once(
     expect(page.locator("#offline-banner")).to_be_visible()
     page.get_by_role("group", name="How is your mood right now?").get_by_label("3", exact=True).check()
     page.get_by_role("group", name="How strong is any craving right now?").get_by_label("6", exact=True).check()
+    page.locator("details.checkin-more > summary").click()  # the optional details open on demand
     page.get_by_role("group", name="Did anything get to you today? (optional)").get_by_label("Tired").check()
     page.get_by_role("group", name="Did you drink or use drugs today?").get_by_label("No", exact=True).check()
     page.get_by_label("Hours slept last night (optional)").fill("6.5")
     check_page(page)
-    page.get_by_role("button", name="Save check-in").click()
+    page.get_by_role("button", name="Save check-in").first.click()
     expect(page.locator("[data-saved-offline]")).to_contain_text("Saved on this phone")
     check_page(page)
 
@@ -163,20 +164,21 @@ def test_checkin_pages_are_accessible_with_data(live_server: LiveServer, page: P
     check_page(page)
 
     page.goto(f"{live_server.url}/checkin")
+    page.locator("details.checkin-more > summary").click()
     expect(page.get_by_role("heading", name="Diary card")).to_be_visible()
     page.get_by_role("group", name="How is your mood right now?").get_by_label("1", exact=True).check()
     page.get_by_role("group", name="Did you drink or use drugs today?").get_by_label("Yes", exact=True).check()
     expect(page.get_by_label("What did you use?")).to_be_visible()
     # Craving left out on purpose: the message shows next to it and everything else stays as typed (htmx 422).
     page.get_by_label("Anything else about today? (optional)").fill("A long day.")
-    page.get_by_role("button", name="Save check-in").click()
+    page.get_by_role("button", name="Save check-in").first.click()
     expect(page.locator("#craving-error")).to_contain_text("Please pick a number for your craving")
     expect(page.locator("#substances-error")).to_have_count(0)
     expect(page.get_by_label("Anything else about today? (optional)")).to_have_value("A long day.")
     check_page(page)
     page.get_by_role("group", name="How strong is any craving right now?").get_by_label("8", exact=True).check()
     page.get_by_label("What did you use?").fill("alcohol")
-    page.get_by_role("button", name="Save check-in").click()
+    page.get_by_role("button", name="Save check-in").first.click()
     expect(page.locator("[data-saved]")).to_contain_text("Saved. Thank you for checking in.")
     expect(page.locator("#help-now-h")).to_be_visible()  # mood 1: crisis help right away
     expect(page.get_by_role("link", name="Review my sober-days count")).to_be_visible()

@@ -162,3 +162,54 @@ def test_reminders_error_names_what_failed(live_server: LiveServer, page: Page) 
     page.wait_for_function("() => document.getElementById('push-status').textContent.includes('save this phone')")
     check_page(page)
     assert live_server.db.scalar("SELECT count(*) FROM push_subscription") == 0
+
+
+def test_quick_checkin_fits_the_first_screen_and_a_late_day_asks_about_that_day(
+    live_server: LiveServer, page: Page
+) -> None:
+    """Issue 15 #7: the three answers that are needed and Save sit within the first 390×844 screen; the rest
+    opens on demand (a <details>, so it works without JavaScript); a late entry asks "How was Monday?"."""
+    from datetime import timedelta
+
+    from server.localtime import local_today
+    from tests.browser.conftest import login_page
+
+    patient = live_server.db.make_user("patient", "sam@example.org", name="Sam")
+    login_page(page, live_server, patient)
+    page.goto(f"{live_server.url}/checkin")
+    check_page(page)
+    assert page.evaluate("window.scrollY") == 0
+    save = page.get_by_role("button", name="Save check-in").first
+    nav = page.locator(".bottom-nav").bounding_box()
+    visible_to = nav["y"] if nav else 844  # not hidden under the fixed bottom bar either
+    for box in (
+        page.locator("#mood-group").bounding_box(),
+        page.locator("#craving-group").bounding_box(),
+        page.locator("#used-group").bounding_box(),
+        save.bounding_box(),
+    ):
+        assert box is not None and box["y"] + box["height"] <= visible_to, box
+    # The details are there on demand.
+    more = page.locator("details.checkin-more")
+    assert more.count() == 1 and not more.get_attribute("open")
+    assert not page.locator("#triggers-group").is_visible()
+    page.locator("details.checkin-more > summary").click()
+    assert page.locator("#triggers-group").is_visible()
+    check_page(page)
+    page.locator("#mood-group label.choice").nth(7).click()
+    page.locator("#craving-group label.choice").nth(2).click()
+    page.locator("#used-group").get_by_label("No").check()
+    save.click()
+    page.locator("[data-saved]").wait_for()
+    assert live_server.db.scalar("SELECT mood FROM checkin") == 7
+    check_page(page)
+
+    # A late day asks about that day, not "today" or "right now".
+    day = local_today(patient) - timedelta(days=1)
+    name = day.strftime("%A")
+    page.goto(f"{live_server.url}/checkin?date={day.isoformat()}")
+    check_page(page)
+    assert page.get_by_role("heading", level=1).inner_text() == f"How was {name}?"
+    text = page.locator("main").inner_text()
+    assert f"How was your mood on {name}?" in text and f"Did you drink or use drugs on {name}?" in text
+    assert "right now" not in text and "today?" not in text

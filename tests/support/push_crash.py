@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Clinic, Role, User
 from server.push.models import PushSubscription
-from server.push.service import ReminderSpec, enqueue_reminders, save_preferences
+from server.push.service import ReminderSpec, enqueue_reminders, save_quiet_hours
 from server.reminders import kinds as _app_kinds  # noqa: F401  (registers the reminder kinds, encouragement too)
 from tests.support.push_service import LoopbackPushService
 from tests.support.push_tools import in_session
@@ -67,7 +67,7 @@ def arrange(url: str, service: LoopbackPushService, people: int, per_person: int
             session.add(user)
             await session.flush()
             assert user.id is not None
-            await save_preferences(session, user.id, {"quiet_start": clock_time(0), "quiet_end": clock_time(0)})
+            await save_quiet_hours(session, user.id, clock_time(0), clock_time(0))
             session.add(PushSubscription(user_id=user.id, endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth))
             owner[sub.sub_id] = f"P{n}"
             for k in range(per_person):

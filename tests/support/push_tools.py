@@ -16,7 +16,7 @@ from server.db import _sqlite_pragmas
 from server.push.dispatcher import BatchReport, Dispatcher, DispatcherHooks
 from server.push.models import PushSubscription, Reminder, ReminderDelivery
 from server.push.sender import PushSender
-from server.push.service import enqueue_reminder, save_preferences
+from server.push.service import enqueue_reminder, get_preferences, save_quiet_hours
 from server.push.vapid import VapidKeys
 from tests.support.push_service import TestSubscription
 
@@ -152,7 +152,29 @@ def reminders_of(url: str, user_id: int) -> list[Reminder]:
 
 
 def set_preferences(url: str, user_id: int, **values: Any) -> None:
+    """Set reminder choices by their form names (checkin_enabled=False, group_minutes_before=30, quiet_start=…):
+    the kinds' choices go to server.reminders (reminder_setting rows), quiet hours to push."""
+    import server.reminders  # noqa: F401  (registers the app's kinds and who keeps the choices)
+    from server.push.kinds import switchable_kinds
+    from server.reminders.preferences import KindChoice, choices, save_choices
+
     async def work(session: AsyncSession) -> None:
-        await save_preferences(session, user_id, values)
+        current = await choices(session, user_id)
+        changes: dict[str, KindChoice] = {}
+        for kind in switchable_kinds():
+            named = [f"{kind.name}_enabled", *(f"{kind.name}_{o.name}" for o in kind.options)]
+            if not any(name in values for name in named):
+                continue
+            enabled = values.pop(f"{kind.name}_enabled", current[kind.name].enabled)
+            options = dict(current[kind.name].options)
+            for option in kind.options:
+                options[option.name] = values.pop(f"{kind.name}_{option.name}", options[option.name])
+            changes[kind.name] = KindChoice(enabled, options)
+        await save_choices(session, user_id, changes)
+        if values:
+            quiet = await get_preferences(session, user_id)
+            start, end = values.pop("quiet_start", quiet.quiet_start), values.pop("quiet_end", quiet.quiet_end)
+            await save_quiet_hours(session, user_id, start, end)
+        assert not values, f"unknown reminder settings: {sorted(values)}"
 
     in_session(url, work)
