@@ -1,4 +1,5 @@
-"""Figures for issue 11 (architecture): type-ignore counts, the mypy result, duplicate pairs, reminder kinds.
+"""Figures for issue 11 (architecture): type-ignore counts, the mypy result, duplicate pairs, reminder kinds,
+functions over 80 lines, the files one check-in measure touched, and the import contracts.
 
     .venv/bin/python bench/architecture_figures.py
 
@@ -8,6 +9,7 @@ hand (the machine has two CPUs shared by several sessions), not here.
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -36,6 +38,47 @@ def duplicate_pairs() -> str:
     return m.group(1) if m else first
 
 
+LONG_FUNCTION = 80
+# The commit that added "hours of exercise" through the measure spec (server/checkins/measures.py).
+MEASURE_COMMIT = "404d8b0"
+
+
+def long_functions(folder: str = "server", limit: int = LONG_FUNCTION) -> list[tuple[str, int]]:
+    """(module:function, lines) for every function or method longer than `limit` lines (decorators excluded)."""
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > limit:
+                    found.append((f"{path.relative_to(ROOT)}:{node.name}", lines))
+    return sorted(found, key=lambda item: -item[1])
+
+
+def files_touched(commit: str) -> list[str]:
+    out = subprocess.run(
+        ["git", "show", "--name-only", "--format=", commit], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def import_contracts() -> str:
+    out = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+        check=False,
+    ).stdout  # fmt: skip
+    lines = [line.strip() for line in out.splitlines()]
+    # A long contract name wraps onto a second line that ends with KEPT or BROKEN.
+    kept = [
+        (lines[i - 1] + " " if i and lines[i - 1].endswith("->") else "") + line
+        for i, line in enumerate(lines)
+        if line.endswith(("KEPT", "BROKEN"))
+    ]
+    summary = next((line for line in out.splitlines() if line.startswith("Contracts:")), "lint-imports gave no summary")
+    return "\n".join(["    " + line for line in kept] + ["    " + summary])
+
+
 def main() -> None:
     from bench.typecheck import BASELINE, run_mypy
 
@@ -55,7 +98,16 @@ def main() -> None:
     from server.push.kinds import all_kinds
 
     print(f"  reminder kinds registered by their domains: {', '.join(k.name for k in all_kinds())}")
-    print("  files touched to add one check-in measure: not measured (the measure spec is not built yet)")
+    touched = files_touched(MEASURE_COMMIT)
+    print(f"  files touched to add one check-in measure (git show {MEASURE_COMMIT}): {len(touched)}  (~15 + tests)")
+    for name in touched:
+        print(f"    {name}")
+    long = long_functions()
+    print(f"  functions over {LONG_FUNCTION} lines in server/: {len(long)}  (7)")
+    for name, lines in long:
+        print(f"    {lines:4d}  {name}")
+    print("  import contracts (lint-imports):")
+    print(import_contracts())
 
 
 if __name__ == "__main__":

@@ -78,3 +78,7 @@ DEMO_LOADERS.append(load_checkins_demo)
 from server.sharing.demo import load_sharing_demo  # noqa: E402  (registers after DEMO_LOADERS exists)
 
 DEMO_LOADERS.append(load_sharing_demo)
+
+from server.questionnaires.demo import load_questionnaires_demo  # noqa: E402  (registers after DEMO_LOADERS exists)
+
+DEMO_LOADERS.append(load_questionnaires_demo)

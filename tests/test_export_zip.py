@@ -9,6 +9,7 @@ import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from litestar.testing import TestClient
 
 from server.crisis.models import SafetyPlan
@@ -16,6 +17,9 @@ from server.questionnaires.models import Assignment, Response
 from server.skills.models import SkillPractice
 from tests.conftest import Database, post_form
 from tests.support.checkins import checkin_data, craving_data, signed_in_patient, today_for
+
+# Dates, JSON columns and unique keys behave differently on the two databases: run on PostgreSQL too.
+pytestmark = pytest.mark.dialect_sensitive
 
 
 def _seed(db: Database, user_id: int, other_id: int) -> None:

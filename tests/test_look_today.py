@@ -26,6 +26,7 @@ def test_today_celebrates_a_milestone_reached_today(
     set_sober_since(db, patient, started)
     login(client, patient.email)
     html = client.get("/today").text
+    assert "<title>Today · Steady</title>" in html
     if headline is None:
         assert 'class="card celebrate"' not in html
     else:

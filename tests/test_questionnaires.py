@@ -305,6 +305,15 @@ def test_a_due_questionnaire_is_reminded_once_with_generic_words_and_not_after_a
         return await questionnaire_still_wanted(session, [claimed], now)
 
     assert db.run(wanted) == {rid}
+    # Switched off on /reminders: the queued one goes and no new one is planned.
+    from server.reminders.preferences import KindChoice, save_choices
+
+    async def switch_off(session: AsyncSession) -> None:
+        await save_choices(session, patient.id, {"questionnaire": KindChoice(False, {})})  # type: ignore[arg-type]
+
+    db.run(switch_off)
+    db.run(plan)
+    assert db.scalar("SELECT count(*) FROM reminder WHERE user_id = :u AND status = 'pending'", u=patient.id) == 0
     login(client, patient.email)
     answer_all(client, "gad7", {str(i): 0 for i in range(1, 8)})
     assert db.run(wanted) == set()
@@ -353,3 +362,67 @@ def test_a_spanish_speaker_reads_the_published_spanish_wording(
     assert "Pregunta 1 de 10" in page
     done = answer_all(client, "phq9", PHQ9_MILD)
     assert "Tus respuestas sugieren una depresión leve" in client.get(done.headers["location"]).text
+
+
+def test_concurrent_duplicate_submissions_make_one_result(app_factory: Any, db: Database) -> None:
+    """Ten identical offline replays fired at once through the real app (a fresh key, no draft yet): one row, and
+    every answer is the same acknowledgement. Both databases (on PostgreSQL the losers wait on the unique key)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from litestar.testing import AsyncTestClient
+
+    from tests.conftest import PASSWORD
+
+    user = db.make_user(Role.PATIENT, "burst@example.org")
+    key = str(uuid.uuid4())
+
+    async def burst() -> list[Any]:
+        async with AsyncTestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as client:
+            await client.get("/login")
+            token = client.cookies["csrftoken"]
+            await client.post("/login", data={"_csrf_token": token, "email": user.email, "password": PASSWORD})
+            token = client.cookies["csrftoken"]
+            body = {"_csrf_token": token, "idempotency_key": key, "go": "finish", "step": "9",
+                    **{f"a_{k}": str(v) for k, v in PHQ9_MILD.items()}}  # fmt: skip
+            calls = [
+                client.post("/questionnaires/phq9", data=body, headers={"X-Steady-Replay": "1"}, follow_redirects=False)
+                for _ in range(10)
+            ]
+            return list(await asyncio.gather(*calls))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answers = pool.submit(asyncio.run, burst()).result()
+    statuses = {r.status_code for r in answers}
+    assert statuses <= {200, 409}, statuses
+    assert all(r.headers.get("X-Steady-Recorded") == key for r in answers if r.status_code == 200)
+    assert responses(db, user) == 1
+
+
+def test_the_bam_asks_about_each_drug_only_after_use_and_compares_sub_scores(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient = people["patient"]
+    assign(db, patient, "bam_iop", "weekly")
+    login(client, patient.email)
+    base = {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0, "8": 1, "9": 4, "10": 2, "11": 0, "12": 2, "13": 4,
+            "14": 4, "15": 0, "16": 4, "17": 3}  # fmt: skip
+    first = answer_all(client, "bam_iop", base)  # no use: 16 screens, no item 7
+    text = client.get(first.headers["location"]).text
+    assert "No alcohol or drug use in the past 7 days." in text and "(20 of 24, higher is stronger)" in text
+    # With use on item 6 the screens for 7A-G appear after it ("Question 7 of 23").
+    page = client.get("/questionnaires/bam_iop")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    for step, item in enumerate(["1", "2", "3", "4", "5", "6"]):
+        value = 1 if item == "6" else base[item]
+        post_form(
+            client, "/questionnaires/bam_iop", {"idempotency_key": key, "step": step, f"a_{item}": value, "go": "next"}
+        )
+    screen = client.get("/questionnaires/bam_iop?item=6").text
+    assert "Question 7 of 23" in screen and "Marijuana" in screen
+    with_use = {k: base[k] for k in ("1", "2", "3", "4", "5")} | {"6": 1} | {f"7{c}": 0 for c in "ABCDEFG"}
+    with_use |= {"7C": 1} | {k: v for k, v in base.items() if k not in with_use and k != "6"}
+    second = answer_all(client, "bam_iop", with_use)  # in the order the screens come
+    text = client.get(second.headers["location"]).text
+    assert "You noted some alcohol or drug use in the past 7 days." in text
+    assert "Last time, on" in text and "use 0, risk 3, protective 20." in text

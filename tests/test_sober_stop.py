@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from litestar.testing import TestClient
 
 from server.accounts.models import Role
 from tests.conftest import Database, login, post_form
+
+pytestmark = pytest.mark.dialect_sensitive  # dates stored and compared on both databases
 
 
 def test_stop_counting_asks_first_and_can_be_undone(client: TestClient, db: Database) -> None:

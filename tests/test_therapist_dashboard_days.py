@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from litestar.testing import TestClient
 
 from server.localtime import local_today
 from tests.conftest import Database, post_form
 from tests.test_sharing_flows import as_user, setup_people
 from tests.test_sharing_support import add_rows, checkin, share
+
+# Dates, JSON columns and unique keys behave differently on the two databases: run on PostgreSQL too.
+pytestmark = pytest.mark.dialect_sensitive
 
 
 def _rows(client: TestClient, **params: str) -> str:
@@ -84,3 +88,20 @@ def test_since_the_last_session_and_the_groups_link(client: TestClient, db: Data
     page = client.get(f"/therapist/patients/{patient.id}")
     assert f'href="/therapist/patients/{patient.id}/schedule"' in page.text
     assert client.get(f"/therapist/patients/{patient.id}/schedule").status_code == 200
+
+
+def test_since_the_last_session_starts_on_that_groups_day(client: TestClient, db: Database) -> None:
+    from tests.test_schedule_helpers import enrol, make_program
+
+    therapist, _outsider, patient = setup_people(db)
+    today = local_today(patient)
+    program = make_program(db, phases=[("Weeks 1-8", 1, 8, [(3, "18:00", "Mindfulness")])])  # Thursdays
+    enrol(db, patient.id, program.id, date(2026, 11, 2))  # type: ignore[arg-type]
+    add_rows(db, [checkin(patient, today - timedelta(days=d), 6, 2, used=d == 6) for d in range(0, 9)])
+    share(db, patient, therapist, data_from=today - timedelta(days=40))
+    as_user(client, therapist)
+    rows = _rows(client, view="since_session")
+    assert "Nov 19 – Nov 24" in rows  # from last Thursday's group to today
+    assert db.scalar(
+        "SELECT subject FROM disclosure_log WHERE kind = 'dashboard' ORDER BY id DESC LIMIT 1"
+    ) == "2026-11-19/2026-11-24"

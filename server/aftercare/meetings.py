@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from server.accounts.models import Clinic, User
 from server.aftercare.models import Meeting, MeetingFavourite
-from server.db import utcnow
+from server.db import rowcount, table_of, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.localtime import zone_for
@@ -263,7 +263,7 @@ async def import_meetings(
     existing = dict(
         (await db.execute(select(col(Meeting.slug), col(Meeting.id)).where(col(Meeting.clinic_id) == clinic_id))).all()
     )
-    table = Meeting.__table__  # type: ignore[attr-defined]
+    table = table_of(Meeting)
     new_rows = [{**m.row(), "clinic_id": clinic_id, "updated_at": now} for m in meetings if m.slug not in existing]
     changed = [{**m.row(), "b_id": existing[m.slug], "updated_at": now} for m in meetings if m.slug in existing]
     for start in range(0, len(new_rows), 1000):
@@ -277,8 +277,7 @@ async def import_meetings(
     if remove_missing:
         gone = [mid for slug, mid in existing.items() if slug not in {m.slug for m in meetings}]
         for start in range(0, len(gone), 1000):
-            result = await db.execute(delete(Meeting).where(col(Meeting.id).in_(gone[start : start + 1000])))
-            removed += result.rowcount or 0  # type: ignore[attr-defined]
+            removed += await rowcount(db, delete(Meeting).where(col(Meeting.id).in_(gone[start : start + 1000])))
     return ImportReport(added=len(new_rows), updated=len(changed), removed=removed)
 
 

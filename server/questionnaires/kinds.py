@@ -9,6 +9,12 @@ from server.push.kinds import ReminderKind, register_kind
 
 QUESTIONNAIRE = register_kind(
     ReminderKind(
-        "questionnaire", _l("Questionnaires from your care team"), window=timedelta(hours=24), replaceable=True
+        "questionnaire",
+        _l("Questionnaires from your care team"),
+        window=timedelta(hours=24),
+        replaceable=True,
+        switchable=True,
+        setting_label=_l("Remind me when a questionnaire from my care team is ready"),
+        roles=("patient",),
     )
 )

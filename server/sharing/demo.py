@@ -24,6 +24,7 @@ DEMO_SHARES = {
         "diary_card",
         "skill_practice",
         "attendance",
+        "questionnaires",
     ],
     "jordan@demo.steady": ["mood_sleep", "cravings_triggers", "attendance"],
 }

@@ -5,6 +5,11 @@ computes many (the dashboard: many patients, each in their own current week) in 
 whatever the number of patients. Both load with the same `load_week_data` and build with the same
 `build_summary`, so the two can never disagree.
 
+Structure: `LOADERS` read one table group each (rows by column name), only for the patients who share the categories
+it serves; `SECTIONS` pair each consent category with one small function that returns its `Section` (the facts it
+sets on `WeeklySummary`, its flags and its highlights), run only when the patient shares that category. A new
+category is one loader (if it reads a new table), one section and its row in `sharing/exports.py`.
+
 Rules, in one place:
 - A week is Monday–Sunday in the patient's timezone (`server.sharing.weeks.Week`). Only days from the consent's
   `data_from` up to the patient's local today are counted ("visible days"); nothing outside them is loaded.
@@ -28,7 +33,7 @@ Rules, in one place:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -36,11 +41,14 @@ from typing import Any
 from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.checkins import measures
 from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerPreference
 from server.checkins.triggers import TriggerSet, build_set
+from server.consent.wording import THERAPIST_CATEGORY_IDS
+from server.db import table_of
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.schedule import logic as schedule
@@ -253,6 +261,139 @@ def _utc_window(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[da
     return start, end
 
 
+async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    """Two reads: mood and craving over the longer span (previous week, sparklines), then the rest of the columns
+    over the weeks themselves only, so a dashboard doesn't decode a month of JSON per patient."""
+    ids = _ids(live, *CHECKIN_CATEGORIES, *measures.checkin_categories())
+    if not ids:
+        return
+    first, last = _dates(live, ids)
+    c = table_of(CheckIn).c
+    rows = await db.execute(
+        select(c.user_id, c.local_date, c.mood, c.craving).where(
+            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
+        )
+    )
+    for row in rows:
+        data[row.user_id].checkins[row.local_date] = _CheckinRow(row.local_date, int(row.mood), int(row.craving))
+    week_first, _week_last = _week_dates(live, ids)
+    rows = await db.execute(
+        select(c.user_id, c.local_date, c.used, c.triggers, c.diary, *(c[name] for name in _WEEK_MEASURES)).where(
+            c.user_id.in_(ids), c.local_date >= week_first, c.local_date <= last
+        )
+    )
+    for answers in rows.mappings():
+        found = data[answers["user_id"]].checkins.get(answers["local_date"])
+        if found is None:
+            continue  # written between the two reads: leave it for the next request
+        found.used = bool(answers["used"])
+        found.triggers = list(answers["triggers"] or [])
+        found.diary = bool(answers["diary"])
+        found.values = {name: answers[name] for name in _WEEK_MEASURES}
+        found.urges = {kind: answers[f"urge_{kind}"] for kind in URGE_KINDS}
+        found.acted = {kind: answers[f"acted_{kind}"] for kind in URGE_KINDS}
+        found.skills_used = answers["skills_used"]
+
+
+async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    ids = _ids(live, "cravings_triggers", "substance_use")
+    if not ids:
+        return
+    start, end = _utc_window(live, ids)
+    c = table_of(CravingLog).c
+    rows = await db.execute(
+        select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.triggers, c.outcome).where(
+            c.user_id.in_(ids), c.occurred_at >= start, c.occurred_at < end
+        )
+    )
+    for row in rows:
+        data[row.user_id].cravings.append(
+            _CravingRow(
+                row.local_date, row.occurred_at, int(row.intensity), list(row.triggers or []), row.outcome or ""
+            )
+        )
+
+
+async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    ids = _ids(live, "cravings_triggers")
+    if ids:
+        prefs = await db.scalars(select(TriggerPreference).where(col(TriggerPreference.user_id).in_(ids)))
+        for pref in prefs:
+            data[pref.user_id].triggers = build_set(pref)  # patients without their own triggers use the default set
+
+
+async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    ids = _ids(live, "notes")
+    if not ids:
+        return
+    first, last = _week_dates(live, ids)
+    c = table_of(CheckIn).c
+    rows = await db.execute(
+        select(c.user_id, c.local_date, c.note).where(
+            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last, c.note != ""
+        )
+    )
+    for row in rows:
+        data[row.user_id].notes.append((row.local_date, None, row.note))
+    start, end = _utc_window(live, ids)
+    logs = table_of(CravingLog).c
+    rows = await db.execute(
+        select(logs.user_id, logs.local_date, logs.occurred_at, logs.note).where(
+            logs.user_id.in_(ids), logs.occurred_at >= start, logs.occurred_at < end, logs.note != ""
+        )
+    )
+    for row in rows:
+        data[row.user_id].notes.append((row.local_date, row.occurred_at, row.note))
+
+
+async def _load_skills(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    ids = _ids(live, "skill_practice")
+    if not ids:
+        return
+    start, end = _utc_window(live, ids)
+    p = table_of(SkillPractice).c
+    rows = await db.execute(
+        select(p.user_id, p.card_id, p.started_at, p.distress_before, p.distress_after).where(
+            p.user_id.in_(ids), p.started_at >= start, p.started_at < end
+        )
+    )
+    for row in rows:
+        data[row.user_id].practices.append((row.card_id, row.started_at, row.distress_before, row.distress_after))
+    a = table_of(SkillAssignment).c
+    rows = await db.execute(
+        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(a.patient_id.in_(ids), a.assigned_at < end)
+    )
+    for row in rows:
+        data[row.patient_id].assignments.append((row.card_id, row.assigned_at, row.completed_at))
+
+
+async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    ids = _ids(live, "attendance")
+    if not ids:
+        return
+    start, end = _utc_window(live, ids)
+    wanted = set(ids)
+    if len(ids) == 1:
+        occurrences = [(ids[0], o) for o in await schedule.sessions_for_patient(db, ids[0], start, end)]
+    else:
+        occurrences = await schedule.occurrences_starting_between(db, start, end, include_cancelled=True)
+    for uid, occ in occurrences:
+        if uid in wanted:
+            data[uid].occurrences.append(occ)
+    m = table_of(Attendance).c
+    rows = await db.execute(
+        select(m.patient_id, m.occurrence_id, m.starts_at, m.status).where(
+            m.patient_id.in_(ids), m.starts_at >= start, m.starts_at < end
+        )
+    )
+    for row in rows:
+        data[row.patient_id].marks[row.occurrence_id] = (row.starts_at, row.status)
+
+
+# One loader per table group; each reads only for the patients who share the categories it serves.
+LOADERS = (_load_checkins, _load_cravings, _load_triggers, _load_notes, _load_skills, _load_attendance)
+
+
 async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> dict[int, PatientData]:
     """Everything the rules need for these patient-weeks, in at most a dozen queries whatever their number.
 
@@ -261,147 +402,9 @@ async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> d
     """
     data: dict[int, PatientData] = defaultdict(PatientData)
     live = [r for r in requests if r.load_from <= r.visible_to]
-    if not live:
-        return data
-
-    ids = _ids(live, *CHECKIN_CATEGORIES, *measures.checkin_categories())
-    if ids:
-        # Two reads: mood and craving over the longer span (previous week, sparklines), then the rest of the
-        # columns over the weeks themselves only, so a dashboard doesn't decode a month of JSON per patient.
-        first, last = _dates(live, ids)
-        rows = await db.execute(
-            select(CheckIn.user_id, CheckIn.local_date, CheckIn.mood, CheckIn.craving).where(
-                CheckIn.user_id.in_(ids),  # type: ignore[attr-defined]
-                CheckIn.local_date >= first,
-                CheckIn.local_date <= last,
-            )
-        )
-        for uid, day, mood, craving in rows:
-            data[uid].checkins[day] = _CheckinRow(day=day, mood=int(mood), craving=int(craving))
-        week_first, _week_last = _week_dates(live, ids)
-        table = CheckIn.__table__.c  # type: ignore[attr-defined]
-        rows = await db.execute(
-            select(
-                table.user_id,
-                table.local_date,
-                table.used,
-                table.triggers,
-                table.diary,
-                *(table[name] for name in _WEEK_MEASURES),
-            ).where(table.user_id.in_(ids), table.local_date >= week_first, table.local_date <= last)
-        )
-        for row in rows.mappings():
-            found = data[row["user_id"]].checkins.get(row["local_date"])
-            if found is None:
-                continue  # written between the two reads: leave it for the next request
-            found.used = bool(row["used"])
-            found.triggers = list(row["triggers"] or [])
-            found.diary = bool(row["diary"])
-            found.values = {name: row[name] for name in _WEEK_MEASURES}
-            found.urges = {kind: row[f"urge_{kind}"] for kind in URGE_KINDS}
-            found.acted = {kind: row[f"acted_{kind}"] for kind in URGE_KINDS}
-            found.skills_used = row["skills_used"]
-
-    ids = _ids(live, "cravings_triggers", "substance_use")
-    if ids:
-        start, end = _utc_window(live, ids)
-        rows = await db.execute(
-            select(
-                CravingLog.user_id,
-                CravingLog.local_date,
-                CravingLog.occurred_at,
-                CravingLog.intensity,
-                CravingLog.triggers,
-                CravingLog.outcome,
-            ).where(
-                CravingLog.user_id.in_(ids),  # type: ignore[attr-defined]
-                CravingLog.occurred_at >= start,
-                CravingLog.occurred_at < end,
-            )
-        )
-        for uid, day, at, intensity, triggers, outcome in rows:
-            data[uid].cravings.append(_CravingRow(day, at, int(intensity), list(triggers or []), outcome or ""))
-
-    ids = _ids(live, "cravings_triggers")
-    if ids:
-        prefs = await db.scalars(select(TriggerPreference).where(TriggerPreference.user_id.in_(ids)))  # type: ignore[attr-defined]
-        for pref in prefs:
-            data[pref.user_id].triggers = build_set(pref)  # patients without their own triggers use the default set
-
-    ids = _ids(live, "notes")
-    if ids:
-        first, last = _week_dates(live, ids)
-        rows = await db.execute(
-            select(CheckIn.user_id, CheckIn.local_date, CheckIn.note).where(
-                CheckIn.user_id.in_(ids),  # type: ignore[attr-defined]
-                CheckIn.local_date >= first,
-                CheckIn.local_date <= last,
-                CheckIn.note != "",
-            )
-        )
-        for uid, day, note in rows:
-            data[uid].notes.append((day, None, note))
-        start, end = _utc_window(live, ids)
-        rows = await db.execute(
-            select(CravingLog.user_id, CravingLog.local_date, CravingLog.occurred_at, CravingLog.note).where(
-                CravingLog.user_id.in_(ids),  # type: ignore[attr-defined]
-                CravingLog.occurred_at >= start,
-                CravingLog.occurred_at < end,
-                CravingLog.note != "",
-            )
-        )
-        for uid, day, at, note in rows:
-            data[uid].notes.append((day, at, note))
-
-    ids = _ids(live, "skill_practice")
-    if ids:
-        start, end = _utc_window(live, ids)
-        rows = await db.execute(
-            select(
-                SkillPractice.user_id,
-                SkillPractice.card_id,
-                SkillPractice.started_at,
-                SkillPractice.distress_before,
-                SkillPractice.distress_after,
-            ).where(
-                SkillPractice.user_id.in_(ids),  # type: ignore[attr-defined]
-                SkillPractice.started_at >= start,
-                SkillPractice.started_at < end,
-            )
-        )
-        for uid, card, at, before, after in rows:
-            data[uid].practices.append((card, at, before, after))
-        rows = await db.execute(
-            select(
-                SkillAssignment.patient_id,
-                SkillAssignment.card_id,
-                SkillAssignment.assigned_at,
-                SkillAssignment.completed_at,
-            ).where(SkillAssignment.patient_id.in_(ids), SkillAssignment.assigned_at < end)  # type: ignore[attr-defined]
-        )
-        for uid, card, assigned, completed in rows:
-            data[uid].assignments.append((card, assigned, completed))
-
-    ids = _ids(live, "attendance")
-    if ids:
-        start, end = _utc_window(live, ids)
-        wanted = set(ids)
-        if len(ids) == 1:
-            occurrences = [(ids[0], o) for o in await schedule.sessions_for_patient(db, ids[0], start, end)]
-        else:
-            occurrences = await schedule.occurrences_starting_between(db, start, end, include_cancelled=True)
-        for uid, occ in occurrences:
-            if uid in wanted:
-                data[uid].occurrences.append(occ)
-        rows = await db.execute(
-            select(Attendance.patient_id, Attendance.occurrence_id, Attendance.starts_at, Attendance.status).where(
-                Attendance.patient_id.in_(ids),  # type: ignore[attr-defined]
-                Attendance.starts_at >= start,
-                Attendance.starts_at < end,
-            )
-        )
-        for uid, occurrence_id, starts_at, status in rows:
-            data[uid].marks[occurrence_id] = (starts_at, status)
+    if live:
+        for loader in LOADERS:
+            await loader(db, live, data)
     return data
 
 
@@ -411,13 +414,9 @@ async def sober_days(db: AsyncSession, requests: Sequence[WeekRequest]) -> dict[
     if not ids:
         return {}
     today = {r.patient_id: r.today for r in requests}
-    rows = await db.execute(
-        select(SobrietyDate.user_id, SobrietyDate.started_on).where(
-            SobrietyDate.user_id.in_(ids),  # type: ignore[attr-defined]
-            SobrietyDate.substance == "",
-        )
-    )
-    return {uid: max(0, (today[uid] - started).days) for uid, started in rows}
+    s = table_of(SobrietyDate).c
+    rows = await db.execute(select(s.user_id, s.started_on).where(s.user_id.in_(ids), s.substance == ""))
+    return {row.user_id: max(0, (today[row.user_id] - row.started_on).days) for row in rows}
 
 
 # --- the rules -----------------------------------------------------------------------------------------------
@@ -475,9 +474,297 @@ def _in_days(day: date, first: date, last: date) -> bool:
     return first <= day <= last
 
 
+@dataclass
+class Section:
+    """What one category's rules found: facts (WeeklySummary fields), flags and highlights, in reading order."""
+
+    facts: dict[str, Any] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+    highlights: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One patient-week as every section sees it: only the visible days, and what was loaded for them."""
+
+    request: WeekRequest
+    data: PatientData
+    t: Thresholds
+    days: list[date]
+    checkins: dict[date, _CheckinRow]  # visible days only
+    cravings: list[_CravingRow]  # visible days only
+    start_utc: datetime
+    end_utc: datetime
+
+    @property
+    def last(self) -> date:
+        return self.days[-1]
+
+    def checked(self) -> list[_CheckinRow]:
+        return [self.checkins[d] for d in self.days if d in self.checkins]
+
+    def by_day(self, value: Callable[[_CheckinRow], Any]) -> list[tuple[date, Any]]:
+        """(day, value) for each day of the week so far (None without a check-in)."""
+        return [(d, value(self.checkins[d]) if d in self.checkins else None) for d in self.request.week.days
+                if d <= self.last]  # fmt: skip
+
+
+def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> _Window:
+    first, last = request.visible_from, request.visible_to
+    start_utc = local_midnight(first, request.timezone)
+    end_utc = local_midnight(last + timedelta(days=1), request.timezone)
+    return _Window(
+        request=request,
+        data=data,
+        t=thresholds,
+        days=[first + timedelta(days=i) for i in range((last - first).days + 1)],
+        checkins={d: row for d, row in data.checkins.items() if _in_days(d, first, last)},
+        cravings=[c for c in data.cravings if _in_days(c.day, first, last) and start_utc <= c.at < end_utc],
+        start_utc=start_utc,
+        end_utc=end_utc,
+    )
+
+
+def _adherence(w: _Window) -> Section:
+    """Days checked in; a gap of N+ finished days (today may still bring a check-in, but one today ends a gap)."""
+    out = Section({"checkin_days": len(w.checkins), "checkin_dates": sorted(w.checkins)})
+    finished = [d for d in w.days if d < w.request.today or d in w.checkins]
+    run = longest = 0
+    for day in finished:
+        run = 0 if day in w.checkins else run + 1
+        longest = max(longest, run)
+    if longest >= w.t.no_checkin_days:
+        text = ngettext("No check-in for %(num)s day", "No check-in for %(num)s days", longest) % {"num": longest}
+        out.flags.append(Flag("no_checkin", text))
+    if not w.checkins and finished:
+        out.highlights.append(_("No check-ins this week."))
+    elif w.checkins and run >= 2:
+        out.highlights.append(_("No check-ins since %(day)s.") % {"day": weekday_name(max(w.checkins))})
+    return out
+
+
+def _mood(w: _Window) -> Section:
+    moods = [row.mood for row in w.checked()]
+    out = Section({"mood_by_day": w.by_day(lambda row: row.mood)})
+    if moods:
+        low, high = min(moods), max(moods)
+        lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
+        out.facts.update(mood_avg=_round(mean(moods)), mood_min=low, mood_max=high)
+        out.highlights.append(
+            _("Mood averaged %(avg)s out of 10, lowest on %(day)s (%(low)s).")
+            % {"avg": _fmt(out.facts["mood_avg"] or 0), "day": weekday_name(lowest), "low": low}
+        )
+    monday = w.request.week.monday
+    prev_first, prev_last = max(monday - timedelta(days=7), w.request.data_from), monday - timedelta(days=1)
+    prev = [row.mood for d, row in w.data.checkins.items() if _in_days(d, prev_first, prev_last)]
+    if prev:
+        out.facts["mood_prev_avg"] = _round(mean(prev))
+    if moods and prev:
+        change = _round(mean(moods) - mean(prev)) or 0.0
+        out.facts["mood_change"] = change
+        if -change >= w.t.mood_drop:
+            out.flags.append(Flag("mood_drop", _("Mood down %(n)s points") % {"n": _fmt(-change)}))
+        if abs(change) >= w.t.mood_drop:
+            word = _("down") if change < 0 else _("up")
+            out.highlights.append(
+                _("Mood is %(word)s %(n)s points on the week before.") % {"word": word, "n": _fmt(abs(change))}
+            )
+    return out
+
+
+def _craving_peak(w: _Window, labels: TriggerSet) -> Section:
+    """The strongest craving; a craving log wins a tie on the same day because it knows the time."""
+    candidates: list[tuple[int, int, date, datetime | None, list[str]]] = [
+        (row.craving, 0, row.day, None, row.triggers) for row in w.checked()
+    ]
+    candidates += [(c.intensity, 1, c.day, c.at, c.triggers) for c in w.cravings]
+    if not candidates:
+        return Section()
+    level, _log, day, at, triggers = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
+    when = _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
+    out = Section({"craving_peak": level, "craving_peak_day": day, "craving_peak_when": when})
+    if level > 0:
+        text = _("Cravings peaked on %(when)s (%(n)s out of 10)") % {"when": when, "n": level}
+        if triggers:
+            text = _("Cravings peaked on %(when)s (%(n)s out of 10), after “%(trigger)s”") % {
+                "when": when,
+                "n": level,
+                "trigger": labels.label(triggers[0]),
+            }
+        out.highlights.append(text + ".")
+    return out
+
+
+def _cravings(w: _Window) -> Section:
+    labels = w.data.triggers or default_triggers()
+    values = [row.craving for row in w.checked()]
+    high_days = {row.day for row in w.checked() if row.craving >= w.t.craving_level}
+    high_days |= {c.day for c in w.cravings if c.intensity >= w.t.craving_level}
+    out = _craving_peak(w, labels)
+    out.facts.update(
+        craving_avg=_round(mean(values)) if values else None,
+        craving_by_day=w.by_day(lambda row: row.craving),
+        craving_logs=len(w.cravings),
+        craving_high_days=len(high_days),
+    )
+    if len(high_days) >= w.t.craving_days:
+        text = _("Craving %(level)s+ on %(n)s days") % {"level": w.t.craving_level, "n": len(high_days)}
+        out.flags.append(Flag("cravings", text))
+    ticks: Counter[str] = Counter()
+    for triggers in [row.triggers for row in w.checked()] + [c.triggers for c in w.cravings]:
+        ticks.update(set(triggers))
+    top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
+    out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
+    if top and top[0][1] >= 2:
+        out.highlights.append(
+            _("“%(trigger)s” came up %(n)s times.") % {"trigger": labels.label(top[0][0]), "n": top[0][1]}
+        )
+    return out
+
+
+def _use(w: _Window) -> Section:
+    used = {row.day for row in w.checked() if row.used} | {c.day for c in w.cravings if c.outcome == "used"}
+    out = Section({"use_days": sorted(used)})
+    if len(used) >= w.t.use_days:
+        text = ngettext("Used on %(num)s day", "Used on %(num)s days", len(used)) % {"num": len(used)}
+        out.flags.append(Flag("use", text))
+    if used:
+        out.highlights.append(_("Used on %(days)s.") % {"days": _days_list(sorted(used))})
+    return out
+
+
+def _diary(w: _Window) -> Section:
+    cards = [row for row in w.checked() if row.diary]
+    urge_max: dict[str, int | None] = {}
+    for kind in URGE_KINDS:
+        levels = [int(r.urges[kind]) for r in cards if r.urges[kind] is not None]
+        urge_max[kind] = max(levels) if levels else None
+    out = Section(
+        {
+            "diary_days": [DiaryDay(r.day, r.urges, r.acted, r.skills_used) for r in cards],
+            "urge_max": urge_max,
+            "acted_on": {kind: any(bool(r.acted[kind]) for r in cards) for kind in URGE_KINDS},
+        }
+    )
+    self_harm = urge_max.get("self_harm")
+    if self_harm is not None and self_harm >= w.t.self_harm_urge:
+        day = min(r.day for r in cards if r.urges["self_harm"] == self_harm)
+        out.flags.append(Flag("self_harm", _("Self-harm urge %(n)s of 5") % {"n": self_harm}))
+        out.highlights.append(
+            _("The urge to self-harm reached %(n)s of 5 on %(day)s.") % {"n": self_harm, "day": weekday_name(day)}
+        )
+    acted_days = sorted({r.day for r in cards for kind in URGE_KINDS if r.acted[kind]})
+    if acted_days:
+        out.highlights.append(_("Acted on an urge on %(days)s.") % {"days": _days_list(acted_days)})
+    return out
+
+
+def _skills(w: _Window) -> Section:
+    practices = [p for p in w.data.practices if w.start_utc <= p[1] < w.end_utc]
+    counts = Counter(p[0] for p in practices)
+    drops = [p[2] - p[3] for p in practices if p[2] is not None and p[3] is not None]
+    avg_drop = _round(mean(drops)) if drops else None
+    done = [card_title(c) for c, _a, at in w.data.assignments if at is not None and w.start_utc <= at < w.end_utc]
+    still_open = [
+        card_title(c)
+        for c, assigned, at in w.data.assignments
+        if assigned < w.end_utc and (at is None or at >= w.end_utc)
+    ]
+    out = Section(
+        {
+            "skills_count": len(practices),
+            "skills_top": [
+                (card_title(card), n)
+                for card, n in sorted(counts.items(), key=lambda kv: (-kv[1], card_title(kv[0]).casefold()))[:3]
+            ],
+            "skills_avg_drop": avg_drop,
+            "homework_done": done,
+            "homework_open": still_open,
+        }
+    )
+    if practices:
+        text = ngettext("Practised skills %(num)s time", "Practised skills %(num)s times", len(practices)) % {
+            "num": len(practices)
+        }
+        if avg_drop is not None:
+            text += " " + _("(distress down %(n)s points on average)") % {"n": _fmt(avg_drop)}
+        out.highlights.append(text + ".")
+    if done or still_open:
+        out.highlights.append(
+            _("Finished %(done)s of %(total)s assigned skills.")
+            % {"done": len(done), "total": len(done) + len(still_open)}
+        )
+    return out
+
+
+def _attendance(w: _Window) -> Section:
+    cutoff = min(w.end_utc, w.request.now)
+    occurrences = w.data.occurrences
+    scheduled = {o.occurrence_id for o in occurrences if not o.cancelled and w.start_utc <= o.starts_at < cutoff}
+    marks = {oid: status for oid, (at, status) in w.data.marks.items() if w.start_utc <= at < w.end_utc}
+    every = scheduled | set(marks)
+    attended = sum(1 for s in marks.values() if s == "attended")
+    missed = sum(1 for s in marks.values() if s == "missed")
+    out = Section({"groups_scheduled": len(every), "groups_attended": attended, "groups_missed": missed})
+    if missed >= w.t.missed_groups:
+        text = ngettext("Missed %(num)s group", "Missed %(num)s groups", missed) % {"num": missed}
+        out.flags.append(Flag("missed_groups", text))
+    if every:
+        out.highlights.append(_("Went to %(n)s of %(total)s groups.") % {"n": attended, "total": len(every)})
+    return out
+
+
+def _notes(w: _Window) -> Section:
+    first, last = w.days[0], w.last
+    kept = [(d, at, text) for d, at, text in w.data.notes if _in_days(d, first, last)]
+    kept = [(d, at, text) for d, at, text in kept if at is None or w.start_utc <= at < w.end_utc]
+    kept.sort(key=lambda n: (n[0], n[1] is not None, n[1] or datetime.min.replace(tzinfo=w.start_utc.tzinfo)))
+    return Section({"notes": [(d, text) for d, _at, text in kept]})
+
+
+def _measure_figures(w: _Window) -> Section:
+    """Each spec measure shown in the summary (server/checkins/measures.py), in a category the patient shares."""
+    figures = {
+        m.name: m.aggregate_of([row.values.get(m.name) for row in w.checked()])
+        for m in measures.MEASURES
+        if m.summary and m.category and w.request.shares(m.category)
+    }
+    return Section({"measures": figures})
+
+
+def _history(w: _Window) -> Section:
+    """Mood and craving from the load window's start (dashboard sparklines)."""
+    if not w.request.history_days:
+        return Section()
+    first = w.request.load_from
+    span = [first + timedelta(days=i) for i in range((w.last - first).days + 1)]
+    rows = w.data.checkins
+    out = Section()
+    if w.request.shares("mood_sleep"):
+        out.facts["mood_history"] = [(d, rows[d].mood if d in rows else None) for d in span]
+    if w.request.shares("cravings_triggers"):
+        out.facts["craving_history"] = [(d, rows[d].craving if d in rows else None) for d in span]
+    return out
+
+
+# Each section with the categories that show it, in the order a therapist reads them (flags and highlights too).
+SECTIONS: tuple[tuple[frozenset[str], Callable[[_Window], Section]], ...] = (
+    (CHECKIN_CATEGORIES, _adherence),
+    (frozenset({"mood_sleep"}), _mood),
+    (frozenset({"cravings_triggers"}), _cravings),
+    (frozenset({"substance_use"}), _use),
+    (frozenset({"diary_card"}), _diary),
+    (frozenset({"skill_practice"}), _skills),
+    (frozenset({"attendance"}), _attendance),
+    (frozenset({"notes"}), _notes),
+    (THERAPIST_CATEGORY_IDS, _measure_figures),  # each measure checks its own category
+    (THERAPIST_CATEGORY_IDS, _history),
+)
+
+
 def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Thresholds) -> WeeklySummary:
-    """Apply the rules to one patient-week. Reads nothing the request's categories don't cover."""
-    data = data or PatientData()
+    """Apply the rules to one patient-week, section by section. Reads nothing the request's categories don't
+    cover: a section runs only when the patient shares one of its categories."""
     summary = WeeklySummary(
         patient_id=request.patient_id,
         week=request.week,
@@ -485,222 +772,17 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
         visible_from=request.visible_from,
         visible_to=request.visible_to,
     )
-    first, last = request.visible_from, request.visible_to
-    if first > last:
+    if request.visible_from > request.visible_to:
         return summary
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    summary.days_counted = len(days)
-    start_utc = local_midnight(first, request.timezone)
-    end_utc = local_midnight(last + timedelta(days=1), request.timezone)
-    checkins = {d: row for d, row in data.checkins.items() if _in_days(d, first, last)}
-    cravings = [c for c in data.cravings if _in_days(c.day, first, last) and start_utc <= c.at < end_utc]
-    t = thresholds
-    flags: list[Flag] = []
-    highlights: list[str] = []
-
-    if summary.shows_adherence:
-        summary.checkin_days = len(checkins)
-        summary.checkin_dates = sorted(checkins)
-        # Gaps count finished days only: today may still bring a check-in (but one today ends a gap).
-        finished = [d for d in days if d < request.today or d in checkins]
-        run = longest = 0
-        for day in finished:
-            run = 0 if day in checkins else run + 1
-            longest = max(longest, run)
-        if longest >= t.no_checkin_days:
-            flags.append(
-                Flag(
-                    "no_checkin",
-                    ngettext("No check-in for %(num)s day", "No check-in for %(num)s days", longest) % {"num": longest},
-                )
-            )
-        if not checkins and finished:
-            highlights.append(_("No check-ins this week."))
-        elif checkins and run >= 2:
-            highlights.append(_("No check-ins since %(day)s.") % {"day": weekday_name(max(checkins))})
-
-    if request.shares("mood_sleep"):
-        moods = [checkins[d].mood for d in days if d in checkins]
-        summary.mood_by_day = [(d, checkins[d].mood if d in checkins else None) for d in request.week.days if d <= last]
-        if moods:
-            summary.mood_avg = _round(mean(moods))
-            summary.mood_min, summary.mood_max = min(moods), max(moods)
-            lowest = min((d for d in days if d in checkins), key=lambda d: (checkins[d].mood, d))
-            highlights.append(
-                _("Mood averaged %(avg)s out of 10, lowest on %(day)s (%(low)s).")
-                % {"avg": _fmt(summary.mood_avg or 0), "day": weekday_name(lowest), "low": summary.mood_min}
-            )
-        prev_first = max(request.week.monday - timedelta(days=7), request.data_from)
-        prev_last = request.week.monday - timedelta(days=1)
-        prev = [row.mood for d, row in data.checkins.items() if _in_days(d, prev_first, prev_last)]
-        if prev:
-            summary.mood_prev_avg = _round(mean(prev))
-        if moods and prev:
-            summary.mood_change = _round(mean(moods) - mean(prev))
-            change = summary.mood_change or 0.0
-            if -change >= t.mood_drop:
-                flags.append(Flag("mood_drop", _("Mood down %(n)s points") % {"n": _fmt(-change)}))
-            if abs(change) >= t.mood_drop:
-                word = _("down") if change < 0 else _("up")
-                highlights.append(
-                    _("Mood is %(word)s %(n)s points on the week before.") % {"word": word, "n": _fmt(abs(change))}
-                )
-
-    if request.shares("cravings_triggers"):
-        labels = data.triggers or default_triggers()
-        values = [checkins[d].craving for d in days if d in checkins]
-        summary.craving_avg = _round(mean(values)) if values else None
-        summary.craving_by_day = [
-            (d, checkins[d].craving if d in checkins else None) for d in request.week.days if d <= last
-        ]
-        summary.craving_logs = len(cravings)
-        high_days = {d for d in days if d in checkins and checkins[d].craving >= t.craving_level}
-        high_days |= {c.day for c in cravings if c.intensity >= t.craving_level}
-        summary.craving_high_days = len(high_days)
-        # The peak: the strongest craving; a craving log wins a tie on the same day because it knows the time.
-        candidates: list[tuple[int, int, date, datetime | None, list[str]]] = []
-        for d in days:
-            if d in checkins:
-                candidates.append((checkins[d].craving, 0, d, None, checkins[d].triggers))
-        for c in cravings:
-            candidates.append((c.intensity, 1, c.day, c.at, c.triggers))
-        if candidates:
-            peak = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
-            summary.craving_peak, summary.craving_peak_day = peak[0], peak[2]
-            when = _part_of_day(local_moment(peak[3], request.timezone)) if peak[3] else weekday_name(peak[2])
-            summary.craving_peak_when = when
-            if peak[0] > 0:
-                text = _("Cravings peaked on %(when)s (%(n)s out of 10)") % {"when": when, "n": peak[0]}
-                if peak[4]:
-                    text = _("Cravings peaked on %(when)s (%(n)s out of 10), after “%(trigger)s”") % {
-                        "when": when,
-                        "n": peak[0],
-                        "trigger": labels.label(peak[4][0]),
-                    }
-                highlights.append(text + ".")
-        if summary.craving_high_days >= t.craving_days:
-            flags.append(
-                Flag(
-                    "cravings",
-                    _("Craving %(level)s+ on %(n)s days") % {"level": t.craving_level, "n": summary.craving_high_days},
-                )
-            )
-        ticks: Counter[str] = Counter()
-        for d in days:
-            if d in checkins:
-                ticks.update(set(checkins[d].triggers))
-        for c in cravings:
-            ticks.update(set(c.triggers))
-        top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
-        summary.top_triggers = [(labels.label(tid), n) for tid, n in top]
-        if top and top[0][1] >= 2:
-            highlights.append(
-                _("“%(trigger)s” came up %(n)s times.") % {"trigger": labels.label(top[0][0]), "n": top[0][1]}
-            )
-
-    if request.shares("substance_use"):
-        used = {d for d in days if d in checkins and checkins[d].used}
-        used |= {c.day for c in cravings if c.outcome == "used"}
-        summary.use_days = sorted(used)
-        if len(used) >= t.use_days:
-            flags.append(
-                Flag("use", ngettext("Used on %(num)s day", "Used on %(num)s days", len(used)) % {"num": len(used)})
-            )
-        if used:
-            highlights.append(_("Used on %(days)s.") % {"days": _days_list(summary.use_days)})
-
-    if request.shares("diary_card"):
-        cards = [checkins[d] for d in days if d in checkins and checkins[d].diary]
-        summary.diary_days = [DiaryDay(r.day, r.urges, r.acted, r.skills_used) for r in cards]
-        for kind in URGE_KINDS:
-            levels = [r.urges[kind] for r in cards if r.urges[kind] is not None]
-            summary.urge_max[kind] = max(levels) if levels else None  # type: ignore[type-var]
-            summary.acted_on[kind] = any(bool(r.acted[kind]) for r in cards)
-        self_harm = summary.urge_max.get("self_harm")
-        if self_harm is not None and self_harm >= t.self_harm_urge:
-            day = min(r.day for r in cards if r.urges["self_harm"] == self_harm)
-            flags.append(Flag("self_harm", _("Self-harm urge %(n)s of 5") % {"n": self_harm}))
-            highlights.append(
-                _("The urge to self-harm reached %(n)s of 5 on %(day)s.") % {"n": self_harm, "day": weekday_name(day)}
-            )
-        acted_days = sorted({r.day for r in cards for kind in URGE_KINDS if r.acted[kind]})
-        if acted_days:
-            highlights.append(_("Acted on an urge on %(days)s.") % {"days": _days_list(acted_days)})
-
-    if request.shares("skill_practice"):
-        practices = [p for p in data.practices if start_utc <= p[1] < end_utc]
-        summary.skills_count = len(practices)
-        counts = Counter(p[0] for p in practices)
-        summary.skills_top = [
-            (card_title(card), n)
-            for card, n in sorted(counts.items(), key=lambda kv: (-kv[1], card_title(kv[0]).casefold()))[:3]
-        ]
-        drops = [p[2] - p[3] for p in practices if p[2] is not None and p[3] is not None]
-        summary.skills_avg_drop = _round(mean(drops)) if drops else None
-        summary.homework_done = [
-            card_title(card) for card, _a, done in data.assignments if done is not None and start_utc <= done < end_utc
-        ]
-        summary.homework_open = [
-            card_title(card)
-            for card, assigned, done in data.assignments
-            if assigned < end_utc and (done is None or done >= end_utc)
-        ]
-        if practices:
-            text = ngettext("Practised skills %(num)s time", "Practised skills %(num)s times", len(practices)) % {
-                "num": len(practices)
-            }
-            if summary.skills_avg_drop is not None:
-                text += " " + _("(distress down %(n)s points on average)") % {"n": _fmt(summary.skills_avg_drop)}
-            highlights.append(text + ".")
-        if summary.homework_done or summary.homework_open:
-            total = len(summary.homework_done) + len(summary.homework_open)
-            highlights.append(
-                _("Finished %(done)s of %(total)s assigned skills.")
-                % {"done": len(summary.homework_done), "total": total}
-            )
-
-    if request.shares("attendance"):
-        cutoff = min(end_utc, request.now)
-        scheduled = {o.occurrence_id for o in data.occurrences if not o.cancelled and start_utc <= o.starts_at < cutoff}
-        marks = {oid: status for oid, (at, status) in data.marks.items() if start_utc <= at < end_utc}
-        every = scheduled | set(marks)
-        summary.groups_scheduled = len(every)
-        summary.groups_attended = sum(1 for s in marks.values() if s == "attended")
-        summary.groups_missed = sum(1 for s in marks.values() if s == "missed")
-        if summary.groups_missed >= t.missed_groups:
-            flags.append(
-                Flag(
-                    "missed_groups",
-                    ngettext("Missed %(num)s group", "Missed %(num)s groups", summary.groups_missed)
-                    % {"num": summary.groups_missed},
-                )
-            )
-        if every:
-            highlights.append(
-                _("Went to %(n)s of %(total)s groups.") % {"n": summary.groups_attended, "total": len(every)}
-            )
-
-    if request.shares("notes"):
-        kept = [(d, at, text) for d, at, text in data.notes if _in_days(d, first, last)]
-        kept = [(d, at, text) for d, at, text in kept if at is None or start_utc <= at < end_utc]
-        kept.sort(key=lambda n: (n[0], n[1] is not None, n[1] or datetime.min.replace(tzinfo=start_utc.tzinfo)))
-        summary.notes = [(d, text) for d, _at, text in kept]
-
-    if request.history_days:
-        span_first = request.load_from
-        span = [span_first + timedelta(days=i) for i in range((last - span_first).days + 1)]
-        if request.shares("mood_sleep"):
-            summary.mood_history = [(d, data.checkins[d].mood if d in data.checkins else None) for d in span]
-        if request.shares("cravings_triggers"):
-            summary.craving_history = [(d, data.checkins[d].craving if d in data.checkins else None) for d in span]
-
-    for measure in measures.MEASURES:
-        if measure.summary and measure.category and request.shares(measure.category):
-            answers = [checkins[d].values.get(measure.name) for d in days if d in checkins]
-            summary.measures[measure.name] = measure.aggregate_of(answers)
-
-    summary.flags = flags
-    summary.highlights = highlights
+    w = _window(request, data or PatientData(), thresholds)
+    summary.days_counted = len(w.days)
+    for categories, section in SECTIONS:
+        if request.shares(*categories):
+            found = section(w)
+            for name, value in found.facts.items():
+                setattr(summary, name, value)
+            summary.flags += found.flags
+            summary.highlights += found.highlights
     return summary
 
 
