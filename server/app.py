@@ -6,10 +6,11 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
+from typing import Any
 
 import anyio
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
@@ -75,13 +76,38 @@ async def _milestones_after_discharge(db: AsyncSession, patient_id: int, _last_d
     await evaluate_patient_safely(db, patient_id)
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings.from_env()
-    configure_logging()
-    default_catalogue()  # a broken skills/cards.toml stops start-up with the file, card and field named
-    db_config = alchemy_config(settings)
-    session_maker = db_config.create_session_maker()
+def _wire_domains(app: Litestar, settings: Settings, session_maker: Any) -> None:
+    """What the domains announce and who listens, kept in the application's state (so imports point one way)."""
+    app.state.settings = settings
+    app.state.session_maker = session_maker
+    # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
+    app.state.update(listeners_state([evaluate_patient_safely]))
+    # The patient's export (JSON and zip) also carries skill practice, the safety plan, questionnaires (answered
+    # and coming up) and the aftercare plan (check-ins own the export; the other domains add to it).
+    app.state[EXPORT_SECTIONS_KEY] = (
+        skills_logic.export_section,
+        crisis_logic.export_section,
+        questionnaires_export,
+        questionnaires_upcoming.upcoming_section,
+        aftercare_plan.export_section,
+    )
+    # The private calendar feed also carries the support meetings the patient added (the schedule owns the feed).
+    app.state[EXTRA_EVENTS_KEY] = (aftercare_meetings.calendar_meetings,)
+    # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
+    # family news (the schedule announces it; these listen).
+    app.state.update(
+        schedule_events.listeners_state(
+            [
+                reminders_after_discharge,
+                end_consents_with_program,
+                _milestones_after_discharge,
+                questionnaires_after_discharge,
+            ]
+        )
+    )
 
+
+def _lifespan(settings: Settings, db_config: Any) -> Any:
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         if settings.migrate_on_start:
@@ -93,16 +119,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # restarted lifespan - a reload, or the test suite's one app per session - starts with fresh ones.
             await db_config.get_engine().dispose()
 
-    def provide_settings() -> Settings:
-        return settings
+    return lifespan
 
-    static_router = create_static_files_router(
+
+def _static_router() -> Router:
+    return create_static_files_router(
         path="/static",
         directories=[STATIC_DIR],
         cache_control=CacheControlHeader(max_age=ONE_YEAR, public=True),
         include_in_schema=False,
         send_as_attachment=False,
     )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging()
+    default_catalogue()  # a broken skills/cards.toml stops start-up with the file, card and field named
+    db_config = alchemy_config(settings)
+    session_maker = db_config.create_session_maker()
+
+    lifespan = _lifespan(settings, db_config)
+    def provide_settings() -> Settings:
+        return settings
+
+    static_router = _static_router()
     route_handlers: list = [
         AuthController,
         AccountController,
@@ -166,31 +207,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=settings.debug,
         openapi_config=None,
     )
-    app.state.settings = settings
-    app.state.session_maker = session_maker
-    # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
-    app.state.update(listeners_state([evaluate_patient_safely]))
-    # The patient's export (JSON and zip) also carries skill practice, the safety plan, questionnaires (answered
-    # and coming up) and the aftercare plan (check-ins own the export; the other domains add to it).
-    app.state[EXPORT_SECTIONS_KEY] = (
-        skills_logic.export_section,
-        crisis_logic.export_section,
-        questionnaires_export,
-        questionnaires_upcoming.upcoming_section,
-        aftercare_plan.export_section,
-    )
-    # The private calendar feed also carries the support meetings the patient added (the schedule owns the feed).
-    app.state[EXTRA_EVENTS_KEY] = (aftercare_meetings.calendar_meetings,)
-    # A discharge: group reminders stop, "until the end of my program" consents end, a finished program may be
-    # family news (the schedule announces it; these listen).
-    app.state.update(
-        schedule_events.listeners_state(
-            [
-                reminders_after_discharge,
-                end_consents_with_program,
-                _milestones_after_discharge,
-                questionnaires_after_discharge,
-            ]
-        )
-    )
+    _wire_domains(app, settings, session_maker)
     return app

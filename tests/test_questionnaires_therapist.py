@@ -214,3 +214,26 @@ def test_the_demo_clinic_shows_questionnaires(client: TestClient, db: Database, 
     assert detail.status_code == 200 and "PHQ-9 over time" in detail.text and "BAM-IOP over time" in detail.text
     login(client, "casey@demo.steady", DEMO_PASSWORD)
     assert "GAD-7 over time" in client.get("/questionnaires").text
+
+
+def test_the_chart_over_the_program_marks_its_phases(client: TestClient, db: Database, scene: dict[str, Any]) -> None:
+    from server.schedule.models import Enrolment, Program, ProgramPhase
+
+    patient = scene["sharing"]
+    start = today_for(patient) - timedelta(days=28)
+
+    async def enrol(session: AsyncSession) -> None:
+        program = Program(clinic_id=patient.clinic_id, name="Evening IOP", timezone="America/New_York")
+        session.add(program)
+        await session.flush()
+        session.add(ProgramPhase(program_id=program.id, name="Weeks 1-2", start_week=1, end_week=2))  # type: ignore[arg-type]
+        session.add(ProgramPhase(program_id=program.id, name="Weeks 3-8", start_week=3, end_week=8))  # type: ignore[arg-type]
+        session.add(Enrolment(patient_id=patient.id, program_id=program.id, start_date=start))  # type: ignore[arg-type]
+
+    db.run(enrol)
+    login(client, patient.email)
+    answer_all(client, "phq9", PHQ9_MILD)
+    login(client, scene["therapist"].email)
+    page = client.get(f"/therapist/patients/{patient.id}/questionnaires").text
+    assert page.count('class="q-phase"') == 2
+    assert "Phases start on: Weeks 1-2" in page and "Weeks 3-8" in page

@@ -292,6 +292,39 @@ async def save_checkin(
     return SaveResult(conflict=True, errors={"__all__": _("Someone else saved at the same moment. Please try again.")})
 
 
+async def _checkin_problem(
+    db: AsyncSession, user_id: int, form: CheckInForm, day: date, today: date
+) -> SaveResult | None:
+    """Why this check-in can't be saved as sent (a day out of range, an unknown trigger, use without what), or None."""
+    date_field = "date" if form.date else "__all__"
+    if day > today:
+        return SaveResult(errors={date_field: _("This day hasn't come yet. Please pick today or an earlier day.")})
+    if day < today - timedelta(days=MAX_DAYS_BACK):
+        return SaveResult(errors={date_field: _("You can fill in days from the past year.")})
+    if unknown_triggers(form.triggers, await trigger_set(db, user_id)):
+        return SaveResult(errors={"triggers": _("One of these triggers isn't in your list. Please choose again.")})
+    if form.measure_values()["used"] and not form.substances:
+        return SaveResult(errors={"substances": _("Please say what you used. One word is enough, like “alcohol”.")})
+    return None
+
+
+def _new_checkin(
+    user_id: int, form: CheckInForm, day: date, late: bool, key: str, client_time: datetime | None, now: datetime
+) -> CheckIn:
+    answers = form.measure_values()
+    return CheckIn(
+        user_id=user_id,
+        local_date=day,
+        mood=answers["mood"],
+        craving=answers["craving"],
+        late=late,
+        client_created_at=client_time,
+        created_at=now,
+        updated_at=now,
+        idempotency_key=key,
+    )
+
+
 async def _save_checkin_once(
     db: AsyncSession,
     user: User,
@@ -304,41 +337,18 @@ async def _save_checkin_once(
     assert user.id is not None
     client_time = parse_client_time(form.client_created_at, now)
     when = client_time or now
-    today = dates.local_today(user, now)
     made_on = dates.local_date_of(user, when)
     day = form.date or made_on
-    date_field = "date" if form.date else "__all__"
-    if day > today:
-        return SaveResult(errors={date_field: _("This day hasn't come yet. Please pick today or an earlier day.")})
-    if day < today - timedelta(days=MAX_DAYS_BACK):
-        return SaveResult(errors={date_field: _("You can fill in days from the past year.")})
-    known = await trigger_set(db, user.id)
-    if unknown_triggers(form.triggers, known):
-        return SaveResult(errors={"triggers": _("One of these triggers isn't in your list. Please choose again.")})
-    if form.measure_values()["used"] and not form.substances:
-        return SaveResult(errors={"substances": _("Please say what you used. One word is enough, like “alcohol”.")})
-
+    problem = await _checkin_problem(db, user.id, form, day, dates.local_today(user, now))
+    if problem is not None:
+        return problem
     row = await get_checkin_for_day(db, user.id, day)
     if row is not None and not checkin_editable(user, row, when):
-        return SaveResult(
-            errors={
-                date_field: _("You already checked in for this day. A check-in can be changed only on the day itself.")
-            }
-        )
+        message = _("You already checked in for this day. A check-in can be changed only on the day itself.")
+        return SaveResult(errors={"date" if form.date else "__all__": message})
     try:
         if row is None:
-            answers = form.measure_values()
-            row = CheckIn(
-                user_id=user.id,
-                local_date=day,
-                mood=answers["mood"],
-                craving=answers["craving"],
-                late=day < made_on,
-                client_created_at=client_time,
-                created_at=now,
-                updated_at=now,
-                idempotency_key=key,
-            )
+            row = _new_checkin(user.id, form, day, day < made_on, key, client_time, now)
             _apply_checkin(row, form, include_diary)
             db.add(row)
             await db.flush()
@@ -347,8 +357,7 @@ async def _save_checkin_once(
             # An older edit arriving after a newer one: the newer answers stay; if whoever filled this one in
             # never saw them (another device, or offline), these are kept where the person can see them.
             if form.base != row.idempotency_key:
-                answers = form.measure_values()
-                incoming = CheckIn(user_id=user.id, local_date=day, mood=answers["mood"], craving=answers["craving"])
+                incoming = _new_checkin(user.id, form, day, False, key, client_time, now)
                 _apply_checkin(incoming, form, include_diary)
                 db.add(_revision(row, _answers(incoming), "older", client_time, now))
         else:

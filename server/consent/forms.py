@@ -104,6 +104,51 @@ def ends_label_for(ends_on: date, until_program_end: bool) -> str:
     return _("at the end of %(day)s") % {"day": long_date(ends_on)}
 
 
+def _end_date(raw: dict[str, Any], spec: ConsentFormSpec, errors: dict[str, str]) -> tuple[date | None, bool]:
+    """The last day of sharing (and whether it is the program's end), adding any error to `errors`."""
+    latest = latest_end_date(spec.today)
+    until = str(raw.get("until") or "date")
+    if until == "program":
+        if spec.program_end is None or spec.program_end < spec.today:
+            errors["until"] = _("We couldn't find a program you're in. Please choose an end date instead.")
+            return None, False
+        return min(spec.program_end, latest), True
+    if until != "date":
+        errors["until"] = _("Please pick one of the choices.")
+        return None, False
+    text = str(raw.get("ends_on") or "").strip()
+    if not text:
+        errors["ends_on"] = _("Please choose the last day of sharing.")
+        return None, False
+    try:
+        ends_on = date.fromisoformat(text)
+    except ValueError:
+        errors["ends_on"] = _("Please enter a date we can read, like 2027-03-14.")
+        return None, False
+    if ends_on < spec.today:
+        errors["ends_on"] = _("That day has already passed. Please choose today or a later day.")
+    elif ends_on > latest:
+        errors["ends_on"] = _("A consent can last at most one year: please choose %(day)s or earlier.") % {
+            "day": long_date(latest)
+        }
+    return ends_on, False
+
+
+def _signature(raw: dict[str, Any]) -> tuple[str, str]:
+    """The signature is the full name the person types: stored on the consent as typed (spaces squeezed), and
+    never compared with the account's display name, which may be a nickname or carry an emoji. Returns it and
+    what is wrong with it ('' if nothing)."""
+    typed = str(raw.get("signature") or "")
+    signature = " ".join(CONTROL.sub("", typed).split())
+    if CONTROL.search(typed):
+        return signature, _("Please remove the unusual invisible characters from this.")
+    if not any(ch.isalpha() for ch in signature):
+        return signature, _("Please type your full name to sign.")
+    if len(signature) > MAX_SIGNATURE:
+        return signature, _("Please keep this to %(n)s characters or fewer.") % {"n": MAX_SIGNATURE}
+    return signature, ""
+
+
 def validate_consent_form(raw: dict[str, Any], spec: ConsentFormSpec, patient: User) -> ConsentValidation:
     """Check a submitted consent; errors are keyed by field, and the typed values are kept for the re-render."""
     values = {k: raw.get(k, "") for k in FIELDS}
@@ -119,51 +164,15 @@ def validate_consent_form(raw: dict[str, Any], spec: ConsentFormSpec, patient: U
     elif not categories:
         errors["categories"] = _("Please tick at least one thing to share.")
 
-    latest = latest_end_date(spec.today)
-    until = str(raw.get("until") or "date")
-    ends_on: date | None = None
-    until_program_end = False
-    if until == "program":
-        if spec.program_end is None or spec.program_end < spec.today:
-            errors["until"] = _("We couldn't find a program you're in. Please choose an end date instead.")
-        else:
-            ends_on = min(spec.program_end, latest)
-            until_program_end = True
-    elif until == "date":
-        text = str(raw.get("ends_on") or "").strip()
-        if not text:
-            errors["ends_on"] = _("Please choose the last day of sharing.")
-        else:
-            try:
-                ends_on = date.fromisoformat(text)
-            except ValueError:
-                errors["ends_on"] = _("Please enter a date we can read, like 2027-03-14.")
-            else:
-                if ends_on < spec.today:
-                    errors["ends_on"] = _("That day has already passed. Please choose today or a later day.")
-                elif ends_on > latest:
-                    errors["ends_on"] = _("A consent can last at most one year: please choose %(day)s or earlier.") % {
-                        "day": long_date(latest)
-                    }
-    else:
-        errors["until"] = _("Please pick one of the choices.")
-
+    ends_on, until_program_end = _end_date(raw, spec, errors)
     data_from = spec.today
     if str(raw.get("data_from") or "today") == "program" and spec.program_start is not None:
         data_from = min(spec.program_start, spec.today)
 
-    # The signature is the full name the person types: stored on the consent as typed (spaces squeezed), and
-    # never compared with the account's display name, which may be a nickname or carry an emoji.
-    typed = str(raw.get("signature") or "")
-    signature = " ".join(CONTROL.sub("", typed).split())
+    signature, problem = _signature(raw)
     values["signature"] = signature
-    if CONTROL.search(typed):
-        errors["signature"] = _("Please remove the unusual invisible characters from this.")
-    elif not any(ch.isalpha() for ch in signature):
-        errors["signature"] = _("Please type your full name to sign.")
-    elif len(signature) > MAX_SIGNATURE:
-        errors["signature"] = _("Please keep this to %(n)s characters or fewer.") % {"n": MAX_SIGNATURE}
-
+    if problem:
+        errors["signature"] = problem
     if errors or ends_on is None:
         return ConsentValidation(choice=None, errors=errors, values=values)
     terms = spec.terms.with_choices(

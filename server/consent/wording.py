@@ -134,36 +134,45 @@ class ConsentTerms:
         return replace(self, **changes)
 
 
-def consent_sections(terms: ConsentTerms) -> list[Section]:
-    """The consent, section by section, in the order the patient reads it."""
-    what_paragraphs = [_("Tick what %(recipient)s may see:") % {"recipient": terms.recipient_name}]
+def _what_section(terms: ConsentTerms) -> Section:
+    """What is shared: the choices, with the plain-spoken substance-use warning when any choice can include it."""
+    paragraphs = [_("Tick what %(recipient)s may see:") % {"recipient": terms.recipient_name}]
     emphasis = -1
     if terms.substance_info:
-        emphasis = len(what_paragraphs)
-        what_paragraphs.append(
+        emphasis = len(paragraphs)
+        paragraphs.append(
             _(
                 "This includes information about your substance use and your treatment for it. Federal law "
                 "(42 CFR part 2) gives that information extra protection, and only what you tick here is shared."
             )
         )
-    what_paragraphs.extend(terms.what_notes)
+    paragraphs.extend(terms.what_notes)
     if terms.data_from is not None:
-        what_paragraphs.append(
-            _("Only information from %(day)s onwards is shared.") % {"day": long_date(terms.data_from)}
-        )
-    until = [
-        _("This consent lasts until the date you choose below, at most one year, unless you revoke it sooner."),
-    ]
+        paragraphs.append(_("Only information from %(day)s onwards is shared.") % {"day": long_date(terms.data_from)})
+    items = tuple(
+        Item(text=str(o.label), hint=str(o.hint), choice=o.id, checked=o.id in terms.chosen) for o in terms.options
+    )
+    return Section("what", _("What is shared"), tuple(paragraphs), items, emphasis)
+
+
+def _until_paragraphs(terms: ConsentTerms) -> tuple[str, ...]:
     if terms.ends_label:
-        until = [_("This consent ends %(when)s, unless you revoke it sooner.") % {"when": terms.ends_label}]
-    signature_paragraphs = [
-        _("Type your full name to sign. Typing your name is your electronic signature.")
-    ]
+        return (_("This consent ends %(when)s, unless you revoke it sooner.") % {"when": terms.ends_label},)
+    return (_("This consent lasts until the date you choose below, at most one year, unless you revoke it sooner."),)
+
+
+def _signature_paragraphs(terms: ConsentTerms) -> tuple[str, ...]:
+    signature_paragraphs = [_("Type your full name to sign. Typing your name is your electronic signature.")]
     if terms.signature and terms.signed_on is not None:
         signature_paragraphs = [
             _("Signed electronically by typing my name: %(name)s, on %(day)s.")
             % {"name": terms.signature, "day": long_date(terms.signed_on)}
         ]
+    return tuple(signature_paragraphs)
+
+
+def consent_sections(terms: ConsentTerms) -> list[Section]:
+    """The consent, section by section, in the order the patient reads it."""
     return [
         Section("patient", _("Your name"), (terms.patient_name,)),
         Section(
@@ -176,18 +185,9 @@ def consent_sections(terms: ConsentTerms) -> list[Section]:
             _("Who receives it"),
             (f"{terms.recipient_name}, {terms.recipient_description}",),
         ),
-        Section(
-            "what",
-            _("What is shared"),
-            tuple(what_paragraphs),
-            tuple(
-                Item(text=str(o.label), hint=str(o.hint), choice=o.id, checked=o.id in terms.chosen)
-                for o in terms.options
-            ),
-            emphasis,
-        ),
+        _what_section(terms),
         Section("purpose", _("Why"), (terms.purpose,)),
-        Section("until", _("Until when"), tuple(until)),
+        Section("until", _("Until when"), _until_paragraphs(terms)),
         Section(
             "revoke",
             _("You can change your mind"),
@@ -217,7 +217,7 @@ def consent_sections(terms: ConsentTerms) -> list[Section]:
                 ),
             ),
         ),
-        Section("signature", _("Signature and date"), tuple(signature_paragraphs)),
+        Section("signature", _("Signature and date"), _signature_paragraphs(terms)),
     ]
 
 

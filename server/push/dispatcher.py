@@ -202,6 +202,119 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+class _BatchRun:
+    """What one batch decided: each reminder's new state (`updates`), the delivery log rows and the counts."""
+
+    def __init__(self, now: datetime, already: dict[int, set[int]], log_row: Callable[..., dict[str, Any]]) -> None:
+        self.now = now
+        self.already = already
+        self.log_row = log_row
+        self.report = BatchReport()
+        self.updates: dict[int, dict[str, Any]] = {}
+        self.log_rows: list[dict[str, Any]] = []
+
+    def finish(self, r: ClaimedReminder, status: str, **extra: Any) -> None:
+        self.updates[r.id] = {"status": status, "attempts": r.attempts, "next_attempt_at": self.now,
+                              "finished_at": self.now if status != "pending" else None, **extra}  # fmt: skip
+
+    def drop(self, r: ClaimedReminder) -> None:
+        # A device that already got it on an earlier attempt means the reminder was delivered after all.
+        if self.already.get(r.id):
+            self.finish(r, "sent")
+            return
+        self.finish(r, "dropped")
+        self.log_rows.append(self.log_row(r, None, "dropped", None, self.now))
+        self.report.dropped += 1
+
+    def worth_sending(self, batch: list[ClaimedReminder], prefs: dict[int, _Prefs]) -> list[ClaimedReminder]:
+        """Decide, before any network traffic, what is still worth sending: not expired, not switched off, and
+        outside quiet hours (or held until they end, or urgent enough to go anyway)."""
+        candidates: list[ClaimedReminder] = []
+        for r in batch:
+            pref = prefs.get(r.user_id)
+            if pref is None or self.now >= r.expires_at or r.kind in pref.switched_off:
+                self.drop(r)
+                continue
+            if r.kind != "test":  # the person just asked for a test: show it now
+                release = quiet_release(self.now, zone(pref.timezone), pref.quiet_start, pref.quiet_end)
+                if release is not None:
+                    if release < r.expires_at:
+                        self.finish(r, "pending", next_attempt_at=release)
+                        self.report.held += 1
+                        continue
+                    if r.urgency != "high":
+                        self.drop(r)
+                        continue
+            candidates.append(r)
+        return candidates
+
+    def fan_out(
+        self, candidates: list[ClaimedReminder], devices: dict[int, list[_Device]]
+    ) -> list[tuple[ClaimedReminder, _Device]]:
+        """Every device that hasn't got this reminder yet."""
+        jobs: list[tuple[ClaimedReminder, _Device]] = []
+        for r in candidates:
+            owned = devices.get(r.user_id, [])
+            targets = [d for d in owned if d.id not in self.already.get(r.id, set())]
+            if not owned:
+                self.drop(r)  # no device: nothing to deliver to
+            elif not targets:
+                self.finish(r, "sent")
+            else:
+                jobs.extend((r, d) for d in targets)
+        return jobs
+
+    def count_results(
+        self, jobs: list[tuple[ClaimedReminder, _Device]], results: list[DeliveryResult]
+    ) -> tuple[set[int], set[int]]:
+        """(devices delivered to, devices gone)."""
+        delivered_to: set[int] = set()
+        gone: set[int] = set()
+        for (_r, device), result in zip(jobs, results, strict=True):
+            if result.outcome == "sent":
+                delivered_to.add(device.id)
+                self.report.deliveries += 1
+            elif result.outcome == "gone":
+                gone.add(device.id)
+        self.report.pruned = len(gone)
+        return delivered_to, gone
+
+    def settle(
+        self,
+        candidates: list[ClaimedReminder],
+        jobs: list[tuple[ClaimedReminder, _Device]],
+        results: list[DeliveryResult],
+        policy: Dispatcher,
+    ) -> None:
+        """Each sent reminder's outcome over its devices: sent, retried later (with backoff), failed or dropped."""
+        outcomes: dict[int, list[DeliveryResult]] = defaultdict(list)
+        for (r, _device), result in zip(jobs, results, strict=True):
+            outcomes[r.id].append(result)
+        for r in candidates:
+            if r.id in self.updates:
+                continue
+            got = outcomes[r.id]
+            ever_sent = bool(self.already.get(r.id)) or any(res.outcome == "sent" for res in got)
+            retry = [res for res in got if res.outcome == "retry"]
+            attempts = r.attempts + 1
+            if retry and attempts < policy.max_attempts:
+                wait = max((res.retry_after or 0.0) for res in retry)
+                delay = backoff_delay(r.attempts, wait or None, base=policy.backoff_base, cap=policy.backoff_cap)
+                self.finish(r, "pending", attempts=attempts, next_attempt_at=self.now + timedelta(seconds=delay))
+                self.report.retried += 1
+                if any(res.outcome == "sent" for res in got):
+                    self.report.sent += 1
+            elif ever_sent:
+                self.finish(r, "sent", attempts=attempts)
+                self.report.sent += 1
+            elif retry or any(res.outcome == "failed" for res in got):
+                self.finish(r, "failed", attempts=attempts)
+                self.report.failed += 1
+            else:  # every device was gone or refused the size: nothing left to try
+                self.finish(r, "dropped", attempts=attempts)
+                self.report.dropped += 1
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -323,115 +436,40 @@ class Dispatcher:
     async def run_once(self, now: datetime | None = None) -> BatchReport:
         """Claim one batch that is due at `now`, send it and record what happened."""
         now = now or utcnow()
-        report = BatchReport()
         async with self.session_maker() as db:
             async with db.begin():
                 batch = await self._claim(db, now)
                 if not batch:
-                    return report
+                    return BatchReport()
                 prefs, devices, already = await self._context(db, batch)
-            report.claimed = len(batch)
+            run = _BatchRun(now, already, self._log_row)
+            run.report.claimed = len(batch)
+            candidates = await self._still_wanted(db, run.worth_sending(batch, prefs), now, run.drop)
+            jobs = run.fan_out(candidates, devices)
+            results = await self._send_all(batch, jobs, now)
+            delivered_to, gone = run.count_results(jobs, results)
+            run.settle(candidates, jobs, results, self)
+            await self._record(db, now, run.updates, run.log_rows, delivered_to, gone)
+        return run.report
 
-            updates: dict[int, dict[str, Any]] = {}
-            log_rows: list[dict[str, Any]] = []
-
-            def finish(r: ClaimedReminder, status: str, **extra: Any) -> None:
-                updates[r.id] = {"status": status, "attempts": r.attempts, "next_attempt_at": now,
-                                 "finished_at": now if status != "pending" else None, **extra}  # fmt: skip
-
-            def drop(r: ClaimedReminder) -> None:
-                # A device that already got it on an earlier attempt means the reminder was delivered after all.
-                if already.get(r.id):
-                    finish(r, "sent")
-                    return
-                finish(r, "dropped")
-                log_rows.append(self._log_row(r, None, "dropped", None, now))
-                report.dropped += 1
-
-            # Decide, before any network traffic, what is still worth sending.
-            candidates: list[ClaimedReminder] = []
-            for r in batch:
-                pref = prefs.get(r.user_id)
-                if pref is None or now >= r.expires_at or r.kind in pref.switched_off:
-                    drop(r)
-                    continue
-                if r.kind != "test":  # the person just asked for a test: show it now
-                    release = quiet_release(now, zone(pref.timezone), pref.quiet_start, pref.quiet_end)
-                    if release is not None:
-                        if release < r.expires_at:
-                            finish(r, "pending", next_attempt_at=release)
-                            report.held += 1
-                            continue
-                        if r.urgency != "high":
-                            drop(r)
-                            continue
-                candidates.append(r)
-            candidates = await self._still_wanted(db, candidates, now, drop)
-
-            # Fan out to every device that hasn't got this reminder yet.
-            jobs: list[tuple[ClaimedReminder, _Device]] = []
-            for r in candidates:
-                owned = devices.get(r.user_id, [])
-                targets = [d for d in owned if d.id not in already.get(r.id, set())]
-                if not owned:
-                    drop(r)  # no device: nothing to deliver to
-                elif not targets:
-                    finish(r, "sent")
-                else:
-                    jobs.extend((r, d) for d in targets)
-            keep_leased = asyncio.create_task(self._keep_leased([r.id for r in batch], now))
-            done: _Completed = asyncio.Queue()
-            recorder = asyncio.create_task(self._record_as_they_complete(done)) if jobs else None
-            try:
-                # Each send is written down as soon as it completes, so a crash can repeat only the sends that
-                # were in flight (and those carry the same Topic, so the phone replaces rather than stacks).
-                results = await asyncio.gather(*(self._send_and_record(r, d, now, done) for r, d in jobs))
-            finally:
-                done.put_nowait(None)
-                if recorder is not None:
-                    await recorder
-                keep_leased.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keep_leased
-
-            outcomes: dict[int, list[DeliveryResult]] = defaultdict(list)
-            delivered_to: set[int] = set()
-            gone: set[int] = set()
-            for (r, device), result in zip(jobs, results, strict=True):
-                outcomes[r.id].append(result)
-                if result.outcome == "sent":
-                    delivered_to.add(device.id)
-                    report.deliveries += 1
-                elif result.outcome == "gone":
-                    gone.add(device.id)
-            report.pruned = len(gone)
-
-            for r in candidates:
-                if r.id in updates:
-                    continue
-                got = [res for res in outcomes[r.id]]
-                ever_sent = bool(already.get(r.id)) or any(res.outcome == "sent" for res in got)
-                retry = [res for res in got if res.outcome == "retry"]
-                attempts = r.attempts + 1
-                if retry and attempts < self.max_attempts:
-                    wait = max((res.retry_after or 0.0) for res in retry)
-                    delay = backoff_delay(r.attempts, wait or None, base=self.backoff_base, cap=self.backoff_cap)
-                    finish(r, "pending", attempts=attempts, next_attempt_at=now + timedelta(seconds=delay))
-                    report.retried += 1
-                    if any(res.outcome == "sent" for res in got):
-                        report.sent += 1
-                elif ever_sent:
-                    finish(r, "sent", attempts=attempts)
-                    report.sent += 1
-                elif retry or any(res.outcome == "failed" for res in got):
-                    finish(r, "failed", attempts=attempts)
-                    report.failed += 1
-                else:  # every device was gone or refused the size: nothing left to try
-                    finish(r, "dropped", attempts=attempts)
-                    report.dropped += 1
-
-            await self._record(db, now, updates, log_rows, delivered_to, gone)
-        return report
+    async def _send_all(
+        self, batch: list[ClaimedReminder], jobs: list[tuple[ClaimedReminder, _Device]], now: datetime
+    ) -> list[DeliveryResult]:
+        """Send every job at once while keeping the batch's lease alive. Each send is written down as soon as it
+        completes, so a crash can repeat only the sends that were in flight (and those carry the same Topic, so
+        the phone replaces rather than stacks)."""
+        keep_leased = asyncio.create_task(self._keep_leased([r.id for r in batch], now))
+        done: _Completed = asyncio.Queue()
+        recorder = asyncio.create_task(self._record_as_they_complete(done)) if jobs else None
+        try:
+            return list(await asyncio.gather(*(self._send_and_record(r, d, now, done) for r, d in jobs)))
+        finally:
+            done.put_nowait(None)
+            if recorder is not None:
+                await recorder
+            keep_leased.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_leased
 
     async def _still_wanted(
         self,

@@ -268,45 +268,50 @@ def summary_pdf(summary: WeeklySummary, patient_name: str, clinic_name: str, ext
     if summary.highlights:
         story.append(Paragraph(escape(_("What stood out")), h2))
         story += [Paragraph("• " + escape(line), body) for line in summary.highlights]
+    story += _grid_story(summary, h2, cell)
+    story += _section_tables([r for r in [*summary_rows(summary), *extra] if not r.daily], h2, cell)
+    doc.build(story, onFirstPage=page, onLaterPages=page)
+    return buffer.getvalue()
+
+
+def _grid_story(summary: WeeklySummary, h2: ParagraphStyle, cell: ParagraphStyle) -> list[object]:
+    """The PDF's day-by-day grid (nothing when no daily measure is shared)."""
     grid = diary_grid(summary)
-    if grid:
-        story.append(Paragraph(escape(_("The week, day by day")), h2))
-        table = Table([[Paragraph(escape(c), cell) for c in row] for row in grid], repeatRows=1)
+    if not grid:
+        return []
+    table = Table([[Paragraph(escape(c), cell) for c in row] for row in grid], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8efee")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return [Paragraph(escape(_("The week, day by day")), h2), table]
+
+
+def _section_tables(rows: Sequence[Row], h2: ParagraphStyle, cell: ParagraphStyle) -> list[object]:
+    """One headed two-column table per section, kept on one page each."""
+    story: list[object] = []
+    sections: dict[str, list[list[object]]] = {}
+    for row in rows:  # rows come section by section, so insertion order is reading order
+        sections.setdefault(row.section, []).append(
+            [Paragraph(escape(row.measure), cell), Paragraph(escape(row.value), cell)]
+        )
+    for section, block in sections.items():
+        table = Table(block, colWidths=[2.8 * inch, 4.4 * inch])
         table.setStyle(
             TableStyle(
                 [
-                    ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8efee")),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#cccccc")),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ]
             )
         )
-        story.append(table)
-    rows = [r for r in [*summary_rows(summary), *extra] if not r.daily]
-    current = None
-    block: list[list[object]] = []
-
-    def flush() -> None:
-        if current is not None and block:
-            t = Table(block, colWidths=[2.8 * inch, 4.4 * inch])
-            t.setStyle(
-                TableStyle(
-                    [
-                        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#cccccc")),
-                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ]
-                )
-            )
-            story.append(KeepTogether([Paragraph(escape(current), h2), t]))
-
-    for row in rows:
-        if row.section != current:
-            flush()
-            current, block = row.section, []
-        block.append([Paragraph(escape(row.measure), cell), Paragraph(escape(row.value), cell)])
-    flush()
-    doc.build(story, onFirstPage=page, onLaterPages=page)
-    return buffer.getvalue()
+        story.append(KeepTogether([Paragraph(escape(section), h2), table]))
+    return story
 
 
 def diary_grid(summary: WeeklySummary) -> list[list[str]]:

@@ -5,6 +5,7 @@ dashboard's filter chips. Every page visited passes axe-core and the CSP in ligh
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -271,3 +272,27 @@ def test_service_worker_shows_a_declarative_push(live_server: LiveServer, page: 
     assert shown["tag"] == "checkin"
     assert shown["data"] == {"url": "/checkin"}  # the same-site path of `navigate`
     assert shown["timestamp"] == 1781539200000
+
+
+def test_the_stored_library_shows_the_module_asked_for(live_server: LiveServer, page: Page) -> None:
+    """Offline, the service worker answers /skills?module=… with the stored /skills (ignoreSearch): the page script
+    then shows that module's cards itself. Here the stored copy is served the same way by the test."""
+    patient = live_server.db.make_user(Role.PATIENT, "stored@example.org", name="Robin")
+    page.route("**/sw.js", lambda route: route.abort())
+    login_page(page, live_server, patient)
+    stored = page.request.get(f"{live_server.url}/skills").text()
+    page.route(
+        re.compile(r".*/skills\?module=mindfulness$"),
+        lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=stored),
+    )
+    # Our own worker would fetch the page past the route: take it away first (the route also refuses it).
+    page.evaluate(
+        "async () => Promise.all((await navigator.serviceWorker.getRegistrations()).map(r => r.unregister()))"
+    )
+    page.goto(f"{live_server.url}/skills?module=mindfulness")
+    expect(page.locator('[data-module-chip="mindfulness"]')).to_have_attribute("aria-current", "page")
+    expect(page.locator('[data-module-chip=""]')).not_to_have_attribute("aria-current", "page")
+    expect(page.locator("#all-h")).to_have_text("Mindfulness")
+    assert _visible_cards(page) == {c.id for c in CATALOGUE.cards_in("mindfulness")}
+    expect(page.locator(".module-tiles")).to_be_hidden()
+    check_both(page)
