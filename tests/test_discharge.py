@@ -214,3 +214,46 @@ def test_a_therapist_needs_the_group_attendance_category_to_discharge(client: Te
                          {"end_date": today_for(patient).isoformat(), "outcome": "completed"})  # fmt: skip
     assert response.status_code == 404
     assert get(db, Enrolment, enrolment_id).status == "active"
+
+
+def test_the_clinics_alumni_program_reuses_the_schedule(
+    client: TestClient, db: Database, scene: dict[str, Any]
+) -> None:
+    patient, today = scene["patient"], scene["today"]
+    alumni = make_program(db, name="Alumni circle", phases=[("Alumni", 1, 52, [(3, "19:00", "Alumni group")])])
+    admin = db.make_user(Role.ADMIN, "admin@example.org")
+    login(client, admin.email)
+    page = client.get(f"/admin/programs/{alumni.id}")
+    assert "This is our alumni program" in page.text
+    form = {"name": "Alumni circle", "timezone": "America/New_York", "active": "on", "alumni": "on"}
+    assert post_form(client, f"/admin/programs/{alumni.id}", form).status_code == 303
+    assert "Alumni program" in client.get("/admin/programs").text
+    # Before anyone joins, an alumnus's Today offers the group.
+    client.cookies.clear()
+    login(client, scene["therapist"].email)
+    assert "Also enrol them in Alumni circle" in client.get(f"/therapist/patients/{patient.id}/schedule").text
+    post_form(client, f"/therapist/patients/{patient.id}/schedule/discharge",
+              {"end_date": (today - timedelta(days=1)).isoformat(), "outcome": "completed"})  # fmt: skip
+    client.cookies.clear()
+    login(client, patient.email)
+    assert "Your clinic has an alumni group, Alumni circle." in client.get("/today").text
+    # Discharging with "also enrol": the alumni enrolment starts the next day and Today's next group is theirs.
+    db.execute("UPDATE enrolment SET status = 'active', outcome = '', end_date = NULL WHERE id = :e",
+               e=scene["enrolment_id"])  # fmt: skip
+    # (The first discharge ended the therapist's "until the end of my program" consent, so the admin records it.)
+    client.cookies.clear()
+    login(client, admin.email)
+    url = f"/admin/programs/{scene['program'].id}/enrolments/{scene['enrolment_id']}"
+    assert "Also enrol them in Alumni circle" in client.get(url).text
+    response = post_form(client, f"{url}/end",
+                         {"end_date": today.isoformat(), "outcome": "completed", "join_alumni": "yes"})  # fmt: skip
+    assert response.status_code == 303
+    joined = db.scalar("SELECT start_date FROM enrolment WHERE patient_id = :p AND program_id = :a",
+                       p=patient.id, a=alumni.id)  # fmt: skip
+    assert str(joined)[:10] == (today + timedelta(days=1)).isoformat()
+    client.cookies.clear()
+    login(client, patient.email)
+    page = client.get("/today").text
+    assert "You finished your program" in page  # the alumni enrolment doesn't hide the discharge
+    assert "Your clinic has an alumni group" not in page
+    assert "Alumni group" in client.get("/schedule").text  # its sessions are on their schedule (and reminders)

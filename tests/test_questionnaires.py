@@ -397,3 +397,32 @@ def test_concurrent_duplicate_submissions_make_one_result(app_factory: Any, db: 
     assert statuses <= {200, 409}, statuses
     assert all(r.headers.get("X-Steady-Recorded") == key for r in answers if r.status_code == 200)
     assert responses(db, user) == 1
+
+
+def test_the_bam_asks_about_each_drug_only_after_use_and_compares_sub_scores(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    patient = people["patient"]
+    assign(db, patient, "bam_iop", "weekly")
+    login(client, patient.email)
+    base = {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0, "8": 1, "9": 4, "10": 2, "11": 0, "12": 2, "13": 4,
+            "14": 4, "15": 0, "16": 4, "17": 3}  # fmt: skip
+    first = answer_all(client, "bam_iop", base)  # no use: 16 screens, no item 7
+    text = client.get(first.headers["location"]).text
+    assert "No alcohol or drug use in the past 7 days." in text and "(20 of 24, higher is stronger)" in text
+    # With use on item 6 the screens for 7A-G appear after it ("Question 7 of 23").
+    page = client.get("/questionnaires/bam_iop")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    for step, item in enumerate(["1", "2", "3", "4", "5", "6"]):
+        value = 1 if item == "6" else base[item]
+        post_form(
+            client, "/questionnaires/bam_iop", {"idempotency_key": key, "step": step, f"a_{item}": value, "go": "next"}
+        )
+    screen = client.get("/questionnaires/bam_iop?item=6").text
+    assert "Question 7 of 23" in screen and "Marijuana" in screen
+    with_use = {k: base[k] for k in ("1", "2", "3", "4", "5")} | {"6": 1} | {f"7{c}": 0 for c in "ABCDEFG"}
+    with_use |= {"7C": 1} | {k: v for k, v in base.items() if k not in with_use and k != "6"}
+    second = answer_all(client, "bam_iop", with_use)  # in the order the screens come
+    text = client.get(second.headers["location"]).text
+    assert "You noted some alcohol or drug use in the past 7 days." in text
+    assert "Last time, on" in text and "use 0, risk 3, protective 20." in text

@@ -19,7 +19,8 @@ from server.consent.models import Consent
 from server.db import pk, utcnow
 from server.i18n import current_locale
 from server.localtime import user_zone
-from server.schedule.discharge import DischargeView, latest_discharge
+from server.schedule.discharge import DischargeView, alumni_program, latest_discharge
+from server.schedule.models import Enrolment
 
 # How long Today keeps saying that sharing ended with the program (unless the person shares again sooner).
 SHARING_NOTICE_DAYS = 30
@@ -30,6 +31,7 @@ class Alumni:
     discharge: DischargeView
     celebrate: bool  # show "You finished your program" (until the person closes it)
     ended_sharing_with: list[str]  # therapists whose "until the end of my program" consent ended
+    alumni_group: str = ""  # the clinic's alumni program, when the person isn't in it yet
 
     @property
     def last_day_text(self) -> str:
@@ -68,6 +70,22 @@ async def _ended_sharing(db: AsyncSession, user: User, last_day: date) -> list[s
     return sorted(name for consent, name in newest.values() if consent.ended_with_program)
 
 
+async def _alumni_group_to_offer(db: AsyncSession, user: User) -> str:
+    program = await alumni_program(db, user.clinic_id)
+    if program is None:
+        return ""
+    enrolled = (
+        await db.scalars(
+            select(col(Enrolment.id)).where(
+                col(Enrolment.patient_id) == user.id,
+                col(Enrolment.program_id) == program.id,
+                col(Enrolment.status) == "active",
+            )
+        )
+    ).first()
+    return "" if enrolled else program.name
+
+
 async def today_context(db: AsyncSession, user: User) -> dict[str, Any]:
     """For Today: `alumni` (None while in a program or never discharged)."""
     return await today_panel(db, user, await latest_discharge(db, pk(user)))
@@ -86,6 +104,7 @@ async def today_panel(db: AsyncSession, user: User, found: DischargeView | None)
         discharge=discharge,
         celebrate=celebrate,
         ended_sharing_with=await _ended_sharing(db, user, discharge.last_day),
+        alumni_group=await _alumni_group_to_offer(db, user),
     )
     return {"alumni": alumni}
 

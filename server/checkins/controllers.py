@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
@@ -90,10 +90,12 @@ def measure_context() -> dict[str, Any]:
 
 
 def day_word(day: date, today: date) -> str:
-    """How a late entry names its day: 'Monday' within the last week, else 'November 3, 2026'."""
+    """How a late entry names its day: 'Monday' within the last week, else 'November 3' (with the year if not
+    this year's)."""
+    locale = current_locale.get()
     if timedelta(0) < today - day < timedelta(days=7):
-        return format_date(day, "EEEE", locale=current_locale.get())
-    return charts.long_date(day)
+        return format_date(day, "EEEE", locale=locale)
+    return format_skeleton("MMMMd" if day.year == today.year else "yMMMMd", day, locale=locale)
 
 
 def _parse_day(raw: str | None) -> date | None:
@@ -139,6 +141,7 @@ class CheckInController(Controller):
             "day": day,
             "late": late,
             "day_word": day_word(day, today) if late and day else "",
+            "weekday_name_of": lambda d: format_date(d, "EEEE", locale=current_locale.get()),
             "existing": existing,
             "today": today,
             "trigger_choices": offered,

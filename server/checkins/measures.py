@@ -53,7 +53,7 @@ class Measure:
     step: float = 1
     required: bool = False
     question: Any = None  # the form's label (lazy); defaults to `label`
-    question_late: Any = None  # the label for an earlier day (lazy, with %(day)s: "How was your mood on Monday?")
+    question_late: Any = None  # the label for an earlier day (lazy): "How was your mood that day?"
     hint: Any = ""
     choices: tuple[tuple[Any, Any], ...] = ()  # (stored value, lazy label)
     words: dict[int, Any] = field(default_factory=dict)  # scale end words (mood, craving)
@@ -156,10 +156,10 @@ class Measure:
     def form_label(self) -> str:
         return str(self.question or self.label)
 
-    def label_for(self, day_word: str = "") -> str:
+    def label_for(self, late: bool = False) -> str:
         """The question as asked on the form; a late entry asks about that day, not "today" or "right now"."""
-        if day_word and self.question_late is not None:
-            return str(self.question_late) % {"day": day_word}
+        if late and self.question_late is not None:
+            return str(self.question_late)
         return self.form_label
 
     def message(self, error_type: str) -> str | None:
@@ -241,7 +241,7 @@ MEASURES: tuple[Measure, ...] = (
         group="top",
         required=True,
         question=_l("How is your mood right now?"),
-        question_late=_l("How was your mood on %(day)s?"),
+        question_late=_l("How was your mood that day?"),
         hint=_l("0 is the lowest you can feel, 10 the best."),
         words={0: _l("very low"), 5: _l("okay"), 10: _l("very good")},
         style="mood",
@@ -256,7 +256,7 @@ MEASURES: tuple[Measure, ...] = (
         group="top",
         required=True,
         question=_l("How strong is any craving right now?"),
-        question_late=_l("How strong were cravings on %(day)s?"),
+        question_late=_l("How strong were cravings that day?"),
         hint=_l("0 means no craving at all."),
         words={0: _l("none"), 5: _l("medium"), 10: _l("strongest")},
         style="craving",
@@ -271,7 +271,7 @@ MEASURES: tuple[Measure, ...] = (
         group="used",
         required=True,
         question=_l("Did you drink or use drugs today?"),
-        question_late=_l("Did you drink or use drugs on %(day)s?"),
+        question_late=_l("Did you drink or use drugs that day?"),
         hint=_l("There's no wrong answer. An honest answer helps you and your care team see what's working."),
         messages={
             "missing": _l("Please choose yes or no. There's no wrong answer."),
@@ -308,7 +308,7 @@ MEASURES: tuple[Measure, ...] = (
         hi=24,
         step=0.5,
         question=_l("Hours of exercise or movement today (optional)"),
-        question_late=_l("Hours of exercise or movement on %(day)s (optional)"),
+        question_late=_l("Hours of exercise or movement that day (optional)"),
         hint=_l("A walk counts. 0.5 is half an hour."),
         unit=_HOURS,
         progress=True,
@@ -323,7 +323,7 @@ MEASURES: tuple[Measure, ...] = (
         "last",
         None,  # the patient's own reminder; not part of any consent category
         question=_l("Did you take your medication today? (optional)"),
-        question_late=_l("Did you take your medication on %(day)s? (optional)"),
+        question_late=_l("Did you take your medication that day? (optional)"),
         choices=(("yes", _l("Yes")), ("no", _l("No")), ("na", _l("Not for me"))),
         demo=lambda rng, used: rng.choice(("yes", "yes", "yes", "no")),
     ),
@@ -334,7 +334,7 @@ MEASURES: tuple[Measure, ...] = (
         "count",
         "attendance",  # shared with a therapist under "Group attendance"
         question=_l("Did you go to a support meeting today? (optional)"),
-        question_late=_l("Did you go to a support meeting on %(day)s? (optional)"),
+        question_late=_l("Did you go to a support meeting that day? (optional)"),
         choices=SUPPORT_MEETINGS,
         none="none",
         unit=_l("%(n)s days with a meeting"),
@@ -394,7 +394,7 @@ MEASURES: tuple[Measure, ...] = (
         group="diary",
         hi=7,
         question=_l("Skills used today"),
-        question_late=_l("Skills used on %(day)s"),
+        question_late=_l("Skills used that day"),
         choices=SKILLS_SCALE,
         demo=lambda rng, used: rng.choice((2, 4, 5, 5, 7)),
     ),

@@ -308,7 +308,11 @@ class QuestionnaireController(Controller):
             "summary": words.summary_sentence(result),
             "bam_lines": words.bam_sentences(result) if instrument.method == "subscales" else [],
             "band": words.band_label(result.band),
-            "comparison": words.change_sentence(change, previous.local_date if previous else None),
+            "comparison": words.change_sentence(change, previous.local_date if previous else None)
+            if instrument.method == "sum"
+            else words.bam_previous_sentence(
+                service.score_of(previous) if previous else None, previous.local_date if previous else None
+            ),
             "day": words.day_text(row.local_date),
             "who_sees": await service.who_sees(db_session, user, row),
         }

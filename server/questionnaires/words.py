@@ -102,6 +102,19 @@ def bam_sentences(result: Score) -> list[str]:
     return lines
 
 
+def bam_previous_sentence(previous: Score | None, previous_day: date | None) -> str:
+    """The BAM has no total to compare: the three sub-scores of last time, side by side."""
+    if previous is None or not previous.subscales:
+        return ""
+    sub = previous.subscales
+    return _("Last time, on %(day)s: use %(use)s, risk %(risk)s, protective %(protective)s.") % {
+        "day": day_text(previous_day),
+        "use": sub.get("use", 0),
+        "risk": sub.get("risk", 0),
+        "protective": sub.get("protective", 0),
+    }
+
+
 def change_sentence(change: Change | None, previous_day: date | None) -> str:
     """'A little lower than your last result (12 November).' Lower is better on both scales."""
     if change is None:

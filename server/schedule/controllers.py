@@ -77,6 +77,7 @@ def _program_values(program: Program) -> dict[str, Any]:
         "timezone": program.timezone,
         "family_info": program.family_info,
         "active": "on" if program.active else "",
+        "alumni": "on" if program.alumni else "",
     }
 
 
@@ -176,7 +177,8 @@ class ProgramAdminController(Controller):
         program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         result = await read_form(request, ProgramForm)
         if not result.ok or result.data is None:
-            values = {**_program_values(program), **result.values, "active": result.values.get("active", "")}
+            values = {**_program_values(program), **result.values, "active": result.values.get("active", ""),
+                      "alumni": result.values.get("alumni", "")}  # fmt: skip
             return await self._program_page(
                 request, db_session, program, 422, values=values, errors=result.errors, failed="program"
             )
@@ -186,6 +188,7 @@ class ProgramAdminController(Controller):
         program.timezone = form.timezone
         program.family_info = form.family_info.strip()
         program.active = form.active
+        await discharge.set_alumni_program(db_session, program, form.alumni)
         db_session.add(program)
         return redirect_to(request, "schedule:program_page", "?notice=saved", program_id=program.id)
 
@@ -563,6 +566,7 @@ class ProgramAdminController(Controller):
             "upcoming": upcoming,
             "values": {"extend_weeks": "2", "end_date": today.isoformat(), "outcome": "completed"},
             "outcome_options": discharge.outcome_options(),
+            "alumni_program": await discharge.alumni_program(db, program.clinic_id),
             "discharge_url": url(request, "schedule:end", program_id=program.id, enrolment_id=enrolment.id),
             "outcome_label": discharge.OUTCOME_LABELS.get(enrolment.outcome, ""),
         }
@@ -618,6 +622,8 @@ class ProgramAdminController(Controller):
         await discharge.record_discharge(
             db_session, enrolment, outcome=result.data.outcome, end_date=result.data.end_date, by=request.user
         )
+        if result.data.join_alumni:
+            await discharge.join_alumni(db_session, pk(patient), program.clinic_id, result.data.end_date)
         await announce_program_ended(request, db_session, pk(patient), result.data.end_date)
         return redirect_to(
             request,

@@ -132,3 +132,50 @@ def discharge_from(pairs: list[tuple[Enrolment, Program]]) -> DischargeView | No
         if enrolment.status == "active" and not enrolment.outcome:
             return None  # in a program now (or about to start one)
     return None
+
+
+# --- the clinic's alumni program ---------------------------------------------------------------------------
+
+
+async def alumni_program(db: AsyncSession, clinic_id: int) -> Program | None:
+    """The clinic's alumni program, if it has one that is open."""
+    return (
+        await db.scalars(
+            select(Program).where(
+                col(Program.clinic_id) == clinic_id, col(Program.alumni).is_(True), col(Program.active).is_(True)
+            )
+        )
+    ).first()
+
+
+async def set_alumni_program(db: AsyncSession, program: Program, alumni: bool) -> None:
+    """Make this the clinic's alumni program (the one it had before stops being it), or stop it being one."""
+    if alumni and not program.alumni:
+        for other in await db.scalars(
+            select(Program).where(col(Program.clinic_id) == program.clinic_id, col(Program.alumni).is_(True))
+        ):
+            other.alumni = False
+            db.add(other)
+    program.alumni = alumni
+
+
+async def join_alumni(db: AsyncSession, patient_id: int, clinic_id: int, last_day: date) -> Enrolment | None:
+    """Enrol the person in the clinic's alumni program from the day after their last day (once)."""
+    program = await alumni_program(db, clinic_id)
+    if program is None:
+        return None
+    already = (
+        await db.scalars(
+            select(Enrolment).where(
+                col(Enrolment.patient_id) == patient_id,
+                col(Enrolment.program_id) == program.id,
+                col(Enrolment.status) == "active",
+            )
+        )
+    ).first()
+    if already is not None:
+        return already
+    enrolment = Enrolment(patient_id=patient_id, program_id=pk(program), start_date=last_day + timedelta(days=1))
+    db.add(enrolment)
+    await db.flush()
+    return enrolment

@@ -90,7 +90,8 @@ class ProgramForm(BaseModel):
     family_info: str = Field(default="", max_length=4000)
     # A checkbox: absent means "no". Only the edit form shows it; new programs start open.
     active: bool = False
-
+    # The clinic's program for people after discharge (at most one per clinic; a checkbox on the edit form).
+    alumni: bool = False
 
     @field_validator("name")
     @classmethod
@@ -206,6 +207,7 @@ class EndForm(BaseModel):
 
     end_date: date
     outcome: str = Field(pattern="^(completed|stepped_down|left_early|transferred|discharged)$")
+    join_alumni: bool = False  # also enrol them in the clinic's alumni program from the next day
 
     _date = field_validator("end_date", mode="before")(parse_date)
 

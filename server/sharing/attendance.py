@@ -72,6 +72,7 @@ class TherapistScheduleController(Controller):
             "current_enrolment": current,
             "discharge_url": url(request, "sharing:discharge", patient_id=patient.id),
             "outcome_options": discharge.outcome_options(),
+            "alumni_program": await discharge.alumni_program(db, therapist.clinic_id),
             "viewer_zone": views.zone_city(therapist.timezone),
             "past_days": STAFF_PAST_DAYS,
         }
@@ -123,6 +124,8 @@ class TherapistScheduleController(Controller):
         await discharge.record_discharge(
             db_session, enrolment, outcome=result.data.outcome, end_date=result.data.end_date, by=therapist
         )
+        if result.data.join_alumni:
+            await discharge.join_alumni(db_session, pk(patient), therapist.clinic_id, result.data.end_date)
         await announce_program_ended(request, db_session, pk(patient), result.data.end_date)
         return redirect_to(request, "sharing:schedule", "?notice=discharged", patient_id=patient.id)
 

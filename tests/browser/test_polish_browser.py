@@ -211,5 +211,26 @@ def test_quick_checkin_fits_the_first_screen_and_a_late_day_asks_about_that_day(
     check_page(page)
     assert page.get_by_role("heading", level=1).inner_text() == f"How was {name}?"
     text = page.locator("main").inner_text()
-    assert f"How was your mood on {name}?" in text and f"Did you drink or use drugs on {name}?" in text
+    assert "How was your mood that day?" in text and "Did you drink or use drugs that day?" in text
     assert "right now" not in text and "today?" not in text
+    box = page.get_by_role("button", name="Save check-in").first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= visible_to, box  # the first screen here too
+
+
+def test_quick_checkin_fits_in_spanish_too(live_server: LiveServer, page: Page) -> None:
+    """Spanish questions run longer: today, yesterday and three weeks back still show Save on the first screen."""
+    from datetime import timedelta
+
+    from server.localtime import local_today
+    from tests.browser.conftest import login_page
+
+    patient = live_server.db.make_user("patient", "sam@example.org", name="Sam")
+    live_server.db.execute("UPDATE user_account SET locale = 'es'")
+    login_page(page, live_server, patient)
+    today = local_today(patient)
+    for query in ("", f"?date={today - timedelta(days=1)}", f"?date={today - timedelta(days=20)}"):
+        page.goto(f"{live_server.url}/checkin{query}")
+        check_page(page)
+        nav = page.locator(".bottom-nav").bounding_box()
+        box = page.get_by_role("button", name="Guardar chequeo").first.bounding_box()
+        assert nav is not None and box is not None and box["y"] + box["height"] <= nav["y"], (query, box)
