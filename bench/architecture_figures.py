@@ -103,7 +103,8 @@ def main() -> None:
     for name in touched:
         print(f"    {name}")
     long = long_functions()
-    print(f"  functions over {LONG_FUNCTION} lines in server/: {len(long)}  (7)")
+    before = "7 when filed; 11 at 736c06d^"
+    print(f"  functions over {LONG_FUNCTION} lines in server/: {len(long)}  ({before})")
     for name, lines in long:
         print(f"    {lines:4d}  {name}")
     print("  import contracts (lint-imports):")
