@@ -94,7 +94,7 @@ def main() -> None:
         f"{sum(baseline.values())}  (329 errors in 39 files, not checked by make lint)"
     )
     print(f"  duplicates --repo server: {duplicate_pairs()} pairs  (116)")
-    import server.reminders  # noqa: F401  (registers the app's reminder kinds)
+    import server.app  # noqa: F401  (every domain registers its reminder kinds on import)
     from server.push.kinds import all_kinds
 
     print(f"  reminder kinds registered by their domains: {', '.join(k.name for k in all_kinds())}")
@@ -103,7 +103,8 @@ def main() -> None:
     for name in touched:
         print(f"    {name}")
     long = long_functions()
-    print(f"  functions over {LONG_FUNCTION} lines in server/: {len(long)}  (7)")
+    before = "7 when filed; 11 at 736c06d^"
+    print(f"  functions over {LONG_FUNCTION} lines in server/: {len(long)}  ({before})")
     for name, lines in long:
         print(f"    {lines:4d}  {name}")
     print("  import contracts (lint-imports):")

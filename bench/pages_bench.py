@@ -233,9 +233,10 @@ def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dic
         running_server(url, extra_env={"SECRET_KEY": "bench-" + "p" * 40}) as steady,
     ):
         client = sign_in(steady.url, SAM, DEMO_PASSWORD)
-        cookie = f"steady_session={client.cookies['steady_session']}"
         for path in pages.values():  # warm-up: templates compiled, caches filled
             assert client.get(path).status_code == 200, path
+        # The cookies a phone sends: the session and the CSRF token (without it every answer would mint one).
+        cookie = f"steady_session={client.cookies['steady_session']}; csrftoken={client.cookies['csrftoken']}"
         client.close()
         for warm in (hello, connecting, kept):
             wrk(warm.url, 1)

@@ -74,6 +74,17 @@ PLANNING_LOCK = 0x5354454144  # "STEAD"
 FINISHED_KEPT = timedelta(days=30)
 
 
+# Each completed send's delivery-log row, with the future its sender waits on until the row is written;
+# None ends a batch.
+_Completed = asyncio.Queue[tuple[dict[str, Any], "asyncio.Future[None]"] | None]
+
+
+def _release(waiting: list[asyncio.Future[None]]) -> None:
+    for written in waiting:
+        if not written.done():
+            written.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedReminder:
     """A reminder row as a worker claimed it (plain data: hooks may read it, not change it)."""
@@ -338,6 +349,9 @@ class Dispatcher:
         self.plan_interval = plan_interval
         self.lanes = max(1, lanes)
         self.base_url = base_url  # the app's public address: declarative pushes open absolute URLs
+        # A send holds its slot until its delivery is written down, so a crash can repeat at most this many
+        # sends per worker, however far the log's writes fall behind on a loaded machine.
+        self._unrecorded = asyncio.Semaphore(sender.max_concurrency)
         self._wake = asyncio.Event()
         self._last_housekeeping = 0.0
 
@@ -405,11 +419,12 @@ class Dispatcher:
         for sub_id, user_id, endpoint, p256dh, auth in subs:
             devices[user_id].append(_Device(sub_id, user_id, PushTarget(endpoint, p256dh, auth)))
         already: dict[int, set[int]] = defaultdict(set)
-        retried = [r.id for r in batch if r.attempts > 0]
-        if retried:
+        # Every row in the batch, not only retries: a row taken over after a crashed worker's lease ran out still
+        # counts 0 attempts, yet that worker may have delivered (and logged) it to some devices already.
+        if batch:
             sent = await db.execute(
                 select(DELIVERIES.c.reminder_id, DELIVERIES.c.subscription_id).where(
-                    DELIVERIES.c.reminder_id.in_(retried), DELIVERIES.c.outcome == "sent"
+                    DELIVERIES.c.reminder_id.in_([r.id for r in batch]), DELIVERIES.c.outcome == "sent"
                 )
             )
             for reminder_id, sub_id in sent:
@@ -444,7 +459,7 @@ class Dispatcher:
         completes, so a crash can repeat only the sends that were in flight (and those carry the same Topic, so
         the phone replaces rather than stacks)."""
         keep_leased = asyncio.create_task(self._keep_leased([r.id for r in batch], now))
-        done: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        done: _Completed = asyncio.Queue()
         recorder = asyncio.create_task(self._record_as_they_complete(done)) if jobs else None
         try:
             return list(await asyncio.gather(*(self._send_and_record(r, d, now, done) for r, d in jobs)))
@@ -514,32 +529,50 @@ class Dispatcher:
         return outcome
 
     async def _send_and_record(
-        self, r: ClaimedReminder, device: _Device, now: datetime, done: asyncio.Queue[dict[str, Any] | None]
+        self, r: ClaimedReminder, device: _Device, now: datetime, done: _Completed
     ) -> DeliveryResult:
-        result = await self._send(r, device, now)
-        done.put_nowait(self._log_row(r, device.id, self._logged_outcome(r, result), result.status, now))
+        async with self._unrecorded:
+            result = await self._send(r, device, now)
+            written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.put_nowait((self._log_row(r, device.id, self._logged_outcome(r, result), result.status, now), written))
+            # Bounded: should the recorder ever stall, the slot comes back well within the lease.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(written, timeout=self.lease.total_seconds() / 3)
         return result
 
-    async def _record_as_they_complete(self, done: asyncio.Queue[dict[str, Any] | None]) -> None:
+    async def _record_as_they_complete(self, done: _Completed) -> None:
         """One connection writes each completed send to the delivery log at once (whatever has finished since
-        the last write goes in one INSERT), until the batch puts None."""
+        the last write goes in one INSERT), then frees those sends' slots, until the batch puts None."""
         finished = False
-        async with self.session_maker() as db:
-            while not finished:
-                got = [await done.get()]
-                while not done.empty():
-                    got.append(done.get_nowait())
-                finished = got[-1] is None
-                rows = [row for row in got if row is not None]
-                if not rows:
-                    continue
-                try:
-                    async with db.begin():
-                        # DO NOTHING: if a lost lease ever let two workers send, the log says "sent" only once.
-                        await db.execute(dialect_insert(db, DELIVERIES).on_conflict_do_nothing(), rows)
-                except Exception:
-                    # At worst these sends may be repeated after a crash (same Topic: replaced on the phone).
-                    log.exception("could not record deliveries as they completed")
+        pending: list[asyncio.Future[None]] = []
+        try:
+            async with self.session_maker() as db:
+                while not finished:
+                    got = [await done.get()]
+                    while not done.empty():
+                        got.append(done.get_nowait())
+                    finished = got[-1] is None
+                    entries = [entry for entry in got if entry is not None]
+                    if not entries:
+                        continue
+                    pending = [written for _, written in entries]
+                    try:
+                        async with db.begin():
+                            # DO NOTHING: if a lost lease ever let two workers send, the log says "sent" only once.
+                            await db.execute(
+                                dialect_insert(db, DELIVERIES).on_conflict_do_nothing(), [row for row, _ in entries]
+                            )
+                    except Exception:
+                        # At worst these sends may be repeated after a crash (same Topic: replaced on the phone).
+                        log.exception("could not record deliveries as they completed")
+                    _release(pending)
+        finally:
+            # Never leave a send waiting on a recorder that stopped.
+            _release(pending)
+            while not done.empty():
+                entry = done.get_nowait()
+                if entry is not None:
+                    _release([entry[1]])
 
     async def _send(self, r: ClaimedReminder, device: _Device, now: datetime) -> DeliveryResult:
         ttl = max(0, int((r.expires_at - now).total_seconds()))

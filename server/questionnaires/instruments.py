@@ -189,14 +189,7 @@ def _int(path: Path, where: str, raw: Any) -> int:
     return raw
 
 
-def load_instrument(path: Path) -> Instrument:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InstrumentError(f"{path.name}: {exc}") from exc
-    for key in ("code", "short_name", "source", "licence"):
-        if not isinstance(data.get(key), str) or not data[key].strip():
-            raise _fail(path, key, "is required")
+def _option_sets(path: Path, data: dict[str, Any]) -> dict[str, tuple[Option, ...]]:
     option_sets: dict[str, tuple[Option, ...]] = {}
     for name, raw in (data.get("option_sets") or {}).items():
         values = raw.get("values")
@@ -214,6 +207,10 @@ def load_instrument(path: Path) -> Instrument:
             Option(_int(path, f"option_sets.{name}.values", v), Text(en=texts["en"][i], es=texts["es"][i]))
             for i, v in enumerate(values)
         )
+    return option_sets
+
+
+def _items(path: Path, data: dict[str, Any], option_sets: dict[str, tuple[Option, ...]]) -> list[Item]:
     items: list[Item] = []
     seen: set[str] = set()
     for index, raw in enumerate(data.get("items") or []):
@@ -243,7 +240,14 @@ def load_instrument(path: Path) -> Instrument:
         )
     if not items:
         raise _fail(path, "items", "at least one item is required")
-    scoring = data.get("scoring") or {}
+    return items
+
+
+def _scoring(
+    path: Path, scoring: dict[str, Any], items: list[Item]
+) -> tuple[str, int, tuple[Band, ...], tuple[Subscale, ...]]:
+    """(method, the scored items' highest total, bands, subscales), checked against the items."""
+    seen = {i.id for i in items}
     method = scoring.get("method")
     if method not in ("sum", "subscales"):
         raise _fail(path, "scoring.method", "must be 'sum' or 'subscales'")
@@ -272,9 +276,23 @@ def load_instrument(path: Path) -> Instrument:
         covered = [v for b in bands for v in range(b.min, b.max + 1)]
         if sorted(covered) != list(range(0, scored_max + 1)):
             raise _fail(path, "scoring.bands", f"must cover 0-{scored_max} once each")
+    return method, scored_max, bands, subscales
+
+
+def load_instrument(path: Path) -> Instrument:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InstrumentError(f"{path.name}: {exc}") from exc
+    for key in ("code", "short_name", "source", "licence"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise _fail(path, key, "is required")
+    items = _items(path, data, _option_sets(path, data))
+    scoring = data.get("scoring") or {}
+    method, scored_max, bands, subscales = _scoring(path, scoring, items)
     rc = data.get("reliable_change")
     safety = data.get("safety_item")
-    if safety is not None and safety not in seen:
+    if safety is not None and safety not in {i.id for i in items}:
         raise _fail(path, "safety_item", "names no item")
     return Instrument(
         code=data["code"],

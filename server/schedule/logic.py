@@ -275,26 +275,19 @@ def _days(first: date, last: date) -> Iterable[date]:
         day += timedelta(days=1)
 
 
-def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc: datetime) -> list[Occurrence]:
-    """The enrolment's sessions starting in [start_utc, end_utc), cancelled ones included and flagged."""
-    start_utc, end_utc = as_utc(start_utc), as_utc(end_utc)
-    if end_utc <= start_utc:
-        return []
-    tz = data.tz
-    final = last_day(enrolment, data.weeks)
-    if final is None:
-        return []
-    window_first = (start_utc.astimezone(tz) - _DATE_MARGIN).date()
-    window_last = (end_utc.astimezone(tz) + _DATE_MARGIN).date()
-    first = max(window_first, enrolment.start_date)
-    last = min(window_last, final)
-    program = data.program
-    found: list[Occurrence] = []
+@dataclass
+class _Expansion:
+    """One enrolment's sessions in a UTC window, collected day by day (see `expand`)."""
 
-    def in_enrolment(day: date) -> bool:
-        return enrolment.start_date <= day <= final
+    data: ProgramData
+    enrolment: Enrolment
+    start_utc: datetime
+    end_utc: datetime
+    final: date
+    found: list[Occurrence] = field(default_factory=list)
 
     def build(
+        self,
         occurrence_id: str,
         day: date,
         at: time,
@@ -309,10 +302,11 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
         extra: bool = False,
         note: str = "",
     ) -> None:
+        tz, program = self.data.tz, self.data.program
         starts = local_to_utc(day, at, tz)
-        if not (start_utc <= starts < end_utc):
+        if not (self.start_utc <= starts < self.end_utc):
             return
-        found.append(
+        self.found.append(
             Occurrence(
                 occurrence_id=occurrence_id,
                 title=source.title,
@@ -327,7 +321,7 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
                 program_name=program.name,
                 phase_name=phase_name,
                 week=week,
-                enrolment_id=pk(enrolment),
+                enrolment_id=pk(self.enrolment),
                 pattern_id=pattern_id,
                 cancelled=cancelled,
                 moved=moved,
@@ -336,73 +330,71 @@ def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc
             )
         )
 
+    def patterns(self, day: date, week: int) -> None:
+        """The phase's weekly sessions on this day; a cancelled or holiday one flagged, a moved one left out."""
+        phase = self.data.phase_for_week(week)
+        if phase is None:
+            return
+        holiday = self.data.holidays.get(day)
+        for pattern in self.data.patterns.get(pk(phase), []):
+            if pattern.weekday != day.weekday():
+                continue
+            change = self.data.changes.get((pk(pattern), day))
+            if change is not None and change.kind == "moved":
+                continue  # shown on its new date (see `moves`)
+            note = (change.note if change is not None else "") or (holiday.note if holiday is not None else "")
+            self.build(
+                pattern_occurrence_id(pk(pattern), day), day, pattern.start_time, pattern.duration_minutes, pattern,
+                week, phase.name, pattern_id=pattern.id, cancelled=change is not None or holiday is not None,
+                note=note,
+            )  # fmt: skip
+
+    def extras(self, day: date, week: int) -> None:
+        for extra in self.data.extras.get(day, []):
+            phase = self.data.phase_for_week(week)
+            self.build(
+                extra_occurrence_id(pk(extra)), day, extra.new_time or time(0, 0), extra.duration_minutes, extra,
+                week, phase.name if phase else "", extra=True, note=extra.note,
+            )  # fmt: skip
+
+    def moves(self, day: date) -> None:
+        """Sessions moved to this day keep the pattern and phase of their original date, so look that date up."""
+        for move in self.data.moves_to.get(day, []):
+            original = move.original_date
+            if original is None or not self.enrolment.start_date <= original <= self.final:
+                continue
+            week = program_week(self.enrolment, original)
+            phase = self.data.phase_for_week(week)
+            if phase is None:
+                continue
+            pattern = next((p for p in self.data.patterns.get(pk(phase), []) if p.id == move.pattern_id), None)
+            if pattern is None or pattern.weekday != original.weekday():
+                continue
+            self.build(
+                pattern_occurrence_id(pk(pattern), original), day, move.new_time or pattern.start_time,
+                pattern.duration_minutes, pattern, week, phase.name, pattern_id=pattern.id, moved=True,
+                note=move.note,
+            )  # fmt: skip
+
+
+def expand(data: ProgramData, enrolment: Enrolment, start_utc: datetime, end_utc: datetime) -> list[Occurrence]:
+    """The enrolment's sessions starting in [start_utc, end_utc), cancelled ones included and flagged."""
+    start_utc, end_utc = as_utc(start_utc), as_utc(end_utc)
+    if end_utc <= start_utc:
+        return []
+    final = last_day(enrolment, data.weeks)
+    if final is None:
+        return []
+    first = max((start_utc.astimezone(data.tz) - _DATE_MARGIN).date(), enrolment.start_date)
+    last = min((end_utc.astimezone(data.tz) + _DATE_MARGIN).date(), final)
+    run = _Expansion(data, enrolment, start_utc, end_utc, final)
     for day in _days(first, last):
         week = program_week(enrolment, day)
-        phase = data.phase_for_week(week)
-        if phase is not None:
-            holiday = data.holidays.get(day)
-            for pattern in data.patterns.get(pk(phase), []):
-                if pattern.weekday != day.weekday():
-                    continue
-                change = data.changes.get((pk(pattern), day))
-                if change is not None and change.kind == "moved":
-                    continue  # shown on its new date below
-                cancelled = change is not None or holiday is not None
-                note = (change.note if change is not None else "") or (holiday.note if holiday is not None else "")
-                build(
-                    pattern_occurrence_id(pk(pattern), day),
-                    day,
-                    pattern.start_time,
-                    pattern.duration_minutes,
-                    pattern,
-                    week,
-                    phase.name,
-                    pattern_id=pattern.id,
-                    cancelled=cancelled,
-                    note=note,
-                )
-        for extra in data.extras.get(day, []):
-            extra_phase = data.phase_for_week(week)
-            build(
-                extra_occurrence_id(pk(extra)),
-                day,
-                extra.new_time or time(0, 0),
-                extra.duration_minutes,
-                extra,
-                week,
-                extra_phase.name if extra_phase else "",
-                extra=True,
-                note=extra.note,
-            )
-        # A moved session keeps the pattern and phase of its original date, so look that date up.
-        for move in data.moves_to.get(day, []):
-            original = move.original_date
-            if original is None or not in_enrolment(original):
-                continue
-            original_week = program_week(enrolment, original)
-            original_phase = data.phase_for_week(original_week)
-            if original_phase is None:
-                continue
-            pattern_ = next(
-                (p for p in data.patterns.get(pk(original_phase), []) if p.id == move.pattern_id),
-                None,
-            )
-            if pattern_ is None or pattern_.weekday != original.weekday():
-                continue
-            build(
-                pattern_occurrence_id(pk(pattern_), original),
-                day,
-                move.new_time or pattern_.start_time,
-                pattern_.duration_minutes,
-                pattern_,
-                original_week,
-                original_phase.name,
-                pattern_id=pattern_.id,
-                moved=True,
-                note=move.note,
-            )
-    found.sort(key=lambda o: (o.starts_at, o.title, o.occurrence_id))
-    return found
+        run.patterns(day, week)
+        run.extras(day, week)
+        run.moves(day)
+    run.found.sort(key=lambda o: (o.starts_at, o.title, o.occurrence_id))
+    return run.found
 
 
 def _dedupe(items: Iterable[Occurrence]) -> list[Occurrence]:

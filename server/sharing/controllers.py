@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date, format_datetime
@@ -357,6 +357,42 @@ def _spark(
     return sparkline(points, chart_id=chart_id, title=title, name=name, series=series)
 
 
+
+async def _recently_nudged(db: DbSession, therapist_id: int, ids: list[int], now: datetime) -> set[int]:
+    """Patients this therapist nudged about sharing in the last 7 days."""
+    if not ids:
+        return set()
+    return set(
+        await db.scalars(
+            select(col(SharingNudge.patient_id)).where(
+                col(SharingNudge.therapist_id) == therapist_id,
+                col(SharingNudge.patient_id).in_(ids),
+                col(SharingNudge.created_at) >= now - timedelta(days=7),
+            )
+        )
+    )
+
+
+def _dashboard_rows(grants: Any, days: Any, sober: dict[int, int], nudged: set[int]) -> list[DashboardRow]:
+    """One row per shared patient, the most flagged first, then by name."""
+    rows: list[DashboardRow] = []
+    for grant in grants:
+        pid = grant.patient_id
+        summary = days[pid].summary
+        rows.append(
+            DashboardRow(
+                grant=grant,
+                summary=summary,
+                flags=days[pid].flags_from.flags,
+                sober_days=sober.get(pid) if summary.shares("substance_use") else None,
+                nudged=pid in nudged,
+                mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", "mood"),
+                craving_spark=_spark(summary, "cravings_triggers", summary.craving_history, f"c{pid}", "craving"),
+            )
+        )
+    rows.sort(key=lambda r: (-r.weight[0], -r.weight[1], r.grant.patient.display_name.casefold(), r.grant.patient_id))
+    return rows
+
 class TherapistController(Controller):
     path = "/therapist"
     guards = [therapist_only]
@@ -382,35 +418,8 @@ class TherapistController(Controller):
         requests = [g.week_request(history_days=HISTORY_DAYS) for g in grants]
         sober = await sober_days(db_session, requests)
         ids = [g.patient_id for g in grants]
-        nudged: set[int] = set()
-        if ids:
-            nudged = set(
-                await db_session.scalars(
-                    select(col(SharingNudge.patient_id)).where(
-                        col(SharingNudge.therapist_id) == therapist.id,
-                        col(SharingNudge.patient_id).in_(ids),
-                        col(SharingNudge.created_at) >= now - timedelta(days=7),
-                    )
-                )
-            )
-        rows: list[DashboardRow] = []
-        for grant in grants:
-            pid = grant.patient_id
-            summary = days[pid].summary
-            rows.append(
-                DashboardRow(
-                    grant=grant,
-                    summary=summary,
-                    flags=days[pid].flags_from.flags,
-                    sober_days=sober.get(pid) if summary.shares("substance_use") else None,
-                    nudged=pid in nudged,
-                    mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", "mood"),
-                    craving_spark=_spark(summary, "cravings_triggers", summary.craving_history, f"c{pid}", "craving"),
-                )
-            )
-        rows.sort(
-            key=lambda r: (-r.weight[0], -r.weight[1], r.grant.patient.display_name.casefold(), r.grant.patient_id)
-        )
+        nudged = await _recently_nudged(db_session, pk(therapist), ids, now)
+        rows = _dashboard_rows(grants, days, sober, nudged)
         shown = [r for r in rows if r.matches(flag)] if flag else rows
         # Only rows actually shown are disclosed, so only they are logged (one INSERT for all of them).
         await consent_service.record_disclosures(

@@ -99,6 +99,11 @@ def test_a_patient_walks_through_steady_in_spanish(live_server: LiveServer, page
     spanish_page(page)
 
     page.goto(f"{live_server.url}/skills")
+    expect(page.get_by_role("heading", name="Explorar por módulo")).to_be_visible()
+    spanish_page(page)
+    page.get_by_role("navigation", name="Módulos de habilidades").get_by_role(
+        "link", name="Tolerancia al malestar"
+    ).click()
     expect(page.get_by_role("heading", name="Tolerancia al malestar")).to_be_visible()
     spanish_page(page)
     page.goto(f"{live_server.url}/skills/urge-surfing")

@@ -136,7 +136,7 @@ def run(url: str, data_dir: Path, *, people: int, per_person: int, delay: float,
         distinct=len(counts),
         duplicates=sum(c - 1 for c in counts.values()),
         duplicates_with_other_topic=sum(1 for key, c in counts.items() if c > 1 and len(topics[key]) > 1),
-        in_flight_limit=concurrency * 2,  # two lanes of `concurrency` sends each in the killed worker
+        in_flight_limit=concurrency,  # a worker's sends hold one of `concurrency` slots until written down
         recorded_sent=int(recorded),
         killed_after=killed_at_count,
         seconds_until_all_received=until_all,
