@@ -125,6 +125,11 @@ def test_item9_crisis_first_then_flag_and_push_only_when_shared(
     expect(page.locator(".q-followups")).to_have_count(0)
     check_page(page)
 
+    # The patient's questionnaire page: results table, chart and schedule (axe once caught two regions of one name).
+    page.goto(f"{live_server.url}/therapist/patients/{sharer.id}/questionnaires")
+    expect(page.get_by_role("region", name="Results")).to_be_visible()
+    check_page(page)
+
 
 def test_offline_questionnaire_is_recorded_exactly_once(
     live_server: LiveServer, page: Page, context: BrowserContext
