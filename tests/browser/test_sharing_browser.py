@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from server.localtime import local_today
 from tests.browser.conftest import LiveServer, check_page, login_page
@@ -72,7 +72,7 @@ def test_patient_signs_and_therapist_reads(live_server: LiveServer, page: Page) 
     page.wait_for_url("**/therapist?view=last7")
     page.get_by_role("link", name="Sam Lee").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Sam Lee"
-    assert page.get_by_role("button", name="Print").is_visible()
+    expect(page.get_by_role("button", name="Print")).to_be_visible()  # shown by sharing.js once it has run
     # Sam shares from today on, so there is no earlier week to go to.
     assert page.get_by_role("link", name="Week before").count() == 0
     both_schemes(page)
