@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bench import scratch_db
 from bench.server_process import percentile
 
 BENCH_DB = "steady_bench_aftercare"
@@ -67,19 +67,7 @@ def generate_feed(count: int, rng: random.Random, *, rename: bool = False) -> by
 
 
 async def fresh_postgres(server_url: str) -> str:
-    admin_url = make_url(server_url).set(database="postgres")
-    engine = create_async_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": BENCH_DB}):
-            await conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-    await engine.dispose()
-    url = make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False)
-    engine = create_async_engine(url, poolclass=NullPool)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    return url
+    return await scratch_db.fresh_postgres(server_url, BENCH_DB)
 
 
 async def seed_people(url: str) -> None:

@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+
+from bench import scratch_db
 
 BENCH_DB = "steady_bench_push"
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,20 +102,7 @@ class PushServiceProcess:
 
 
 async def _fresh_postgres(server_url: str) -> str:
-    admin_url = make_url(server_url).set(database="postgres")
-    engine = create_async_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": BENCH_DB})
-        if not exists:
-            await conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-    await engine.dispose()
-    url = make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False)
-    engine = create_async_engine(url, poolclass=NullPool)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    return url
+    return await scratch_db.fresh_postgres(server_url, BENCH_DB)
 
 
 def fresh_database(kind: str, pg_server: str, workdir: Path) -> str:
