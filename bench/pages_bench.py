@@ -41,19 +41,10 @@ from sqlalchemy.engine import make_url
 
 from bench import scratch_db
 from bench.server_process import ROOT, free_port, percentile, running_server, sign_in, wait_until_up
+from tests.test_statement_budget import PAGES  # the patient pages the statement budget holds, measured here too
 
 BENCH_DB = "steady_bench_pages"
 SAM = "sam@demo.steady"
-PAGES = {
-    "today": "/today",
-    "checkin": "/checkin",
-    "log": "/log",
-    "skills": "/skills",
-    "progress": "/progress?range=30",
-    "sober": "/sober",
-    "groups": "/schedule",
-    "crisis": "/crisis",
-}
 
 
 @dataclass
