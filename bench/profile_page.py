@@ -52,7 +52,8 @@ async def call(app: Any, scope: dict[str, Any], body: bytes = b"") -> tuple[int,
     await app(dict(scope), receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    cookies = {value.split(b"=", 1)[0]: value.split(b";")[0] for name, value in start["headers"] if name == b"set-cookie"}
+    set_cookies = [value for name, value in start["headers"] if name == b"set-cookie"]
+    cookies = {value.split(b"=", 1)[0]: value.split(b";")[0] for value in set_cookies}
     return start["status"], content, cookies
 
 
@@ -122,8 +123,8 @@ async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile
         # The least of five rounds: other processes on a busy machine only ever add (cache misses, preemption).
         sequential = min([await measure(app, scope, requests // 5, 1) for _ in range(5)])
         parallel = min([await measure(app, scope, requests // 5, 16) for _ in range(5)])
-        print(f"  {path:<22} CPU ms/request (least of 5 rounds): sequential {sequential:.2f} · 16 in flight {parallel:.2f} "
-              f"({len(body)} bytes)")
+        print(f"  {path:<22} CPU ms/request (least of 5 rounds): sequential {sequential:.2f} · "
+              f"16 in flight {parallel:.2f} ({len(body)} bytes)")
         if profile:
             from pyinstrument import Profiler
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Mapped, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -227,8 +227,9 @@ def compose(reads: dict[str, ColumnElement[Any]]) -> Select[Any]:
 
 
 async def read_composed(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Run a `compose`d statement; its values by read name."""
-    return dict((await session.execute(statement, params)).one()._mapping)
+    """Run a `compose`d statement; its values by read name. On the session's connection, as Core: the ORM's
+    execution path (compile state, row loading) has nothing to do for a statement of plain columns."""
+    return dict((await (await session.connection()).execute(statement, params)).one()._mapping)
 
 
 def json_rows(statement: Select[Any] | Any) -> ColumnElement[list[dict[str, Any]]]:
@@ -275,11 +276,12 @@ def _json_reader(column: Any) -> Callable[[Any], Any] | None:
     if issubclass(kind, Float):
         return float
     if issubclass(kind, JSON):
-        return _json_value
+        return json_value
     return None
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A JSON column's value read through `json_rows`."""
     return json.loads(value) if isinstance(value, str) else value  # SQLite's json_object keeps JSON as its text
 
 
@@ -306,6 +308,16 @@ def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
             values[key] = read(value) if read is not None and value is not None else value
         found.append(instance)
     return found
+
+
+def loaded(model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
+    """A model instance from a Core row's column values, as if the ORM had loaded it and the session let it go
+    (detached, with its identity): cheaper than an ORM read, and a handler may still change it and `add` it back
+    to its session for an UPDATE. `values` holds every column of the model's table."""
+    instance = manager_of_class(model).new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def as_date(value: str) -> date:
