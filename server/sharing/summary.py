@@ -326,7 +326,7 @@ async def _load_brief_checkins(
     )
     kinds = len(URGE_KINDS)
     # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
-    for row in rows.tuples():
+    for row in rows:
         uid, day, mood, craving, used, diary = row[:6]
         found = _CheckinRow(day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS)
         if diary:
@@ -348,7 +348,7 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
             c.user_id.in_(ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
-    for uid, day, at, intensity, outcome, *ticked in rows.tuples():
+    for uid, day, at, intensity, outcome, *ticked in rows:
         triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS
         data[uid].cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
 
@@ -434,7 +434,7 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
             m.patient_id.in_(ids), m.starts_at >= start, m.starts_at < end
         )
     )
-    for pid, occurrence_id, starts_at, status in rows.tuples():
+    for pid, occurrence_id, starts_at, status in rows:
         data[pid].marks[occurrence_id] = (starts_at, status)
 
 
