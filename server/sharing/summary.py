@@ -671,7 +671,8 @@ def _cravings(w: _Window) -> Section:
         text = _("Craving %(level)s+ on %(n)s days") % {"level": w.t.craving_level, "n": len(high_days)}
         out.flags.append(Flag("cravings", text))
     # Each check-in or craving log counts a trigger once.
-    ticks = Counter(t for row in [*w.checked(), *w.cravings] for t in set(row.triggers))
+    ticked = [row.triggers for row in w.checked()] + [c.triggers for c in w.cravings]
+    ticks = Counter(t for triggers in ticked for t in set(triggers))
     top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
     out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
     if top and top[0][1] >= 2:
