@@ -222,7 +222,7 @@ class _CheckinRow:
     diary: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _CravingRow:
     day: date
     at: datetime  # UTC
@@ -331,9 +331,16 @@ async def _load_brief_checkins(
         found = _CheckinRow(day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS)
         if diary:
             found.diary = True
-            found.urges = dict(zip(URGE_KINDS, row[6 : 6 + kinds], strict=True))
-            found.acted = dict(zip(URGE_KINDS, row[6 + kinds :], strict=True))
+            found.urges = _by_kind(tuple(row[6 : 6 + kinds]))
+            found.acted = _by_kind(tuple(row[6 + kinds :]))
         data[uid].checkins[day] = found
+
+
+@lru_cache(maxsize=512)
+def _by_kind(values: tuple[Any, ...]) -> dict[str, Any]:
+    """{urge kind: value}, one shared (never mutated) dict per combination: urges run 0-5 and a dashboard reads
+    thousands of diary days, so this saves as many small dicts for the garbage collector to walk."""
+    return dict(zip(URGE_KINDS, values, strict=True))
 
 
 async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -577,7 +584,7 @@ def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> 
         days=days,
         checkins=checkins,
         rows=[checkins[d] for d in days if d in checkins],
-        cravings=[c for c in data.cravings if _in_days(c.day, first, last) and start_utc <= c.at < end_utc],
+        cravings=[c for c in data.cravings if first <= c.day <= last and start_utc <= c.at < end_utc],
         start_utc=start_utc,
         end_utc=end_utc,
     )
