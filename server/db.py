@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -15,11 +16,15 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
+from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, get_aa_scope_state
+from advanced_alchemy.extensions.litestar.plugins.init.config.common import SESSION_TERMINUS_ASGI_EVENTS
 from advanced_alchemy.types import DateTimeUTC
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from litestar.constants import HTTP_RESPONSE_START
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -95,14 +100,75 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
         connection_string=settings.database_url,
         metadata=SQLModel.metadata,
         session_dependency_key="db_session",
-        before_send_handler="autocommit_include_redirects",
+        before_send_handler="autocommit_include_redirects",  # replaced below, once the scope key is known
         session_config=AsyncSessionConfig(expire_on_commit=False),
         engine_config=engine,
         create_all=False,
     )
+    # Each config gets its own scope key (a process may build several apps, as the tests do).
+    config.before_send_handler = commit_if_written(config.session_scope_key)
+    sync_engine = config.get_engine().sync_engine
     if settings.is_sqlite:
-        event.listen(config.get_engine().sync_engine, "connect", _sqlite_pragmas)
+        event.listen(sync_engine, "connect", _sqlite_pragmas)
+    event.listen(sync_engine, "begin", _transaction_begun)
+    event.listen(sync_engine, "before_cursor_execute", _note_write)
     return config
+
+
+# Whether the transaction open on a connection has run anything but a SELECT. Kept in the pooled connection's
+# `info`, reset whenever a transaction begins on it. Anything that is not plainly a SELECT counts as a write
+# (INSERT/UPDATE/DELETE, ORM flushes, Core writes run on `session.connection()`, SAVEPOINTs, DDL): when in doubt,
+# commit.
+_WROTE = "steady_wrote"
+_log = logging.getLogger(__name__)
+
+
+def _transaction_begun(conn: Any) -> None:
+    conn.info[_WROTE] = False
+
+
+def _note_write(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[_WROTE] = True
+
+
+async def _has_writes(session: Any) -> bool:
+    """Whether committing `session` could change anything: pending ORM changes, or a write already sent."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    if session.sync_session.get_transaction() is None:
+        return False
+    return bool((await session.connection()).info.get(_WROTE, True))
+
+
+def commit_if_written(session_scope_key: str) -> BeforeMessageSendHookHandler:
+    """The plugin's "autocommit_include_redirects" before-send handler (commit on 2xx/3xx, roll back otherwise,
+    close; failures logged, as there), except that a request that wrote nothing is not committed: closing the
+    session rolls its read-only transaction back, which on PostgreSQL is one round trip instead of two (COMMIT, then
+    the pool's reset ROLLBACK) and skips SQLAlchemy's flush-and-commit machinery on every page view."""
+
+    async def handler(message: Message, scope: Scope) -> None:
+        session = get_aa_scope_state(scope, session_scope_key)
+        if session is None:
+            return
+        try:
+            if message["type"] == HTTP_RESPONSE_START:
+                if 200 <= message["status"] < 400:
+                    if await _has_writes(session):
+                        await session.commit()
+                else:
+                    await session.rollback()
+        except Exception:
+            _log.debug("Session commit/rollback failed during cleanup", exc_info=True)
+        finally:
+            if message["type"] in SESSION_TERMINUS_ASGI_EVENTS:
+                try:
+                    await session.close()
+                except Exception:
+                    _log.debug("Session close failed during cleanup", exc_info=True)
+                delete_aa_scope_state(scope, session_scope_key)
+
+    return handler
 
 
 def alchemy_plugin(config: SQLAlchemyAsyncConfig) -> SQLAlchemyPlugin:
