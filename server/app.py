@@ -15,6 +15,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.stores.registry import StoreRegistry
 from litestar_htmx import HTMXPlugin, HTMXRequest
@@ -60,9 +61,8 @@ from server.skills import logic as skills_logic
 from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
-from server.web.edge import EdgeMiddleware
 from server.web.logging import configure_logging
-from server.web.middleware import RequestContextMiddleware, security_headers_hook
+from server.web.middleware import RequestMiddleware, security_headers_hook
 from server.web.pwa import PwaController
 from server.web.replay import offline_owner
 from server.web.responses import exception_handlers
@@ -182,8 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=HTMXRequest,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         middleware=[
-            RequestContextMiddleware(settings),
-            EdgeMiddleware(),
+            DefineMiddleware(RequestMiddleware, settings=settings),
             SessionAuthMiddleware(db_config, cookie_name(settings)),
         ],
         before_send=[security_headers_hook(settings)],

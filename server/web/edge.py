@@ -14,10 +14,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
-from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 
 MAX_ID = 2**31 - 1
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -34,21 +32,19 @@ def _id_like(key: str) -> bool:
     return key in ID_QUERY_KEYS or key.endswith("_id")
 
 
-class EdgeMiddleware(ASGIMiddleware):
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        path: str = scope["path"]
-        if CONTROL.search(path):
+def check_edge(scope: Scope) -> None:
+    """Refuse an address no handler should see (see the module's docstring); run by `RequestMiddleware` for every
+    HTTP request before any route."""
+    path: str = scope["path"]
+    if CONTROL.search(path):
+        raise NotFoundException()
+    for segment in path.split("/"):
+        if segment.isdigit() and not is_bounded_id(segment):
             raise NotFoundException()
-        for segment in path.split("/"):
-            if segment.isdigit() and not is_bounded_id(segment):
-                raise NotFoundException()
-        raw = scope.get("query_string", b"").decode("latin-1")
-        if raw:
-            for key, value in parse_qsl(raw, keep_blank_values=True):
-                if CONTROL.search(key) or CONTROL.search(value):
-                    raise HTTPException(status_code=422, detail="control characters in the address")
-                if _id_like(key) and value and _DIGITS.match(value.strip()) and not is_bounded_id(value.strip()):
-                    raise HTTPException(status_code=422, detail="an id out of range")
-        await next_app(scope, receive, send)
+    raw = scope.get("query_string", b"").decode("latin-1")
+    if raw:
+        for key, value in parse_qsl(raw, keep_blank_values=True):
+            if CONTROL.search(key) or CONTROL.search(value):
+                raise HTTPException(status_code=422, detail="control characters in the address")
+            if _id_like(key) and value and _DIGITS.match(value.strip()) and not is_bounded_id(value.strip()):
+                raise HTTPException(status_code=422, detail="an id out of range")

@@ -9,11 +9,11 @@ import time
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
 
 from server.i18n import current_locale, pick_locale
 from server.settings import Settings
+from server.web.edge import check_edge
 from server.web.logging import get_logger, request_id_var
 
 log = get_logger("http")
@@ -74,44 +74,53 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-class RequestContextMiddleware(ASGIMiddleware):
-    scopes = (ScopeType.HTTP,)
+class RequestMiddleware:
+    """Every HTTP request, before any route: the edge checks (`server/web/edge.py`), the request id and language,
+    the security and cache headers on the answer, and one access log line.
 
-    def __init__(self, settings: Settings) -> None:
+    A plain ASGI middleware (one call per request, no Litestar `ASGIMiddleware` wrapper): this runs on every
+    request, so the headers are appended as raw pairs when the answer does not set them itself (it rarely does)
+    rather than through `MutableScopeHeaders`, which scans every header for each one it sets."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
         self.headers = security_headers(settings)
+        self.raw_headers = [(name.lower().encode("latin-1"), value.encode()) for name, value in self.headers.items()]
+        self.names = frozenset(name for name, _ in self.raw_headers) | {b"x-request-id"}
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        incoming = dict(scope["headers"])
-        offered = incoming.get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if _REQUEST_ID.match(offered) else f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        offered = accept_language = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                offered = value
+            elif name == b"accept-language":
+                accept_language = value
+        offered_id = offered.decode("latin-1")
+        request_id = offered_id if _REQUEST_ID.match(offered_id) else f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
         request_id_var.set(request_id)
-        current_locale.set(pick_locale(incoming.get(b"accept-language", b"").decode("latin-1")))
+        current_locale.set(pick_locale(accept_language.decode("latin-1")))
         path: str = scope["path"]
         is_static = path.startswith("/static/")
         started = time.perf_counter()
-        status_holder = {"status": 0}
+        status = 0
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in self.headers.items():
-                    headers[name] = value
-                headers["X-Request-ID"] = request_id
-                if not is_static:
-                    # Pages may hold health data: keep them out of every cache, and tell caches
-                    # that a URL may answer with a full page or an htmx fragment.
-                    if "cache-control" not in headers:
-                        headers["Cache-Control"] = "no-store"
-                    headers.add("Vary", "HX-Request")
+                status = message["status"]
+                self._add_headers(message, request_id, is_static)
             await send(message)
 
         try:
-            await next_app(scope, receive, send_with_headers)
+            check_edge(scope)
+            await self.app(scope, receive, send_with_headers)
         except Exception as exc:
-            # Refused before any answer was sent (a CSRF mismatch, a guard): the app's exception handler answers
-            # outside this middleware, so log the status it will send rather than 0.
-            status_holder["status"] = getattr(exc, "status_code", 500)
+            # Refused before any answer was sent (an edge check, a CSRF mismatch, a guard): the app's exception
+            # handler answers outside this middleware, so log the status it will send rather than 0.
+            status = getattr(exc, "status_code", 500)
             raise
         finally:
             if not is_static:
@@ -121,8 +130,29 @@ class RequestContextMiddleware(ASGIMiddleware):
                     extra={
                         "method": scope["method"],
                         "path": loggable_path(path),  # no query string: it may carry personal words
-                        "status": status_holder["status"],
+                        "status": status,
                         "ms": round((time.perf_counter() - started) * 1000, 1),
                         "role": getattr(user, "role", None),
                     },
                 )
+
+    def _add_headers(self, message: Message, request_id: str, is_static: bool) -> None:
+        headers = list(message.get("headers", ()))
+        present = {name.lower() for name, _ in headers}
+        if present.isdisjoint(self.names):
+            headers.extend(self.raw_headers)
+            headers.append((b"x-request-id", request_id.encode("latin-1")))
+        else:  # the answer set one of them itself: ours replace it, as always
+            message["headers"] = headers
+            mutable = MutableScopeHeaders.from_message(message)
+            for name, value in self.headers.items():
+                mutable[name] = value
+            mutable["X-Request-ID"] = request_id
+            headers = mutable.headers
+        if not is_static:
+            # Pages may hold health data: keep them out of every cache, and tell caches that a URL may answer
+            # with a full page or an htmx fragment.
+            if b"cache-control" not in present:
+                headers.append((b"cache-control", b"no-store"))
+            headers.append((b"vary", b"HX-Request"))
+        message["headers"] = headers
