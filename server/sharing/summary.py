@@ -98,7 +98,7 @@ class WeekRequest:
         return max(self.data_from, self.week.monday - timedelta(days=max(7, self.history_days)))
 
     def shares(self, *categories: str) -> bool:
-        return any(c in self.categories for c in categories)
+        return not self.categories.isdisjoint(categories)
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class WeeklySummary:
         return self.visible_from > self.visible_to
 
     def shares(self, *categories: str) -> bool:
-        return any(c in self.categories for c in categories)
+        return not self.categories.isdisjoint(categories)
 
     @property
     def shows_adherence(self) -> bool:
@@ -552,6 +552,8 @@ class _Window:
     data: PatientData
     t: Thresholds
     days: list[date]
+    week_days: list[date]  # the week's days up to the last visible one (before data_from too): the by-day lists
+    highlights: bool  # whether to write them (a brief summary keeps none: its sentences would be thrown away)
     checkins: dict[date, _CheckinRow]  # visible days only
     rows: list[_CheckinRow]  # the same, in day order
     cravings: list[_CravingRow]  # visible days only
@@ -567,8 +569,8 @@ class _Window:
 
     def by_day(self, value: Callable[[_CheckinRow], Any]) -> list[tuple[date, Any]]:
         """(day, value) for each day of the week so far (None without a check-in)."""
-        last, rows = self.last, self.checkins
-        return [(d, value(rows[d]) if d in rows else None) for d in self.request.week.days if d <= last]
+        rows = self.checkins
+        return [(d, value(rows[d]) if d in rows else None) for d in self.week_days]
 
 
 def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> _Window:
@@ -582,6 +584,8 @@ def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> 
         data=data,
         t=thresholds,
         days=days,
+        week_days=[d for d in request.week.days if d <= last],
+        highlights=not request.brief,
         checkins=checkins,
         rows=[checkins[d] for d in days if d in checkins],
         cravings=[c for c in data.cravings if first <= c.day <= last and start_utc <= c.at < end_utc],
@@ -603,6 +607,8 @@ def _adherence(w: _Window) -> Section:
     if longest >= w.t.no_checkin_days:
         text = ngettext("No check-in for %(num)s day", "No check-in for %(num)s days", longest) % {"num": longest}
         out.flags.append(Flag("no_checkin", text))
+    if not w.highlights:
+        return out
     if not w.checkins and finished:
         out.highlights.append(_("No check-ins this week."))
     elif w.checkins and run >= 2:
@@ -615,12 +621,13 @@ def _mood(w: _Window) -> Section:
     out = Section({"mood_by_day": w.by_day(lambda row: row.mood)})
     if moods:
         low, high = min(moods), max(moods)
-        lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
         out.facts.update(mood_avg=_round(mean(moods)), mood_min=low, mood_max=high)
-        out.highlights.append(
-            _("Mood averaged %(avg)s out of 10, lowest on %(day)s (%(low)s).")
-            % {"avg": _fmt(out.facts["mood_avg"] or 0), "day": weekday_name(lowest), "low": low}
-        )
+        if w.highlights:
+            lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
+            out.highlights.append(
+                _("Mood averaged %(avg)s out of 10, lowest on %(day)s (%(low)s).")
+                % {"avg": _fmt(out.facts["mood_avg"] or 0), "day": weekday_name(lowest), "low": low}
+            )
     monday = w.request.week.monday
     prev_first, prev_last = max(monday - timedelta(days=7), w.request.data_from), monday - timedelta(days=1)
     prev = [row.mood for d, row in w.data.checkins.items() if prev_first <= d <= prev_last]
@@ -631,7 +638,7 @@ def _mood(w: _Window) -> Section:
         out.facts["mood_change"] = change
         if -change >= w.t.mood_drop:
             out.flags.append(Flag("mood_drop", _("Mood down %(n)s points") % {"n": _fmt(-change)}))
-        if abs(change) >= w.t.mood_drop:
+        if w.highlights and abs(change) >= w.t.mood_drop:
             word = _("down") if change < 0 else _("up")
             out.highlights.append(
                 _("Mood is %(word)s %(n)s points on the week before.") % {"word": word, "n": _fmt(abs(change))}
@@ -650,7 +657,7 @@ def _craving_peak(w: _Window, labels: TriggerSet) -> Section:
     level, _log, day, at, triggers = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
     when = _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
     out = Section({"craving_peak": level, "craving_peak_day": day, "craving_peak_when": when})
-    if level > 0:
+    if w.highlights and level > 0:
         text = _("Cravings peaked on %(when)s (%(n)s out of 10)") % {"when": when, "n": level}
         if triggers:
             text = _("Cravings peaked on %(when)s (%(n)s out of 10), after “%(trigger)s”") % {
@@ -682,7 +689,7 @@ def _cravings(w: _Window) -> Section:
     ticks = Counter(t for triggers in ticked for t in set(triggers))
     top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
     out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
-    if top and top[0][1] >= 2:
+    if w.highlights and top and top[0][1] >= 2:
         out.highlights.append(
             _("“%(trigger)s” came up %(n)s times.") % {"trigger": labels.label(top[0][0]), "n": top[0][1]}
         )
@@ -695,7 +702,7 @@ def _use(w: _Window) -> Section:
     if len(used) >= w.t.use_days:
         text = ngettext("Used on %(num)s day", "Used on %(num)s days", len(used)) % {"num": len(used)}
         out.flags.append(Flag("use", text))
-    if used:
+    if w.highlights and used:
         out.highlights.append(_("Used on %(days)s.") % {"days": _days_list(sorted(used))})
     return out
 
@@ -715,11 +722,15 @@ def _diary(w: _Window) -> Section:
     )
     self_harm = urge_max.get("self_harm")
     if self_harm is not None and self_harm >= w.t.self_harm_urge:
-        day = min(r.day for r in cards if r.urges["self_harm"] == self_harm)
         out.flags.append(Flag("self_harm", _("Self-harm urge %(n)s of 5") % {"n": self_harm}))
-        out.highlights.append(
-            _("The urge to self-harm reached %(n)s of 5 on %(day)s.") % {"n": self_harm, "day": weekday_name(day)}
-        )
+        if w.highlights:
+            day = min(r.day for r in cards if r.urges["self_harm"] == self_harm)
+            out.highlights.append(
+                _("The urge to self-harm reached %(n)s of 5 on %(day)s.")
+                % {"n": self_harm, "day": weekday_name(day)}
+            )
+    if not w.highlights:
+        return out
     acted_days = sorted({r.day for r in cards for kind in URGE_KINDS if r.acted[kind]})
     if acted_days:
         out.highlights.append(_("Acted on an urge on %(days)s.") % {"days": _days_list(acted_days)})
@@ -777,7 +788,7 @@ def _attendance(w: _Window) -> Section:
     if missed >= w.t.missed_groups:
         text = ngettext("Missed %(num)s group", "Missed %(num)s groups", missed) % {"num": missed}
         out.flags.append(Flag("missed_groups", text))
-    if every:
+    if w.highlights and every:
         out.highlights.append(_("Went to %(n)s of %(total)s groups.") % {"n": attended, "total": len(every)})
     return out
 
@@ -850,17 +861,23 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
         return summary
     w = _window(request, data or PatientData(), thresholds)
     summary.days_counted = len(w.days)
-    for categories, section in SECTIONS:
-        if request.brief and section not in BRIEF_SECTIONS:
-            continue
-        if request.shares(*categories):
-            found = section(w)
-            for name, value in found.facts.items():
-                setattr(summary, name, value)
-            summary.flags += found.flags
-            if not request.brief:
-                summary.highlights += found.highlights
+    for section in _sections_for(request.categories, request.brief):
+        found = section(w)
+        for name, value in found.facts.items():
+            setattr(summary, name, value)
+        summary.flags += found.flags
+        summary.highlights += found.highlights
     return summary
+
+
+@lru_cache(maxsize=256)
+def _sections_for(categories: frozenset[str], brief: bool) -> tuple[Callable[[_Window], Section], ...]:
+    """The sections a request runs, in order (a few sharing combinations recur across every patient)."""
+    return tuple(
+        section
+        for shown_for, section in SECTIONS
+        if not shown_for.isdisjoint(categories) and (not brief or section in BRIEF_SECTIONS)
+    )
 
 
 async def weekly_summaries(
