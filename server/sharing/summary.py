@@ -328,12 +328,13 @@ async def _load_brief_checkins(
     # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for row in rows:
         uid, day, mood, craving, used, diary = row[:6]
-        found = _CheckinRow(day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS)
+        urges = acted = _NO_URGES
         if diary:
-            found.diary = True
-            found.urges = _by_kind(tuple(row[6 : 6 + kinds]))
-            found.acted = _by_kind(tuple(row[6 + kinds :]))
-        data[uid].checkins[day] = found
+            urges, acted = _by_kind(tuple(row[6 : 6 + kinds])), _by_kind(tuple(row[6 + kinds :]))
+        # Every field given: the defaults' factories would run twice more per row.
+        data[uid].checkins[day] = _CheckinRow(
+            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, acted, None, bool(diary)
+        )
 
 
 @lru_cache(maxsize=512)
@@ -553,7 +554,9 @@ class _Window:
     t: Thresholds
     days: list[date]
     week_days: list[date]  # the week's days up to the last visible one (before data_from too): the by-day lists
-    highlights: bool  # whether to write them (a brief summary keeps none: its sentences would be thrown away)
+    # A full summary (the week page, exports) also gets highlights and the figures only the week page shows: the
+    # by-day lists, the diary days, when cravings peaked. A brief one (a dashboard row) leaves those empty.
+    full: bool
     checkins: dict[date, _CheckinRow]  # visible days only
     rows: list[_CheckinRow]  # the same, in day order
     cravings: list[_CravingRow]  # visible days only
@@ -585,7 +588,7 @@ def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> 
         t=thresholds,
         days=days,
         week_days=[d for d in request.week.days if d <= last],
-        highlights=not request.brief,
+        full=not request.brief,
         checkins=checkins,
         rows=[checkins[d] for d in days if d in checkins],
         cravings=[c for c in data.cravings if first <= c.day <= last and start_utc <= c.at < end_utc],
@@ -596,7 +599,9 @@ def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> 
 
 def _adherence(w: _Window) -> Section:
     """Days checked in; a gap of N+ finished days (today may still bring a check-in, but one today ends a gap)."""
-    out = Section({"checkin_days": len(w.checkins), "checkin_dates": sorted(w.checkins)})
+    out = Section({"checkin_days": len(w.checkins)})
+    if w.full:
+        out.facts["checkin_dates"] = sorted(w.checkins)
     today, checked = w.request.today, w.checkins
     finished = [d for d in w.days if d < today or d in checked]
     run = longest = 0
@@ -607,7 +612,7 @@ def _adherence(w: _Window) -> Section:
     if longest >= w.t.no_checkin_days:
         text = ngettext("No check-in for %(num)s day", "No check-in for %(num)s days", longest) % {"num": longest}
         out.flags.append(Flag("no_checkin", text))
-    if not w.highlights:
+    if not w.full:
         return out
     if not w.checkins and finished:
         out.highlights.append(_("No check-ins this week."))
@@ -618,11 +623,11 @@ def _adherence(w: _Window) -> Section:
 
 def _mood(w: _Window) -> Section:
     moods = [row.mood for row in w.checked()]
-    out = Section({"mood_by_day": w.by_day(lambda row: row.mood)})
+    out = Section({"mood_by_day": w.by_day(lambda row: row.mood)} if w.full else {})
     if moods:
         low, high = min(moods), max(moods)
         out.facts.update(mood_avg=_round(mean(moods)), mood_min=low, mood_max=high)
-        if w.highlights:
+        if w.full:
             lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
             out.highlights.append(
                 _("Mood averaged %(avg)s out of 10, lowest on %(day)s (%(low)s).")
@@ -638,7 +643,7 @@ def _mood(w: _Window) -> Section:
         out.facts["mood_change"] = change
         if -change >= w.t.mood_drop:
             out.flags.append(Flag("mood_drop", _("Mood down %(n)s points") % {"n": _fmt(-change)}))
-        if w.highlights and abs(change) >= w.t.mood_drop:
+        if w.full and abs(change) >= w.t.mood_drop:
             word = _("down") if change < 0 else _("up")
             out.highlights.append(
                 _("Mood is %(word)s %(n)s points on the week before.") % {"word": word, "n": _fmt(abs(change))}
@@ -655,9 +660,9 @@ def _craving_peak(w: _Window, labels: TriggerSet) -> Section:
     if not candidates:
         return Section()
     level, _log, day, at, triggers = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
-    when = _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
+    when = "" if not w.full else _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
     out = Section({"craving_peak": level, "craving_peak_day": day, "craving_peak_when": when})
-    if w.highlights and level > 0:
+    if w.full and level > 0:
         text = _("Cravings peaked on %(when)s (%(n)s out of 10)") % {"when": when, "n": level}
         if triggers:
             text = _("Cravings peaked on %(when)s (%(n)s out of 10), after “%(trigger)s”") % {
@@ -677,10 +682,11 @@ def _cravings(w: _Window) -> Section:
     out = _craving_peak(w, labels)
     out.facts.update(
         craving_avg=_round(mean(values)) if values else None,
-        craving_by_day=w.by_day(lambda row: row.craving),
         craving_logs=len(w.cravings),
         craving_high_days=len(high_days),
     )
+    if w.full:
+        out.facts["craving_by_day"] = w.by_day(lambda row: row.craving)
     if len(high_days) >= w.t.craving_days:
         text = _("Craving %(level)s+ on %(n)s days") % {"level": w.t.craving_level, "n": len(high_days)}
         out.flags.append(Flag("cravings", text))
@@ -689,7 +695,7 @@ def _cravings(w: _Window) -> Section:
     ticks = Counter(t for triggers in ticked for t in set(triggers))
     top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
     out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
-    if w.highlights and top and top[0][1] >= 2:
+    if w.full and top and top[0][1] >= 2:
         out.highlights.append(
             _("“%(trigger)s” came up %(n)s times.") % {"trigger": labels.label(top[0][0]), "n": top[0][1]}
         )
@@ -702,7 +708,7 @@ def _use(w: _Window) -> Section:
     if len(used) >= w.t.use_days:
         text = ngettext("Used on %(num)s day", "Used on %(num)s days", len(used)) % {"num": len(used)}
         out.flags.append(Flag("use", text))
-    if w.highlights and used:
+    if w.full and used:
         out.highlights.append(_("Used on %(days)s.") % {"days": _days_list(sorted(used))})
     return out
 
@@ -713,23 +719,19 @@ def _diary(w: _Window) -> Section:
     for kind in URGE_KINDS:
         levels = [int(r.urges[kind]) for r in cards if r.urges[kind] is not None]
         urge_max[kind] = max(levels) if levels else None
-    out = Section(
-        {
-            "diary_days": [DiaryDay(r.day, r.urges, r.acted, r.skills_used) for r in cards],
-            "urge_max": urge_max,
-            "acted_on": {kind: any(bool(r.acted[kind]) for r in cards) for kind in URGE_KINDS},
-        }
-    )
+    out = Section({"urge_max": urge_max})
+    if w.full:
+        out.facts["diary_days"] = [DiaryDay(r.day, r.urges, r.acted, r.skills_used) for r in cards]
+        out.facts["acted_on"] = {kind: any(bool(r.acted[kind]) for r in cards) for kind in URGE_KINDS}
     self_harm = urge_max.get("self_harm")
     if self_harm is not None and self_harm >= w.t.self_harm_urge:
         out.flags.append(Flag("self_harm", _("Self-harm urge %(n)s of 5") % {"n": self_harm}))
-        if w.highlights:
+        if w.full:
             day = min(r.day for r in cards if r.urges["self_harm"] == self_harm)
             out.highlights.append(
-                _("The urge to self-harm reached %(n)s of 5 on %(day)s.")
-                % {"n": self_harm, "day": weekday_name(day)}
+                _("The urge to self-harm reached %(n)s of 5 on %(day)s.") % {"n": self_harm, "day": weekday_name(day)}
             )
-    if not w.highlights:
+    if not w.full:
         return out
     acted_days = sorted({r.day for r in cards for kind in URGE_KINDS if r.acted[kind]})
     if acted_days:
@@ -788,7 +790,7 @@ def _attendance(w: _Window) -> Section:
     if missed >= w.t.missed_groups:
         text = ngettext("Missed %(num)s group", "Missed %(num)s groups", missed) % {"num": missed}
         out.flags.append(Flag("missed_groups", text))
-    if w.highlights and every:
+    if w.full and every:
         out.highlights.append(_("Went to %(n)s of %(total)s groups.") % {"n": attended, "total": len(every)})
     return out
 
@@ -849,7 +851,8 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
 
     A brief request (a dashboard row) gets the same flags and the same adherence, mood, craving, use, diary-urge
     and history figures, computed by the same sections; it has no highlights, notes, skills, measures, top
-    triggers, diary skills_used or scheduled-group count (left empty, never shown from a brief summary)."""
+    triggers, by-day lists, check-in dates, diary days (nor acted-on), craving peak time or scheduled-group count
+    (left empty, never shown from a brief summary)."""
     summary = WeeklySummary(
         patient_id=request.patient_id,
         week=request.week,
