@@ -536,6 +536,11 @@ def _in_days(day: date, first: date, last: date) -> bool:
     return first <= day <= last
 
 
+def _day_range(first: date, last: date) -> list[date]:
+    """first … last, both included (empty if last is before first)."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 @dataclass
 class Section:
     """What one category's rules found: facts (WeeklySummary fields), flags and highlights, in reading order."""
@@ -580,17 +585,18 @@ def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> 
     first, last = request.visible_from, request.visible_to
     start_utc = local_midnight(first, request.timezone)
     end_utc = local_midnight(last + timedelta(days=1), request.timezone)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    checkins = {d: row for d, row in data.checkins.items() if first <= d <= last}
+    days = _day_range(first, last)
+    loaded = data.checkins
+    checkins = {d: loaded[d] for d in days if d in loaded}  # in day order
     return _Window(
         request=request,
         data=data,
         t=thresholds,
         days=days,
-        week_days=[d for d in request.week.days if d <= last],
+        week_days=[d for d in request.week.days if d <= last] if not request.brief else [],
         full=not request.brief,
         checkins=checkins,
-        rows=[checkins[d] for d in days if d in checkins],
+        rows=list(checkins.values()),
         cravings=[c for c in data.cravings if first <= c.day <= last and start_utc <= c.at < end_utc],
         start_utc=start_utc,
         end_utc=end_utc,
@@ -635,7 +641,8 @@ def _mood(w: _Window) -> Section:
             )
     monday = w.request.week.monday
     prev_first, prev_last = max(monday - timedelta(days=7), w.request.data_from), monday - timedelta(days=1)
-    prev = [row.mood for d, row in w.data.checkins.items() if prev_first <= d <= prev_last]
+    loaded = w.data.checkins
+    prev = [loaded[d].mood for d in _day_range(prev_first, prev_last) if d in loaded]
     if prev:
         out.facts["mood_prev_avg"] = _round(mean(prev))
     if moods and prev:
@@ -659,10 +666,12 @@ def _craving_peak(w: _Window, labels: TriggerSet) -> Section:
     candidates += [(c.intensity, 1, c.day, c.at, c.triggers) for c in w.cravings]
     if not candidates:
         return Section()
+    if not w.full:  # a dashboard row shows how strong only, not when
+        return Section({"craving_peak": max(c[0] for c in candidates)})
     level, _log, day, at, triggers = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
-    when = "" if not w.full else _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
+    when = _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
     out = Section({"craving_peak": level, "craving_peak_day": day, "craving_peak_when": when})
-    if w.full and level > 0:
+    if level > 0:
         text = _("Cravings peaked on %(when)s (%(n)s out of 10)") % {"when": when, "n": level}
         if triggers:
             text = _("Cravings peaked on %(when)s (%(n)s out of 10), after “%(trigger)s”") % {
@@ -818,7 +827,7 @@ def _history(w: _Window) -> Section:
     if not w.request.history_days:
         return Section()
     first = w.request.load_from
-    span = [first + timedelta(days=i) for i in range((w.last - first).days + 1)]
+    span = _day_range(first, w.last)
     rows = w.data.checkins
     out = Section()
     if w.request.shares("mood_sleep"):
@@ -851,8 +860,8 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
 
     A brief request (a dashboard row) gets the same flags and the same adherence, mood, craving, use, diary-urge
     and history figures, computed by the same sections; it has no highlights, notes, skills, measures, top
-    triggers, by-day lists, check-in dates, diary days (nor acted-on), craving peak time or scheduled-group count
-    (left empty, never shown from a brief summary)."""
+    triggers, by-day lists, check-in dates, diary days (nor acted-on), craving peak day and time or scheduled-group
+    count (left empty, never shown from a brief summary)."""
     summary = WeeklySummary(
         patient_id=request.patient_id,
         week=request.week,
