@@ -103,7 +103,7 @@ async def _truncate_all(url: str) -> None:
     await engine.dispose()
 
 
-def _empty_sqlite(path: Path) -> None:
+def empty_sqlite(path: Path) -> None:
     """Delete every row (the schema stays): the shared app's connections keep pointing at the same file."""
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA foreign_keys=OFF")
@@ -271,7 +271,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
     the app is built once per backend, the data is fresh for every test)."""
     if request.param == "sqlite":
         path: Path = request.getfixturevalue("sqlite_shared")
-        _empty_sqlite(path)
+        empty_sqlite(path)
         return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("postgres_migrated")
     asyncio.run(_truncate_all(url))
