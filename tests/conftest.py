@@ -20,6 +20,7 @@ import time_machine
 from advanced_alchemy.types import DateTimeUTC
 from litestar.testing import TestClient
 from sqlalchemy import bindparam, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -73,11 +74,35 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _own_database(url: str) -> str:
+    """Under pytest-xdist each worker has a PostgreSQL database of its own, `<name>_<worker id>` (gw0, gw1, …)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    configured = make_url(url)
+    return configured.set(database=f"{configured.database}_{worker}").render_as_string(hide_password=False)
+
+
+async def _create_database_if_missing(url: str, name: str) -> None:
+    """CREATE DATABASE from a connection to the configured database (which exists) outside a transaction."""
+    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_migrated() -> str:
-    url = require_postgres()
+    configured = require_postgres()
+    url = _own_database(configured)
 
     async def reset() -> None:
+        if url != configured:
+            await _create_database_if_missing(configured, str(make_url(url).database))
         engine = create_async_engine(url, poolclass=NullPool)
         async with engine.begin() as conn:
             await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -475,10 +500,37 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
     return response
 
 
+# Tests whose assertions involve real elapsed time (a lease running out, a timeout, a slow push service) or that run
+# several dispatcher processes at once: under pytest-xdist they share one group, so they run one after another on a
+# single worker instead of competing with each other for the CPUs. A whole module is listed with None.
+TIMED: dict[str, set[str] | None] = {
+    "test_push_crash.py": None,
+    "test_push_concurrency.py": None,
+    "test_push_delivery.py": {"test_slow_service_times_out_quickly_as_retry", "test_concurrency_is_bounded"},
+    "test_push_dispatch.py": {"test_a_slow_batch_keeps_its_lease_so_nobody_sends_it_twice"},
+    "test_push_pages.py": {"test_a_slow_push_service_never_holds_up_pages"},
+    "test_milestones.py": {"test_two_processes_evaluating_at_once_record_and_tell_once"},
+}
+
+
+def _timed(item: pytest.Item) -> bool:
+    if item.get_closest_marker("real_clock"):
+        return True
+    module = Path(str(item.path)).name
+    return module in TIMED and (TIMED[module] is None or item.name.split("[")[0] in (TIMED[module] or set()))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests are marked `browser` (so `-m "not browser"` leaves them out and they keep the real clock) and
-    run last: they are the slowest, and a failure in a fast test should show first."""
+    """Browser tests are marked `browser` (so `-m "not browser"` leaves them out and they keep the real clock) and,
+    in a run without xdist, run last: they are the slowest, and a failure in a fast test should show first.
+
+    For `--dist loadgroup` (pytest-xdist, as `make test` runs): a browser module is one group (its tests share the
+    module's Chromium, so one worker runs them all), and the TIMED tests are one group; xdist hands out the largest
+    groups first, then single tests fill both workers to the end."""
     for item in items:
         if "tests/browser/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group(f"browser-{Path(str(item.path)).stem}"))
+        elif _timed(item):
+            item.add_marker(pytest.mark.xdist_group("timed"))
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
