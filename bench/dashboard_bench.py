@@ -4,14 +4,20 @@ year of daily data (check-ins, trigger ticks, cravings, skill practice, attendan
     .venv/bin/python -m bench.dashboard_bench                      # SQLite, and PostgreSQL from TEST_DATABASE_URL
     .venv/bin/python -m bench.dashboard_bench --pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python -m bench.dashboard_bench --patients 30 --requests 50 --no-sqlite
+    .venv/bin/python -m bench.dashboard_bench --no-sqlite --pg URL --db steady_bench_me --baseline /work/wt/base
 
-For PostgreSQL a scratch database `steady_bench_dash` is created next to the given one (and WIPED on every run).
-Prints, per backend:
+For PostgreSQL a scratch database (`--db`, default `steady_bench_dash`) is created next to the given one (and
+WIPED on every run). Prints, per backend:
 - the number of SQL statements one dashboard request runs, counted in-process (the real app behind Litestar's
   test client, a `before_cursor_execute` listener on its engine), for N patients and for 10 patients, so you can
   see the count does not depend on N;
 - p50 / p99 / mean latency of GET /therapist over --requests sequential requests against the real app served by
-  uvicorn (1 worker) on a loopback port, after 5 warm-up requests.
+  uvicorn (1 worker) on a loopback port, after 5 warm-up requests, and the server process's CPU time per request
+  (all its threads, from /proc: the steadier figure on a busy machine).
+
+With `--baseline DIR` (another checkout of Steady, e.g. `git worktree add --detach DIR main`), the same seeded
+database is also served from that tree, in alternating rounds with this one, so both see the same load: an A/B in
+one run.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import logging
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -35,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench import scratch_db
-from bench.server_process import percentile, running_server, sign_in
+from bench.server_process import ROOT, cpu_seconds, percentile, running_server, sign_in
 
 BENCH_DB = "steady_bench_dash"
 THERAPIST = ("therapist@bench.steady", "Dr. Bench")
@@ -46,8 +54,8 @@ TRIGGERS = ("stress", "conflict", "lonely", "tired", "boredom", "people")
 CARDS = ("stop", "tipp", "paced-breathing", "accepts")
 
 
-async def fresh_postgres(server_url: str) -> str:
-    return await scratch_db.fresh_postgres(server_url, BENCH_DB)
+async def fresh_postgres(server_url: str, name: str = BENCH_DB) -> str:
+    return await scratch_db.fresh_postgres(server_url, name)
 
 
 async def _bulk(engine: AsyncEngine, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -331,25 +339,75 @@ async def _restore_consents(url: str) -> None:
     await engine.dispose()
 
 
-def time_dashboard(url: str, requests: int) -> tuple[float, float, float, int]:
+def time_dashboard(url: str, requests: int, root: Path = ROOT) -> tuple[list[float], float, int]:
+    """Latencies (ms) of `requests` sequential dashboard requests, the server's CPU ms per request, the page size."""
     _quiet()
-    with running_server(url) as server:
+    with running_server(url, root=root) as server:
         client = sign_in(server.url, THERAPIST[0], PASSWORD)
         for _ in range(5):
             assert client.get("/therapist").status_code == 200
         timings = []
         size = 0
+        cpu_before = cpu_seconds(server.pid)
         for _ in range(requests):
             started = time.perf_counter()
             response = client.get("/therapist")
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200
             size = len(response.content)
+        cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / requests
         client.close()
-    return percentile(timings, 50), percentile(timings, 99), statistics.fmean(timings), size
+    return timings, cpu_ms, size
 
 
-def run(label: str, url: str, patients: int, days: int, requests: int) -> None:
+def count_in_tree(root: Path, url: str, data_dir: Path, limit_patients: int | None) -> int:
+    """`count_queries` run by the tree at `root` (its own code, its own statements), in a subprocess."""
+    script = (
+        "import sys; from pathlib import Path; from bench.dashboard_bench import count_queries; "
+        "limit = int(sys.argv[3]) if sys.argv[3] != '-' else None; "
+        "print('STATEMENTS', count_queries(sys.argv[1], Path(sys.argv[2]), limit_patients=limit))"
+    )
+    limit = str(limit_patients) if limit_patients is not None else "-"
+    out = subprocess.run(
+        [sys.executable, "-c", script, url, str(data_dir), limit],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout
+    for line in out.splitlines():
+        if not line.startswith("STATEMENTS"):
+            print(line)
+    asyncio.run(_restore_consents(url))
+    return int(out.rsplit("STATEMENTS", 1)[1].split()[0])
+
+
+def compare(url: str, patients: int, requests: int, baseline: Path) -> None:
+    """This tree against `baseline` on the same data: statements, then latency and server CPU in alternating
+    rounds (baseline, this, baseline, this) so that both see the same machine load."""
+    data_dir = Path(tempfile.mkdtemp(prefix="steady-dash-"))
+    trees = {"baseline": baseline, "this tree": ROOT}
+    for label, root in trees.items():
+        print(f"  {label} ({root}):")
+        full = count_in_tree(root, url, data_dir, None)
+        few = count_in_tree(root, url, data_dir, 10)
+        print(f"    SQL statements per dashboard request: {full} with {patients} patients, {few} with 10 patients")
+    timings: dict[str, list[float]] = {label: [] for label in trees}
+    cpu: dict[str, list[float]] = {label: [] for label in trees}
+    loads = []
+    for _round in range(2):
+        for label, root in trees.items():
+            loads.append(os.getloadavg()[0])
+            found, cpu_ms, _size = time_dashboard(url, requests // 2, root)
+            timings[label] += found
+            cpu[label].append(cpu_ms)
+    for label in trees:
+        t = timings[label]
+        print(
+            f"  {label:>9}: GET /therapist p50 {percentile(t, 50):.1f} ms · p99 {percentile(t, 99):.1f} ms · "
+            f"server CPU {statistics.fmean(cpu[label]):.1f} ms/request"
+        )
+    print(f"  (load average {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs)")
+
+
+def run(label: str, url: str, patients: int, days: int, requests: int, baseline: Path | None = None) -> None:
     from server.db import migrate
 
     print(f"\n{label}: {patients} sharing patients × {days} days")
@@ -357,16 +415,20 @@ def run(label: str, url: str, patients: int, days: int, requests: int) -> None:
     started = time.monotonic()
     asyncio.run(seed(url, patients, days))
     print(f"  seeding took {time.monotonic() - started:.1f} s")
+    if baseline is not None:
+        compare(url, patients, requests, baseline)
+        return
     data_dir = Path(tempfile.mkdtemp(prefix="steady-dash-"))
     full = count_queries(url, data_dir)
     few = count_queries(url, data_dir, limit_patients=10)
     asyncio.run(_restore_consents(url))
     print(f"  SQL statements per dashboard request: {full} with {patients} patients, {few} with 10 patients")
     load = os.getloadavg()[0]
-    p50, p99, mean, size = time_dashboard(url, requests)
+    timings, cpu_ms, size = time_dashboard(url, requests)
     print(
-        f"  GET /therapist over {requests} requests (uvicorn, 1 worker): p50 {p50:.1f} ms · p99 {p99:.1f} ms · "
-        f"mean {mean:.1f} ms · {size / 1024:.0f} KiB HTML (load average {load:.1f} on {os.cpu_count()} CPUs)"
+        f"  GET /therapist over {requests} requests (uvicorn, 1 worker): p50 {percentile(timings, 50):.1f} ms · "
+        f"p99 {percentile(timings, 99):.1f} ms · mean {statistics.fmean(timings):.1f} ms · server CPU "
+        f"{cpu_ms:.1f} ms/request · {size / 1024:.0f} KiB HTML (load average {load:.1f} on {os.cpu_count()} CPUs)"
     )
 
 
@@ -383,12 +445,15 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--db", default=BENCH_DB, help="the scratch PostgreSQL database (wiped)")
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare with, on the same data")
     args = parser.parse_args()
     if not args.no_sqlite:
         path = Path(tempfile.mkdtemp(prefix="steady-dash-sqlite-")) / "steady.db"
-        run("SQLite", f"sqlite+aiosqlite:///{path}", args.patients, args.days, args.requests)
+        run("SQLite", f"sqlite+aiosqlite:///{path}", args.patients, args.days, args.requests, args.baseline)
     if args.pg:
-        run("PostgreSQL", asyncio.run(fresh_postgres(args.pg)), args.patients, args.days, args.requests)
+        url = asyncio.run(fresh_postgres(args.pg, args.db))
+        run("PostgreSQL", url, args.patients, args.days, args.requests, args.baseline)
 
 
 if __name__ == "__main__":

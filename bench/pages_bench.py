@@ -40,7 +40,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from bench import scratch_db
-from bench.server_process import ROOT, free_port, percentile, running_server, sign_in, wait_until_up
+from bench.server_process import (
+    ROOT,
+    cpu_seconds,
+    free_port,
+    percentile,
+    running_server,
+    sign_in,
+    wait_until_up,
+)
 from tests.test_statement_budget import PAGES  # the patient pages the statement budget holds, measured here too
 
 BENCH_DB = "steady_bench_pages"
@@ -58,12 +66,6 @@ class WrkResult:
     def row(self, label: str, statements: str = "") -> str:
         return (f"  {label:<28} {self.rps:>7.0f} req/s  p50 {self.p50_ms:>6.1f} ms  p99 {self.p99_ms:>6.1f} ms  "
                 f"errors {self.errors:<2} server CPU {self.cpu_ms:>5.2f} ms/req  {statements}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(value: str) -> float:

@@ -45,9 +45,10 @@ def wait_until_up(url: str, timeout: float = 600.0, path: str = "/login") -> flo
 
 
 @contextmanager
-def running_server(database_url: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None
-                   ) -> Iterator[RunningServer]:
-    """Migrate a database (a fresh SQLite file unless given) and serve it with uvicorn."""
+def running_server(database_url: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None,
+                   root: Path = ROOT) -> Iterator[RunningServer]:
+    """Migrate a database (a fresh SQLite file unless given) and serve it with uvicorn, from the source tree
+    `root` (another checkout, for an A/B in one run: this Python imports that tree's `server` from its cwd)."""
     data_dir = Path(tempfile.mkdtemp(prefix="steady-bench-"))
     database_url = database_url or f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
     port = free_port()
@@ -61,12 +62,12 @@ def running_server(database_url: str | None = None, workers: int = 1, extra_env:
         "STEADY_DISPATCHER_IN_APP": "0",
         **(extra_env or {}),
     }
-    subprocess.run([sys.executable, "-m", "server.cli", "migrate"], env=env, cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "server.cli", "migrate"], env=env, cwd=root, check=True,
                    stdout=subprocess.DEVNULL)
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "server.asgi:app", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,6 +76,12 @@ def running_server(database_url: str | None = None, workers: int = 1, extra_env:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sign_in(url: str, email: str, password: str) -> httpx.Client:

@@ -3,6 +3,7 @@ weeks across both DST changes (America/New_York, 2026) and a patient in Pacific/
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -187,6 +188,25 @@ def test_march_week_by_hand_single_and_batch(db: Database) -> None:
     batch = many(db, [request(p, W10, date(2026, 3, 20), NOW), request(twin, W10, date(2026, 3, 20), NOW)])
     check_march_week(batch[(p.id, W10.monday)])  # type: ignore[index]
     check_march_week(batch[(twin.id, W10.monday)])  # type: ignore[index]
+
+
+def test_a_brief_summary_has_the_full_flags_and_row_figures_and_nothing_else(db: Database) -> None:
+    """The dashboard's rows are brief summaries: the same flags and shown figures as the week page's summary, from
+    narrower reads; what a row never shows is left empty rather than computed from missing columns."""
+    therapist = db.make_user("therapist")
+    p = db.make_user("patient", timezone=NY, therapist=therapist)
+    arrange_march_week(db, therapist, p)
+    full_request = replace(request(p, W10, date(2026, 3, 20), NOW), history_days=21)
+    full = one(db, full_request)
+    check_march_week(full)
+    brief = one(db, replace(full_request, brief=True))
+    assert [(f.key, f.label) for f in brief.flags] == [(f.key, f.label) for f in full.flags]
+    shown = ("checkin_days", "days_counted", "mood_avg", "mood_change", "craving_peak", "craving_high_days",
+             "use_days", "urge_max", "groups_attended", "groups_missed", "mood_history", "craving_history")  # fmt: skip
+    assert {name: getattr(brief, name) for name in shown} == {name: getattr(full, name) for name in shown}
+    assert len(brief.mood_history) == 28 and brief.mood_history[-7:] == full.mood_by_day
+    assert (brief.highlights, brief.notes, brief.top_triggers, brief.measures) == ([], [], [], {})
+    assert (brief.skills_count, brief.groups_scheduled) == (None, None)
 
 
 def test_the_week_after_spring_forward_starts_at_edt_midnight(db: Database) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from litestar.exceptions import NotFoundException
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,12 @@ ROLE_HOME = {  # the route each role lands on (names: every route handler has on
 }
 
 
+async def own_clinic(db: AsyncSession, user: User) -> Clinic:
+    """The clinic a staff member works for (their clinic's settings pages); 404 if it has gone."""
+    clinic = await db.get(Clinic, user.clinic_id)
+    if clinic is None:
+        raise NotFoundException()
+    return clinic
 
 
 def normalise_email(email: str) -> str:

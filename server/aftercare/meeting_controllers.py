@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import admin_only, patient_only
 from server.accounts.models import Clinic, User
+from server.accounts.service import own_clinic
 from server.aftercare import meetings as finder
 from server.aftercare.fetch import clean_hosts, fetch_feed
 from server.db import DbSession, pk
@@ -33,12 +34,6 @@ class MeetingAdminController(Controller):
     path = "/admin/meetings"
     guards = [admin_only]
 
-    async def _clinic(self, request: Request, db: AsyncSession) -> Clinic:
-        clinic = await db.get(Clinic, request.user.clinic_id)
-        if clinic is None:
-            raise NotFoundException()
-        return clinic
-
     async def _page(
         self, request: Request, db: AsyncSession, clinic: Clinic, status_code: int = 200, **extra: Any
     ) -> Template:
@@ -55,11 +50,11 @@ class MeetingAdminController(Controller):
 
     @get("/", name="aftercare:admin_meetings")
     async def page(self, request: Request, db_session: DbSession) -> Template:
-        return await self._page(request, db_session, await self._clinic(request, db_session))
+        return await self._page(request, db_session, await own_clinic(db_session, request.user))
 
     @post("/hosts", name="aftercare:save_meeting_hosts")
     async def save_hosts(self, request: Request, db_session: DbSession) -> Response[Any]:
-        clinic = await self._clinic(request, db_session)
+        clinic = await own_clinic(db_session, request.user)
         form = await request.form()
         text = str(form.get("hosts") or "")
         hosts: list[str] = []
@@ -94,7 +89,7 @@ class MeetingAdminController(Controller):
 
     @post("/upload", name="aftercare:upload_meetings")
     async def upload(self, request: Request, db_session: DbSession) -> Response[Any]:
-        clinic = await self._clinic(request, db_session)
+        clinic = await own_clinic(db_session, request.user)
         form = await request.form()
         values = {"hosts": "\n".join(feed_hosts(clinic)), "url": ""}
         upload = form.get("feed")
@@ -106,7 +101,7 @@ class MeetingAdminController(Controller):
 
     @post("/url", name="aftercare:meetings_from_url")
     async def from_url(self, request: Request, db_session: DbSession, settings: AppSettings) -> Response[Any]:
-        clinic = await self._clinic(request, db_session)
+        clinic = await own_clinic(db_session, request.user)
         form = await request.form()
         url = str(form.get("url") or "").strip()
         values = {"hosts": "\n".join(feed_hosts(clinic)), "url": url}

@@ -6,13 +6,14 @@ from contextlib import suppress
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.response import Template
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.guards import admin_only, patient_only
 from server.accounts.models import Clinic, Role, User
+from server.accounts.service import own_clinic
 from server.crisis import forms, logic
 from server.crisis.models import PLAN_SECTIONS
 from server.db import pk
@@ -126,12 +127,6 @@ class ClinicSettingsController(Controller):
     path = "/admin/clinic"
     guards = [admin_only]
 
-    async def _clinic(self, request: Request, db: AsyncSession) -> Clinic:
-        clinic = await db.get(Clinic, request.user.clinic_id)
-        if clinic is None:
-            raise NotFoundException()
-        return clinic
-
     def _page(
         self,
         request: Request,
@@ -157,14 +152,14 @@ class ClinicSettingsController(Controller):
 
     @get("/", name="crisis:settings_page")
     async def settings_page(self, request: Request, db_session: AsyncSession, saved: str = "") -> Template:
-        clinic = await self._clinic(request, db_session)
+        clinic = await own_clinic(db_session, request.user)
         values = {"name": clinic.name, "phone": clinic.phone, "timezone": clinic.timezone}
         rows = [{**line.to_setting(), "remove": False} for line in logic.stored_clinic_lines(clinic)]
         return self._page(request, clinic, values, [*rows, forms.blank_row()], {}, notice="saved" if saved else "")
 
     @post("/", name="crisis:clinic_settings_save")
     async def save(self, request: Request, db_session: AsyncSession) -> Response[Any]:
-        clinic = await self._clinic(request, db_session)
+        clinic = await own_clinic(db_session, request.user)
         values = await form_values(request, list_fields=(*forms.LINE_FIELDS, "line_remove"))
         rows = forms.line_rows(values)
         if values.get("action") == "add_line":

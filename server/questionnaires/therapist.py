@@ -31,6 +31,7 @@ from sqlmodel import col
 
 from server.accounts.guards import admin_only, therapist_only
 from server.accounts.models import Clinic, User
+from server.accounts.service import own_clinic
 from server.consent import service as consent_service
 from server.db import DbSession, pk, utcnow
 from server.i18n import current_locale
@@ -402,16 +403,12 @@ class QuestionnaireSettingsController(Controller):
 
     @get("/", media_type=MediaType.HTML, name="questionnaires:page")
     async def page(self, request: Request, db_session: DbSession, saved: str = "") -> Template:
-        clinic = await db_session.get(Clinic, request.user.clinic_id)
-        if clinic is None:
-            raise NotFoundException()
+        clinic = await own_clinic(db_session, request.user)
         return render(request, "questionnaires/admin.html", self._context(clinic, saved=bool(saved)))
 
     @post("/", media_type=MediaType.HTML, name="questionnaires:save")
     async def save(self, request: Request, db_session: DbSession) -> Any:
-        clinic = await db_session.get(Clinic, request.user.clinic_id)
-        if clinic is None:
-            raise NotFoundException()
+        clinic = await own_clinic(db_session, request.user)
         raw = await form_values(request)
         values = {f"default_{c}": str(raw.get(f"default_{c}") or "") for c in all_instruments()}
         values.update({k: str(raw.get(k) or "") for k in LIMITS})

@@ -12,6 +12,7 @@ from typing import Any
 
 from babel.dates import format_time
 from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from sqlalchemy import delete, select
@@ -104,11 +105,17 @@ async def _phases_with_groups(db: AsyncSession, program: Program) -> list[dict[s
     ]
 
 
+async def _clinic_program(request: Request, db_session: DbSession, program_id: int) -> Program:
+    """The program named in the path, inside the admin's own clinic: another clinic's answers 404."""
+    return await service.program_or_404(db_session, request.user.clinic_id, program_id)
+
+
 class ProgramAdminController(Controller):
     """Admins build programs: details, phases, weekly groups, one-off changes and enrolments."""
 
     path = "/admin/programs"
     guards = [admin_only]
+    dependencies = {"program": Provide(_clinic_program)}  # every /{program_id} route gets its program
 
     # --- programs --------------------------------------------------------------------------------------
 
@@ -168,13 +175,11 @@ class ProgramAdminController(Controller):
         return render(request, "schedule/admin_program.html", context, status_code=status_code)
 
     @get("/{program_id:int}", name="schedule:program_page")
-    async def program_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def program_page(self, request: Request, db_session: DbSession, program: Program) -> Template:
         return await self._program_page(request, db_session, program)
 
     @post("/{program_id:int}", name="schedule:save_program")
-    async def save_program(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def save_program(self, request: Request, db_session: DbSession, program: Program) -> Response[Any]:
         result = await read_form(request, ProgramForm)
         if not result.ok or result.data is None:
             values = {**_program_values(program), **result.values, "active": result.values.get("active", ""),
@@ -195,8 +200,7 @@ class ProgramAdminController(Controller):
     # --- phases ----------------------------------------------------------------------------------------
 
     @post("/{program_id:int}/phases", name="schedule:add_phase")
-    async def add_phase(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def add_phase(self, request: Request, db_session: DbSession, program: Program) -> Response[Any]:
         result = await read_form(request, PhaseForm)
         errors = dict(result.errors)
         if result.data is not None and not errors:
@@ -251,16 +255,14 @@ class ProgramAdminController(Controller):
         )
 
     @get("/{program_id:int}/phases/{phase_id:int}", name="schedule:phase_page")
-    async def phase_page(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Template:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def phase_page(self, request: Request, db_session: DbSession, program: Program, phase_id: int) -> Template:
         phase = await service.phase_or_404(db_session, program, phase_id)
         return self._phase_page(request, program, phase)
 
     @post("/{program_id:int}/phases/{phase_id:int}", name="schedule:save_phase")
     async def save_phase(
-        self, request: Request, db_session: DbSession, program_id: int, phase_id: int
+        self, request: Request, db_session: DbSession, program: Program, phase_id: int
     ) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
         result = await read_form(request, PhaseForm)
         errors = dict(result.errors)
@@ -283,9 +285,8 @@ class ProgramAdminController(Controller):
 
     @post("/{program_id:int}/phases/{phase_id:int}/delete", name="schedule:delete_phase")
     async def delete_phase(
-        self, request: Request, db_session: DbSession, program_id: int, phase_id: int
+        self, request: Request, db_session: DbSession, program: Program, phase_id: int
     ) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         phase = await service.phase_or_404(db_session, program, phase_id)
         # Delete the groups explicitly too: SQLite only cascades when foreign keys are switched on.
         await db_session.execute(delete(GroupPattern).where(col(GroupPattern.phase_id) == phase.id))
@@ -319,14 +320,16 @@ class ProgramAdminController(Controller):
         )
 
     @get("/{program_id:int}/phases/{phase_id:int}/groups/new", name="schedule:new_group_page")
-    async def new_group_page(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Template:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def new_group_page(
+        self, request: Request, db_session: DbSession, program: Program, phase_id: int
+    ) -> Template:
         phase = await service.phase_or_404(db_session, program, phase_id)
         return self._group_page(request, program, phase, None)
 
     @post("/{program_id:int}/phases/{phase_id:int}/groups", name="schedule:add_group")
-    async def add_group(self, request: Request, db_session: DbSession, program_id: int, phase_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def add_group(
+        self, request: Request, db_session: DbSession, program: Program, phase_id: int
+    ) -> Response[Any]:
         phase = await service.phase_or_404(db_session, program, phase_id)
         # One form for a group that meets on several weekdays: one weekly pattern per day ticked.
         raw = await form_values(request, list_fields=("weekday",))
@@ -348,16 +351,14 @@ class ProgramAdminController(Controller):
         )
 
     @get("/{program_id:int}/groups/{group_id:int}", name="schedule:group_page")
-    async def group_page(self, request: Request, db_session: DbSession, program_id: int, group_id: int) -> Template:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def group_page(self, request: Request, db_session: DbSession, program: Program, group_id: int) -> Template:
         group, phase = await service.group_or_404(db_session, program, group_id)
         return self._group_page(request, program, phase, group)
 
     @post("/{program_id:int}/groups/{group_id:int}", name="schedule:save_group")
     async def save_group(
-        self, request: Request, db_session: DbSession, program_id: int, group_id: int
+        self, request: Request, db_session: DbSession, program: Program, group_id: int
     ) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         group, phase = await service.group_or_404(db_session, program, group_id)
         result = await read_form(request, GroupForm)
         if not result.ok or result.data is None:
@@ -373,9 +374,8 @@ class ProgramAdminController(Controller):
 
     @post("/{program_id:int}/groups/{group_id:int}/delete", name="schedule:delete_group")
     async def delete_group(
-        self, request: Request, db_session: DbSession, program_id: int, group_id: int
+        self, request: Request, db_session: DbSession, program: Program, group_id: int
     ) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         group, phase = await service.group_or_404(db_session, program, group_id)
         await db_session.execute(delete(SessionException).where(col(SessionException.pattern_id) == group.id))
         await db_session.delete(group)
@@ -427,13 +427,11 @@ class ProgramAdminController(Controller):
         return form_page(request, "schedule/admin_changes.html", context, status_code=status_code, **extra)
 
     @get("/{program_id:int}/changes", name="schedule:changes_page")
-    async def changes_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def changes_page(self, request: Request, db_session: DbSession, program: Program) -> Template:
         return await self._changes_page(request, db_session, program)
 
     @post("/{program_id:int}/changes/session", name="schedule:change_session")
-    async def change_session(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def change_session(self, request: Request, db_session: DbSession, program: Program) -> Response[Any]:
         result = await read_form(request, SessionChangeForm)
         errors = dict(result.errors)
         group = None
@@ -447,32 +445,25 @@ class ProgramAdminController(Controller):
         return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
 
     @post("/{program_id:int}/changes/holiday", name="schedule:add_holiday")
-    async def add_holiday(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def add_holiday(self, request: Request, db_session: DbSession, program: Program) -> Response[Any]:
         result = await read_form(request, HolidayForm)
         if not result.ok or result.data is None:
-            return await self._changes_page(
-                request, db_session, program, 422, **result.rejected, failed="holiday"
-            )
+            return await self._changes_page(request, db_session, program, 422, **result.rejected, failed="holiday")
         await service.save_holiday(db_session, program, result.data)
         return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
 
     @post("/{program_id:int}/changes/extra", name="schedule:add_extra")
-    async def add_extra(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def add_extra(self, request: Request, db_session: DbSession, program: Program) -> Response[Any]:
         result = await read_form(request, ExtraForm)
         if not result.ok or result.data is None:
-            return await self._changes_page(
-                request, db_session, program, 422, **result.rejected, failed="extra"
-            )
+            return await self._changes_page(request, db_session, program, 422, **result.rejected, failed="extra")
         await service.save_extra(db_session, program, result.data)
         return redirect_to(request, "schedule:changes_page", "?notice=saved", program_id=program.id)
 
     @post("/{program_id:int}/changes/{change_id:int}/delete", name="schedule:undo_change")
     async def undo_change(
-        self, request: Request, db_session: DbSession, program_id: int, change_id: int
+        self, request: Request, db_session: DbSession, program: Program, change_id: int
     ) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         change = await service.change_or_404(db_session, program, change_id)
         await db_session.delete(change)
         return redirect_to(request, "schedule:changes_page", "?notice=removed", program_id=program.id)
@@ -517,13 +508,11 @@ class ProgramAdminController(Controller):
         return form_page(request, "schedule/admin_enrolments.html", context, status_code=status_code, **extra)
 
     @get("/{program_id:int}/enrolments", name="schedule:enrolments_page")
-    async def enrolments_page(self, request: Request, db_session: DbSession, program_id: int) -> Template:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def enrolments_page(self, request: Request, db_session: DbSession, program: Program) -> Template:
         return await self._enrolments_page(request, db_session, program)
 
     @post("/{program_id:int}/enrolments", name="schedule:enrol")
-    async def enrol(self, request: Request, db_session: DbSession, program_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def enrol(self, request: Request, db_session: DbSession, program: Program) -> Response[Any]:
         result = await read_form(request, EnrolForm)
         errors = dict(result.errors)
         patient = None
@@ -574,17 +563,15 @@ class ProgramAdminController(Controller):
 
     @get("/{program_id:int}/enrolments/{enrolment_id:int}", name="schedule:enrolment_page")
     async def enrolment_page(
-        self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
+        self, request: Request, db_session: DbSession, program: Program, enrolment_id: int
     ) -> Template:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
         return await self._enrolment_page(request, db_session, program, enrolment, patient)
 
     @post("/{program_id:int}/enrolments/{enrolment_id:int}/extend", name="schedule:extend")
     async def extend(
-        self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
+        self, request: Request, db_session: DbSession, program: Program, enrolment_id: int
     ) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
         result = await read_form(request, ExtendForm)
         errors = dict(result.errors)
@@ -606,8 +593,7 @@ class ProgramAdminController(Controller):
         )
 
     @post("/{program_id:int}/enrolments/{enrolment_id:int}/end", name="schedule:end")
-    async def end(self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
+    async def end(self, request: Request, db_session: DbSession, program: Program, enrolment_id: int) -> Response[Any]:
         enrolment, patient = await service.enrolment_or_404(db_session, program, enrolment_id)
         result = await read_form(request, EndForm)
         errors = dict(result.errors)
@@ -635,9 +621,8 @@ class ProgramAdminController(Controller):
 
     @post("/{program_id:int}/enrolments/{enrolment_id:int}/reopen", name="schedule:reopen")
     async def reopen(
-        self, request: Request, db_session: DbSession, program_id: int, enrolment_id: int
+        self, request: Request, db_session: DbSession, program: Program, enrolment_id: int
     ) -> Response[Any]:
-        program = await service.program_or_404(db_session, request.user.clinic_id, program_id)
         enrolment, _patient = await service.enrolment_or_404(db_session, program, enrolment_id)
         discharge.reopen(enrolment)
         db_session.add(enrolment)

@@ -53,7 +53,7 @@ class AccessGrant:
     def current_week(self) -> Week:
         return Week.of(self.today)
 
-    def week_request(self, week: Week | None = None, *, history_days: int = 0) -> WeekRequest:
+    def week_request(self, week: Week | None = None, *, history_days: int = 0, brief: bool = False) -> WeekRequest:
         return WeekRequest(
             patient_id=self.patient_id,
             timezone=self.patient.timezone,
@@ -63,6 +63,7 @@ class AccessGrant:
             today=self.today,
             now=self.now,
             history_days=history_days,
+            brief=brief,
         )
 
     def visible(self, week: Week) -> bool:

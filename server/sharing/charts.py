@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -44,31 +45,42 @@ def sparkline(
 ) -> Markup:
     """A 0..y_max line over the days given; missing days break the line; the last value gets a dot.
     `title` names the chart ("Mood, last 4 weeks"); `name` is the measure its description talks about ("Mood")."""
-    n = len(points)
+    xs = _xs(len(points))
     desc = describe(points, name)
-
-    def x(i: int) -> float:
-        return PAD + ((W - 2 * PAD) * i / (n - 1) if n > 1 else (W - 2 * PAD) / 2)
-
-    def y(v: float) -> float:
-        return PAD + (H - 2 * PAD) * (1 - v / y_max)
-
+    middle = _y(y_max / 2, y_max)
     parts = [
         f'<svg class="sparkline chart-{escape(series)}" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" focusable="false">',
         f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>',
-        f'<line class="chart-grid" x1="{PAD}" x2="{W - PAD}" y1="{y(y_max / 2):.1f}" y2="{y(y_max / 2):.1f}"/>',
+        f'<line class="chart-grid" x1="{PAD}" x2="{W - PAD}" y1="{middle}" y2="{middle}"/>',
     ]
     segment: list[str] = []
-    for i, (_day, value) in enumerate([*points, (date.min, None)]):
+    last: tuple[str, str] | None = None
+    for x, (_day, value) in zip(xs, points, strict=True):
         if value is None:
             if len(segment) > 1:
                 parts.append(f'<polyline class="chart-line" points="{" ".join(segment)}"/>')
             segment = []
             continue
-        segment.append(f"{x(i):.1f},{y(value):.1f}")
-    last = next(((i, v) for i, (_d, v) in reversed(list(enumerate(points))) if v is not None), None)
+        last = (x, _y(value, y_max))
+        segment.append(f"{last[0]},{last[1]}")
+    if len(segment) > 1:
+        parts.append(f'<polyline class="chart-line" points="{" ".join(segment)}"/>')
     if last is not None:
-        parts.append(f'<circle class="chart-point" cx="{x(last[0]):.1f}" cy="{y(last[1]):.1f}" r="2.5"/>')
+        parts.append(f'<circle class="chart-point" cx="{last[0]}" cy="{last[1]}" r="2.5"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# A dashboard draws two sparklines per patient, all of the same length over the same 0..10 values: the
+# coordinates are formatted once.
+@lru_cache(maxsize=64)
+def _xs(n: int) -> tuple[str, ...]:
+    if n == 1:
+        return (f"{PAD + (W - 2 * PAD) / 2:.1f}",)
+    return tuple(f"{PAD + (W - 2 * PAD) * i / (n - 1):.1f}" for i in range(n))
+
+
+@lru_cache(maxsize=512)
+def _y(value: float, y_max: int) -> str:
+    return f"{PAD + (H - 2 * PAD) * (1 - value / y_max):.1f}"

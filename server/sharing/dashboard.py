@@ -9,7 +9,9 @@
   day), so a flag from 10 days ago still puts the patient at the top; after "Mark reviewed" only new days count.
   A picked week shows that week's own flags.
 
-Everything is loaded with one `load_week_data` call for both spans (a fixed number of queries).
+Everything is loaded with one `load_week_data` call for both spans (a fixed number of queries), as brief
+summaries: a row shows flags and a few figures, so neither the rows nor the rules behind the patient's week page
+(highlights, notes, skills, measures, triggers) are read or computed for it.
 """
 
 from __future__ import annotations
@@ -134,10 +136,10 @@ async def dashboard_days(
     shown: list[WeekRequest] = []
     flags: list[WeekRequest | None] = []
     for grant in grants:
-        shown.append(grant.week_request(shown_span(grant, view, picked, sessions), history_days=history_days))
-        flags.append(
-            None if picked is not None else grant.week_request(open_flag_span(grant, reviewed.get(grant.patient_id)))
-        )
+        span = shown_span(grant, view, picked, sessions)
+        shown.append(grant.week_request(span, history_days=history_days, brief=True))
+        flag_span = None if picked is not None else open_flag_span(grant, reviewed.get(grant.patient_id))
+        flags.append(None if flag_span is None else grant.week_request(flag_span, brief=True))
     data = await load_week_data(db, [*shown, *(f for f in flags if f is not None)])
     result: dict[int, PatientDays] = {}
     for grant, shown_request, flag_request in zip(grants, shown, flags, strict=True):

@@ -36,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from babel.dates import format_date
@@ -75,6 +76,9 @@ class WeekRequest:
     today: date  # the patient's local today
     now: datetime  # UTC
     history_days: int = 0  # extra days of mood/craving before the week (dashboard sparklines)
+    # The dashboard's rows: only the flags and the figures a row shows are computed (see `build_summary`), and
+    # `load_week_data` reads only what those need when every request of a batch is brief.
+    brief: bool = False
 
     @property
     def key(self) -> tuple[int, date]:
@@ -191,6 +195,8 @@ class WeeklySummary:
 
 
 _NO_URGES: dict[str, Any] = dict.fromkeys(URGE_KINDS)
+_NO_VALUES: dict[str, Any] = {}  # shared by rows without them: never mutated
+_NO_TRIGGERS: list[str] = []  # the same
 # Read for the week itself: the diary card's columns and every measure the summary shows generically.
 _WEEK_MEASURES = tuple(
     dict.fromkeys(
@@ -216,7 +222,7 @@ class _CheckinRow:
     diary: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _CravingRow:
     day: date
     at: datetime  # UTC
@@ -235,6 +241,11 @@ class PatientData:
     occurrences: list[schedule.Occurrence] = field(default_factory=list)
     marks: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     triggers: TriggerSet | None = None
+
+
+def _brief(requests: Sequence[WeekRequest]) -> bool:
+    """Whether a batch needs only what brief summaries use (a mixed batch is loaded in full)."""
+    return all(r.brief for r in requests)
 
 
 def _ids(requests: Sequence[WeekRequest], *categories: str) -> list[int]:
@@ -261,14 +272,23 @@ def _utc_window(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[da
     return start, end
 
 
+# What a brief summary reads of a check-in: what its flags and the dashboard's figures need (no notes, triggers,
+# measures), one narrow row per day over the whole span.
+_BRIEF_COLUMNS = ("mood", "craving", "used", "diary", *(f"urge_{k}" for k in URGE_KINDS),
+                  *(f"acted_{k}" for k in URGE_KINDS))  # fmt: skip
+
+
 async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
     """Two reads: mood and craving over the longer span (previous week, sparklines), then the rest of the columns
-    over the weeks themselves only, so a dashboard doesn't decode a month of JSON per patient."""
+    over the weeks themselves only. A brief batch (the dashboard) reads one narrow row per day instead."""
     ids = _ids(live, *CHECKIN_CATEGORIES, *measures.checkin_categories())
     if not ids:
         return
     first, last = _dates(live, ids)
     c = table_of(CheckIn).c
+    if _brief(live):
+        await _load_brief_checkins(db, ids, first, last, data)
+        return
     rows = await db.execute(
         select(c.user_id, c.local_date, c.mood, c.craving).where(
             c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
@@ -295,26 +315,54 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
         found.skills_used = answers["skills_used"]
 
 
+async def _load_brief_checkins(
+    db: AsyncSession, ids: list[int], first: date, last: date, data: dict[int, PatientData]
+) -> None:
+    c = table_of(CheckIn).c
+    rows = await db.execute(
+        select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS)).where(
+            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
+        )
+    )
+    kinds = len(URGE_KINDS)
+    # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
+    for row in rows:
+        uid, day, mood, craving, used, diary = row[:6]
+        found = _CheckinRow(day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS)
+        if diary:
+            found.diary = True
+            found.urges = _by_kind(tuple(row[6 : 6 + kinds]))
+            found.acted = _by_kind(tuple(row[6 + kinds :]))
+        data[uid].checkins[day] = found
+
+
+@lru_cache(maxsize=512)
+def _by_kind(values: tuple[Any, ...]) -> dict[str, Any]:
+    """{urge kind: value}, one shared (never mutated) dict per combination: urges run 0-5 and a dashboard reads
+    thousands of diary days, so this saves as many small dicts for the garbage collector to walk."""
+    return dict(zip(URGE_KINDS, values, strict=True))
+
+
 async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
     ids = _ids(live, "cravings_triggers", "substance_use")
     if not ids:
         return
     start, end = _utc_window(live, ids)
     c = table_of(CravingLog).c
+    brief = _brief(live)  # brief summaries count no triggers: their JSON is not read
     rows = await db.execute(
-        select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.triggers, c.outcome).where(
+        select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.outcome, *([] if brief else [c.triggers])).where(
             c.user_id.in_(ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
-    for row in rows:
-        data[row.user_id].cravings.append(
-            _CravingRow(
-                row.local_date, row.occurred_at, int(row.intensity), list(row.triggers or []), row.outcome or ""
-            )
-        )
+    for uid, day, at, intensity, outcome, *ticked in rows:
+        triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS
+        data[uid].cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
 
 
 async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    if _brief(live):
+        return  # labels only name triggers, which brief summaries don't count
     ids = _ids(live, "cravings_triggers")
     if ids:
         prefs = await db.scalars(select(TriggerPreference).where(col(TriggerPreference.user_id).in_(ids)))
@@ -323,6 +371,8 @@ async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: di
 
 
 async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    if _brief(live):
+        return
     ids = _ids(live, "notes")
     if not ids:
         return
@@ -347,6 +397,8 @@ async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[
 
 
 async def _load_skills(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
+    if _brief(live):
+        return
     ids = _ids(live, "skill_practice")
     if not ids:
         return
@@ -373,7 +425,10 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
         return
     start, end = _utc_window(live, ids)
     wanted = set(ids)
-    if len(ids) == 1:
+    occurrences: list[tuple[int, schedule.Occurrence]] = []  # brief summaries count marks only: no schedule
+    if _brief(live):
+        pass
+    elif len(ids) == 1:
         occurrences = [(ids[0], o) for o in await schedule.sessions_for_patient(db, ids[0], start, end)]
     else:
         occurrences = await schedule.occurrences_starting_between(db, start, end, include_cancelled=True)
@@ -386,8 +441,8 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
             m.patient_id.in_(ids), m.starts_at >= start, m.starts_at < end
         )
     )
-    for row in rows:
-        data[row.patient_id].marks[row.occurrence_id] = (row.starts_at, row.status)
+    for pid, occurrence_id, starts_at, status in rows:
+        data[pid].marks[occurrence_id] = (starts_at, status)
 
 
 # One loader per table group; each reads only for the patients who share the categories it serves.
@@ -439,7 +494,13 @@ def mean(values: Sequence[float]) -> float:
 
 
 def weekday_name(day: date) -> str:
-    return format_date(day, "EEEE", locale=current_locale.get())
+    return _weekday_name(day, current_locale.get())
+
+
+@lru_cache(maxsize=2048)
+def _weekday_name(day: date, locale: str) -> str:
+    # Babel's format_date costs ~20 µs; a dashboard names a few hundred days per request, mostly the same week.
+    return format_date(day, "EEEE", locale=locale)
 
 
 def _part_of_day(moment: datetime) -> str:
@@ -492,6 +553,7 @@ class _Window:
     t: Thresholds
     days: list[date]
     checkins: dict[date, _CheckinRow]  # visible days only
+    rows: list[_CheckinRow]  # the same, in day order
     cravings: list[_CravingRow]  # visible days only
     start_utc: datetime
     end_utc: datetime
@@ -501,25 +563,28 @@ class _Window:
         return self.days[-1]
 
     def checked(self) -> list[_CheckinRow]:
-        return [self.checkins[d] for d in self.days if d in self.checkins]
+        return self.rows
 
     def by_day(self, value: Callable[[_CheckinRow], Any]) -> list[tuple[date, Any]]:
         """(day, value) for each day of the week so far (None without a check-in)."""
-        return [(d, value(self.checkins[d]) if d in self.checkins else None) for d in self.request.week.days
-                if d <= self.last]  # fmt: skip
+        last, rows = self.last, self.checkins
+        return [(d, value(rows[d]) if d in rows else None) for d in self.request.week.days if d <= last]
 
 
 def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> _Window:
     first, last = request.visible_from, request.visible_to
     start_utc = local_midnight(first, request.timezone)
     end_utc = local_midnight(last + timedelta(days=1), request.timezone)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    checkins = {d: row for d, row in data.checkins.items() if first <= d <= last}
     return _Window(
         request=request,
         data=data,
         t=thresholds,
-        days=[first + timedelta(days=i) for i in range((last - first).days + 1)],
-        checkins={d: row for d, row in data.checkins.items() if _in_days(d, first, last)},
-        cravings=[c for c in data.cravings if _in_days(c.day, first, last) and start_utc <= c.at < end_utc],
+        days=days,
+        checkins=checkins,
+        rows=[checkins[d] for d in days if d in checkins],
+        cravings=[c for c in data.cravings if first <= c.day <= last and start_utc <= c.at < end_utc],
         start_utc=start_utc,
         end_utc=end_utc,
     )
@@ -528,11 +593,13 @@ def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> 
 def _adherence(w: _Window) -> Section:
     """Days checked in; a gap of N+ finished days (today may still bring a check-in, but one today ends a gap)."""
     out = Section({"checkin_days": len(w.checkins), "checkin_dates": sorted(w.checkins)})
-    finished = [d for d in w.days if d < w.request.today or d in w.checkins]
+    today, checked = w.request.today, w.checkins
+    finished = [d for d in w.days if d < today or d in checked]
     run = longest = 0
     for day in finished:
-        run = 0 if day in w.checkins else run + 1
-        longest = max(longest, run)
+        run = 0 if day in checked else run + 1
+        if run > longest:
+            longest = run
     if longest >= w.t.no_checkin_days:
         text = ngettext("No check-in for %(num)s day", "No check-in for %(num)s days", longest) % {"num": longest}
         out.flags.append(Flag("no_checkin", text))
@@ -556,7 +623,7 @@ def _mood(w: _Window) -> Section:
         )
     monday = w.request.week.monday
     prev_first, prev_last = max(monday - timedelta(days=7), w.request.data_from), monday - timedelta(days=1)
-    prev = [row.mood for d, row in w.data.checkins.items() if _in_days(d, prev_first, prev_last)]
+    prev = [row.mood for d, row in w.data.checkins.items() if prev_first <= d <= prev_last]
     if prev:
         out.facts["mood_prev_avg"] = _round(mean(prev))
     if moods and prev:
@@ -610,9 +677,9 @@ def _cravings(w: _Window) -> Section:
     if len(high_days) >= w.t.craving_days:
         text = _("Craving %(level)s+ on %(n)s days") % {"level": w.t.craving_level, "n": len(high_days)}
         out.flags.append(Flag("cravings", text))
-    ticks: Counter[str] = Counter()
-    for triggers in [row.triggers for row in w.checked()] + [c.triggers for c in w.cravings]:
-        ticks.update(set(triggers))
+    # Each check-in or craving log counts a trigger once.
+    ticked = [row.triggers for row in w.checked()] + [c.triggers for c in w.cravings]
+    ticks = Counter(t for triggers in ticked for t in set(triggers))
     top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
     out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
     if top and top[0][1] >= 2:
@@ -705,7 +772,8 @@ def _attendance(w: _Window) -> Section:
     every = scheduled | set(marks)
     attended = sum(1 for s in marks.values() if s == "attended")
     missed = sum(1 for s in marks.values() if s == "missed")
-    out = Section({"groups_scheduled": len(every), "groups_attended": attended, "groups_missed": missed})
+    scheduled_count = None if w.request.brief else len(every)  # a brief load expands no schedule
+    out = Section({"groups_scheduled": scheduled_count, "groups_attended": attended, "groups_missed": missed})
     if missed >= w.t.missed_groups:
         text = ngettext("Missed %(num)s group", "Missed %(num)s groups", missed) % {"num": missed}
         out.flags.append(Flag("missed_groups", text))
@@ -760,11 +828,17 @@ SECTIONS: tuple[tuple[frozenset[str], Callable[[_Window], Section]], ...] = (
     (THERAPIST_CATEGORY_IDS, _measure_figures),  # each measure checks its own category
     (THERAPIST_CATEGORY_IDS, _history),
 )
+# What a brief summary (a dashboard row) computes: every section that can raise a flag, and the sparklines.
+BRIEF_SECTIONS = frozenset({_adherence, _mood, _cravings, _use, _diary, _attendance, _history})
 
 
 def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Thresholds) -> WeeklySummary:
     """Apply the rules to one patient-week, section by section. Reads nothing the request's categories don't
-    cover: a section runs only when the patient shares one of its categories."""
+    cover: a section runs only when the patient shares one of its categories.
+
+    A brief request (a dashboard row) gets the same flags and the same adherence, mood, craving, use, diary-urge
+    and history figures, computed by the same sections; it has no highlights, notes, skills, measures, top
+    triggers, diary skills_used or scheduled-group count (left empty, never shown from a brief summary)."""
     summary = WeeklySummary(
         patient_id=request.patient_id,
         week=request.week,
@@ -777,12 +851,15 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
     w = _window(request, data or PatientData(), thresholds)
     summary.days_counted = len(w.days)
     for categories, section in SECTIONS:
+        if request.brief and section not in BRIEF_SECTIONS:
+            continue
         if request.shares(*categories):
             found = section(w)
             for name, value in found.facts.items():
                 setattr(summary, name, value)
             summary.flags += found.flags
-            summary.highlights += found.highlights
+            if not request.brief:
+                summary.highlights += found.highlights
     return summary
 
 
