@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -39,7 +40,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Mapped, make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -225,8 +227,9 @@ def compose(reads: dict[str, ColumnElement[Any]]) -> Select[Any]:
 
 
 async def read_composed(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Run a `compose`d statement; its values by read name."""
-    return dict((await session.execute(statement, params)).one()._mapping)
+    """Run a `compose`d statement; its values by read name. On the session's connection, as Core: the ORM's
+    execution path (compile state, row loading) has nothing to do for a statement of plain columns."""
+    return dict((await (await session.connection()).execute(statement, params)).one()._mapping)
 
 
 def json_rows(statement: Select[Any] | Any) -> ColumnElement[list[dict[str, Any]]]:
@@ -257,32 +260,64 @@ def day_before(day: ColumnElement[date] | Any) -> ColumnElement[date]:
     return _DayBefore(day)
 
 
+def _json_reader(column: Any) -> Callable[[Any], Any] | None:
+    """How a column's JSON value (ISO text, 0/1, JSON text) turns back into its Python type; None: as it is."""
+    kind = column.type._type_affinity  # DateTimeUTC reads as DateTime
+    if kind is None:
+        return None
+    if issubclass(kind, DateTime):
+        return as_utc
+    if issubclass(kind, Date):
+        return as_date
+    if issubclass(kind, Time):
+        return time.fromisoformat
+    if issubclass(kind, Boolean):
+        return bool
+    if issubclass(kind, Float):
+        return float
+    if issubclass(kind, JSON):
+        return json_value
+    return None
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value read through `json_rows`."""
+    return json.loads(value) if isinstance(value, str) else value  # SQLite's json_object keeps JSON as its text
+
+
+@functools.cache
+def _json_readers(model: type[SQLModel]) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    return tuple((column.key, _json_reader(column)) for column in table_of(model).columns)
+
+
 def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
     """Model instances (not attached to any session) from `json_rows(select(*table_of(model).c))` values, each
-    column's text turned back into its Python type."""
-    columns = list(table_of(model).columns)
+    column's text turned back into its Python type.
+
+    Built the way the ORM builds a row it loaded (a bare instance, the values straight into its `__dict__`), not
+    through `Model(**values)`: SQLModel's constructor sets each attribute through SQLAlchemy's and pydantic's
+    `__setattr__`, which cost more than the whole SQL read of a page like Today."""
+    new_instance = manager_of_class(model).new_instance
+    readers = _json_readers(model)
     found = []
     for row in rows:
-        values: dict[str, Any] = {}
-        for column in columns:
-            value = row.get(column.key)
-            if value is not None:
-                kind = column.type._type_affinity  # DateTimeUTC reads as DateTime
-                if kind is not None and issubclass(kind, DateTime):
-                    value = as_utc(value)
-                elif kind is not None and issubclass(kind, Date):
-                    value = as_date(value)
-                elif kind is not None and issubclass(kind, Time):
-                    value = time.fromisoformat(value)
-                elif kind is not None and issubclass(kind, Boolean):
-                    value = bool(value)
-                elif kind is not None and issubclass(kind, Float):
-                    value = float(value)
-                elif kind is not None and issubclass(kind, JSON) and isinstance(value, str):
-                    value = json.loads(value)  # SQLite's json_object keeps a JSON column as its text
-            values[column.key] = value
-        found.append(model(**values))
+        instance = new_instance()
+        values = instance.__dict__
+        for key, read in readers:
+            value = row.get(key)
+            values[key] = read(value) if read is not None and value is not None else value
+        found.append(instance)
     return found
+
+
+def loaded(model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
+    """A model instance from a Core row's column values, as if the ORM had loaded it and the session let it go
+    (detached, with its identity): cheaper than an ORM read, and a handler may still change it and `add` it back
+    to its session for an UPDATE. `values` holds every column of the model's table."""
+    instance = manager_of_class(model).new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def as_date(value: str) -> date:

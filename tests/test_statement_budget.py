@@ -18,11 +18,15 @@ from typing import Any
 import pytest
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar.testing import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import localtime
+from server.accounts.models import User
 from server.demo import DEMO_PASSWORD, load_demo
+from server.questionnaires import service as questionnaires
 from server.settings import Settings
-from tests.conftest import Database, htmx_post, login
+from tests.conftest import Database, htmx_post, login, post_form
 
 GOAL = 4
 PAGES = {
@@ -83,6 +87,24 @@ def test_today_stays_within_budget_after_a_strong_check_in(sam: TestClient) -> N
     assert response.status_code == 200, response.text
     count, statements = StatementCounter(sam).count(sam, "/today")
     assert count <= _budget("today"), "/today ran " + str(count) + " statements:\n" + "\n".join(statements)
+
+
+def test_today_reads_a_due_questionnaire_and_its_draft_in_the_composed_statement(sam: TestClient, db: Database) -> None:
+    """A questionnaire due today with a draft half answered: Today says how far, still session + ONE read."""
+
+    async def assign_phq9(session: AsyncSession) -> None:
+        user = (await session.scalars(select(User).where(User.email == "sam@demo.steady"))).one()
+        await questionnaires.assign(session, user.id, "phq9", "biweekly", localtime.local_today(user), None, None)  # type: ignore[arg-type]
+
+    db.run(assign_phq9)
+    page = sam.get("/questionnaires/phq9").text
+    key = page.split('name="idempotency_key" value="', 1)[1].split('"', 1)[0]
+    for step in range(3):
+        answer = {"idempotency_key": key, "step": step, f"a_{step + 1}": 2, "go": "next"}
+        assert post_form(sam, "/questionnaires/phq9", answer).status_code == 303
+    count, statements = StatementCounter(sam).count(sam, "/today")
+    assert "Carry on: Mood questionnaire (PHQ-9) (3 of 10 done)" in sam.get("/today").text
+    assert count == 2, "/today ran " + str(count) + " statements:\n" + "\n".join(statements)
 
 
 def test_counter_sees_every_statement(sam: TestClient) -> None:

@@ -49,9 +49,8 @@ class SessionAuthMiddleware(ASGIMiddleware):
         try:
             resolved = await resolve_session(db, token)
             if resolved is not None:
-                # Detached, as if read on a session of their own: a rollback later in the request (an error
-                # answer) must not expire them while the access log still reads them.
-                db.expunge_all()
+                # Detached (never in `db`), as if read on a session of their own: a rollback later in the request
+                # (an error answer) must not expire them while the access log still reads them.
                 scope["user"], scope["auth"] = resolved
                 current_locale.set(resolved[0].locale or current_locale.get())
             await next_app(scope, receive, send)

@@ -6,16 +6,18 @@ only its hash is stored, and each row carries its own idle timeout and absolute 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Role, User, UserSession
-from server.db import pk, rowcount, utcnow
+from server.db import loaded, pk, rowcount, table_of, utcnow
 from server.settings import Settings
 
 COOKIE_NAME = "steady_session"
@@ -62,20 +64,29 @@ async def start_session(db: AsyncSession, user: User, settings: Settings, device
     return token
 
 
+@functools.cache
+def _session_statement() -> Select[Any]:
+    """The session row and its user in one Core statement, built once (the token's hash is a bound parameter)."""
+    sessions, users = table_of(UserSession), table_of(User)
+    return (
+        select(*(column.label(f"session_{column.key}") for column in sessions.c), *users.c)
+        .join_from(sessions, users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.id == bindparam("session_hash"))
+    )
+
+
 async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSession] | None:
-    """The signed-in user for a cookie token, or None if it is unknown, idle too long or expired."""
+    """The signed-in user for a cookie token, or None if it is unknown, idle too long or expired. Both come back
+    detached (never in the request's session): read as Core columns, not through the ORM, as every request does."""
     if not token or len(token) > 128:
         return None
-    row = (
-        await db.execute(
-            select(UserSession, User)
-            .join(User, col(User.id) == col(UserSession.user_id))
-            .where(col(UserSession.id) == token_hash(token))
-        )
-    ).first()
+    connection = await db.connection()
+    row = (await connection.execute(_session_statement(), {"session_hash": token_hash(token)})).first()
     if row is None:
         return None
-    session_row, user = row
+    values = row._mapping
+    session_row = loaded(UserSession, {c.key: values[f"session_{c.key}"] for c in table_of(UserSession).c})
+    user = loaded(User, {c.key: values[c.key] for c in table_of(User).c})
     now = utcnow()
     if now >= session_row.expires_at or now - session_row.last_seen_at > timedelta(seconds=session_row.idle_seconds):
         await db.execute(delete(UserSession).where(col(UserSession.id) == session_row.id))

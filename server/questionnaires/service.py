@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,7 +24,8 @@ from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, Role, User
 from server.consent.service import active_consent, allowed_categories
-from server.db import from_json, json_rows, table_of, utcnow
+from server.db import as_date, from_json, json_rows, json_value, table_of, utcnow
+from server.db import as_utc as utc_from_text  # (localtime.as_utc takes a datetime)
 from server.i18n import gettext as _
 from server.localtime import as_utc, local_date_of, local_today
 from server.questionnaires.instruments import Instrument, all_instruments, get_instrument
@@ -121,6 +122,17 @@ def today_reads() -> dict[str, ColumnElement[Any]]:
             select(*table_of(Assignment).c).where(col(Assignment.patient_id) == _PATIENT)
         ),
         "questionnaire_clinic": json_rows(select(*table_of(Clinic).c).where(col(Clinic.id) == _CLINIC)),
+        # What `due_for` would read next when one is due: the last completed day per instrument, and the drafts.
+        "questionnaire_completed": json_rows(
+            select(col(Response.instrument), func.max(col(Response.local_date)).label("last_day"))
+            .where(col(Response.user_id) == _PATIENT, col(Response.status) == "complete")
+            .group_by(col(Response.instrument))
+        ),
+        "questionnaire_drafts": json_rows(
+            select(col(Response.instrument), col(Response.answers), col(Response.updated_at)).where(
+                col(Response.user_id) == _PATIENT, col(Response.status) == "draft"
+            )
+        ),
     }
 
 
@@ -129,10 +141,46 @@ def today_params(patient: User) -> dict[str, Any]:
 
 
 async def due_from(db: AsyncSession, patient: User, values: Mapping[str, Any]) -> list[Due]:
-    """`due_for` with the assignments and clinic from `today_reads`' values (reads more only when one is due)."""
+    """`due_for` with everything it reads taken from `today_reads`' values (no statement of its own)."""
     clinics = from_json(Clinic, values["questionnaire_clinic"])
     rows = from_json(Assignment, values["questionnaire_assignments"])
-    return await due_for(db, patient, clinic=clinics[0] if clinics else None, assignments=rows)
+    done = {row["instrument"]: as_date(row["last_day"]) for row in values["questionnaire_completed"] if row["last_day"]}
+    drafts = _latest_drafts(
+        (row["instrument"], utc_from_text(row["updated_at"]), json_value(row["answers"]))
+        for row in values["questionnaire_drafts"]
+    )
+    return await due_for(db, patient, clinic=clinics[0] if clinics else None, assignments=rows, answered=(done, drafts))
+
+
+Answered = tuple[dict[str, date], dict[str, dict[str, Any]]]  # last completed day, latest draft's answers, by code
+
+
+def _latest_drafts(drafts: Iterable[tuple[str, datetime, dict[str, Any] | None]]) -> dict[str, dict[str, Any]]:
+    latest: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    for code, updated, answers in drafts:
+        if code not in latest or updated > latest[code][0]:
+            latest[code] = (updated, answers or {})
+    return {code: answers for code, (_updated, answers) in latest.items()}
+
+
+async def _answered(db: AsyncSession, patient: User, codes: list[str]) -> Answered:
+    rows = await db.execute(
+        select(
+            col(Response.instrument),
+            col(Response.status),
+            col(Response.local_date),
+            col(Response.answers),
+            col(Response.updated_at),
+        ).where(col(Response.user_id) == patient.id, col(Response.instrument).in_(codes))
+    )
+    done: dict[str, date] = {}
+    drafts: list[tuple[str, datetime, dict[str, Any] | None]] = []
+    for code, status, day, answers, updated in rows:
+        if status == "complete" and day is not None:
+            done[code] = max(done.get(code, day), day)
+        elif status == "draft":
+            drafts.append((code, updated, answers))
+    return done, _latest_drafts(drafts)
 
 
 def _parse_day(raw: str) -> date | None:
@@ -184,37 +232,24 @@ async def due_for(
     *,
     clinic: Clinic | None = None,
     assignments: Sequence[Assignment] | None = None,
+    answered: Answered | None = None,
 ) -> list[Due]:
-    """Questionnaires due now: the latest scheduled date has come and nothing was completed since. `clinic` and
-    the patient's `assignments` may come already read (Today's composed statement)."""
+    """Questionnaires due now: the latest scheduled date has come and nothing was completed since. `clinic`, the
+    patient's `assignments` and what they `answered` may come already read (Today's composed statement)."""
     today = today or local_today(patient, utcnow())
     schedules = await schedules_for(db, patient, clinic=clinic, rows=assignments)
     pending = [(s, d) for s in schedules if (d := s.due_on(today)) is not None]
     if not pending:
         return []
-    codes = [s.instrument for s, _d in pending]
-    rows = await db.execute(
-        select(
-            col(Response.instrument),
-            col(Response.status),
-            col(Response.local_date),
-            col(Response.answers),
-            col(Response.updated_at),
-        ).where(col(Response.user_id) == patient.id, col(Response.instrument).in_(codes))
-    )
-    done: dict[str, date] = {}
-    drafts: dict[str, tuple[datetime, dict[str, Any]]] = {}
-    for code, status, day, answers, updated in rows:
-        if status == "complete" and day is not None:
-            done[code] = max(done.get(code, day), day)
-        elif status == "draft" and (code not in drafts or updated > drafts[code][0]):
-            drafts[code] = (updated, answers or {})
+    if answered is None:
+        answered = await _answered(db, patient, [s.instrument for s, _d in pending])
+    done, drafts = answered
     result: list[Due] = []
     for schedule, due_on in pending:
         if done.get(schedule.instrument, date.min) >= due_on:
             continue
         instrument = all_instruments()[schedule.instrument]
-        answers = instrument.clean(drafts.get(schedule.instrument, (None, {}))[1])
+        answers = instrument.clean(drafts.get(schedule.instrument, {}))
         asked = instrument.asked(answers)
         result.append(Due(instrument, due_on, sum(1 for i in asked if i.id in answers), len(asked)))
     return result

@@ -6,9 +6,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    FileSystemLoader,
+    TemplateNotFound,
+    pass_context,
+    pass_eval_context,
+    select_autoescape,
+)
+from jinja2.nodes import EvalContext
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup
 
 from server.i18n import current_locale, gettext, lazy_gettext, ngettext
 from server.web.static import static_url
@@ -74,6 +84,52 @@ def zone_words(zone: str) -> str:
     return gettext("Times will show in %(place)s time.") % {"place": zone_place(zone)}
 
 
+# Templates only ever call `_()` with literal messages: a few hundred per language, a bound for safety.
+MAX_REMEMBERED_MESSAGES = 5000
+
+
+def template_gettext() -> Callable[..., str]:
+    """`_()` (and `gettext()`, `{% trans %}`) in templates: Jinja's newstyle gettext (autoescaped, always
+    %-formatted), with each message's translation remembered per language. The catalogues never change while the
+    server runs, and a page says `_()` some fifty times, each a chain of three calls through Jinja's context."""
+    remembered: dict[tuple[str, str, bool], str] = {}
+
+    @pass_eval_context
+    def translate(eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
+        key = (current_locale.get(), message, eval_ctx.autoescape)
+        text = remembered.get(key)
+        if text is None:
+            text = Markup(gettext(message)) if eval_ctx.autoescape else gettext(message)
+            if len(remembered) < MAX_REMEMBERED_MESSAGES:
+                remembered[key] = text
+        # Always a format string, as newstyle gettext has it ("%%" reads as "%"); without a "%" it is itself.
+        return text % variables if variables or "%" in text else text
+
+    return translate
+
+
+def route_urls(engine: JinjaTemplateEngine) -> None:
+    """`url_for` in templates as Litestar's, with the path of a route without parameters remembered: routes don't
+    change once the app is built, and each page links a dozen of them (the navigation bars)."""
+    remembered: dict[str, str] = {}
+    owner: list[Any] = []  # the app these paths belong to (an environment serves one app: `create_app` builds it)
+
+    def url_for(context: Any, /, route_name: str, **path_parameters: Any) -> str:
+        app = context["request"].app
+        if path_parameters:
+            return str(app.route_reverse(route_name, **path_parameters))
+        if not owner:
+            owner.append(app)
+        if owner[0] is not app:
+            return str(app.route_reverse(route_name))
+        path = remembered.get(route_name)
+        if path is None:
+            path = remembered[route_name] = str(app.route_reverse(route_name))
+        return path
+
+    engine.engine.globals["url_for"] = pass_context(url_for)
+
+
 def build_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
     env = Environment(
         loader=KnownTemplatesLoader(TEMPLATES_DIR),
@@ -84,6 +140,7 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
         auto_reload=False,
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
+    env.globals["_"] = env.globals["gettext"] = template_gettext()
     env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
     env.globals["current_locale"] = current_locale.get
@@ -92,5 +149,6 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
 
 
 def template_config(extra_globals: dict[str, Any] | None = None) -> TemplateConfig[JinjaTemplateEngine]:
-    env = build_environment(extra_globals)
-    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
+    engine = JinjaTemplateEngine.from_environment(build_environment(extra_globals))
+    route_urls(engine)
+    return TemplateConfig(instance=engine)

@@ -1,0 +1,167 @@
+"""Profile one page's request path in-process: the real app, called as an ASGI app, signed in as the demo's Sam.
+
+    .venv/bin/python -m bench.profile_page                          # /today, CPU ms per request, 2000 requests
+    .venv/bin/python -m bench.profile_page --path /crisis --profile # + a pyinstrument tree (pip install pyinstrument)
+    .venv/bin/python -m bench.profile_page --pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+No sockets, no HTTP parser: what is left is what Steady itself does per request (middleware, session, guards,
+the handler's SQL, rendering, the answer), measured as process CPU time (all threads) per request, sequentially
+and with 16 requests in flight (as wrk's 16 connections keep the server busy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.pages_bench import SAM, _settings, fresh_postgres, load_demo
+
+
+def _scope(path: str, cookie: bytes, method: str = "GET", extra: list[tuple[bytes, bytes]] | None = None
+           ) -> dict[str, Any]:
+    route, _, query = path.partition("?")
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": route, "raw_path": route.encode(), "query_string": query.encode(), "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"text/html"), (b"cookie", cookie), *(extra or [])],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
+    }
+
+
+async def call(app: Any, scope: dict[str, Any], body: bytes = b"") -> tuple[int, bytes, dict[bytes, bytes]]:
+    """One request through the app: status, body and the cookies it set (name → `name=value`)."""
+    sent: list[dict[str, Any]] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(dict(scope), receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    set_cookies = [value for name, value in start["headers"] if name == b"set-cookie"]
+    cookies = {value.split(b"=", 1)[0]: value.split(b";")[0] for value in set_cookies}
+    return start["status"], content, cookies
+
+
+async def _lifespan(app: Any) -> Any:
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    started = asyncio.Event()
+    await queue.put({"type": "lifespan.startup"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"].startswith("lifespan.startup"):
+            started.set()
+
+    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, queue.get, send))
+    await started.wait()
+    return task, queue
+
+
+async def sign_in(app: Any) -> bytes:
+    from urllib.parse import urlencode
+
+    from server.demo import DEMO_PASSWORD
+
+    _, _, cookies = await call(app, _scope("/login", b""))
+    csrf = cookies[b"csrftoken"]
+    token = csrf.split(b"=", 1)[1].decode()
+    body = urlencode({"email": SAM, "password": DEMO_PASSWORD, "_csrf_token": token}).encode()
+    status, _, cookies = await call(
+        app, _scope("/login", csrf, "POST", [(b"content-type", b"application/x-www-form-urlencoded")]), body)
+    assert status == 303, status
+    session = cookies[b"steady_session"]
+    # A fresh CSRF cookie comes with the next page (sign-in drops the old one), as a browser would keep it.
+    _, _, cookies = await call(app, _scope("/today", session))
+    return session + b"; " + cookies[b"csrftoken"]
+
+
+async def measure(app: Any, scope: dict[str, Any], requests: int, concurrency: int) -> float:
+    """CPU ms per request (all threads) over `requests` requests, `concurrency` in flight."""
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            status, _, _ = await call(app, scope)
+            assert status == 200, status
+
+    cpu = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return (time.process_time() - cpu) * 1000 / requests
+
+
+async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile: bool, cprofile: bool) -> None:
+    import logging
+
+    from server.app import create_app
+
+    app = create_app(_settings(url, data_dir))
+    for name in ("httpx", "steady", "steady.http"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    task, queue = await _lifespan(app)
+    cookie = await sign_in(app)
+    for path in paths:
+        scope = _scope(path, cookie)
+        status, body, _ = await call(app, scope)
+        assert status == 200, (path, status)
+        await measure(app, scope, 200, 16)  # warm-up
+        # The least of five rounds: other processes on a busy machine only ever add (cache misses, preemption).
+        sequential = min([await measure(app, scope, requests // 5, 1) for _ in range(5)])
+        parallel = min([await measure(app, scope, requests // 5, 16) for _ in range(5)])
+        print(f"  {path:<22} CPU ms/request (least of 5 rounds): sequential {sequential:.2f} · "
+              f"16 in flight {parallel:.2f} ({len(body)} bytes)")
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0002, async_mode="disabled")
+            profiler.start()
+            await measure(app, scope, requests, 16)
+            profiler.stop()
+            print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
+        if cprofile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await measure(app, scope, requests, 16)
+            profiler.disable()
+            stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+            stats.print_stats(45)
+            if os.environ.get("PROFILE_CALLEES"):
+                stats.print_callees(os.environ["PROFILE_CALLEES"])
+    await queue.put({"type": "lifespan.shutdown"})
+    await task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", action="append", help="page(s) to measure (default: /today)")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true", help="print a pyinstrument call tree per page")
+    parser.add_argument("--cprofile", action="store_true", help="print cProfile's top functions by own time")
+    parser.add_argument("--pg", help="a PostgreSQL server URL; a scratch database is created next to it")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="steady-profile-"))
+    url = asyncio.run(fresh_postgres(args.pg)) if args.pg else f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
+    load_demo(url, data_dir)
+    asyncio.run(run(url, data_dir, args.path or ["/today"], args.requests, args.profile, args.cprofile))
+
+
+if __name__ == "__main__":
+    main()
