@@ -27,8 +27,11 @@ $(MO): server/translations/es/LC_MESSAGES/messages.po $(INSTALLED)
 run: $(INSTALLED) $(VENDOR) $(MO)
 	$(BIN)/steady run $(if $(DEMO),--demo,)
 
+# pytest-xdist: one worker per logical CPU (TEST_WORKERS=0 runs in one process), groups as in tests/conftest.py.
+TEST_WORKERS ?= logical
+
 test: lint $(VENDOR) $(MO)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Style, then the architecture: the import contracts in pyproject.toml ([tool.importlinter]), then types
 # (mypy as a per-module ratchet: bench/typecheck.py), then dependencies declared exactly as imported.

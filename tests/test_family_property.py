@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import FamilyLink, Role, User
 from server.checkins.models import SoberReset, SobrietyDate
 from server.family import service as family_service
-from tests.conftest import FROZEN_NOW, Database, _empty_sqlite, _truncate_all
+from tests.conftest import FROZEN_NOW, Database, empty_postgres, empty_sqlite
 from tests.support.family import family_of, run_all, set_sober_since
 
 STEPS = st.lists(
@@ -114,9 +114,9 @@ def test_a_family_member_never_sees_a_count_go_down(db: Database, steps: list[tu
 
 def _empty(db: Database) -> None:
     if db.url.startswith("sqlite"):
-        _empty_sqlite(Path(db.url.split("///", 1)[1]))
+        empty_sqlite(Path(db.url.split("///", 1)[1]))
     else:
-        asyncio.run(_truncate_all(db.url))
+        asyncio.run(empty_postgres(db.url))
 
 
 async def _reset(session: AsyncSession, user_id: int | None, started: date, on: date) -> None:

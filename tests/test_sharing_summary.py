@@ -206,6 +206,9 @@ def test_a_brief_summary_has_the_full_flags_and_row_figures_and_nothing_else(db:
     assert {name: getattr(brief, name) for name in shown} == {name: getattr(full, name) for name in shown}
     assert len(brief.mood_history) == 28 and brief.mood_history[-7:] == full.mood_by_day
     assert (brief.highlights, brief.notes, brief.top_triggers, brief.measures) == ([], [], [], {})
+    assert (brief.mood_by_day, brief.craving_by_day, brief.checkin_dates, brief.diary_days) == ([], [], [], [])
+    assert (brief.craving_peak_when, brief.craving_peak_day, brief.acted_on) == ("", None, {})
+    assert full.craving_peak_day and full.craving_peak_when and full.diary_days and full.checkin_dates
     assert (brief.skills_count, brief.groups_scheduled) == (None, None)
 
 

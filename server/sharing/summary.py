@@ -98,7 +98,7 @@ class WeekRequest:
         return max(self.data_from, self.week.monday - timedelta(days=max(7, self.history_days)))
 
     def shares(self, *categories: str) -> bool:
-        return any(c in self.categories for c in categories)
+        return not self.categories.isdisjoint(categories)
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class WeeklySummary:
         return self.visible_from > self.visible_to
 
     def shares(self, *categories: str) -> bool:
-        return any(c in self.categories for c in categories)
+        return not self.categories.isdisjoint(categories)
 
     @property
     def shows_adherence(self) -> bool:
@@ -328,12 +328,13 @@ async def _load_brief_checkins(
     # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for row in rows:
         uid, day, mood, craving, used, diary = row[:6]
-        found = _CheckinRow(day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS)
+        urges = acted = _NO_URGES
         if diary:
-            found.diary = True
-            found.urges = _by_kind(tuple(row[6 : 6 + kinds]))
-            found.acted = _by_kind(tuple(row[6 + kinds :]))
-        data[uid].checkins[day] = found
+            urges, acted = _by_kind(tuple(row[6 : 6 + kinds])), _by_kind(tuple(row[6 + kinds :]))
+        # Every field given: the defaults' factories would run twice more per row.
+        data[uid].checkins[day] = _CheckinRow(
+            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, acted, None, bool(diary)
+        )
 
 
 @lru_cache(maxsize=512)
@@ -535,6 +536,11 @@ def _in_days(day: date, first: date, last: date) -> bool:
     return first <= day <= last
 
 
+def _day_range(first: date, last: date) -> list[date]:
+    """first … last, both included (empty if last is before first)."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 @dataclass
 class Section:
     """What one category's rules found: facts (WeeklySummary fields), flags and highlights, in reading order."""
@@ -552,6 +558,10 @@ class _Window:
     data: PatientData
     t: Thresholds
     days: list[date]
+    week_days: list[date]  # the week's days up to the last visible one (before data_from too): the by-day lists
+    # A full summary (the week page, exports) also gets highlights and the figures only the week page shows: the
+    # by-day lists, the diary days, when cravings peaked. A brief one (a dashboard row) leaves those empty.
+    full: bool
     checkins: dict[date, _CheckinRow]  # visible days only
     rows: list[_CheckinRow]  # the same, in day order
     cravings: list[_CravingRow]  # visible days only
@@ -567,23 +577,26 @@ class _Window:
 
     def by_day(self, value: Callable[[_CheckinRow], Any]) -> list[tuple[date, Any]]:
         """(day, value) for each day of the week so far (None without a check-in)."""
-        last, rows = self.last, self.checkins
-        return [(d, value(rows[d]) if d in rows else None) for d in self.request.week.days if d <= last]
+        rows = self.checkins
+        return [(d, value(rows[d]) if d in rows else None) for d in self.week_days]
 
 
 def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> _Window:
     first, last = request.visible_from, request.visible_to
     start_utc = local_midnight(first, request.timezone)
     end_utc = local_midnight(last + timedelta(days=1), request.timezone)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    checkins = {d: row for d, row in data.checkins.items() if first <= d <= last}
+    days = _day_range(first, last)
+    loaded = data.checkins
+    checkins = {d: loaded[d] for d in days if d in loaded}  # in day order
     return _Window(
         request=request,
         data=data,
         t=thresholds,
         days=days,
+        week_days=[d for d in request.week.days if d <= last] if not request.brief else [],
+        full=not request.brief,
         checkins=checkins,
-        rows=[checkins[d] for d in days if d in checkins],
+        rows=list(checkins.values()),
         cravings=[c for c in data.cravings if first <= c.day <= last and start_utc <= c.at < end_utc],
         start_utc=start_utc,
         end_utc=end_utc,
@@ -592,7 +605,9 @@ def _window(request: WeekRequest, data: PatientData, thresholds: Thresholds) -> 
 
 def _adherence(w: _Window) -> Section:
     """Days checked in; a gap of N+ finished days (today may still bring a check-in, but one today ends a gap)."""
-    out = Section({"checkin_days": len(w.checkins), "checkin_dates": sorted(w.checkins)})
+    out = Section({"checkin_days": len(w.checkins)})
+    if w.full:
+        out.facts["checkin_dates"] = sorted(w.checkins)
     today, checked = w.request.today, w.checkins
     finished = [d for d in w.days if d < today or d in checked]
     run = longest = 0
@@ -603,6 +618,8 @@ def _adherence(w: _Window) -> Section:
     if longest >= w.t.no_checkin_days:
         text = ngettext("No check-in for %(num)s day", "No check-in for %(num)s days", longest) % {"num": longest}
         out.flags.append(Flag("no_checkin", text))
+    if not w.full:
+        return out
     if not w.checkins and finished:
         out.highlights.append(_("No check-ins this week."))
     elif w.checkins and run >= 2:
@@ -612,18 +629,20 @@ def _adherence(w: _Window) -> Section:
 
 def _mood(w: _Window) -> Section:
     moods = [row.mood for row in w.checked()]
-    out = Section({"mood_by_day": w.by_day(lambda row: row.mood)})
+    out = Section({"mood_by_day": w.by_day(lambda row: row.mood)} if w.full else {})
     if moods:
         low, high = min(moods), max(moods)
-        lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
         out.facts.update(mood_avg=_round(mean(moods)), mood_min=low, mood_max=high)
-        out.highlights.append(
-            _("Mood averaged %(avg)s out of 10, lowest on %(day)s (%(low)s).")
-            % {"avg": _fmt(out.facts["mood_avg"] or 0), "day": weekday_name(lowest), "low": low}
-        )
+        if w.full:
+            lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
+            out.highlights.append(
+                _("Mood averaged %(avg)s out of 10, lowest on %(day)s (%(low)s).")
+                % {"avg": _fmt(out.facts["mood_avg"] or 0), "day": weekday_name(lowest), "low": low}
+            )
     monday = w.request.week.monday
     prev_first, prev_last = max(monday - timedelta(days=7), w.request.data_from), monday - timedelta(days=1)
-    prev = [row.mood for d, row in w.data.checkins.items() if prev_first <= d <= prev_last]
+    loaded = w.data.checkins
+    prev = [loaded[d].mood for d in _day_range(prev_first, prev_last) if d in loaded]
     if prev:
         out.facts["mood_prev_avg"] = _round(mean(prev))
     if moods and prev:
@@ -631,7 +650,7 @@ def _mood(w: _Window) -> Section:
         out.facts["mood_change"] = change
         if -change >= w.t.mood_drop:
             out.flags.append(Flag("mood_drop", _("Mood down %(n)s points") % {"n": _fmt(-change)}))
-        if abs(change) >= w.t.mood_drop:
+        if w.full and abs(change) >= w.t.mood_drop:
             word = _("down") if change < 0 else _("up")
             out.highlights.append(
                 _("Mood is %(word)s %(n)s points on the week before.") % {"word": word, "n": _fmt(abs(change))}
@@ -647,6 +666,8 @@ def _craving_peak(w: _Window, labels: TriggerSet) -> Section:
     candidates += [(c.intensity, 1, c.day, c.at, c.triggers) for c in w.cravings]
     if not candidates:
         return Section()
+    if not w.full:  # a dashboard row shows how strong only, not when
+        return Section({"craving_peak": max(c[0] for c in candidates)})
     level, _log, day, at, triggers = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
     when = _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
     out = Section({"craving_peak": level, "craving_peak_day": day, "craving_peak_when": when})
@@ -670,10 +691,11 @@ def _cravings(w: _Window) -> Section:
     out = _craving_peak(w, labels)
     out.facts.update(
         craving_avg=_round(mean(values)) if values else None,
-        craving_by_day=w.by_day(lambda row: row.craving),
         craving_logs=len(w.cravings),
         craving_high_days=len(high_days),
     )
+    if w.full:
+        out.facts["craving_by_day"] = w.by_day(lambda row: row.craving)
     if len(high_days) >= w.t.craving_days:
         text = _("Craving %(level)s+ on %(n)s days") % {"level": w.t.craving_level, "n": len(high_days)}
         out.flags.append(Flag("cravings", text))
@@ -682,7 +704,7 @@ def _cravings(w: _Window) -> Section:
     ticks = Counter(t for triggers in ticked for t in set(triggers))
     top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
     out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
-    if top and top[0][1] >= 2:
+    if w.full and top and top[0][1] >= 2:
         out.highlights.append(
             _("“%(trigger)s” came up %(n)s times.") % {"trigger": labels.label(top[0][0]), "n": top[0][1]}
         )
@@ -695,7 +717,7 @@ def _use(w: _Window) -> Section:
     if len(used) >= w.t.use_days:
         text = ngettext("Used on %(num)s day", "Used on %(num)s days", len(used)) % {"num": len(used)}
         out.flags.append(Flag("use", text))
-    if used:
+    if w.full and used:
         out.highlights.append(_("Used on %(days)s.") % {"days": _days_list(sorted(used))})
     return out
 
@@ -706,20 +728,20 @@ def _diary(w: _Window) -> Section:
     for kind in URGE_KINDS:
         levels = [int(r.urges[kind]) for r in cards if r.urges[kind] is not None]
         urge_max[kind] = max(levels) if levels else None
-    out = Section(
-        {
-            "diary_days": [DiaryDay(r.day, r.urges, r.acted, r.skills_used) for r in cards],
-            "urge_max": urge_max,
-            "acted_on": {kind: any(bool(r.acted[kind]) for r in cards) for kind in URGE_KINDS},
-        }
-    )
+    out = Section({"urge_max": urge_max})
+    if w.full:
+        out.facts["diary_days"] = [DiaryDay(r.day, r.urges, r.acted, r.skills_used) for r in cards]
+        out.facts["acted_on"] = {kind: any(bool(r.acted[kind]) for r in cards) for kind in URGE_KINDS}
     self_harm = urge_max.get("self_harm")
     if self_harm is not None and self_harm >= w.t.self_harm_urge:
-        day = min(r.day for r in cards if r.urges["self_harm"] == self_harm)
         out.flags.append(Flag("self_harm", _("Self-harm urge %(n)s of 5") % {"n": self_harm}))
-        out.highlights.append(
-            _("The urge to self-harm reached %(n)s of 5 on %(day)s.") % {"n": self_harm, "day": weekday_name(day)}
-        )
+        if w.full:
+            day = min(r.day for r in cards if r.urges["self_harm"] == self_harm)
+            out.highlights.append(
+                _("The urge to self-harm reached %(n)s of 5 on %(day)s.") % {"n": self_harm, "day": weekday_name(day)}
+            )
+    if not w.full:
+        return out
     acted_days = sorted({r.day for r in cards for kind in URGE_KINDS if r.acted[kind]})
     if acted_days:
         out.highlights.append(_("Acted on an urge on %(days)s.") % {"days": _days_list(acted_days)})
@@ -777,7 +799,7 @@ def _attendance(w: _Window) -> Section:
     if missed >= w.t.missed_groups:
         text = ngettext("Missed %(num)s group", "Missed %(num)s groups", missed) % {"num": missed}
         out.flags.append(Flag("missed_groups", text))
-    if every:
+    if w.full and every:
         out.highlights.append(_("Went to %(n)s of %(total)s groups.") % {"n": attended, "total": len(every)})
     return out
 
@@ -805,7 +827,7 @@ def _history(w: _Window) -> Section:
     if not w.request.history_days:
         return Section()
     first = w.request.load_from
-    span = [first + timedelta(days=i) for i in range((w.last - first).days + 1)]
+    span = _day_range(first, w.last)
     rows = w.data.checkins
     out = Section()
     if w.request.shares("mood_sleep"):
@@ -838,7 +860,8 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
 
     A brief request (a dashboard row) gets the same flags and the same adherence, mood, craving, use, diary-urge
     and history figures, computed by the same sections; it has no highlights, notes, skills, measures, top
-    triggers, diary skills_used or scheduled-group count (left empty, never shown from a brief summary)."""
+    triggers, by-day lists, check-in dates, diary days (nor acted-on), craving peak day and time or scheduled-group
+    count (left empty, never shown from a brief summary)."""
     summary = WeeklySummary(
         patient_id=request.patient_id,
         week=request.week,
@@ -850,17 +873,23 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
         return summary
     w = _window(request, data or PatientData(), thresholds)
     summary.days_counted = len(w.days)
-    for categories, section in SECTIONS:
-        if request.brief and section not in BRIEF_SECTIONS:
-            continue
-        if request.shares(*categories):
-            found = section(w)
-            for name, value in found.facts.items():
-                setattr(summary, name, value)
-            summary.flags += found.flags
-            if not request.brief:
-                summary.highlights += found.highlights
+    for section in _sections_for(request.categories, request.brief):
+        found = section(w)
+        for name, value in found.facts.items():
+            setattr(summary, name, value)
+        summary.flags += found.flags
+        summary.highlights += found.highlights
     return summary
+
+
+@lru_cache(maxsize=256)
+def _sections_for(categories: frozenset[str], brief: bool) -> tuple[Callable[[_Window], Section], ...]:
+    """The sections a request runs, in order (a few sharing combinations recur across every patient)."""
+    return tuple(
+        section
+        for shown_for, section in SECTIONS
+        if not shown_for.isdisjoint(categories) and (not brief or section in BRIEF_SECTIONS)
+    )
 
 
 async def weekly_summaries(

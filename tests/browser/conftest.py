@@ -1,5 +1,6 @@
-"""Browser tests: a real Steady server (uvicorn in a thread, fresh SQLite database) driven by Debian's
-Chromium through Playwright. Every visited page is checked with axe-core and for CSP violations."""
+"""Browser tests: a real Steady server (uvicorn in a thread, on SQLite; one per session, emptied before each test)
+driven by Debian's Chromium through Playwright (one Chromium per module, a fresh context per test). Every visited
+page is checked with axe-core and for CSP violations."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from sqlalchemy.engine import make_url
 
 from server.accounts.models import User
 from server.app import create_app
 from server.settings import PROJECT_ROOT, Settings
-from tests.conftest import PASSWORD, Database
+from tests.conftest import PASSWORD, Database, empty_sqlite
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -31,7 +33,6 @@ document.addEventListener('securitypolicyviolation', (e) => {
   window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sourceFile || ''));
 });
 """
-
 
 
 def _free_port() -> int:
@@ -48,51 +49,74 @@ class LiveServer:
 
 
 class _ThreadedServer(uvicorn.Server):
+    thread: threading.Thread
+
     def install_signal_handlers(self) -> None:  # the test thread owns signals
         pass
 
 
+def _start_server(sqlite_template: Path, data_dir: Path, **overrides: Any) -> tuple[LiveServer, _ThreadedServer]:
+    """A Steady server on a free port in a thread of this process, on a copy of the migrated SQLite template."""
+    data_dir.mkdir()
+    db_path = data_dir / "steady.db"
+    shutil.copy(sqlite_template, db_path)
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        "STEADY_DATA_DIR": str(data_dir),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "SECRET_KEY": "browser-test-secret-" + "y" * 30,
+        "BASE_URL": base_url,
+        "STEADY_PUSH_ALLOW_LOOPBACK_FOR_TESTS": "1",
+    }
+    options: dict[str, Any] = {"migrate_on_start": False, "run_dispatcher_in_app": False}
+    options.update(overrides)
+    settings = Settings.from_env(env, **options)
+    server = _ThreadedServer(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server.thread = threading.Thread(target=server.run, daemon=True)
+    server.thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return LiveServer(url=base_url, settings=settings, db=Database(settings.database_url)), server
+
+
+def _stop(server: _ThreadedServer) -> None:
+    server.should_exit = True
+    server.thread.join(timeout=10)
+
+
 @pytest.fixture
 def live_server_factory(sqlite_template: Path, tmp_path: Path) -> Iterator[Any]:
-    servers: list[tuple[_ThreadedServer, threading.Thread]] = []
+    """A server of the test's own, for one that needs other settings (`live_server_factory(**overrides)`)."""
+    servers: list[_ThreadedServer] = []
 
     def start(**overrides: Any) -> LiveServer:
-        data_dir = tmp_path / f"data{len(servers)}"
-        data_dir.mkdir()
-        db_path = data_dir / "steady.db"
-        shutil.copy(sqlite_template, db_path)
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        env = {
-            "STEADY_DATA_DIR": str(data_dir),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
-            "SECRET_KEY": "browser-test-secret-" + "y" * 30,
-            "BASE_URL": base_url,
-            "STEADY_PUSH_ALLOW_LOOPBACK_FOR_TESTS": "1",
-        }
-        options: dict[str, Any] = {"migrate_on_start": False, "run_dispatcher_in_app": False}
-        options.update(overrides)
-        settings = Settings.from_env(env, **options)
-        server = _ThreadedServer(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return LiveServer(url=base_url, settings=settings, db=Database(settings.database_url))
+        live, server = _start_server(sqlite_template, tmp_path / f"data{len(servers)}", **overrides)
+        servers.append(server)
+        return live
 
     yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+    for server in servers:
+        _stop(server)
+
+
+@pytest.fixture(scope="session")
+def shared_live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live, server = _start_server(sqlite_template, tmp_path_factory.mktemp("live") / "data")
+    yield live
+    _stop(server)
 
 
 @pytest.fixture
-def live_server(live_server_factory: Any) -> LiveServer:
-    return live_server_factory()
+def live_server(shared_live_server: LiveServer) -> LiveServer:
+    """The session's one server (per xdist worker), its data emptied before each test, as the non-browser tests'
+    shared app: starting uvicorn per test cost more than most tests. Its pooled connections keep pointing at the
+    same file, and every store it keeps (sessions, throttling) lives in that database."""
+    empty_sqlite(Path(make_url(shared_live_server.settings.database_url).database or ""))
+    return shared_live_server
 
 
 # Module scope: Playwright's sync API keeps an event loop running in the main thread while it is active,
@@ -105,24 +129,49 @@ def playwright_instance() -> Iterator[Playwright]:
         yield playwright
 
 
-def launch_phone(playwright: Playwright, profile: Path, locale: str = "en-US") -> BrowserContext:
-    """A 390 px phone in Chromium whose browser asks for `locale`. Persistent: an incognito context always
-    reports 'in-incognito' as an installability error."""
-    ctx = playwright.chromium.launch_persistent_context(
-        user_data_dir=str(profile),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale=locale,
-        timezone_id="America/New_York",
-    )
+# The phone every test browses with: 390 px wide, touch, in New York.
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "timezone_id": "America/New_York",
+}
+
+
+def _ready(ctx: BrowserContext) -> BrowserContext:
     ctx.add_init_script(CSP_LISTENER)
     ctx.set_default_timeout(15_000)
     return ctx
+
+
+def new_phone(browser: Browser, locale: str = "en-US") -> BrowserContext:
+    """A fresh phone (its own cookies, storage, service workers and caches) in the module's one Chromium: a new
+    context costs milliseconds where launching Chromium costs about a second."""
+    return _ready(browser.new_context(locale=locale, **PHONE))
+
+
+def launch_phone(playwright: Playwright, profile: Path, locale: str = "en-US") -> BrowserContext:
+    """The same phone as a Chromium of its own with a profile on disk, for the tests marked `persistent_profile`:
+    an incognito context (what `browser.new_context()` makes) always reports 'in-incognito' as an installability
+    error, and has no push service to try."""
+    return _ready(
+        playwright.chromium.launch_persistent_context(
+            user_data_dir=str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            locale=locale,
+            **PHONE,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 def wait_for(condition: Any, timeout: float = 20.0, message: str = "") -> None:
@@ -136,8 +185,11 @@ def wait_for(condition: Any, timeout: float = 20.0, message: str = "") -> None:
 
 
 @pytest.fixture
-def context(playwright_instance: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
-    ctx = launch_phone(playwright_instance, tmp_path / "chromium-profile")
+def context(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrowserContext]:
+    if request.node.get_closest_marker("persistent_profile"):
+        ctx = launch_phone(request.getfixturevalue("playwright_instance"), tmp_path / "chromium-profile")
+    else:
+        ctx = new_phone(request.getfixturevalue("browser"))
     yield ctx
     ctx.close()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from tests.browser.conftest import LiveServer, check_page, login_page
 
 
+@pytest.mark.persistent_profile  # installability: an incognito context reports 'in-incognito'
 def test_patient_signs_in_installs_and_opens_offline(
     live_server: LiveServer, page: Page, context: BrowserContext
 ) -> None:

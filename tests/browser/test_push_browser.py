@@ -139,8 +139,10 @@ def test_blocked_notifications_are_explained(live_server: LiveServer, page: Page
     patient = live_server.db.make_user("patient", "blocked@example.org")
     login_page(page, live_server, patient)
     cdp = context.new_cdp_session(page)
+    # In this test's own browser context (without the id, Chromium would set it in the default one).
+    phone = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
     cdp.send("Browser.setPermission", {"permission": {"name": "notifications"}, "setting": "denied",
-                                       "origin": live_server.url})  # fmt: skip
+                                       "origin": live_server.url, "browserContextId": phone})  # fmt: skip
     page.goto(f"{live_server.url}/reminders")
     page.locator("[data-push-state=denied]").wait_for(state="visible")
     assert "blocked" in page.locator("[data-push-state=denied]").inner_text()

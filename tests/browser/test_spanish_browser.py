@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Playwright, expect
+from playwright.sync_api import Browser, Page, expect
 
 from server.accounts.models import Role, User
 from server.localtime import local_today
-from tests.browser.conftest import LiveServer, check_page, launch_phone
+from tests.browser.conftest import LiveServer, check_page, new_phone
 from tests.conftest import PASSWORD, Database
 from tests.support.family import family_of, run_all, set_sober_since, today_of
 from tests.test_sharing_support import add_rows, checkin, share
@@ -41,10 +40,10 @@ OVERFLOW_PROBE = """() => {
 
 
 @pytest.fixture
-def page(playwright_instance: Playwright, tmp_path: Path) -> Iterator[Page]:
+def page(browser: Browser) -> Iterator[Page]:
     """A phone whose browser asks for Mexican Spanish (so even the sign-in page answers in Spanish)."""
-    context = launch_phone(playwright_instance, tmp_path / "chromium-es", locale="es-MX")
-    yield context.pages[0] if context.pages else context.new_page()
+    context = new_phone(browser, locale="es-MX")
+    yield context.new_page()
     context.close()
 
 
