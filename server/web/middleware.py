@@ -6,10 +6,11 @@ import itertools
 import re
 import secrets
 import time
+from typing import cast
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, BeforeMessageSendHookHandler, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from server.i18n import current_locale, pick_locale
 from server.settings import Settings
@@ -111,7 +112,7 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                self._add_headers(message, request_id, is_static)
+                self._add_headers(cast("HTTPResponseStartEvent", message), request_id, is_static)
             await send(message)
 
         try:
@@ -136,15 +137,15 @@ class RequestMiddleware:
                     },
                 )
 
-    def _add_headers(self, message: Message, request_id: str, is_static: bool) -> None:
-        headers = list(message.get("headers", ()))
+    def _add_headers(self, message: HTTPResponseStartEvent, request_id: str, is_static: bool) -> None:
+        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
         present = {name.lower() for name, _ in headers}
         if present.isdisjoint(self.names):
             headers.extend(self.raw_headers)
             headers.append((b"x-request-id", request_id.encode("latin-1")))
         else:  # the answer set one of them itself: ours replace it, as always
             message["headers"] = headers
-            mutable = MutableScopeHeaders.from_message(message)
+            mutable = MutableScopeHeaders.from_message(cast("Message", message))
             for name, value in self.headers.items():
                 mutable[name] = value
             mutable["X-Request-ID"] = request_id
