@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.profile_page                          # /today, CPU ms per request, 2000 requests
     .venv/bin/python -m bench.profile_page --path /crisis --profile # + a pyinstrument tree (pip install pyinstrument)
     .venv/bin/python -m bench.profile_page --pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.profile_page --path /checkin --language es --dump /tmp/pages  # + each page's HTML
 
 No sockets, no HTTP parser: what is left is what Steady itself does per request (middleware, session, guards,
 the handler's SQL, rendering, the answer), measured as process CPU time (all threads) per request, sequentially
@@ -22,13 +23,14 @@ from typing import Any
 from bench.pages_bench import SAM, _settings, fresh_postgres, load_demo
 
 
-def _scope(path: str, cookie: bytes, method: str = "GET", extra: list[tuple[bytes, bytes]] | None = None
-           ) -> dict[str, Any]:
+def _scope(path: str, cookie: bytes, method: str = "GET", extra: list[tuple[bytes, bytes]] | None = None,
+           language: str = "en") -> dict[str, Any]:
     route, _, query = path.partition("?")
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": route, "raw_path": route.encode(), "query_string": query.encode(), "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"text/html"), (b"cookie", cookie), *(extra or [])],
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"text/html"), (b"cookie", cookie),
+                    (b"accept-language", language.encode()), *(extra or [])],
         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
     }
 
@@ -105,7 +107,8 @@ async def measure(app: Any, scope: dict[str, Any], requests: int, concurrency: i
     return (time.process_time() - cpu) * 1000 / requests
 
 
-async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile: bool, cprofile: bool) -> None:
+async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile: bool, cprofile: bool,
+              language: str = "en", dump: Path | None = None) -> None:
     import logging
 
     from server.app import create_app
@@ -116,9 +119,12 @@ async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile
     task, queue = await _lifespan(app)
     cookie = await sign_in(app)
     for path in paths:
-        scope = _scope(path, cookie)
+        scope = _scope(path, cookie, language=language)
         status, body, _ = await call(app, scope)
         assert status == 200, (path, status)
+        if dump is not None:  # to compare two trees' pages (the CSRF token differs by sign-in)
+            dump.mkdir(parents=True, exist_ok=True)
+            (dump / (path.strip("/").replace("/", "_").replace("?", "_") + f".{language}.html")).write_bytes(body)
         await measure(app, scope, 200, 16)  # warm-up
         # The least of five rounds: other processes on a busy machine only ever add (cache misses, preemption).
         sequential = min([await measure(app, scope, requests // 5, 1) for _ in range(5)])
@@ -156,11 +162,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument call tree per page")
     parser.add_argument("--cprofile", action="store_true", help="print cProfile's top functions by own time")
     parser.add_argument("--pg", help="a PostgreSQL server URL; a scratch database is created next to it")
+    parser.add_argument("--language", default="en", help="the browser's language (Accept-Language)")
+    parser.add_argument("--dump", type=Path, help="write each page's HTML into this folder")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="steady-profile-"))
     url = asyncio.run(fresh_postgres(args.pg)) if args.pg else f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
     load_demo(url, data_dir)
-    asyncio.run(run(url, data_dir, args.path or ["/today"], args.requests, args.profile, args.cprofile))
+    asyncio.run(run(url, data_dir, args.path or ["/today"], args.requests, args.profile, args.cprofile, args.language,
+                    args.dump))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,18 @@ from jinja2 import (
     pass_eval_context,
     select_autoescape,
 )
+from jinja2 import (
+    Template as JinjaTemplate,
+)
+from jinja2.ext import Extension
+from jinja2.lexer import Token
 from jinja2.nodes import EvalContext
+from litestar.exceptions import TemplateNotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from markupsafe import Markup
 
-from server.i18n import current_locale, gettext, lazy_gettext, ngettext
+from server.i18n import SUPPORTED_LOCALES, current_locale, gettext, lazy_gettext, ngettext, using_locale
 from server.web.static import static_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -108,6 +114,79 @@ def template_gettext() -> Callable[..., str]:
     return translate
 
 
+class TranslatedWhenCompiled(Extension):
+    """`_("a literal message")` in a template, translated once when the template is compiled, for environments
+    that serve one language (`LocalizedTemplateEngine`).
+
+    A page says `_()` a few dozen times with literal messages (checked by `pybabel extract`), each a call through
+    Jinja's context at every render. Turned into the translated text (marked safe, as the runtime `_()` returns
+    it, and %-formatted once as newstyle gettext does), the message is a constant that Jinja folds into the
+    template's static text. Calls with variables (`_("Hi %(name)s", name=…)`) or non-literal messages are left to
+    the runtime `_()`; so is every call in an environment without a language of its own."""
+
+    def filter_stream(self, stream: Any) -> Any:
+        locale = getattr(self.environment, "translation_locale", None)
+        if locale is None:
+            yield from stream
+            return
+        tokens = list(stream)
+        index = 0
+        while index < len(tokens):
+            translated = self._translated(tokens, index, locale)
+            if translated is None:
+                yield tokens[index]
+                index += 1
+                continue
+            line = tokens[index].lineno
+            # `(text|safe)`: the parentheses keep what follows (`.format`, `~`, a filter) applying to the text.
+            yield from (Token(line, "lparen", "("), Token(line, "string", translated), Token(line, "pipe", "|"),
+                        Token(line, "name", "safe"), Token(line, "rparen", ")"))  # fmt: skip
+            index += 4
+
+    @staticmethod
+    def _translated(tokens: list[Token], index: int, locale: str) -> str | None:
+        """The translation if `tokens[index:index + 4]` is `_ ( "message" )` (not `x._(…)`), else None."""
+        window = tokens[index : index + 4]
+        if len(window) < 4:
+            return None
+        name, opening, message, closing = window
+        if not (
+            name.type == "name" and name.value in ("_", "gettext") and opening.type == "lparen"
+            and message.type == "string" and closing.type == "rparen"
+            and (index == 0 or tokens[index - 1].type != "dot")
+        ):  # fmt: skip
+            return None
+        with using_locale(locale):
+            text = gettext(message.value)
+        try:
+            return text % {} if "%" in text else text
+        except (KeyError, TypeError, ValueError):
+            return None  # a message that needs variables: the runtime `_()` raises as it always did
+
+
+class LocalizedTemplateEngine(JinjaTemplateEngine):
+    """Litestar's Jinja engine with one environment per language (overlays of one environment: the same loader,
+    globals and filters, each with its own compiled templates), chosen by the request's language, so that
+    `TranslatedWhenCompiled` can translate literal messages once per language instead of at every render."""
+
+    def __init__(self, directory: Any = None, engine_instance: Environment | None = None) -> None:
+        super().__init__(directory=directory, engine_instance=engine_instance)
+        self.by_locale: dict[str, Environment] = {}
+        for locale in SUPPORTED_LOCALES:
+            localized = self.engine.overlay()
+            localized.translation_locale = locale  # type: ignore[attr-defined]  # read by TranslatedWhenCompiled
+            self.by_locale[locale] = localized
+
+    def get_template(self, template_name: str) -> JinjaTemplate:
+        environment = self.by_locale.get(current_locale.get())
+        if environment is None:
+            return super().get_template(template_name)
+        try:
+            return environment.get_template(name=template_name)
+        except TemplateNotFound as exc:
+            raise TemplateNotFoundException(template_name=template_name) from exc
+
+
 def route_urls(engine: JinjaTemplateEngine) -> None:
     """`url_for` in templates as Litestar's, with the path of a route without parameters remembered: routes don't
     change once the app is built, and each page links a dozen of them (the navigation bars)."""
@@ -134,7 +213,7 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
     env = Environment(
         loader=KnownTemplatesLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html", "svg", "xml"]),
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", TranslatedWhenCompiled],
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
@@ -149,6 +228,6 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
 
 
 def template_config(extra_globals: dict[str, Any] | None = None) -> TemplateConfig[JinjaTemplateEngine]:
-    engine = JinjaTemplateEngine.from_environment(build_environment(extra_globals))
+    engine = LocalizedTemplateEngine.from_environment(build_environment(extra_globals))
     route_urls(engine)
     return TemplateConfig(instance=engine)

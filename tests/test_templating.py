@@ -1,0 +1,85 @@
+"""Templates translated when compiled (`server/web/templating.py`): one environment per language, literal
+`_()` messages folded into the template's text, everything else still translated at render time."""
+
+from __future__ import annotations
+
+import pytest
+from litestar.exceptions import TemplateNotFoundException
+
+from server.i18n import current_locale, gettext, using_locale
+from server.web.templating import LocalizedTemplateEngine, build_environment
+
+SOURCE = (
+    '<p title="{{ _("Today") }}">{{ _("Log") }}</p>'
+    "<b>{{ _(\"Hi, %(name)s\", name=who) }}</b>"
+    "<i>{{ (_(\"Skills\") ~ '!') }}</i>"
+    "<s>{{ _(word) }}</s>"
+)
+
+
+def _engine() -> LocalizedTemplateEngine:
+    engine = LocalizedTemplateEngine.from_environment(build_environment())
+    assert isinstance(engine, LocalizedTemplateEngine)
+    return engine
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_each_language_renders_what_runtime_translation_renders(locale: str) -> None:
+    engine = _engine()
+    runtime = engine.engine.from_string(SOURCE)  # the base environment translates at render time
+    compiled = engine.by_locale[locale].from_string(SOURCE)
+    with using_locale(locale):
+        expected = runtime.render(who="Sam <3", word="More")
+        assert compiled.render(who="Sam <3", word="More") == expected
+        assert f'title="{gettext("Today")}"' in expected and gettext("Skills") + "!" in expected
+    assert "Sam &lt;3" in expected
+    if locale == "es":
+        assert '<p title="Hoy">Registro</p>' in expected  # really translated
+
+
+def test_literal_messages_become_template_text_and_others_stay_calls() -> None:
+    engine = _engine()
+    es = engine.by_locale["es"]
+    code = es.compile(SOURCE, raw=True)
+    with using_locale("es"):
+        today, log = gettext("Today"), gettext("Log")
+    assert today != "Today" and log != "Log"
+    # Folded: the Spanish words are constants in the compiled code, and no `_` call is left for them.
+    assert today in code and log in code
+    assert code.count("context.call(") == 2  # the call with a variable and the one with a non-literal message
+    # The base environment has no language of its own: every `_()` stays a call.
+    assert engine.engine.compile(SOURCE, raw=True).count("context.call(") == 5
+
+
+def test_attribute_calls_and_messages_needing_variables_are_left_alone() -> None:
+    es = _engine().by_locale["es"]
+    source = '{{ helper._("Today") }}|{{ _("%(n)s left") }}|{{ _("100%% sure") }}'
+
+    class Helper:
+        @staticmethod
+        def _(text: str) -> str:
+            return text.upper()
+
+    code = es.compile(source, raw=True)
+    # `helper._(…)` and the message that needs a variable stay calls; "100%% sure" is folded, formatted once.
+    assert code.count("context.call(") == 2 and "100% sure" in code
+    with using_locale("es"):
+        with pytest.raises(KeyError):  # as the runtime `_()` always did: the message needs `n`
+            es.from_string(source).render(helper=Helper)
+        assert es.from_string('{{ helper._("Today") }}|{{ _("100%% sure") }}').render(helper=Helper) == (
+            "TODAY|100% sure"
+        )
+
+
+def test_the_request_language_picks_the_environment() -> None:
+    engine = _engine()
+    token = current_locale.set("es")
+    try:
+        spanish = engine.get_template("partials/bottom_nav.html")
+    finally:
+        current_locale.reset(token)
+    english = engine.get_template("partials/bottom_nav.html")
+    assert spanish.environment is engine.by_locale["es"] and english.environment is engine.by_locale["en"]
+    assert spanish is not english
+    with pytest.raises(TemplateNotFoundException):
+        engine.get_template("no/such/page.html")
