@@ -53,7 +53,9 @@ class AccessGrant:
     def current_week(self) -> Week:
         return Week.of(self.today)
 
-    def week_request(self, week: Week | None = None, *, history_days: int = 0, brief: bool = False) -> WeekRequest:
+    def week_request(
+        self, week: Week | None = None, *, history_days: int = 0, brief: bool = False, flags: bool = True
+    ) -> WeekRequest:
         return WeekRequest(
             patient_id=self.patient_id,
             timezone=self.patient.timezone,
@@ -64,6 +66,7 @@ class AccessGrant:
             now=self.now,
             history_days=history_days,
             brief=brief,
+            flags=flags,
         )
 
     def visible(self, week: Week) -> bool:

@@ -137,8 +137,9 @@ async def dashboard_days(
     flags: list[WeekRequest | None] = []
     for grant in grants:
         span = shown_span(grant, view, picked, sessions)
-        shown.append(grant.week_request(span, history_days=history_days, brief=True))
         flag_span = None if picked is not None else open_flag_span(grant, reviewed.get(grant.patient_id))
+        # With an open-flag span of its own, the days shown compute a row's figures only (no flags).
+        shown.append(grant.week_request(span, history_days=history_days, brief=True, flags=flag_span is None))
         flags.append(None if flag_span is None else grant.week_request(flag_span, brief=True))
     data = await load_week_data(db, [*shown, *(f for f in flags if f is not None)])
     result: dict[int, PatientDays] = {}

@@ -36,7 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from babel.dates import format_date
@@ -79,20 +79,24 @@ class WeekRequest:
     # The dashboard's rows: only the flags and the figures a row shows are computed (see `build_summary`), and
     # `load_week_data` reads only what those need when every request of a batch is brief.
     brief: bool = False
+    # False for a row's days shown when its flags come from another span (the dashboard's open flags): only the
+    # figures the row shows are computed (`ROW_SECTIONS`), no flag. Such a request is brief too.
+    flags: bool = True
 
     @property
     def key(self) -> tuple[int, date]:
         return (self.patient_id, self.week.monday)
 
-    @property
+    # Remembered (the request is frozen): a dashboard's loaders ask each of its 200 requests for them many times.
+    @cached_property
     def visible_from(self) -> date:
         return max(self.week.monday, self.data_from)
 
-    @property
+    @cached_property
     def visible_to(self) -> date:
         return min(self.week.sunday, self.today)
 
-    @property
+    @cached_property
     def load_from(self) -> date:
         """The oldest local day any rule looks at: the previous week (mood change) or the sparkline history."""
         return max(self.data_from, self.week.monday - timedelta(days=max(7, self.history_days)))
@@ -536,9 +540,11 @@ def _in_days(day: date, first: date, last: date) -> bool:
     return first <= day <= last
 
 
-def _day_range(first: date, last: date) -> list[date]:
-    """first … last, both included (empty if last is before first)."""
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+@lru_cache(maxsize=1024)
+def _day_range(first: date, last: date) -> tuple[date, ...]:
+    """first … last, both included (empty if last is before first). Remembered: a dashboard asks for the same few
+    spans for every patient (their todays differ only by timezone)."""
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
 
 
 @dataclass
@@ -557,7 +563,7 @@ class _Window:
     request: WeekRequest
     data: PatientData
     t: Thresholds
-    days: list[date]
+    days: tuple[date, ...]
     week_days: list[date]  # the week's days up to the last visible one (before data_from too): the by-day lists
     # A full summary (the week page, exports) also gets highlights and the figures only the week page shows: the
     # by-day lists, the diary days, when cravings peaked. A brief one (a dashboard row) leaves those empty.
@@ -627,12 +633,16 @@ def _adherence(w: _Window) -> Section:
     return out
 
 
+def _mood_avg(rows: Sequence[_CheckinRow]) -> float | None:
+    return _round(mean([row.mood for row in rows])) if rows else None
+
+
 def _mood(w: _Window) -> Section:
     moods = [row.mood for row in w.checked()]
     out = Section({"mood_by_day": w.by_day(lambda row: row.mood)} if w.full else {})
     if moods:
         low, high = min(moods), max(moods)
-        out.facts.update(mood_avg=_round(mean(moods)), mood_min=low, mood_max=high)
+        out.facts.update(mood_avg=_mood_avg(w.checked()), mood_min=low, mood_max=high)
         if w.full:
             lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
             out.highlights.append(
@@ -658,16 +668,21 @@ def _mood(w: _Window) -> Section:
     return out
 
 
+def _peak_level(w: _Window) -> int | None:
+    """How strong the strongest craving was (check-ins and craving logs), without when."""
+    return max([row.craving for row in w.checked()] + [c.intensity for c in w.cravings], default=None)
+
+
 def _craving_peak(w: _Window, labels: TriggerSet) -> Section:
     """The strongest craving; a craving log wins a tie on the same day because it knows the time."""
+    if not w.full:  # a dashboard row shows how strong only, not when
+        return Section({"craving_peak": _peak_level(w)})
     candidates: list[tuple[int, int, date, datetime | None, list[str]]] = [
         (row.craving, 0, row.day, None, row.triggers) for row in w.checked()
     ]
     candidates += [(c.intensity, 1, c.day, c.at, c.triggers) for c in w.cravings]
     if not candidates:
         return Section()
-    if not w.full:  # a dashboard row shows how strong only, not when
-        return Section({"craving_peak": max(c[0] for c in candidates)})
     level, _log, day, at, triggers = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
     when = _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
     out = Section({"craving_peak": level, "craving_peak_day": day, "craving_peak_when": when})
@@ -699,12 +714,14 @@ def _cravings(w: _Window) -> Section:
     if len(high_days) >= w.t.craving_days:
         text = _("Craving %(level)s+ on %(n)s days") % {"level": w.t.craving_level, "n": len(high_days)}
         out.flags.append(Flag("cravings", text))
+    if not w.full:
+        return out  # a brief load reads no triggers
     # Each check-in or craving log counts a trigger once.
     ticked = [row.triggers for row in w.checked()] + [c.triggers for c in w.cravings]
     ticks = Counter(t for triggers in ticked for t in set(triggers))
     top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
     out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
-    if w.full and top and top[0][1] >= 2:
+    if top and top[0][1] >= 2:
         out.highlights.append(
             _("“%(trigger)s” came up %(n)s times.") % {"trigger": labels.label(top[0][0]), "n": top[0][1]}
         )
@@ -837,6 +854,19 @@ def _history(w: _Window) -> Section:
     return out
 
 
+def _row_figures(w: _Window) -> Section:
+    """A dashboard row's figures for its days shown, when their flags come from another span: what `_adherence`,
+    `_mood` and `_cravings` set for a brief summary, through the same helpers, and no flag."""
+    shares, out = w.request.shares, Section()
+    if shares(*CHECKIN_CATEGORIES):
+        out.facts["checkin_days"] = len(w.checkins)
+    if shares("mood_sleep"):
+        out.facts["mood_avg"] = _mood_avg(w.checked())
+    if shares("cravings_triggers"):
+        out.facts["craving_peak"] = _peak_level(w)
+    return out
+
+
 # Each section with the categories that show it, in the order a therapist reads them (flags and highlights too).
 SECTIONS: tuple[tuple[frozenset[str], Callable[[_Window], Section]], ...] = (
     (CHECKIN_CATEGORIES, _adherence),
@@ -852,6 +882,9 @@ SECTIONS: tuple[tuple[frozenset[str], Callable[[_Window], Section]], ...] = (
 )
 # What a brief summary (a dashboard row) computes: every section that can raise a flag, and the sparklines.
 BRIEF_SECTIONS = frozenset({_adherence, _mood, _cravings, _use, _diary, _attendance, _history})
+# What a row's days shown compute when their flags come from another span (`WeekRequest.flags` False); each
+# checks the categories itself.
+ROW_SECTIONS = (_row_figures, _history)
 
 
 def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Thresholds) -> WeeklySummary:
@@ -861,7 +894,8 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
     A brief request (a dashboard row) gets the same flags and the same adherence, mood, craving, use, diary-urge
     and history figures, computed by the same sections; it has no highlights, notes, skills, measures, top
     triggers, by-day lists, check-in dates, diary days (nor acted-on), craving peak day and time or scheduled-group
-    count (left empty, never shown from a brief summary)."""
+    count (left empty, never shown from a brief summary). A request without flags (`WeekRequest.flags`) gets only
+    a row's figures: check-ins, days counted, the mood average, the craving peak and the history."""
     summary = WeeklySummary(
         patient_id=request.patient_id,
         week=request.week,
@@ -873,7 +907,8 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
         return summary
     w = _window(request, data or PatientData(), thresholds)
     summary.days_counted = len(w.days)
-    for section in _sections_for(request.categories, request.brief):
+    sections = _sections_for(request.categories, request.brief) if request.flags else ROW_SECTIONS
+    for section in sections:
         found = section(w)
         for name, value in found.facts.items():
             setattr(summary, name, value)
