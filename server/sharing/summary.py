@@ -277,9 +277,8 @@ def _utc_window(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[da
 
 
 # What a brief summary reads of a check-in: what its flags and the dashboard's figures need (no notes, triggers,
-# measures), one narrow row per day over the whole span.
-_BRIEF_COLUMNS = ("mood", "craving", "used", "diary", *(f"urge_{k}" for k in URGE_KINDS),
-                  *(f"acted_{k}" for k in URGE_KINDS))  # fmt: skip
+# measures, nor whether an urge was acted on), one narrow row per day over the whole span.
+_BRIEF_COLUMNS = ("mood", "craving", "used", "diary", *(f"urge_{k}" for k in URGE_KINDS))
 
 
 async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -328,16 +327,13 @@ async def _load_brief_checkins(
             c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
         )
     )
-    kinds = len(URGE_KINDS)
     # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for row in rows:
         uid, day, mood, craving, used, diary = row[:6]
-        urges = acted = _NO_URGES
-        if diary:
-            urges, acted = _by_kind(tuple(row[6 : 6 + kinds])), _by_kind(tuple(row[6 + kinds :]))
+        urges = _by_kind(tuple(row[6:])) if diary else _NO_URGES
         # Every field given: the defaults' factories would run twice more per row.
         data[uid].checkins[day] = _CheckinRow(
-            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, acted, None, bool(diary)
+            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
         )
 
 
