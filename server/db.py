@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -33,10 +33,13 @@ from sqlalchemy import (
     DateTime,
     Executable,
     Float,
+    Integer,
     Select,
     Table,
     Time,
     event,
+    any_,
+    bindparam,
     inspect,
     select,
     type_coerce,
@@ -229,6 +232,16 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     table = target if isinstance(target, Table) else table_of(target)
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+def among(session: AsyncSession, column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN ids` for a long list of ids (the dashboard's hundred patients). On PostgreSQL one array parameter
+    (`= ANY($1::INTEGER[])`) instead of an expanding IN, whose hundred parameters SQLAlchemy builds, renders and
+    asyncpg encodes on every execution (~0.4 ms of CPU a statement); elsewhere the plain IN."""
+    values = list(ids)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(Integer)))
+    return column.in_(values)
 
 
 async def insert_or_existing(

@@ -20,7 +20,7 @@ from sqlmodel import col
 from server.accounts.models import CareTeam, Role, User
 from server.consent.models import Consent
 from server.consent.service import active_consents, as_utc, record_disclosures
-from server.db import pk, utcnow
+from server.db import among, pk, utcnow
 from server.sharing.summary import WeekRequest
 from server.sharing.weeks import Week, local_today
 
@@ -111,7 +111,7 @@ async def require_shared_views(
     care_team = select(col(CareTeam.patient_id)).where(col(CareTeam.therapist_id) == viewer.id)
     patients = await db.scalars(
         select(User).where(
-            col(User.id).in_(list(consents)),
+            among(db, col(User.id), consents),
             col(User.id).in_(care_team),
             col(User.role) == Role.PATIENT,
             col(User.clinic_id) == viewer.clinic_id,

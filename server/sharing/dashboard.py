@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from server.db import among
 from server.i18n import lazy_gettext as _l
 from server.schedule import logic as schedule
 from server.sharing.access import AccessGrant
@@ -52,7 +53,7 @@ async def reviewed_through(db: AsyncSession, therapist_id: int, patient_ids: Seq
         return {}
     rows = await db.execute(
         select(col(FlagReview.patient_id), col(FlagReview.reviewed_through)).where(
-            col(FlagReview.therapist_id) == therapist_id, col(FlagReview.patient_id).in_(list(patient_ids))
+            col(FlagReview.therapist_id) == therapist_id, among(db, col(FlagReview.patient_id), patient_ids)
         )
     )
     return {int(pid): day for pid, day in rows.all()}

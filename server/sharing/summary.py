@@ -49,7 +49,7 @@ from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerPreference
 from server.checkins.triggers import TriggerSet, build_set
 from server.consent.wording import THERAPIST_CATEGORY_IDS
-from server.db import table_of
+from server.db import among, table_of
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.schedule import logic as schedule
@@ -294,7 +294,7 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
         return
     rows = await db.execute(
         select(c.user_id, c.local_date, c.mood, c.craving).where(
-            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
+            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
         )
     )
     for row in rows:
@@ -302,7 +302,7 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
     week_first, _week_last = _week_dates(live, ids)
     rows = await db.execute(
         select(c.user_id, c.local_date, c.used, c.triggers, c.diary, *(c[name] for name in _WEEK_MEASURES)).where(
-            c.user_id.in_(ids), c.local_date >= week_first, c.local_date <= last
+            among(db, c.user_id, ids), c.local_date >= week_first, c.local_date <= last
         )
     )
     for answers in rows.mappings():
@@ -324,7 +324,7 @@ async def _load_brief_checkins(
     c = table_of(CheckIn).c
     rows = await db.execute(
         select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS)).where(
-            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
+            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
         )
     )
     # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
@@ -353,7 +353,7 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
     brief = _brief(live)  # brief summaries count no triggers: their JSON is not read
     rows = await db.execute(
         select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.outcome, *([] if brief else [c.triggers])).where(
-            c.user_id.in_(ids), c.occurred_at >= start, c.occurred_at < end
+            among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
     for uid, day, at, intensity, outcome, *ticked in rows:
@@ -381,7 +381,7 @@ async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[
     c = table_of(CheckIn).c
     rows = await db.execute(
         select(c.user_id, c.local_date, c.note).where(
-            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last, c.note != ""
+            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last, c.note != ""
         )
     )
     for row in rows:
@@ -390,7 +390,7 @@ async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[
     logs = table_of(CravingLog).c
     rows = await db.execute(
         select(logs.user_id, logs.local_date, logs.occurred_at, logs.note).where(
-            logs.user_id.in_(ids), logs.occurred_at >= start, logs.occurred_at < end, logs.note != ""
+            among(db, logs.user_id, ids), logs.occurred_at >= start, logs.occurred_at < end, logs.note != ""
         )
     )
     for row in rows:
@@ -407,14 +407,14 @@ async def _load_skills(db: AsyncSession, live: Sequence[WeekRequest], data: dict
     p = table_of(SkillPractice).c
     rows = await db.execute(
         select(p.user_id, p.card_id, p.started_at, p.distress_before, p.distress_after).where(
-            p.user_id.in_(ids), p.started_at >= start, p.started_at < end
+            among(db, p.user_id, ids), p.started_at >= start, p.started_at < end
         )
     )
     for row in rows:
         data[row.user_id].practices.append((row.card_id, row.started_at, row.distress_before, row.distress_after))
     a = table_of(SkillAssignment).c
     rows = await db.execute(
-        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(a.patient_id.in_(ids), a.assigned_at < end)
+        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(among(db, a.patient_id, ids), a.assigned_at < end)
     )
     for row in rows:
         data[row.patient_id].assignments.append((row.card_id, row.assigned_at, row.completed_at))
@@ -439,7 +439,7 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
     m = table_of(Attendance).c
     rows = await db.execute(
         select(m.patient_id, m.occurrence_id, m.starts_at, m.status).where(
-            m.patient_id.in_(ids), m.starts_at >= start, m.starts_at < end
+            among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end
         )
     )
     for pid, occurrence_id, starts_at, status in rows:
@@ -471,7 +471,7 @@ async def sober_days(db: AsyncSession, requests: Sequence[WeekRequest]) -> dict[
         return {}
     today = {r.patient_id: r.today for r in requests}
     s = table_of(SobrietyDate).c
-    rows = await db.execute(select(s.user_id, s.started_on).where(s.user_id.in_(ids), s.substance == ""))
+    rows = await db.execute(select(s.user_id, s.started_on).where(among(db, s.user_id, ids), s.substance == ""))
     return {row.user_id: max(0, (today[row.user_id] - row.started_on).days) for row in rows}
 
 
