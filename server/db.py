@@ -37,9 +37,9 @@ from sqlalchemy import (
     Select,
     Table,
     Time,
-    event,
     any_,
     bindparam,
+    event,
     inspect,
     select,
     type_coerce,
@@ -234,14 +234,17 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     return module.insert(table)
 
 
-def among(session: AsyncSession, column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
+def among(
+    session: AsyncSession, column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int]
+) -> ColumnElement[bool]:
     """`column IN ids` for a long list of ids (the dashboard's hundred patients). On PostgreSQL one array parameter
     (`= ANY($1::INTEGER[])`) instead of an expanding IN, whose hundred parameters SQLAlchemy builds, renders and
     asyncpg encodes on every execution (~0.4 ms of CPU a statement); elsewhere the plain IN."""
     values = list(ids)
+    target = cast(ColumnElement[Any], column)  # a table's column, or a model's (what sqlmodel's `col` gives)
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(Integer)))
-    return column.in_(values)
+        return target == any_(bindparam(None, values, type_=postgresql.ARRAY(Integer)))
+    return target.in_(values)
 
 
 async def insert_or_existing(

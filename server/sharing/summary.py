@@ -414,7 +414,9 @@ async def _load_skills(db: AsyncSession, live: Sequence[WeekRequest], data: dict
         data[row.user_id].practices.append((row.card_id, row.started_at, row.distress_before, row.distress_after))
     a = table_of(SkillAssignment).c
     rows = await db.execute(
-        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(among(db, a.patient_id, ids), a.assigned_at < end)
+        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(
+            among(db, a.patient_id, ids), a.assigned_at < end
+        )
     )
     for row in rows:
         data[row.patient_id].assignments.append((row.card_id, row.assigned_at, row.completed_at))
