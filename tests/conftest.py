@@ -556,6 +556,7 @@ def xdist_group(nodeid: str) -> str | None:
     return None
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: without the plugin (-p no:xdist) it is never called
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadgroup` grouped by xdist_group() above. pytest-xdist (3.8) groups by a suffix that its worker hook
     writes into each test's `_nodeid`, which pytest 9 no longer reads (ids live in `_id`): the xdist_group marks were
