@@ -193,7 +193,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             header_name="x-csrftoken",
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500),
+        # zlib's default level, not Litestar's 9: on the therapist dashboard's 260 KiB, level 9 costs ~4.7 ms of CPU
+        # for 23.0 KiB, level 6 ~3.5 ms for 23.6 KiB.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         # Every named store lives in the database, so several processes share it (never in memory).
         stores=StoreRegistry(
             default_factory=lambda name: SQLAlchemyStore(db_config, model=KeyValueStore, namespace=name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -33,9 +33,12 @@ from sqlalchemy import (
     DateTime,
     Executable,
     Float,
+    Integer,
     Select,
     Table,
     Time,
+    any_,
+    bindparam,
     event,
     inspect,
     select,
@@ -229,6 +232,19 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     table = target if isinstance(target, Table) else table_of(target)
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+def among(
+    session: AsyncSession, column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int]
+) -> ColumnElement[bool]:
+    """`column IN ids` for a long list of ids (the dashboard's hundred patients). On PostgreSQL one array parameter
+    (`= ANY($1::INTEGER[])`) instead of an expanding IN, whose hundred parameters SQLAlchemy builds, renders and
+    asyncpg encodes on every execution (~0.4 ms of CPU a statement); elsewhere the plain IN."""
+    values = list(ids)
+    target = cast(ColumnElement[Any], column)  # a table's column, or a model's (what sqlmodel's `col` gives)
+    if session.get_bind().dialect.name == "postgresql":
+        return target == any_(bindparam(None, values, type_=postgresql.ARRAY(Integer)))
+    return target.in_(values)
 
 
 async def insert_or_existing(

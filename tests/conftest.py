@@ -298,6 +298,8 @@ DIALECT_SENSITIVE: dict[str, set[str] | None] = {
         "test_assignment_is_listed_then_completed_by_practising_it",
     },
     "test_therapist_gate.py": {"test_an_allowed_read_writes_one_access_log_row_and_revoking_closes_it_at_once"},
+    # The dashboard's per-patient reads pass their ids as one array on PostgreSQL, an IN list elsewhere (db.among).
+    "test_therapist_dashboard_days.py": {"test_last_weeks_flags_show_on_tuesday_until_reviewed"},
 }
 
 
@@ -531,7 +533,8 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
 
 # Tests whose assertions involve real elapsed time (a lease running out, a timeout, a slow push service) or that run
 # several dispatcher processes at once: under pytest-xdist they share one group, so they run one after another on a
-# single worker instead of competing with each other for the CPUs. A whole module is listed with None.
+# single worker instead of competing with each other for the CPUs. A whole module is listed with None. Tests marked
+# real_clock must be listed here too (checked at collection).
 TIMED: dict[str, set[str] | None] = {
     "test_push_crash.py": None,
     "test_push_concurrency.py": None,
@@ -542,24 +545,46 @@ TIMED: dict[str, set[str] | None] = {
 }
 
 
-def _timed(item: pytest.Item) -> bool:
-    if item.get_closest_marker("real_clock"):
-        return True
-    module = Path(str(item.path)).name
-    return module in TIMED and (TIMED[module] is None or item.name.split("[")[0] in (TIMED[module] or set()))
+def xdist_group(nodeid: str) -> str | None:
+    """A test's group for `--dist loadgroup`, from its id alone (pytest-xdist's scheduler sees only ids): a browser
+    module is one group (its tests share the module's Chromium, so one worker runs them all), the TIMED tests are one.
+    Ungrouped tests are handed out one by one to whichever worker is free."""
+    path, _, rest = nodeid.partition("::")
+    if path.startswith("tests/browser/"):
+        return f"browser-{Path(path).stem}"
+    module, name = Path(path).name, rest.split("[")[0]
+    if module in TIMED and (TIMED[module] is None or name in (TIMED[module] or set())):
+        return "timed"
+    return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: without the plugin (-p no:xdist) it is never called
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` grouped by xdist_group() above. pytest-xdist (3.8) groups by a suffix that its worker hook
+    writes into each test's `_nodeid`, which pytest 9 no longer reads (ids live in `_id`): the xdist_group marks were
+    silently ignored, timed tests ran side by side and each browser module launched Chromium on both workers."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class GroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid) or nodeid
+
+    return GroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests are marked `browser` (so `-m "not browser"` leaves them out and they keep the real clock) and,
-    in a run without xdist, run last: they are the slowest, and a failure in a fast test should show first.
-
-    For `--dist loadgroup` (pytest-xdist, as `make test` runs): a browser module is one group (its tests share the
-    module's Chromium, so one worker runs them all), and the TIMED tests are one group; xdist hands out the largest
-    groups first, then single tests fill both workers to the end."""
+    in a run without xdist, run last: they are the slowest, and a failure in a fast test should show first. Under
+    `--dist loadgroup` they come first instead: xdist hands out groups with more tests first and keeps collection
+    order among equals, so a one-test browser module would otherwise wait behind every single test and finish last."""
+    for item in items:
+        if xdist_group(item.nodeid) == "timed" or not item.get_closest_marker("real_clock"):
+            continue
+        raise pytest.UsageError(f"{item.nodeid} is marked real_clock: list it in TIMED (tests/conftest.py)")
     for item in items:
         if "tests/browser/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group(f"browser-{Path(str(item.path)).stem}"))
-        elif _timed(item):
-            item.add_marker(pytest.mark.xdist_group("timed"))
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    browser_first = bool(getattr(config.option, "loadgroup", False))  # set on pytest-xdist's workers
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None) != browser_first)

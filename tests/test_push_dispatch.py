@@ -412,27 +412,29 @@ def test_a_slow_batch_keeps_its_lease_so_nobody_sends_it_twice(
     db: Database, push_service: LoopbackPushService, keys
 ) -> None:
     patient = db.make_user(Role.PATIENT)
-    subs = [push_service.new_subscription() for _ in range(5)]
+    subs = [push_service.new_subscription() for _ in range(10)]
     for sub in subs:
         add_device(db.url, patient.id, sub)
     _reminder(db, patient.id, "test:slow", kind="test", due=datetime.now(UTC) - timedelta(seconds=1))
-    push_service.set_delay(0.7)  # five devices, one at a time: 3.5 s, longer than the 2.5 s lease
+    # Ten devices, one at a time: 7 s, longer than the 5 s lease. (With a 2.5 s lease and five devices, a renewal
+    # held up 1.7 s by a busy machine once let the eager worker take the batch over during the whole suite.)
+    push_service.set_delay(0.7)
 
     async def race() -> tuple[int, int]:
         async def slow(dispatcher) -> int:
             return (await dispatcher.run_once()).claimed
 
-        async def eager(dispatcher) -> int:
+        async def eager(dispatcher) -> int:  # keeps trying until well after the slow batch's first lease ran out
             await asyncio.sleep(0.2)
             claimed = 0
-            for _ in range(20):
+            for _ in range(40):
                 claimed += (await dispatcher.run_once()).claimed
                 await asyncio.sleep(0.2)
             return claimed
 
         return await asyncio.gather(
-            with_dispatcher(db.url, keys, slow, lease_seconds=2.5, timeout=1.0, concurrency=1),
-            with_dispatcher(db.url, keys, eager, lease_seconds=2.5, timeout=1.0),
+            with_dispatcher(db.url, keys, slow, lease_seconds=5.0, timeout=1.0, concurrency=1),
+            with_dispatcher(db.url, keys, eager, lease_seconds=5.0, timeout=1.0),
         )
 
     first, second = asyncio.run(race())

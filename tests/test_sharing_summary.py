@@ -210,6 +210,12 @@ def test_a_brief_summary_has_the_full_flags_and_row_figures_and_nothing_else(db:
     assert (brief.craving_peak_when, brief.craving_peak_day, brief.acted_on) == ("", None, {})
     assert full.craving_peak_day and full.craving_peak_when and full.diary_days and full.checkin_dates
     assert (brief.skills_count, brief.groups_scheduled) == (None, None)
+    # A row's days shown whose flags come from another span (the dashboard's open flags): the row's figures only.
+    row = one(db, replace(full_request, brief=True, flags=False))
+    figures = ("checkin_days", "days_counted", "mood_avg", "craving_peak", "mood_history", "craving_history")
+    assert {name: getattr(row, name) for name in figures} == {name: getattr(full, name) for name in figures}
+    assert row.craving_peak == 10 and row.mood_avg == 4.5
+    assert (row.flags, row.mood_change, row.craving_high_days, row.use_days, row.urge_max) == ([], None, 0, None, {})
 
 
 def test_the_week_after_spring_forward_starts_at_edt_midnight(db: Database) -> None:

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from server.accounts.models import User
 from server.consent.models import DISCLOSURE_KINDS, RECIPIENT_KINDS, Consent, DisclosureLog
-from server.db import pk, utcnow
+from server.db import pk, table_of, utcnow
 from server.localtime import user_zone
 
 NOTICE_FILE = Path(__file__).with_name("redisclosure_notice.txt")
@@ -392,8 +392,9 @@ async def record_disclosures(
         for p, c, s in rows
     ]  # fmt: skip
     if values:
-        # A Core executemany: one round trip however many rows, on SQLite and PostgreSQL alike.
-        await db.execute(insert(DisclosureLog), values)
+        # A Core executemany on the table (not the ORM's bulk insert, ~0.4 ms more for a hundred rows): one round
+        # trip however many rows, on SQLite and PostgreSQL alike.
+        await db.execute(insert(table_of(DisclosureLog)), values)
     return len(values)
 
 

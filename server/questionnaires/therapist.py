@@ -33,7 +33,7 @@ from server.accounts.guards import admin_only, therapist_only
 from server.accounts.models import Clinic, User
 from server.accounts.service import own_clinic
 from server.consent import service as consent_service
-from server.db import DbSession, pk, utcnow
+from server.db import DbSession, among, pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -134,7 +134,7 @@ async def dashboard_context(
         rows = await db.execute(
             select(col(Response.user_id), col(Response.instrument), col(Response.local_date), col(Response.score))
             .where(
-                col(Response.user_id).in_(list(sharing)),
+                among(db, col(Response.user_id), sharing),
                 col(Response.status) == "complete",
                 col(Response.local_date) >= now.date() - timedelta(days=62),
             )

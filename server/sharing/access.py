@@ -20,7 +20,7 @@ from sqlmodel import col
 from server.accounts.models import CareTeam, Role, User
 from server.consent.models import Consent
 from server.consent.service import active_consents, as_utc, record_disclosures
-from server.db import pk, utcnow
+from server.db import among, pk, utcnow
 from server.sharing.summary import WeekRequest
 from server.sharing.weeks import Week, local_today
 
@@ -53,7 +53,9 @@ class AccessGrant:
     def current_week(self) -> Week:
         return Week.of(self.today)
 
-    def week_request(self, week: Week | None = None, *, history_days: int = 0, brief: bool = False) -> WeekRequest:
+    def week_request(
+        self, week: Week | None = None, *, history_days: int = 0, brief: bool = False, flags: bool = True
+    ) -> WeekRequest:
         return WeekRequest(
             patient_id=self.patient_id,
             timezone=self.patient.timezone,
@@ -64,6 +66,7 @@ class AccessGrant:
             now=self.now,
             history_days=history_days,
             brief=brief,
+            flags=flags,
         )
 
     def visible(self, week: Week) -> bool:
@@ -108,7 +111,7 @@ async def require_shared_views(
     care_team = select(col(CareTeam.patient_id)).where(col(CareTeam.therapist_id) == viewer.id)
     patients = await db.scalars(
         select(User).where(
-            col(User.id).in_(list(consents)),
+            among(db, col(User.id), consents),
             col(User.id).in_(care_team),
             col(User.role) == Role.PATIENT,
             col(User.clinic_id) == viewer.clinic_id,

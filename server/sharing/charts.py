@@ -55,19 +55,20 @@ def sparkline(
         f'<line class="chart-grid" x1="{PAD}" x2="{W - PAD}" y1="{middle}" y2="{middle}"/>',
     ]
     segment: list[str] = []
-    last: tuple[str, str] | None = None
-    for x, (_day, value) in zip(xs, points, strict=True):
+    last = ""
+    for x, known, (_day, value) in zip(xs, _points(len(points), y_max), points, strict=True):
         if value is None:
             if len(segment) > 1:
                 parts.append(f'<polyline class="chart-line" points="{" ".join(segment)}"/>')
             segment = []
             continue
-        last = (x, _y(value, y_max))
-        segment.append(f"{last[0]},{last[1]}")
+        last = known.get(value) or f"{x},{_y(value, y_max)}"
+        segment.append(last)
     if len(segment) > 1:
         parts.append(f'<polyline class="chart-line" points="{" ".join(segment)}"/>')
-    if last is not None:
-        parts.append(f'<circle class="chart-point" cx="{last[0]}" cy="{last[1]}" r="2.5"/>')
+    if last:
+        cx, cy = last.split(",")
+        parts.append(f'<circle class="chart-point" cx="{cx}" cy="{cy}" r="2.5"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -79,6 +80,13 @@ def _xs(n: int) -> tuple[str, ...]:
     if n == 1:
         return (f"{PAD + (W - 2 * PAD) / 2:.1f}",)
     return tuple(f"{PAD + (W - 2 * PAD) * i / (n - 1):.1f}" for i in range(n))
+
+
+@lru_cache(maxsize=64)
+def _points(n: int, y_max: int) -> tuple[dict[float, str], ...]:
+    """For each of n positions, its "x,y" for every whole value 0..y_max (the scales' values; any other value is
+    formatted as it comes)."""
+    return tuple({v: f"{x},{_y(v, y_max)}" for v in range(y_max + 1)} for x in _xs(n))
 
 
 @lru_cache(maxsize=512)

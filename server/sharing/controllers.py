@@ -43,7 +43,7 @@ from server.checkins.charts import line_chart, summary_text
 from server.consent import service as consent_service
 from server.consent.forms import form_context, initial_values, validate_consent_form
 from server.consent.wording import FAMILY_CATEGORIES, THERAPIST_CATEGORIES, long_date
-from server.db import DbSession, pk, utcnow
+from server.db import DbSession, among, pk, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -372,7 +372,7 @@ async def _recently_nudged(db: DbSession, therapist_id: int, ids: list[int], now
         await db.scalars(
             select(col(SharingNudge.patient_id)).where(
                 col(SharingNudge.therapist_id) == therapist_id,
-                col(SharingNudge.patient_id).in_(ids),
+                among(db, col(SharingNudge.patient_id), ids),
                 col(SharingNudge.created_at) >= now - timedelta(days=7),
             )
         )
@@ -438,7 +438,7 @@ class TherapistController(Controller):
         not_sharing = await db_session.scalar(
             select(func.count(col(CareTeam.id))).where(
                 col(CareTeam.therapist_id) == therapist.id,
-                col(CareTeam.patient_id).not_in(ids or [-1]),
+                ~among(db_session, col(CareTeam.patient_id), ids or [-1]),
             )
         )
         this_week = Week.of(local_date_of(therapist, now))

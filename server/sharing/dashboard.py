@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from server.db import among
 from server.i18n import lazy_gettext as _l
 from server.schedule import logic as schedule
 from server.sharing.access import AccessGrant
@@ -52,7 +53,7 @@ async def reviewed_through(db: AsyncSession, therapist_id: int, patient_ids: Seq
         return {}
     rows = await db.execute(
         select(col(FlagReview.patient_id), col(FlagReview.reviewed_through)).where(
-            col(FlagReview.therapist_id) == therapist_id, col(FlagReview.patient_id).in_(list(patient_ids))
+            col(FlagReview.therapist_id) == therapist_id, among(db, col(FlagReview.patient_id), patient_ids)
         )
     )
     return {int(pid): day for pid, day in rows.all()}
@@ -137,8 +138,9 @@ async def dashboard_days(
     flags: list[WeekRequest | None] = []
     for grant in grants:
         span = shown_span(grant, view, picked, sessions)
-        shown.append(grant.week_request(span, history_days=history_days, brief=True))
         flag_span = None if picked is not None else open_flag_span(grant, reviewed.get(grant.patient_id))
+        # With an open-flag span of its own, the days shown compute a row's figures only (no flags).
+        shown.append(grant.week_request(span, history_days=history_days, brief=True, flags=flag_span is None))
         flags.append(None if flag_span is None else grant.week_request(flag_span, brief=True))
     data = await load_week_data(db, [*shown, *(f for f in flags if f is not None)])
     result: dict[int, PatientDays] = {}

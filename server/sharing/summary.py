@@ -36,7 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from babel.dates import format_date
@@ -49,7 +49,7 @@ from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerPreference
 from server.checkins.triggers import TriggerSet, build_set
 from server.consent.wording import THERAPIST_CATEGORY_IDS
-from server.db import table_of
+from server.db import among, table_of
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.schedule import logic as schedule
@@ -79,20 +79,24 @@ class WeekRequest:
     # The dashboard's rows: only the flags and the figures a row shows are computed (see `build_summary`), and
     # `load_week_data` reads only what those need when every request of a batch is brief.
     brief: bool = False
+    # False for a row's days shown when its flags come from another span (the dashboard's open flags): only the
+    # figures the row shows are computed (`ROW_SECTIONS`), no flag. Such a request is brief too.
+    flags: bool = True
 
     @property
     def key(self) -> tuple[int, date]:
         return (self.patient_id, self.week.monday)
 
-    @property
+    # Remembered (the request is frozen): a dashboard's loaders ask each of its 200 requests for them many times.
+    @cached_property
     def visible_from(self) -> date:
         return max(self.week.monday, self.data_from)
 
-    @property
+    @cached_property
     def visible_to(self) -> date:
         return min(self.week.sunday, self.today)
 
-    @property
+    @cached_property
     def load_from(self) -> date:
         """The oldest local day any rule looks at: the previous week (mood change) or the sparkline history."""
         return max(self.data_from, self.week.monday - timedelta(days=max(7, self.history_days)))
@@ -273,9 +277,8 @@ def _utc_window(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[da
 
 
 # What a brief summary reads of a check-in: what its flags and the dashboard's figures need (no notes, triggers,
-# measures), one narrow row per day over the whole span.
-_BRIEF_COLUMNS = ("mood", "craving", "used", "diary", *(f"urge_{k}" for k in URGE_KINDS),
-                  *(f"acted_{k}" for k in URGE_KINDS))  # fmt: skip
+# measures, nor whether an urge was acted on), one narrow row per day over the whole span.
+_BRIEF_COLUMNS = ("mood", "craving", "used", "diary", *(f"urge_{k}" for k in URGE_KINDS))
 
 
 async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -291,7 +294,7 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
         return
     rows = await db.execute(
         select(c.user_id, c.local_date, c.mood, c.craving).where(
-            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
+            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
         )
     )
     for row in rows:
@@ -299,7 +302,7 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
     week_first, _week_last = _week_dates(live, ids)
     rows = await db.execute(
         select(c.user_id, c.local_date, c.used, c.triggers, c.diary, *(c[name] for name in _WEEK_MEASURES)).where(
-            c.user_id.in_(ids), c.local_date >= week_first, c.local_date <= last
+            among(db, c.user_id, ids), c.local_date >= week_first, c.local_date <= last
         )
     )
     for answers in rows.mappings():
@@ -321,19 +324,16 @@ async def _load_brief_checkins(
     c = table_of(CheckIn).c
     rows = await db.execute(
         select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS)).where(
-            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last
+            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
         )
     )
-    kinds = len(URGE_KINDS)
     # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for row in rows:
         uid, day, mood, craving, used, diary = row[:6]
-        urges = acted = _NO_URGES
-        if diary:
-            urges, acted = _by_kind(tuple(row[6 : 6 + kinds])), _by_kind(tuple(row[6 + kinds :]))
+        urges = _by_kind(tuple(row[6:])) if diary else _NO_URGES
         # Every field given: the defaults' factories would run twice more per row.
         data[uid].checkins[day] = _CheckinRow(
-            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, acted, None, bool(diary)
+            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
         )
 
 
@@ -353,7 +353,7 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
     brief = _brief(live)  # brief summaries count no triggers: their JSON is not read
     rows = await db.execute(
         select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.outcome, *([] if brief else [c.triggers])).where(
-            c.user_id.in_(ids), c.occurred_at >= start, c.occurred_at < end
+            among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
     for uid, day, at, intensity, outcome, *ticked in rows:
@@ -381,7 +381,7 @@ async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[
     c = table_of(CheckIn).c
     rows = await db.execute(
         select(c.user_id, c.local_date, c.note).where(
-            c.user_id.in_(ids), c.local_date >= first, c.local_date <= last, c.note != ""
+            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last, c.note != ""
         )
     )
     for row in rows:
@@ -390,7 +390,7 @@ async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[
     logs = table_of(CravingLog).c
     rows = await db.execute(
         select(logs.user_id, logs.local_date, logs.occurred_at, logs.note).where(
-            logs.user_id.in_(ids), logs.occurred_at >= start, logs.occurred_at < end, logs.note != ""
+            among(db, logs.user_id, ids), logs.occurred_at >= start, logs.occurred_at < end, logs.note != ""
         )
     )
     for row in rows:
@@ -407,14 +407,16 @@ async def _load_skills(db: AsyncSession, live: Sequence[WeekRequest], data: dict
     p = table_of(SkillPractice).c
     rows = await db.execute(
         select(p.user_id, p.card_id, p.started_at, p.distress_before, p.distress_after).where(
-            p.user_id.in_(ids), p.started_at >= start, p.started_at < end
+            among(db, p.user_id, ids), p.started_at >= start, p.started_at < end
         )
     )
     for row in rows:
         data[row.user_id].practices.append((row.card_id, row.started_at, row.distress_before, row.distress_after))
     a = table_of(SkillAssignment).c
     rows = await db.execute(
-        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(a.patient_id.in_(ids), a.assigned_at < end)
+        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(
+            among(db, a.patient_id, ids), a.assigned_at < end
+        )
     )
     for row in rows:
         data[row.patient_id].assignments.append((row.card_id, row.assigned_at, row.completed_at))
@@ -439,7 +441,7 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
     m = table_of(Attendance).c
     rows = await db.execute(
         select(m.patient_id, m.occurrence_id, m.starts_at, m.status).where(
-            m.patient_id.in_(ids), m.starts_at >= start, m.starts_at < end
+            among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end
         )
     )
     for pid, occurrence_id, starts_at, status in rows:
@@ -471,7 +473,7 @@ async def sober_days(db: AsyncSession, requests: Sequence[WeekRequest]) -> dict[
         return {}
     today = {r.patient_id: r.today for r in requests}
     s = table_of(SobrietyDate).c
-    rows = await db.execute(select(s.user_id, s.started_on).where(s.user_id.in_(ids), s.substance == ""))
+    rows = await db.execute(select(s.user_id, s.started_on).where(among(db, s.user_id, ids), s.substance == ""))
     return {row.user_id: max(0, (today[row.user_id] - row.started_on).days) for row in rows}
 
 
@@ -536,9 +538,11 @@ def _in_days(day: date, first: date, last: date) -> bool:
     return first <= day <= last
 
 
-def _day_range(first: date, last: date) -> list[date]:
-    """first … last, both included (empty if last is before first)."""
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+@lru_cache(maxsize=1024)
+def _day_range(first: date, last: date) -> tuple[date, ...]:
+    """first … last, both included (empty if last is before first). Remembered: a dashboard asks for the same few
+    spans for every patient (their todays differ only by timezone)."""
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
 
 
 @dataclass
@@ -557,7 +561,7 @@ class _Window:
     request: WeekRequest
     data: PatientData
     t: Thresholds
-    days: list[date]
+    days: tuple[date, ...]
     week_days: list[date]  # the week's days up to the last visible one (before data_from too): the by-day lists
     # A full summary (the week page, exports) also gets highlights and the figures only the week page shows: the
     # by-day lists, the diary days, when cravings peaked. A brief one (a dashboard row) leaves those empty.
@@ -627,12 +631,16 @@ def _adherence(w: _Window) -> Section:
     return out
 
 
+def _mood_avg(rows: Sequence[_CheckinRow]) -> float | None:
+    return _round(mean([row.mood for row in rows])) if rows else None
+
+
 def _mood(w: _Window) -> Section:
     moods = [row.mood for row in w.checked()]
     out = Section({"mood_by_day": w.by_day(lambda row: row.mood)} if w.full else {})
     if moods:
         low, high = min(moods), max(moods)
-        out.facts.update(mood_avg=_round(mean(moods)), mood_min=low, mood_max=high)
+        out.facts.update(mood_avg=_mood_avg(w.checked()), mood_min=low, mood_max=high)
         if w.full:
             lowest = min((d for d in w.days if d in w.checkins), key=lambda d: (w.checkins[d].mood, d))
             out.highlights.append(
@@ -658,16 +666,21 @@ def _mood(w: _Window) -> Section:
     return out
 
 
+def _peak_level(w: _Window) -> int | None:
+    """How strong the strongest craving was (check-ins and craving logs), without when."""
+    return max([row.craving for row in w.checked()] + [c.intensity for c in w.cravings], default=None)
+
+
 def _craving_peak(w: _Window, labels: TriggerSet) -> Section:
     """The strongest craving; a craving log wins a tie on the same day because it knows the time."""
+    if not w.full:  # a dashboard row shows how strong only, not when
+        return Section({"craving_peak": _peak_level(w)})
     candidates: list[tuple[int, int, date, datetime | None, list[str]]] = [
         (row.craving, 0, row.day, None, row.triggers) for row in w.checked()
     ]
     candidates += [(c.intensity, 1, c.day, c.at, c.triggers) for c in w.cravings]
     if not candidates:
         return Section()
-    if not w.full:  # a dashboard row shows how strong only, not when
-        return Section({"craving_peak": max(c[0] for c in candidates)})
     level, _log, day, at, triggers = max(candidates, key=lambda x: (x[0], x[1], -x[2].toordinal()))
     when = _part_of_day(local_moment(at, w.request.timezone)) if at else weekday_name(day)
     out = Section({"craving_peak": level, "craving_peak_day": day, "craving_peak_when": when})
@@ -699,12 +712,14 @@ def _cravings(w: _Window) -> Section:
     if len(high_days) >= w.t.craving_days:
         text = _("Craving %(level)s+ on %(n)s days") % {"level": w.t.craving_level, "n": len(high_days)}
         out.flags.append(Flag("cravings", text))
+    if not w.full:
+        return out  # a brief load reads no triggers
     # Each check-in or craving log counts a trigger once.
     ticked = [row.triggers for row in w.checked()] + [c.triggers for c in w.cravings]
     ticks = Counter(t for triggers in ticked for t in set(triggers))
     top = sorted(ticks.items(), key=lambda kv: (-kv[1], labels.label(kv[0]).casefold()))[:3]
     out.facts["top_triggers"] = [(labels.label(tid), n) for tid, n in top]
-    if w.full and top and top[0][1] >= 2:
+    if top and top[0][1] >= 2:
         out.highlights.append(
             _("“%(trigger)s” came up %(n)s times.") % {"trigger": labels.label(top[0][0]), "n": top[0][1]}
         )
@@ -837,6 +852,19 @@ def _history(w: _Window) -> Section:
     return out
 
 
+def _row_figures(w: _Window) -> Section:
+    """A dashboard row's figures for its days shown, when their flags come from another span: what `_adherence`,
+    `_mood` and `_cravings` set for a brief summary, through the same helpers, and no flag."""
+    shares, out = w.request.shares, Section()
+    if shares(*CHECKIN_CATEGORIES):
+        out.facts["checkin_days"] = len(w.checkins)
+    if shares("mood_sleep"):
+        out.facts["mood_avg"] = _mood_avg(w.checked())
+    if shares("cravings_triggers"):
+        out.facts["craving_peak"] = _peak_level(w)
+    return out
+
+
 # Each section with the categories that show it, in the order a therapist reads them (flags and highlights too).
 SECTIONS: tuple[tuple[frozenset[str], Callable[[_Window], Section]], ...] = (
     (CHECKIN_CATEGORIES, _adherence),
@@ -852,6 +880,9 @@ SECTIONS: tuple[tuple[frozenset[str], Callable[[_Window], Section]], ...] = (
 )
 # What a brief summary (a dashboard row) computes: every section that can raise a flag, and the sparklines.
 BRIEF_SECTIONS = frozenset({_adherence, _mood, _cravings, _use, _diary, _attendance, _history})
+# What a row's days shown compute when their flags come from another span (`WeekRequest.flags` False); each
+# checks the categories itself.
+ROW_SECTIONS = (_row_figures, _history)
 
 
 def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Thresholds) -> WeeklySummary:
@@ -861,7 +892,8 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
     A brief request (a dashboard row) gets the same flags and the same adherence, mood, craving, use, diary-urge
     and history figures, computed by the same sections; it has no highlights, notes, skills, measures, top
     triggers, by-day lists, check-in dates, diary days (nor acted-on), craving peak day and time or scheduled-group
-    count (left empty, never shown from a brief summary)."""
+    count (left empty, never shown from a brief summary). A request without flags (`WeekRequest.flags`) gets only
+    a row's figures: check-ins, days counted, the mood average, the craving peak and the history."""
     summary = WeeklySummary(
         patient_id=request.patient_id,
         week=request.week,
@@ -873,7 +905,8 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
         return summary
     w = _window(request, data or PatientData(), thresholds)
     summary.days_counted = len(w.days)
-    for section in _sections_for(request.categories, request.brief):
+    sections = _sections_for(request.categories, request.brief) if request.flags else ROW_SECTIONS
+    for section in sections:
         found = section(w)
         for name, value in found.facts.items():
             setattr(summary, name, value)
