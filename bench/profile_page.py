@@ -108,7 +108,8 @@ async def measure(app: Any, scope: dict[str, Any], requests: int, concurrency: i
 
 
 async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile: bool, cprofile: bool,
-              language: str = "en", dump: Path | None = None) -> None:
+              language: str = "en") -> dict[str, bytes]:
+    """Measures each page; returns each page's HTML (as first served) by path."""
     import logging
 
     from server.app import create_app
@@ -118,13 +119,12 @@ async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile
         logging.getLogger(name).setLevel(logging.WARNING)
     task, queue = await _lifespan(app)
     cookie = await sign_in(app)
+    pages: dict[str, bytes] = {}
     for path in paths:
         scope = _scope(path, cookie, language=language)
         status, body, _ = await call(app, scope)
         assert status == 200, (path, status)
-        if dump is not None:  # to compare two trees' pages (the CSRF token differs by sign-in)
-            dump.mkdir(parents=True, exist_ok=True)
-            (dump / (path.strip("/").replace("/", "_").replace("?", "_") + f".{language}.html")).write_bytes(body)
+        pages[path] = body
         await measure(app, scope, 200, 16)  # warm-up
         # The least of five rounds: other processes on a busy machine only ever add (cache misses, preemption).
         sequential = min([await measure(app, scope, requests // 5, 1) for _ in range(5)])
@@ -153,6 +153,7 @@ async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile
                 stats.print_callees(os.environ["PROFILE_CALLEES"])
     await queue.put({"type": "lifespan.shutdown"})
     await task
+    return pages
 
 
 def main() -> None:
@@ -168,8 +169,14 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="steady-profile-"))
     url = asyncio.run(fresh_postgres(args.pg)) if args.pg else f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
     load_demo(url, data_dir)
-    asyncio.run(run(url, data_dir, args.path or ["/today"], args.requests, args.profile, args.cprofile, args.language,
-                    args.dump))
+    pages = asyncio.run(
+        run(url, data_dir, args.path or ["/today"], args.requests, args.profile, args.cprofile, args.language)
+    )
+    if args.dump:  # to compare two trees' pages (the CSRF token and idempotency keys differ by run)
+        args.dump.mkdir(parents=True, exist_ok=True)
+        for path, body in pages.items():
+            name = path.strip("/").replace("/", "_").replace("?", "_") or "root"
+            (args.dump / f"{name}.{args.language}.html").write_bytes(body)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from server.web.templating import LocalizedTemplateEngine, build_environment
 
 SOURCE = (
     '<p title="{{ _("Today") }}">{{ _("Log") }}</p>'
-    "<b>{{ _(\"Hi, %(name)s\", name=who) }}</b>"
+    '<b>{{ _("Hi, %(name)s", name=who) }}</b>'
     "<i>{{ (_(\"Skills\") ~ '!') }}</i>"
     "<s>{{ _(word) }}</s>"
 )
