@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.profile_page --path /crisis --profile # + a pyinstrument tree (pip install pyinstrument)
     .venv/bin/python -m bench.profile_page --pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python -m bench.profile_page --path /checkin --language es --dump /tmp/pages  # + each page's HTML
+    .venv/bin/python -m bench.profile_page --posts 200 [--profile]  # check-in POSTs (htmx): ms each, statements
 
 No sockets, no HTTP parser: what is left is what Steady itself does per request (middleware, session, guards,
 the handler's SQL, rendering, the answer), measured as process CPU time (all threads) per request, sequentially
@@ -108,7 +109,7 @@ async def measure(app: Any, scope: dict[str, Any], requests: int, concurrency: i
 
 
 async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile: bool, cprofile: bool,
-              language: str = "en") -> dict[str, bytes]:
+              language: str = "en", posts: int = 0) -> dict[str, bytes]:
     """Measures each page; returns each page's HTML (as first served) by path."""
     import logging
 
@@ -151,9 +152,66 @@ async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile
             stats.print_stats(45)
             if os.environ.get("PROFILE_CALLEES"):
                 stats.print_callees(os.environ["PROFILE_CALLEES"])
+    if posts:
+        await checkin_posts(app, cookie, posts, profile)
     await queue.put({"type": "lifespan.shutdown"})
     await task
     return pages
+
+
+async def checkin_posts(app: Any, cookie: bytes, posts: int, profile: bool) -> None:
+    """htmx POST /checkin, one after another, each for a different empty day (60+ days back: the demo fills 8
+    weeks): wall and CPU ms per POST, and the statements one POST runs (listed once)."""
+    import secrets
+    from datetime import timedelta
+    from urllib.parse import urlencode
+
+    from sqlalchemy import event
+
+    from server import clock
+
+    token = dict(part.split(b"=", 1) for part in cookie.split(b"; "))[b"csrftoken"].decode()
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"hx-request", b"true"),
+               (b"x-csrftoken", token.encode())]  # fmt: skip
+    today = clock.now().date()
+    engine = app.plugins.get("SQLAlchemyPlugin").config[0].get_engine().sync_engine
+    seen: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split())[:110])
+
+    async def one(n: int) -> None:
+        day = today - timedelta(days=60 + n % 3000)
+        form = {"date": day.isoformat(), "mood": "6", "craving": "3", "used": "no", "sleep_hours": "7",
+                "triggers": "stress", "idempotency_key": secrets.token_urlsafe(16), "client_created_at": ""}
+        status, _, _ = await call(app, _scope("/checkin", cookie, "POST", headers), urlencode(form).encode())
+        assert status == 200, status
+
+    event.listen(engine, "before_cursor_execute", listener)
+    await one(0)
+    event.remove(engine, "before_cursor_execute", listener)
+    print(f"  check-in POST (htmx): {len(seen)} statements")
+    for statement in seen:
+        print(f"    {statement}")
+    walls = []
+    cpu = time.process_time()
+    for n in range(1, posts + 1):
+        started = time.perf_counter()
+        await one(n)
+        walls.append((time.perf_counter() - started) * 1000)
+    cpu_ms = (time.process_time() - cpu) * 1000 / posts
+    walls.sort()
+    print(f"  check-in POST over {posts}: wall p50 {walls[len(walls) // 2]:.2f} ms · p99 "
+          f"{walls[min(len(walls) - 1, len(walls) * 99 // 100)]:.2f} ms · CPU {cpu_ms:.2f} ms each")  # fmt: skip
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0002, async_mode="disabled")
+        profiler.start()
+        for n in range(posts + 1, 2 * posts + 1):
+            await one(n)
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
 
 
 def main() -> None:
@@ -165,12 +223,14 @@ def main() -> None:
     parser.add_argument("--pg", help="a PostgreSQL server URL; a scratch database is created next to it")
     parser.add_argument("--language", default="en", help="the browser's language (Accept-Language)")
     parser.add_argument("--dump", type=Path, help="write each page's HTML into this folder")
+    parser.add_argument("--posts", type=int, default=0, help="also time this many check-in POSTs (htmx)")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="steady-profile-"))
     url = asyncio.run(fresh_postgres(args.pg)) if args.pg else f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
     load_demo(url, data_dir)
     pages = asyncio.run(
-        run(url, data_dir, args.path or ["/today"], args.requests, args.profile, args.cprofile, args.language)
+        run(url, data_dir, args.path or ([] if args.posts else ["/today"]), args.requests, args.profile, args.cprofile,
+            args.language, args.posts)
     )
     if args.dump:  # to compare two trees' pages (the CSRF token and idempotency keys differ by run)
         args.dump.mkdir(parents=True, exist_ok=True)
