@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    Text,
     Time,
     any_,
     bindparam,
@@ -319,6 +320,31 @@ def json_rows(statement: Select[Any] | Any) -> ColumnElement[list[dict[str, Any]
     booleans as 0/1 on SQLite). Column names must be plain words (label them)."""
     sub = statement.subquery()
     return type_coerce(select(_JsonRows(*sub.c)).select_from(sub).scalar_subquery(), JSON)
+
+
+class _JsonRowsText(_JsonRows):
+    """`_JsonRows` read as the JSON text itself (not decoded by the driver)."""
+
+    inherit_cache = True
+    name = "json_rows_text"
+
+
+@compiles(_JsonRowsText, "sqlite")
+def _json_rows_text_sqlite(element: _JsonRowsText, compiler: SQLCompiler, **kw: Any) -> str:
+    return _json_rows_sqlite(element, compiler, **kw)
+
+
+@compiles(_JsonRowsText, "postgresql")
+def _json_rows_text_postgresql(element: _JsonRowsText, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_json_rows_postgresql(element, compiler, **kw)})::text"
+
+
+def json_text_rows(statement: Select[Any] | Any) -> ColumnElement[str]:
+    """`json_rows` as its JSON text (`json.loads` gives `json_rows`' value): for reads whose text keys a cache of
+    what is built from it — the same text, the same rows, so a change made anywhere is a different key on the next
+    request and nothing is served stale."""
+    sub = statement.subquery()
+    return type_coerce(select(_JsonRowsText(*sub.c)).select_from(sub).scalar_subquery(), Text)
 
 
 class _DayBefore(FunctionElement[date]):

@@ -11,6 +11,7 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import Role
+from server.db import compose, read_composed
 from server.schedule import logic, views
 from server.schedule.models import Attendance, Enrolment, GroupPattern, Program, SessionException
 from tests.conftest import Database
@@ -195,6 +196,63 @@ def test_next_session_skips_cancelled_and_looks_past_gaps(db: Database) -> None:
     assert db.run(lambda s: logic.next_session(s, patient.id, utc(2026, 6, 1))) is None  # type: ignore[arg-type]
     stranger = db.make_user(Role.PATIENT)
     assert db.run(lambda s: logic.next_session(s, stranger.id, utc(2026, 1, 6))) is None  # type: ignore[arg-type]
+
+
+def read_today(db: Database, patient_id: int, now: datetime) -> dict[str, Any]:
+    """The schedule's part of Today's composed statement, as Today reads it."""
+    statement = compose(logic.today_reads())
+    return db.run(lambda s: read_composed(s, statement, logic.today_params(patient_id, now)))
+
+
+def test_next_session_from_the_remembered_day_matches_next_session(db: Database) -> None:
+    """Today's next group comes from the day's sessions expanded once (`Enrolled.upcoming`), for every moment of
+    the day, from what was built once for the same text (`enrolled_from`): the same answer as `next_session`."""
+    patient = db.make_user(Role.PATIENT)
+    program = make_program(db, phases=[("Only", 1, 12, [(0, "18:00", "Monday group"), (2, "09:30", "Wednesday group"),
+                                                         (2, "19:00", "Late group")])])  # fmt: skip
+    enrol(db, patient.id, program.id, MONDAY)  # type: ignore[arg-type]
+    monday = program.groups[("Only", "Monday group")]
+    add_change(db, program_id=program.id, pattern_id=monday, kind="cancelled", original_date=date(2026, 1, 12))
+    add_change(db, program_id=program.id, pattern_id=program.groups[("Only", "Late group")], kind="moved",
+               original_date=date(2026, 1, 14), new_date=date(2026, 1, 15), new_time=time(8, 0))  # fmt: skip
+    add_change(db, program_id=program.id, kind="holiday", original_date=date(2026, 1, 19), note="Closed")
+    add_change(db, program_id=program.id, kind="extra", new_date=date(2026, 1, 17), new_time=time(23, 30),
+               title="Saturday extra", duration_minutes=60)  # fmt: skip
+    moments = [utc(2026, 1, 9, 0, 0) + timedelta(minutes=97 * n) for n in range(160)]  # ~11 days, odd minutes
+    for now in moments:
+        values = read_today(db, patient.id, now)
+        enrolled = logic.enrolled_from(values)
+        assert logic.enrolled_from(read_today(db, patient.id, now)) is enrolled  # the same text, built once
+        for in_progress in (False, True):
+            expected = db.run(lambda s: logic.next_session(s, patient.id, now, include_in_progress=in_progress))  # type: ignore[arg-type]  # noqa: B023
+            found = logic.next_session_from(enrolled, now, include_in_progress=in_progress)
+            assert found == expected, (now, in_progress)
+    # Past the program's end (the 120-day horizon finds nothing either).
+    late = utc(2026, 5, 1)
+    assert logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, late)), late) is None
+
+
+def test_a_change_made_elsewhere_is_read_at_the_next_build(db: Database) -> None:
+    """`enrolled_from` is keyed by the text read: a change made by another process is a new key, never stale."""
+    patient = db.make_user(Role.PATIENT)
+    program = make_program(db, phases=[("Only", 1, 12, [(0, "18:00", "Monday group")])])
+    enrol(db, patient.id, program.id, MONDAY)  # type: ignore[arg-type]
+    now = utc(2026, 1, 6, 12)
+    before = logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, now)), now)
+    assert before is not None and before.local_start.date() == date(2026, 1, 12)
+    pattern = program.groups[("Only", "Monday group")]
+    add_change(db, program_id=program.id, pattern_id=pattern, kind="cancelled", original_date=date(2026, 1, 12))
+    after = logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, now)), now)
+    assert after is not None and after.local_start.date() == date(2026, 1, 19)
+
+    async def rename(session: AsyncSession) -> None:
+        group = await session.get(GroupPattern, pattern)
+        assert group is not None
+        group.title = "Renamed group"
+
+    db.run(rename)
+    renamed = logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, now)), now)
+    assert renamed is not None and renamed.title == "Renamed group"
 
 
 def test_attendance_summary_and_marking(db: Database) -> None:

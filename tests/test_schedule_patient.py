@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from icalendar import Calendar
 from litestar.testing import TestClient
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.models import Role, User
 from server.db import utcnow
 from server.schedule import logic
-from server.schedule.models import Attendance, CalendarFeed, Enrolment, SessionException
+from server.schedule.models import Attendance, CalendarFeed, Enrolment, GroupPattern, SessionException
 from tests.conftest import Database, htmx_post, login, post_form
 from tests.test_schedule_helpers import enrol, make_program
 from tests.test_sharing_support import share
@@ -311,3 +312,32 @@ def test_next_session_through_today_after_the_program_ends(client: TestClient, d
     assert "Your next group" not in client.get("/today").text
     page = client.get("/schedule")
     assert "Your program has ended." in page.text
+
+
+@pytest.mark.dialect_sensitive  # the schedule's reads come as JSON text on both databases (`json_text_rows`)
+def test_today_shows_a_schedule_change_made_elsewhere_at_the_next_request(client: TestClient, db: Database) -> None:
+    """Today remembers what it built from the schedule's rows per process, keyed by the rows' text: a change
+    written by another process (here the test's own connection, not the app's) shows on the very next request."""
+    patient = db.make_user(Role.PATIENT)
+    program = make_program(db, phases=EVERY_DAY)
+    enrol(db, patient.id, program.id, this_monday() - timedelta(weeks=1))  # type: ignore[arg-type]
+    login(client, patient.email)
+    assert "Evening group" in client.get("/today").text
+    assert "Evening group" in client.get("/today").text  # now from what the first request built
+
+    today = utcnow().astimezone(logic.zone("America/New_York")).date()
+    pattern = pattern_on(db, patient, today)
+
+    async def rename(session: AsyncSession) -> None:
+        for group in await session.scalars(select(GroupPattern).where(GroupPattern.id == pattern)):
+            group.title = "Renamed group"
+
+    db.run(rename)
+    assert "Renamed group" in client.get("/today").text
+
+    async def cancel(session: AsyncSession) -> None:
+        session.add(SessionException(program_id=program.id, pattern_id=pattern, kind="cancelled", original_date=today))
+
+    db.run(cancel)
+    page = client.get("/today").text
+    assert "Renamed group" not in page and "Evening group" in page  # tomorrow's group is next now

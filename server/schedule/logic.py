@@ -25,10 +25,12 @@ session's start time):
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -37,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from server.db import from_json, insert_or_existing, json_rows, pk, table_of, utcnow
+from server.db import from_json, insert_or_existing, json_text_rows, pk, table_of, utcnow
 from server.localtime import as_utc, local_to_utc
 from server.localtime import zone_for as zone
 from server.schedule.models import (
@@ -466,16 +468,21 @@ _CHANGES_TO = bindparam("schedule_changes_to", type_=Date())
 
 
 def today_reads() -> dict[str, ColumnElement[Any]]:
+    """As JSON text (`json_text_rows`): `enrolled_from` remembers what it built from the same text."""
     enrolled = select(col(Enrolment.program_id)).where(col(Enrolment.patient_id) == _PATIENT)
     phases = select(col(ProgramPhase.id)).where(col(ProgramPhase.program_id).in_(enrolled))
     return {
-        "schedule_enrolments": json_rows(select(*table_of(Enrolment).c).where(col(Enrolment.patient_id) == _PATIENT)),
-        "schedule_programs": json_rows(select(*table_of(Program).c).where(col(Program.id).in_(enrolled))),
-        "schedule_phases": json_rows(
+        "schedule_enrolments": json_text_rows(
+            select(*table_of(Enrolment).c).where(col(Enrolment.patient_id) == _PATIENT)
+        ),
+        "schedule_programs": json_text_rows(select(*table_of(Program).c).where(col(Program.id).in_(enrolled))),
+        "schedule_phases": json_text_rows(
             select(*table_of(ProgramPhase).c).where(col(ProgramPhase.program_id).in_(enrolled))
         ),
-        "schedule_patterns": json_rows(select(*table_of(GroupPattern).c).where(col(GroupPattern.phase_id).in_(phases))),
-        "schedule_changes": json_rows(
+        "schedule_patterns": json_text_rows(
+            select(*table_of(GroupPattern).c).where(col(GroupPattern.phase_id).in_(phases))
+        ),
+        "schedule_changes": json_text_rows(
             select(*table_of(SessionException).c).where(
                 col(SessionException.program_id).in_(enrolled),
                 or_(
@@ -505,20 +512,55 @@ def sessions_from(enrolled: Enrolled, start_utc: datetime, end_utc: datetime) ->
 
 @dataclass(frozen=True)
 class Enrolled:
-    """The patient's enrolments and their programs, expanded-ready, from `today_reads`' values."""
+    """The patient's enrolments and their programs, expanded-ready, from `today_reads`' values.
+
+    Shared by every request that read the same text (`enrolled_from`): read it, never change it."""
 
     pairs: list[tuple[Enrolment, Program]]
     data: dict[int, ProgramData]
+    # The sessions around each UTC day, per horizon, expanded once (`upcoming`).
+    _upcoming: dict[tuple[date, timedelta], list[Occurrence]] = field(default_factory=dict, compare=False, repr=False)
+
+    def upcoming(self, now_utc: datetime, lookback: timedelta, horizon: timedelta) -> list[Occurrence]:
+        """`sessions_from(self, now_utc - lookback, now_utc + horizon)` (lookback at most `IN_PROGRESS_LOOKBACK`),
+        from the sessions of now's whole UTC day expanded once: a request only picks its window out of them."""
+        now_utc = as_utc(now_utc)
+        key = (now_utc.date(), horizon)
+        around = self._upcoming.get(key)
+        if around is None:
+            if len(self._upcoming) >= 8:  # past days are not asked for again
+                self._upcoming.clear()
+            midnight = datetime.combine(key[0], time(0), UTC)
+            around = sessions_from(self, midnight - IN_PROGRESS_LOOKBACK, midnight + timedelta(days=1) + horizon)
+            self._upcoming[key] = around
+        start, end = now_utc - lookback, now_utc + horizon
+        return [occ for occ in around if start <= occ.starts_at < end]
+
+
+# Enrolments, programs, phases and weekly groups change rarely, and a page reads them (as JSON text, in its one
+# statement) at every request: what is built from a text is remembered per process. The key is the text itself,
+# so a change made by any process or admin page is a different key at the next request; nothing is served stale.
+MAX_REMEMBERED_ENROLLED = 1024
 
 
 def enrolled_from(values: Mapping[str, Any]) -> Enrolled:
-    programs = {pk(p): p for p in from_json(Program, values["schedule_programs"])}
-    enrolments = sorted(from_json(Enrolment, values["schedule_enrolments"]), key=lambda e: (e.start_date, pk(e)))
-    phases = sorted(from_json(ProgramPhase, values["schedule_phases"]), key=lambda ph: (ph.start_week, pk(ph)))
+    return _enrolled(
+        values["schedule_enrolments"], values["schedule_programs"], values["schedule_phases"],
+        values["schedule_patterns"], values["schedule_changes"],
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=MAX_REMEMBERED_ENROLLED)
+def _enrolled(
+    enrolments_text: str, programs_text: str, phases_text: str, patterns_text: str, changes_text: str
+) -> Enrolled:
+    programs = {pk(p): p for p in from_json(Program, json.loads(programs_text))}
+    enrolments = sorted(from_json(Enrolment, json.loads(enrolments_text)), key=lambda e: (e.start_date, pk(e)))
+    phases = sorted(from_json(ProgramPhase, json.loads(phases_text)), key=lambda ph: (ph.start_week, pk(ph)))
     patterns = sorted(
-        from_json(GroupPattern, values["schedule_patterns"]), key=lambda g: (g.weekday, g.start_time, pk(g))
+        from_json(GroupPattern, json.loads(patterns_text)), key=lambda g: (g.weekday, g.start_time, pk(g))
     )
-    changes = sorted(from_json(SessionException, values["schedule_changes"]), key=pk)
+    changes = sorted(from_json(SessionException, json.loads(changes_text)), key=pk)
     pairs = [(e, programs[e.program_id]) for e in enrolments if e.program_id in programs]
     data = programs_from({pid: ProgramData(program=p) for pid, p in programs.items()}, phases, patterns, changes)
     return Enrolled(pairs, data)
@@ -529,7 +571,7 @@ def next_session_from(enrolled: Enrolled, now_utc: datetime, *, include_in_progr
     now_utc = as_utc(now_utc)
     lookback = IN_PROGRESS_LOOKBACK if include_in_progress else timedelta(0)
     for horizon in NEXT_HORIZONS:
-        found = _next_in(sessions_from(enrolled, now_utc - lookback, now_utc + horizon), now_utc, include_in_progress)
+        found = _next_in(enrolled.upcoming(now_utc, lookback, horizon), now_utc, include_in_progress)
         if found is not None:
             return found
     return None
