@@ -265,8 +265,15 @@ def _rank(user_id: int, card_id: str) -> str:
 
 
 def _rotation(user_id: int, cards: list[SkillCard], day: int) -> SkillCard:
-    order = sorted(cards, key=lambda card: _rank(user_id, card.id))
-    return order[day % len(order)]
+    order = _shuffled(user_id, tuple(card.id for card in cards))
+    return cards[order[day % len(order)]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _shuffled(user_id: int, card_ids: tuple[str, ...]) -> tuple[int, ...]:
+    """The person's order of these cards (positions in `card_ids`), the same every day: worked out once per
+    process rather than hashing the whole catalogue at every Today."""
+    return tuple(sorted(range(len(card_ids)), key=lambda index: _rank(user_id, card_ids[index])))
 
 
 async def suggested_card(db: AsyncSession, user: User, local_date: date) -> SkillCard:
