@@ -7,6 +7,7 @@ import pytest
 from litestar.exceptions import TemplateNotFoundException
 
 from server.i18n import current_locale, gettext, using_locale
+from server.web.static import static_url
 from server.web.templating import LocalizedTemplateEngine, build_environment
 
 SOURCE = (
@@ -83,3 +84,33 @@ def test_the_request_language_picks_the_environment() -> None:
     assert spanish is not english
     with pytest.raises(TemplateNotFoundException):
         engine.get_template("no/such/page.html")
+
+
+def test_static_urls_are_written_when_compiled() -> None:
+    engine = _engine()
+    source = "<link href=\"{{ static_url('css/app.css') }}\">{{ static_url(name) }}|{{ x.static_url('js/app.js') }}"
+
+    class Other:
+        @staticmethod
+        def static_url(relative: str) -> str:
+            return "other:" + relative
+
+    for environment in (engine.engine, engine.by_locale["es"]):
+        code = environment.compile(source, raw=True)
+        assert static_url("css/app.css") in code and code.count("context.call(") == 2  # the variable, the attribute
+        rendered = environment.from_string(source).render(name="js/look.js", x=Other())
+        assert rendered == f'<link href="{static_url("css/app.css")}">{static_url("js/look.js")}|other:js/app.js'
+
+
+def test_rendered_once_partials_are_the_include_and_refuse_data() -> None:
+    engine = _engine()
+    for locale in ("en", "es"):
+        with using_locale(locale):
+            environment = engine.by_locale[locale]
+            included = environment.from_string('{% include "partials/install_hint.html" %}').render()
+            once = environment.from_string('{{ rendered_once("partials/install_hint.html") }}')
+            assert once.render() == included and once.render() == included
+            assert gettext("Put Steady on your Home Screen") in included
+    # A partial that shows data or per-request values can't be rendered once for everyone.
+    with pytest.raises(ValueError, match="bottom_nav.html can't be rendered once"):
+        engine.engine.from_string('{{ rendered_once("partials/bottom_nav.html") }}').render(request=None)

@@ -11,6 +11,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     TemplateNotFound,
+    meta,
     pass_context,
     pass_eval_context,
     select_autoescape,
@@ -114,6 +115,40 @@ def template_gettext() -> Callable[..., str]:
     return translate
 
 
+def literal_call(tokens: list[Token], index: int, names: tuple[str, ...]) -> str | None:
+    """The argument if `tokens[index:index + 4]` is a call of one of `names` with one literal string
+    (`name ( "text" )`, not `x.name(…)`), else None."""
+    window = tokens[index : index + 4]
+    if len(window) < 4:
+        return None
+    name, opening, argument, closing = window
+    if not (
+        name.type == "name" and name.value in names and opening.type == "lparen"
+        and argument.type == "string" and closing.type == "rparen"
+        and (index == 0 or tokens[index - 1].type != "dot")
+    ):  # fmt: skip
+        return None
+    return str(argument.value)
+
+
+class StaticUrlsWhenCompiled(Extension):
+    """`static_url("css/app.css")` in a template, written as its URL when the template is compiled: the URL only
+    changes with the file's content, which is read once per process anyway (`file_digest`), and every page links
+    half a dozen files. Jinja then folds the URL into the template's static text."""
+
+    def filter_stream(self, stream: Any) -> Any:
+        tokens = list(stream)
+        index = 0
+        while index < len(tokens):
+            relative = literal_call(tokens, index, ("static_url",))
+            if relative is None:
+                yield tokens[index]
+                index += 1
+                continue
+            yield Token(tokens[index].lineno, "string", static_url(relative))
+            index += 4
+
+
 class TranslatedWhenCompiled(Extension):
     """`_("a literal message")` in a template, translated once when the template is compiled, for environments
     that serve one language (`LocalizedTemplateEngine`).
@@ -146,18 +181,11 @@ class TranslatedWhenCompiled(Extension):
     @staticmethod
     def _translated(tokens: list[Token], index: int, locale: str) -> str | None:
         """The translation if `tokens[index:index + 4]` is `_ ( "message" )` (not `x._(…)`), else None."""
-        window = tokens[index : index + 4]
-        if len(window) < 4:
-            return None
-        name, opening, message, closing = window
-        if not (
-            name.type == "name" and name.value in ("_", "gettext") and opening.type == "lparen"
-            and message.type == "string" and closing.type == "rparen"
-            and (index == 0 or tokens[index - 1].type != "dot")
-        ):  # fmt: skip
+        message = literal_call(tokens, index, ("_", "gettext"))
+        if message is None:
             return None
         with using_locale(locale):
-            text = gettext(message.value)
+            text = gettext(message)
         try:
             return text % {} if "%" in text else text
         except (KeyError, TypeError, ValueError):
@@ -215,11 +243,37 @@ def route_urls(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["url_for"] = pass_context(url_for)
 
 
+# What a partial shown with `rendered_once` may use: words, icons from an imported macro, static file URLs.
+RENDERED_ONCE_GLOBALS = frozenset({"_", "gettext", "ngettext", "static_url", "current_locale"})
+
+
+def rendered_once() -> Callable[[Any, str], Markup]:
+    """`{{ rendered_once("partials/install_hint.html") }}`: a partial that shows the same to everyone (literal words,
+    icons, no data and no per-request value) rendered once per language, then reused at every render instead of an
+    include (a new context, its imports and macro calls at each page). A partial that reads anything else (a
+    variable, `url_for`, `csrf_token`) is refused when first rendered."""
+    rendered: dict[tuple[str, str], Markup] = {}
+
+    def render(context: Any, /, name: str) -> Markup:
+        key = (current_locale.get(), name)
+        html = rendered.get(key)
+        if html is None:
+            environment: Environment = context.environment
+            source, _filename, _uptodate = environment.loader.get_source(environment, name)  # type: ignore[union-attr]
+            needs = meta.find_undeclared_variables(environment.parse(source)) - RENDERED_ONCE_GLOBALS
+            if needs:
+                raise ValueError(f"{name} can't be rendered once for everyone: it reads {sorted(needs)}")
+            html = rendered[key] = Markup(environment.get_template(name).render())
+        return html
+
+    return pass_context(render)
+
+
 def build_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
     env = Environment(
         loader=KnownTemplatesLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html", "svg", "xml"]),
-        extensions=["jinja2.ext.i18n", TranslatedWhenCompiled],
+        extensions=["jinja2.ext.i18n", TranslatedWhenCompiled, StaticUrlsWhenCompiled],
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
@@ -228,6 +282,7 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
     env.globals["_"] = env.globals["gettext"] = template_gettext()
     env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
+    env.globals["rendered_once"] = rendered_once()
     env.globals["current_locale"] = current_locale.get
     env.globals.update(extra_globals or {})
     return env
