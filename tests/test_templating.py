@@ -112,5 +112,5 @@ def test_rendered_once_partials_are_the_include_and_refuse_data() -> None:
             assert once.render() == included and once.render() == included
             assert gettext("Put Steady on your Home Screen") in included
     # A partial that shows data or per-request values can't be rendered once for everyone.
-    with pytest.raises(ValueError, match="bottom_nav.html can't be rendered once"):
+    with pytest.raises(ValueError, match=r"bottom_nav\.html can.t be rendered once"):
         engine.engine.from_string('{{ rendered_once("partials/bottom_nav.html") }}').render(request=None)
