@@ -227,11 +227,18 @@ class CheckInController(Controller):
                 url(request, "checkins:checkin_detail", "?saved=1", checkin_id=outcome.record_id),
             )
         if is_htmx(request):
-            row = await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
+            # A day's first check-in is answered from the row just written (no revisions yet); otherwise read back.
+            row = outcome.checkin or await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
             return render(
                 request,
                 "checkins/checkin_detail.html",
-                await self._saved_context(db_session, user, row),
+                await self._saved_context(
+                    db_session,
+                    user,
+                    row,
+                    trigger_set=outcome.trigger_set,
+                    revisions=[] if outcome.checkin is not None else None,
+                ),
                 partial="checkins/_checkin_saved.html",
             )
         return redirect_to(request, "checkins:checkin_detail", "?saved=1", checkin_id=outcome.record_id)
