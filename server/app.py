@@ -37,7 +37,7 @@ from server.crisis import logic as crisis_logic
 from server.crisis.controllers import ClinicSettingsController, CrisisController, SafetyPlanController
 from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
-from server.milestones import evaluate_patient_safely
+from server.milestones import evaluate_patient_safely, record_saved_listener
 from server.milestones.hooks import dispatcher_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController
 from server.push.dispatcher import dispatcher_lifespan
@@ -81,7 +81,7 @@ def _wire_domains(app: Litestar, settings: Settings, session_maker: Any) -> None
     app.state.settings = settings
     app.state.session_maker = session_maker
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
-    app.state.update(listeners_state([evaluate_patient_safely]))
+    app.state.update(listeners_state([record_saved_listener()]))
     # The patient's export (JSON and zip) also carries skill practice, the safety plan, questionnaires (answered
     # and coming up) and the aftercare plan (check-ins own the export; the other domains add to it).
     app.state[EXPORT_SECTIONS_KEY] = (
