@@ -410,7 +410,9 @@ async def _insert_checkin(
     }
     connection = await db.connection()
     made = await connection.execute(table_of(CheckIn).insert(), values)
-    checkin_id = int(made.inserted_primary_key[0])
+    inserted = made.inserted_primary_key
+    assert inserted is not None  # a single-row INSERT always has one
+    checkin_id = int(inserted[0])
     await _add_trigger_hits(db, user_id, day, values["triggers"], values["craving"], checkin_id=checkin_id)
     await connection.execute(
         table_of(CheckInSubmission).insert(),
