@@ -6,7 +6,6 @@ get ids starting with ``custom-``. Hidden or removed triggers keep their label f
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.checkins.models import TriggerPreference
 from server.db import utcnow
-from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 
@@ -83,17 +81,11 @@ def build_set(pref: TriggerPreference | None) -> TriggerSet:
     return set_of(pref.custom if pref else None, pref.hidden if pref else None)
 
 
-@functools.lru_cache(maxsize=64)
-def _defaults(locale: str, hidden: frozenset[str]) -> tuple[Trigger, ...]:
-    """The default triggers in the current language (`locale`, the cache key), the hidden ones marked: turning
-    Babel's lazy labels into text costs more than the rest of building a patient's set."""
-    return tuple(Trigger(tid, str(label), False, tid in hidden) for tid, label in DEFAULT_TRIGGERS)
-
-
 def set_of(custom_list: list[dict[str, Any]] | None, hidden_list: list[str] | None) -> TriggerSet:
     """The set from a preference row's two JSON columns (None for both when the patient has no row)."""
+    hidden = set(hidden_list or [])
     custom: list[dict[str, Any]] = list(custom_list or [])
-    everything: list[Trigger] = list(_defaults(current_locale.get(), frozenset(hidden_list or ())))
+    everything: list[Trigger] = [Trigger(tid, str(label), False, tid in hidden) for tid, label in DEFAULT_TRIGGERS]
     everything += [Trigger(str(c["id"]), str(c["label"]), True, bool(c.get("removed"))) for c in custom if c.get("id")]
     labels = {t.id: t.label for t in everything}
     return TriggerSet(visible=[t for t in everything if not t.hidden], all=everything, labels=labels)
