@@ -81,6 +81,22 @@ def test_the_answer_from_the_row_just_written_is_the_answer_read_back(client: Te
     assert count(db, "checkin", user) == 1 and count(db, "checkin_submission", user) == 1
 
 
+def test_an_edit_is_answered_from_the_row_as_updated(client: TestClient, db: Database) -> None:
+    """An edit of the day's check-in answers from the row it just updated (its revisions read): the same fragment a
+    replay of the edit, which reads everything back, gets."""
+    user = signed_in_patient(client, db)
+    assert htmx_post(client, "/checkin", checkin_data(mood="3", triggers=["angry"])).status_code == 200
+    edit = checkin_data(mood="7", triggers=["tired"], note="better now")  # no base: the first is kept as a revision
+    with statements(client) as seen:
+        first = htmx_post(client, "/checkin", edit)
+    again = htmx_post(client, "/checkin", edit)
+    assert first.status_code == again.status_code == 200
+    assert first.text == again.text
+    assert "7 / 10" in first.text and "Tired" in first.text and "Also saved for this day" in first.text
+    assert sum(s.startswith("SELECT checkin.") for s in seen) == 1, seen  # the row is read once, not again after
+    assert count(db, "checkin", user) == 1 and count(db, "checkin_revision", user) == 1
+
+
 def test_the_row_a_save_hands_back_is_the_row_stored(db: Database) -> None:
     """Every column of the check-in the save built (without the ORM) equals the row read back from the database."""
     user = db.make_user("patient", "columns@example.org", timezone="America/Chicago")

@@ -227,7 +227,7 @@ class CheckInController(Controller):
                 url(request, "checkins:checkin_detail", "?saved=1", checkin_id=outcome.record_id),
             )
         if is_htmx(request):
-            # A day's first check-in is answered from the row just written (no revisions yet); otherwise read back.
+            # Answered from the row as just written (a day's first check-in has no revisions yet); a replay reads back.
             row = outcome.checkin or await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
             return render(
                 request,
@@ -237,7 +237,7 @@ class CheckInController(Controller):
                     user,
                     row,
                     trigger_set=outcome.trigger_set,
-                    revisions=[] if outcome.checkin is not None else None,
+                    revisions=[] if outcome.created else None,
                 ),
                 partial="checkins/_checkin_saved.html",
             )

@@ -74,9 +74,10 @@ class SaveResult:
     replayed: bool = False
     conflict: bool = False
     # A check-in save also hands back what it read and wrote, so the answer needs no second look: the check-in
-    # as stored when this save created it, the patient's triggers, and the "record saved" listeners' conditions
-    # (`events.interest_reads`) as read in the save's first statement.
+    # as stored now (not for a replay), whether this save created it, the patient's triggers, and the "record
+    # saved" listeners' conditions (`events.interest_reads`) as read in the save's first statement.
     checkin: CheckIn | None = None
+    created: bool = False
     trigger_set: TriggerSet | None = None
     interest: dict[str, Any] | None = None
 
@@ -465,7 +466,7 @@ async def _save_checkin_once(
             made = await _insert_checkin(
                 db, user.id, _changes(form, include_diary), day, day < made_on, key, digest, client_time, now
             )
-            return SaveResult(record_id=made.id, checkin=made, trigger_set=known, interest=interest)
+            return SaveResult(record_id=made.id, checkin=made, created=True, trigger_set=known, interest=interest)
         if client_time is not None and row.client_created_at is not None and client_time < row.client_created_at:
             # An older edit arriving after a newer one: the newer answers stay; if whoever filled this one in
             # never saw them (another device, or offline), these are kept where the person can see them.
@@ -498,7 +499,7 @@ async def _save_checkin_once(
     except IntegrityError:
         log.info("checkin save lost a race; retrying")
         return None
-    return SaveResult(record_id=row.id, trigger_set=known, interest=interest)
+    return SaveResult(record_id=row.id, checkin=row, trigger_set=known, interest=interest)
 
 
 # --------------------------------------------------------------------------------------------- cravings
