@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
+from server.accounts.passwords import dummy_hash
 from server.accounts.sessions import cookie_name, csrf_cookie_name
 from server.aftercare import meetings as aftercare_meetings
 from server.aftercare import plan as aftercare_plan
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging()
     default_catalogue()  # a broken skills/cards.toml stops start-up with the file, card and field named
+    dummy_hash()  # paid at start-up, not by the first sign-in to an unknown address
     db_config = alchemy_config(settings)
     session_maker = db_config.create_session_maker()
 
