@@ -603,8 +603,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadGroupScheduling
 
     class GroupScheduling(LoadGroupScheduling):
+        """Groups first (the largest first, as xdist orders them), except on one worker of four or more, which
+        starts on the ungrouped tests: browser tests spend most of their time waiting on Chromium, so while the
+        other workers drive browsers this one keeps the CPUs busy with the CPU-bound tests."""
+
         def _split_scope(self, nodeid: str) -> str:
             return xdist_group(nodeid) or nodeid
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if len(self.nodes) >= 4 and node is self.nodes[-1]:
+                ungrouped = next((scope for scope in self.workqueue if "::" in scope), None)
+                if ungrouped is not None:
+                    self.workqueue.move_to_end(ungrouped, last=False)
+            super()._assign_work_unit(node)
 
     return GroupScheduling(config, log)
 
