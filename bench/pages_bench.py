@@ -174,8 +174,10 @@ def count_statements(url: str, data_dir: Path, paths: dict[str, str]) -> dict[st
     return counts
 
 
-def checkin_post_p50(server_url: str, posts: int) -> tuple[float, float]:
-    """htmx POST /checkin, each for an empty day between 60 and 360 days back (the demo fills 8 weeks)."""
+def checkin_post_p50(server_url: str, posts: int, pid: int = 0) -> tuple[float, float, float]:
+    """htmx POST /checkin, one after another over one kept-alive connection, each for an empty day between 60 and 360
+    days back (the demo fills 8 weeks): p50 and p99 in ms, from sending to the whole answer read, and the server's CPU
+    ms per POST (all its threads, from /proc; 0 without `pid`)."""
     from server import clock
     from server.demo import DEMO_PASSWORD
 
@@ -184,6 +186,7 @@ def checkin_post_p50(server_url: str, posts: int) -> tuple[float, float]:
     token = client.cookies["csrftoken"]
     today = clock.now().date()
     timings = []
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     for n in range(posts):
         day = today - timedelta(days=60 + n % 300)
         data = {"date": day.isoformat(), "mood": "6", "craving": "3", "used": "no", "sleep_hours": "7",
@@ -193,8 +196,9 @@ def checkin_post_p50(server_url: str, posts: int) -> tuple[float, float]:
         timings.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200:
             raise RuntimeError(f"check-in POST answered {response.status_code}")
+    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / max(posts, 1) if pid else 0.0
     client.close()
-    return percentile(timings, 50), percentile(timings, 99)
+    return percentile(timings, 50), percentile(timings, 99), cpu_ms
 
 
 def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dict[str, str], posts: int) -> None:
@@ -235,8 +239,9 @@ def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dic
                 yardsticks["kept"].append(wrk(kept.url, seconds, pid=kept.pid))
                 print(yardsticks["kept"][1].row("bare one-query, kept conn"))
         if posts:
-            p50, p99 = checkin_post_p50(steady.url, posts)
-            print(f"  check-in POST (htmx) over {posts} sequential requests: p50 {p50:.1f} ms · p99 {p99:.1f} ms")
+            p50, p99, cpu_ms = checkin_post_p50(steady.url, posts, steady.pid)
+            print(f"  check-in POST (htmx) over {posts} sequential requests: p50 {p50:.1f} ms · p99 {p99:.1f} ms · "
+                  f"server CPU {cpu_ms:.2f} ms/POST")
     if "today" in pages:
         for kind, label in (("connecting", "a connection per request, issue 12's yardstick"),
                             ("kept", "one kept connection")):

@@ -153,13 +153,13 @@ async def run(url: str, data_dir: Path, paths: list[str], requests: int, profile
             if os.environ.get("PROFILE_CALLEES"):
                 stats.print_callees(os.environ["PROFILE_CALLEES"])
     if posts:
-        await checkin_posts(app, cookie, posts, profile)
+        await checkin_posts(app, cookie, posts, profile, cprofile)
     await queue.put({"type": "lifespan.shutdown"})
     await task
     return pages
 
 
-async def checkin_posts(app: Any, cookie: bytes, posts: int, profile: bool) -> None:
+async def checkin_posts(app: Any, cookie: bytes, posts: int, profile: bool, cprofile: bool = False) -> None:
     """htmx POST /checkin, one after another, each for a different empty day (60+ days back: the demo fills 8
     weeks): wall and CPU ms per POST, and the statements one POST runs (listed once)."""
     import secrets
@@ -212,6 +212,17 @@ async def checkin_posts(app: Any, cookie: bytes, posts: int, profile: bool) -> N
             await one(n)
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
+    if cprofile:  # on the days after the ones above (each POST a day's first check-in)
+        import cProfile
+        import pstats
+
+        cprofiler = cProfile.Profile()
+        cprofiler.enable()
+        for n in range(2 * posts + 1, 3 * posts + 1):
+            await one(n)
+        cprofiler.disable()
+        stats = pstats.Stats(cprofiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+        stats.print_stats(45)
 
 
 def main() -> None:

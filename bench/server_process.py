@@ -46,9 +46,10 @@ def wait_until_up(url: str, timeout: float = 600.0, path: str = "/login") -> flo
 
 @contextmanager
 def running_server(database_url: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None,
-                   root: Path = ROOT) -> Iterator[RunningServer]:
+                   root: Path = ROOT, python: str = sys.executable) -> Iterator[RunningServer]:
     """Migrate a database (a fresh SQLite file unless given) and serve it with uvicorn, from the source tree
-    `root` (another checkout, for an A/B in one run: this Python imports that tree's `server` from its cwd)."""
+    `root` (another checkout, for an A/B in one run: `python` — this one unless given, e.g. that tree's own venv —
+    imports that tree's `server` from its cwd)."""
     data_dir = Path(tempfile.mkdtemp(prefix="steady-bench-"))
     database_url = database_url or f"sqlite+aiosqlite:///{data_dir / 'steady.db'}"
     port = free_port()
@@ -62,10 +63,10 @@ def running_server(database_url: str | None = None, workers: int = 1, extra_env:
         "STEADY_DISPATCHER_IN_APP": "0",
         **(extra_env or {}),
     }
-    subprocess.run([sys.executable, "-m", "server.cli", "migrate"], env=env, cwd=root, check=True,
+    subprocess.run([python, "-m", "server.cli", "migrate"], env=env, cwd=root, check=True,
                    stdout=subprocess.DEVNULL)
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "server.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+        [python, "-m", "uvicorn", "server.asgi:app", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
         env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

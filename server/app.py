@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
+from server.accounts.passwords import dummy_hash
 from server.accounts.sessions import cookie_name, csrf_cookie_name
 from server.aftercare import meetings as aftercare_meetings
 from server.aftercare import plan as aftercare_plan
@@ -37,7 +38,7 @@ from server.crisis import logic as crisis_logic
 from server.crisis.controllers import ClinicSettingsController, CrisisController, SafetyPlanController
 from server.db import alchemy_config, alchemy_plugin, migrate
 from server.family.controllers import FamilyCircleController, FamilyController
-from server.milestones import evaluate_patient_safely
+from server.milestones import evaluate_patient_safely, record_saved_listener
 from server.milestones.hooks import dispatcher_hooks
 from server.push.controllers import DeliveriesAdminController, PushApiController
 from server.push.dispatcher import dispatcher_lifespan
@@ -81,7 +82,7 @@ def _wire_domains(app: Litestar, settings: Settings, session_maker: Any) -> None
     app.state.settings = settings
     app.state.session_maker = session_maker
     # A saved check-in or sobriety date may complete a milestone (check-ins announce it; milestones listen).
-    app.state.update(listeners_state([evaluate_patient_safely]))
+    app.state.update(listeners_state([record_saved_listener()]))
     # The patient's export (JSON and zip) also carries skill practice, the safety plan, questionnaires (answered
     # and coming up) and the aftercare plan (check-ins own the export; the other domains add to it).
     app.state[EXPORT_SECTIONS_KEY] = (
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging()
     default_catalogue()  # a broken skills/cards.toml stops start-up with the file, card and field named
+    dummy_hash()  # paid at start-up, not by the first sign-in to an unknown address
     db_config = alchemy_config(settings)
     session_maker = db_config.create_session_maker()
 

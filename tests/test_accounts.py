@@ -74,7 +74,7 @@ def _join(client: TestClient, code: str, email: str, **extra: str) -> object:
 
 
 def test_invites_set_the_role_are_single_use_and_link_the_care_team(
-    client: TestClient, db: Database, app_factory: object
+    client: TestClient, db: Database, other_app: Any
 ) -> None:
     therapist = db.make_user(Role.THERAPIST, "t@example.org")
     login(client, therapist.email)
@@ -82,7 +82,7 @@ def test_invites_set_the_role_are_single_use_and_link_the_care_team(
     assert db.scalar("SELECT count(*) FROM invite WHERE code_hash LIKE '%'") == 1
     assert db.scalar("SELECT count(*) FROM invite WHERE code_hash = :c", c=code) == 0  # only a hash is stored
 
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as newcomer:
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as newcomer:
         joined = _join(newcomer, code.lower().replace("-", " "), "pat@example.org")
         assert joined.status_code == 303 and joined.headers["location"] == "/today"
         assert newcomer.get("/today").status_code == 200
@@ -90,18 +90,18 @@ def test_invites_set_the_role_are_single_use_and_link_the_care_team(
     assert db.scalar("SELECT timezone FROM user_account WHERE email='pat@example.org'") == "America/Denver"
     assert db.scalar("SELECT count(*) FROM care_team WHERE therapist_id=:t", t=therapist.id) == 1
 
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as second:
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as second:
         reused = _join(second, code, "other@example.org")
         assert reused.status_code == 422 and 'id="code-error"' in reused.text and "valid any more" in reused.text
     assert db.scalar("SELECT count(*) FROM user_account WHERE email='other@example.org'") == 0
 
 
-def test_expired_invite_is_refused(client: TestClient, db: Database, app_factory: object) -> None:
+def test_expired_invite_is_refused(client: TestClient, db: Database, other_app: Any) -> None:
     admin = db.make_user(Role.ADMIN, "a@example.org")
     login(client, admin.email)
     code = _invite(client, "therapist")
     db.execute("UPDATE invite SET expires_at = :t", t=_utc_ago(hours=1))
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as newcomer:
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as newcomer:
         response = _join(newcomer, code, "late@example.org")
     assert response.status_code == 422 and 'id="code-error"' in response.text
     assert db.scalar("SELECT count(*) FROM user_account") == 1
@@ -197,10 +197,10 @@ def test_login_over_an_existing_session_replaces_it(client: TestClient, db: Data
 
 
 def test_password_change_rotates_the_session_and_signs_out_other_devices(
-    client: TestClient, db: Database, app_factory: object
+    client: TestClient, db: Database, other_app: Any
 ) -> None:
     patient = db.make_user(Role.PATIENT, "p@example.org")
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as other_device:
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as other_device:
         login(other_device, patient.email)
         before = login(client, patient.email).cookies["steady_session"]
         response = post_form(
@@ -221,9 +221,9 @@ def test_wrong_current_password_is_shown_inline(client: TestClient, db: Database
     assert response.status_code == 422 and 'id="current_password-error"' in response.text
 
 
-def test_sign_out_other_devices(client: TestClient, db: Database, app_factory: object) -> None:
+def test_sign_out_other_devices(client: TestClient, db: Database, other_app: Any) -> None:
     patient = db.make_user(Role.PATIENT, "p@example.org")
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as phone:
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as phone:
         login(phone, patient.email)
         login(client, patient.email)
         assert post_form(client, "/account/devices/sign-out-others").status_code == 303

@@ -254,7 +254,7 @@ def _run(work: Any) -> Any:
 
 
 @pytest.mark.postgres
-def test_concurrent_duplicate_http_requests_on_postgres(app_factory: Any, db: Database) -> None:
+def test_concurrent_duplicate_http_requests_on_postgres(other_app: Any, db: Database) -> None:
     """Twenty identical submissions fired at once through the real app on PostgreSQL: one row, one answer."""
     require_postgres()
     if not db.url.startswith("postgresql"):
@@ -262,7 +262,7 @@ def test_concurrent_duplicate_http_requests_on_postgres(app_factory: Any, db: Da
     user = db.make_user("patient", "burst@example.org")
 
     async def burst() -> list[Any]:
-        async with AsyncTestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as client:
+        async with AsyncTestClient(app=other_app, base_url="http://127.0.0.1:8000") as client:
             await client.get("/login")
             token = client.cookies["csrftoken"]
             await client.post("/login", data={"_csrf_token": token, "email": user.email, "password": PASSWORD})

@@ -6,7 +6,6 @@ database (SQLite and PostgreSQL); `FAMILY_SEQUENCES` sets how many."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -116,7 +115,7 @@ def _empty(db: Database) -> None:
     if db.url.startswith("sqlite"):
         empty_sqlite(Path(db.url.split("///", 1)[1]))
     else:
-        asyncio.run(empty_postgres(db.url))
+        empty_postgres(db.url)
 
 
 async def _reset(session: AsyncSession, user_id: int | None, started: date, on: date) -> None:

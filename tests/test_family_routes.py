@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from typing import Any
 
 from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +51,7 @@ def _sign(client: TestClient, link_id: int, kinds: list[str], **extra: str) -> o
 
 
 def test_a_patient_invites_family_who_join_with_a_limited_account(
-    client: TestClient, db: Database, app_factory: object
+    client: TestClient, db: Database, other_app: Any
 ) -> None:
     sam = _sam(db)
     login(client, sam.email)
@@ -60,7 +61,7 @@ def test_a_patient_invites_family_who_join_with_a_limited_account(
     code = re.search(r'class="invite-code"><strong>([A-Z0-9-]+)</strong>', page_text(page)).group(1)  # type: ignore[union-attr]
     assert f"/join?code={code}" in page_text(page)
 
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as mum:  # type: ignore[operator]
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as mum:
         joined = post_form(
             mum,
             "/join",
@@ -169,7 +170,7 @@ def test_nobody_reaches_someone_elses_family_member(client: TestClient, db: Data
     assert client.get("/family").status_code == 403
 
 
-def test_good_news_reaches_those_who_agreed_once(client: TestClient, db: Database, app_factory: object) -> None:
+def test_good_news_reaches_those_who_agreed_once(client: TestClient, db: Database, other_app: Any) -> None:
     sam = _sam(db)
     robin = family_of(db, sam, name="Robin", kinds=("good_news",), email="robin@example.org")
     kim = family_of(db, sam, name="Kim", kinds=("sober_days",))
@@ -194,14 +195,14 @@ def test_good_news_reaches_those_who_agreed_once(client: TestClient, db: Databas
     log = page_text(client.get("/family-circle"))
     assert "Good news from Sam Lee: “I got the job!”" in log and "Robin" in log
 
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as family:  # type: ignore[operator]
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as family:
         login(family, "robin@example.org")
         feed = page_text(family.get("/family"))
         assert "Good news from Sam Lee" in feed and "I got the job!" in feed
 
 
 def test_the_feed_shows_warm_cards_only_while_consent_covers_them(
-    client: TestClient, db: Database, app_factory: object
+    client: TestClient, db: Database, other_app: Any
 ) -> None:
     sam = _sam(db)
     robin = family_of(db, sam, name="Robin", email="robin@example.org")
@@ -213,7 +214,7 @@ def test_the_feed_shows_warm_cards_only_while_consent_covers_them(
     assert "Sam Lee reached 30 days sober" in page_text(feed)
     assert 'class="milestone-icon milestone-icon-sober_days" aria-hidden="true"' in page_text(feed)
 
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as patient:  # type: ignore[operator]
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as patient:
         login(patient, sam.email)
         assert post_form(patient, f"/family-circle/{_link_id(db, robin)}/stop").status_code == 303
     assert "reached 30 days sober" not in page_text(client.get("/family"))
@@ -253,7 +254,7 @@ def test_program_information_for_families(client: TestClient, db: Database) -> N
 
 
 def test_encouragement_reaches_today_and_can_be_switched_off(
-    client: TestClient, db: Database, app_factory: object
+    client: TestClient, db: Database, other_app: Any
 ) -> None:
     sam = _sam(db)
     family_of(db, sam, name="Robin", email="robin@example.org", kinds=())
@@ -276,7 +277,7 @@ def test_encouragement_reaches_today_and_can_be_switched_off(
     assert db.scalar("SELECT kind FROM reminder WHERE user_id = :u", u=sam.id) == "encouragement"
     assert db.scalar("SELECT title FROM reminder WHERE user_id = :u", u=sam.id) == "A kind word from Robin"
 
-    with TestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as patient:  # type: ignore[operator]
+    with TestClient(app=other_app, base_url="http://127.0.0.1:8000") as patient:
         login(patient, sam.email)
         today = page_text(patient.get("/today"))
         assert "Kind words from your family" in today and "I'm proud of you." in today

@@ -364,7 +364,7 @@ def test_a_spanish_speaker_reads_the_published_spanish_wording(
     assert "Tus respuestas sugieren una depresión leve" in client.get(done.headers["location"]).text
 
 
-def test_concurrent_duplicate_submissions_make_one_result(app_factory: Any, db: Database) -> None:
+def test_concurrent_duplicate_submissions_make_one_result(other_app: Any, db: Database) -> None:
     """Ten identical offline replays fired at once through the real app (a fresh key, no draft yet): one row, and
     every answer is the same acknowledgement. Both databases (on PostgreSQL the losers wait on the unique key)."""
     import asyncio
@@ -378,7 +378,7 @@ def test_concurrent_duplicate_submissions_make_one_result(app_factory: Any, db: 
     key = str(uuid.uuid4())
 
     async def burst() -> list[Any]:
-        async with AsyncTestClient(app=app_factory(), base_url="http://127.0.0.1:8000") as client:
+        async with AsyncTestClient(app=other_app, base_url="http://127.0.0.1:8000") as client:
             await client.get("/login")
             token = client.cookies["csrftoken"]
             await client.post("/login", data={"_csrf_token": token, "email": user.email, "password": PASSWORD})

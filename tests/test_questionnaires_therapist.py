@@ -201,9 +201,10 @@ def test_the_gate_route_walk_includes_the_questionnaire_routes(client: TestClien
 
 
 def test_the_demo_clinic_shows_questionnaires(client: TestClient, db: Database, settings: Any) -> None:
-    from server.demo import DEMO_PASSWORD, load_demo
+    from server.demo import DEMO_PASSWORD
+    from tests.support.demo_snapshot import load_demo_snapshot
 
-    db.run(lambda session: load_demo(session, settings))
+    load_demo_snapshot(db, settings)
     sam = db.scalar("SELECT id FROM user_account WHERE email = 'sam@demo.steady'")
     login(client, "therapist@demo.steady", DEMO_PASSWORD)
     page = client.get("/therapist").text

@@ -294,9 +294,10 @@ def test_dashboard_query_count_does_not_grow_with_patients(client: TestClient, d
 
 
 def test_demo_clinic_shares_two_of_three_patients(client: TestClient, db: Database, settings: Any) -> None:
-    from server.demo import DEMO_PASSWORD, load_demo
+    from server.demo import DEMO_PASSWORD
+    from tests.support.demo_snapshot import load_demo_snapshot
 
-    db.run(lambda session: load_demo(session, settings))
+    load_demo_snapshot(db, settings)
     login(client, "therapist@demo.steady", DEMO_PASSWORD)
     page = client.get("/therapist")
     assert page.status_code == 200

@@ -23,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import localtime
 from server.accounts.models import User
-from server.demo import DEMO_PASSWORD, load_demo
+from server.demo import DEMO_PASSWORD
 from server.questionnaires import service as questionnaires
 from server.settings import Settings
 from tests.conftest import Database, htmx_post, login, post_form
+from tests.support.demo_snapshot import load_demo_snapshot
 
 GOAL = 4
 PAGES = {
@@ -66,7 +67,7 @@ class StatementCounter:
 
 @pytest.fixture
 def sam(client: TestClient, db: Database, settings: Settings) -> Iterator[TestClient]:
-    db.run(lambda session: load_demo(session, settings))
+    load_demo_snapshot(db, settings)
     login(client, "sam@demo.steady", DEMO_PASSWORD)
     yield client
 

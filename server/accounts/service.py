@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Clinic, Invite, Role, User
-from server.accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from server.accounts.passwords import dummy_hash, hash_password, verify_password
 from server.i18n import gettext as _
 from server.localtime import valid_timezone
 
@@ -87,7 +87,7 @@ async def create_first_admin(
 async def authenticate(db: AsyncSession, email: str, password: str) -> User | None:
     user = await db.scalar(select(User).where(col(User.email) == normalise_email(email)))
     if user is None:
-        verify_password(password, DUMMY_HASH)  # same work either way: no account enumeration by timing
+        verify_password(password, dummy_hash())  # same work either way: no account enumeration by timing
         return None
     ok, new_hash = verify_password(password, user.password_hash)
     if not ok:

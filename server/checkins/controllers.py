@@ -28,7 +28,7 @@ from server.checkins.forms import (
     TriggerAddForm,
     validate_form,
 )
-from server.checkins.models import CheckIn, CravingLog
+from server.checkins.models import CheckIn, CheckInRevision, CravingLog
 from server.crisis import logic as crisis_logic
 from server.db import DbSession, get_owned_or_404, pk, utcnow
 from server.i18n import current_locale
@@ -197,7 +197,11 @@ class CheckInController(Controller):
         outcome: logic.SaveResult | None = None
         if result.ok and result.data is not None:
             outcome = await logic.save_checkin(
-                db_session, user, result.data, include_diary=result.values.get("diary_section") == "1"
+                db_session,
+                user,
+                result.data,
+                include_diary=result.values.get("diary_section") == "1",
+                also=events.interest_reads(request),  # whether a "saved" listener has anything to do, read at once
             )
             errors = outcome.errors
         if outcome is None or not outcome.ok:
@@ -212,8 +216,9 @@ class CheckInController(Controller):
         assert outcome.record_id is not None
         # Commit before rendering the answer, so SQLite's write lock is held as briefly as possible.
         await db_session.commit()
-        await events.announce_record_saved(request, db_session, user.id)  # a streak milestone may have been reached
-        await db_session.commit()
+        # A streak milestone may have been reached (listeners with nothing to do for this patient are skipped).
+        if await events.announce_record_saved(request, db_session, user.id, outcome.interest):
+            await db_session.commit()
         key = result.data.idempotency_key if result.data is not None else None
         if key and is_replay(request):
             return recorded(
@@ -222,18 +227,35 @@ class CheckInController(Controller):
                 url(request, "checkins:checkin_detail", "?saved=1", checkin_id=outcome.record_id),
             )
         if is_htmx(request):
-            row = await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
+            # Answered from the row as just written (a day's first check-in has no revisions yet); a replay reads back.
+            row = outcome.checkin or await get_owned_or_404(db_session, CheckIn, outcome.record_id, user.id)
             return render(
                 request,
                 "checkins/checkin_detail.html",
-                await self._saved_context(db_session, user, row),
+                await self._saved_context(
+                    db_session,
+                    user,
+                    row,
+                    trigger_set=outcome.trigger_set,
+                    revisions=[] if outcome.created else None,
+                ),
                 partial="checkins/_checkin_saved.html",
             )
         return redirect_to(request, "checkins:checkin_detail", "?saved=1", checkin_id=outcome.record_id)
 
-    async def _saved_context(self, db: AsyncSession, user: User, row: CheckIn, saved: bool = True) -> dict[str, Any]:
+    async def _saved_context(
+        self,
+        db: AsyncSession,
+        user: User,
+        row: CheckIn,
+        saved: bool = True,
+        *,
+        trigger_set: triggers.TriggerSet | None = None,
+        revisions: list[CheckInRevision] | None = None,
+    ) -> dict[str, Any]:
+        """What the saved check-in's page or fragment shows; `trigger_set` and `revisions` when already known."""
         assert user.id is not None
-        trigger_set = await triggers.trigger_set(db, user.id)
+        trigger_set = trigger_set or await triggers.trigger_set(db, user.id)
         worrying = logic.is_worrying(row)
         reset_candidates = await sober.counters_affected_by_use(db, user, row.local_date) if row.used else []
         strong = row.craving >= logic.HIGH_CRAVING or (row.urge_use or 0) >= 3
@@ -255,7 +277,7 @@ class CheckInController(Controller):
                     if rev.client_created_at
                     else "",
                 }
-                for rev in await logic.revisions_for(db, pk(row))
+                for rev in (revisions if revisions is not None else await logic.revisions_for(db, pk(row)))
             ],
             "encouragement": logic.encouragement(row.local_date),
             **measure_context(),

@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, Select, bindparam, delete, exists, func, select
+from sqlalchemy import Date, Integer, Select, String, bindparam, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from server import localtime as dates
 from server.accounts.models import User
-from server.checkins import measures
+from server.checkins import events, measures
 from server.checkins.forms import CheckInForm, CravingForm
 from server.checkins.models import (
     CheckIn,
@@ -43,9 +44,10 @@ from server.checkins.models import (
     CheckInSubmission,
     CravingLog,
     TriggerHit,
+    TriggerPreference,
 )
-from server.checkins.triggers import TriggerSet, trigger_set
-from server.db import compose, day_before, json_rows, read_composed, utcnow
+from server.checkins.triggers import TriggerSet, set_of, trigger_set
+from server.db import compose, day_before, json_rows, read_composed, table_of, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import SkillCard, default_catalogue
@@ -71,6 +73,13 @@ class SaveResult:
     errors: dict[str, str] = field(default_factory=dict)
     replayed: bool = False
     conflict: bool = False
+    # A check-in save also hands back what it read and wrote, so the answer needs no second look: the check-in
+    # as stored now (not for a replay), whether this save created it, the patient's triggers, and the "record
+    # saved" listeners' conditions (`events.interest_reads`) as read in the save's first statement.
+    checkin: CheckIn | None = None
+    created: bool = False
+    trigger_set: TriggerSet | None = None
+    interest: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -159,24 +168,34 @@ def checkin_editable(user: User, checkin: CheckIn, when: datetime) -> bool:
 DETAILS = ("triggers", "substances", "amount", "note", "diary")  # what a check-in holds besides its measures
 
 
-def _apply_checkin(row: CheckIn, form: CheckInForm, include_diary: bool) -> None:
-    """Copy the answers onto the row, measure by measure from the spec. The diary card's measures are only
+_DIARY_NAMES = frozenset(m.name for m in measures.DIARY)
+
+
+def _changes(form: CheckInForm, include_diary: bool) -> dict[str, Any]:
+    """The columns the answers set, measure by measure from the spec. The diary card's measures are only
     written when the form showed the diary card (otherwise what is stored stays); a diary card with nothing
     filled in is stored as none at all."""
     values = form.measure_values()
-    diary = {m.name for m in measures.DIARY}
-    filled = any(values[name] not in (None, False) for name in diary)
+    filled = any(values[name] not in (None, False) for name in _DIARY_NAMES)
+    changes: dict[str, Any] = {}
     for name, value in values.items():
-        if name not in diary:
-            setattr(row, name, value)
+        if name not in _DIARY_NAMES:
+            changes[name] = value
         elif include_diary:
-            setattr(row, name, value if filled else None)
+            changes[name] = value if filled else None
     if include_diary:
-        row.diary = filled
-    row.triggers = dedupe(form.triggers)
-    row.substances = form.substances if row.used else ""
-    row.amount = form.amount if row.used else ""
-    row.note = form.note
+        changes["diary"] = filled
+    changes["triggers"] = dedupe(form.triggers)
+    changes["substances"] = form.substances if changes["used"] else ""
+    changes["amount"] = form.amount if changes["used"] else ""
+    changes["note"] = form.note
+    return changes
+
+
+def _apply_checkin(row: CheckIn, form: CheckInForm, include_diary: bool) -> None:
+    """Copy the answers onto the row (see `_changes`)."""
+    for name, value in _changes(form, include_diary).items():
+        setattr(row, name, value)
 
 
 REVISION_FIELDS = (*measures.names(), *DETAILS)
@@ -213,7 +232,7 @@ async def revisions_for(db: AsyncSession, checkin_id: int) -> list[CheckInRevisi
     return list(rows)
 
 
-def _add_trigger_hits(
+async def _add_trigger_hits(
     db: AsyncSession,
     user_id: int,
     local_date: date,
@@ -223,37 +242,26 @@ def _add_trigger_hits(
     checkin_id: int | None = None,
     craving_id: int | None = None,
 ) -> None:
-    """The one writer of trigger hits (a check-in's or a craving log's), which Progress counts per trigger."""
-    for trigger_id in triggers:
-        db.add(
-            TriggerHit(
-                user_id=user_id,
-                local_date=local_date,
-                trigger_id=trigger_id,
-                intensity=intensity,
-                checkin_id=checkin_id,
-                craving_id=craving_id,
-            )
-        )
+    """The one writer of trigger hits (a check-in's or a craving log's), which Progress counts per trigger: one
+    statement for all of them (executemany), on the session's connection, after the row they belong to exists."""
+    hits = [
+        {
+            "user_id": user_id,
+            "local_date": local_date,
+            "trigger_id": trigger_id,
+            "intensity": intensity,
+            "checkin_id": checkin_id,
+            "craving_id": craving_id,
+        }
+        for trigger_id in triggers
+    ]
+    if hits:
+        await (await db.connection()).execute(table_of(TriggerHit).insert(), hits)
 
 
 async def _write_trigger_hits_for_checkin(db: AsyncSession, row: CheckIn) -> None:
     await db.execute(delete(TriggerHit).where(col(TriggerHit.checkin_id) == row.id))
-    _add_trigger_hits(db, row.user_id, row.local_date, row.triggers, row.craving, checkin_id=row.id)
-
-
-async def _checkin_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
-    sub = await db.scalar(
-        select(CheckInSubmission).where(
-            col(CheckInSubmission.user_id) == user_id,
-            col(CheckInSubmission.idempotency_key) == key,
-        )
-    )
-    if sub is None:
-        return None
-    if sub.payload_hash != digest:
-        return SaveResult(errors={"__all__": _different_payload_message()})
-    return SaveResult(record_id=sub.checkin_id, replayed=True)
+    await _add_trigger_hits(db, row.user_id, row.local_date, row.triggers, row.craving, checkin_id=row.id)
 
 
 def _different_payload_message() -> str:
@@ -270,21 +278,21 @@ async def save_checkin(
     *,
     include_diary: bool,
     now: datetime | None = None,
+    also: Mapping[str, ColumnElement[Any]] | None = None,
 ) -> SaveResult:
     """Create or update the check-in for one local day, exactly once per idempotency key.
 
-    Flushes but does not commit (the request commits). On a unique-constraint race it rolls the session back
-    and answers with whatever the winning request stored.
+    Writes but does not commit (the request commits). On a unique-constraint race it rolls the session back
+    and answers with whatever the winning request stored. `also`: more reads (named columns bound to
+    `events.PATIENT`, see `events.interest_reads`) for the save's first statement; their values come back in
+    `SaveResult.interest`.
     """
     assert user.id is not None
     now = now or utcnow()
     key = form.idempotency_key or new_key()
     digest = payload_hash(_normalised(form))
     for _attempt in range(SAVE_ATTEMPTS):
-        replay = await _checkin_replay(db, user.id, key, digest)
-        if replay is not None:
-            return replay
-        result = await _save_checkin_once(db, user, form, key, digest, include_diary, now)
+        result = await _save_checkin_once(db, user, form, key, digest, include_diary, now, also or {})
         if result is not None:
             return result
         # Lost a race (same key or same day at the same moment): start again from what is stored now.
@@ -292,16 +300,55 @@ async def save_checkin(
     return SaveResult(conflict=True, errors={"__all__": _("Someone else saved at the same moment. Please try again.")})
 
 
-async def _checkin_problem(
-    db: AsyncSession, user_id: int, form: CheckInForm, day: date, today: date
-) -> SaveResult | None:
+_KEY = bindparam("checkins_key", type_=String())
+_DAY = bindparam("checkins_day", type_=Date())
+
+
+def _save_reads() -> dict[str, ColumnElement[Any]]:
+    """What a check-in save needs to know first, as columns of one statement: the submission already stored under
+    this key (a replay), the patient's triggers, and the day's check-in if there is one."""
+
+    def submission(column: Any) -> ColumnElement[Any]:
+        return (
+            select(column)
+            .where(col(CheckInSubmission.user_id) == _USER, col(CheckInSubmission.idempotency_key) == _KEY)
+            .scalar_subquery()
+        )
+
+    def preference(column: Any) -> ColumnElement[Any]:
+        return select(column).where(col(TriggerPreference.user_id) == _USER).scalar_subquery()
+
+    return {
+        "submission_hash": submission(col(CheckInSubmission.payload_hash)),
+        "submission_checkin": submission(col(CheckInSubmission.checkin_id)),
+        "trigger_custom": preference(col(TriggerPreference.custom)),
+        "trigger_hidden": preference(col(TriggerPreference.hidden)),
+        "day_checkin": select(col(CheckIn.id))
+        .where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _DAY)
+        .scalar_subquery(),
+    }
+
+
+# Built once per set of listener conditions (in practice one per process), keyed by the conditions' identity.
+_SAVE_STATEMENTS: dict[tuple[tuple[str, int], ...], tuple[Select[Any], Mapping[str, ColumnElement[Any]]]] = {}
+
+
+def _save_statement(also: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
+    key = tuple((name, id(read)) for name, read in also.items())
+    found = _SAVE_STATEMENTS.get(key)
+    if found is None:
+        found = _SAVE_STATEMENTS[key] = (compose({**_save_reads(), **also}), dict(also))  # keeps the ids alive
+    return found[0]
+
+
+def _checkin_problem(form: CheckInForm, day: date, today: date, known: TriggerSet) -> SaveResult | None:
     """Why this check-in can't be saved as sent (a day out of range, an unknown trigger, use without what), or None."""
     date_field = "date" if form.date else "__all__"
     if day > today:
         return SaveResult(errors={date_field: _("This day hasn't come yet. Please pick today or an earlier day.")})
     if day < today - timedelta(days=MAX_DAYS_BACK):
         return SaveResult(errors={date_field: _("You can fill in days from the past year.")})
-    if unknown_triggers(form.triggers, await trigger_set(db, user_id)):
+    if unknown_triggers(form.triggers, known):
         return SaveResult(errors={"triggers": _("One of these triggers isn't in your list. Please choose again.")})
     if form.measure_values()["used"] and not form.substances:
         return SaveResult(errors={"substances": _("Please say what you used. One word is enough, like “alcohol”.")})
@@ -325,6 +372,65 @@ def _new_checkin(
     )
 
 
+@functools.cache
+def _checkin_defaults() -> dict[str, Any]:
+    """Each column's default as the model declares it (what `CheckIn(...)` fills in), for the columns a new check-in
+    may leave to their default; the rest (no default, or one made per row) every save gives."""
+    found: dict[str, Any] = {}
+    for column in table_of(CheckIn).columns:
+        info = CheckIn.model_fields.get(column.key)
+        if info is not None and info.default_factory is None and not info.is_required() and column.key != "id":
+            found[column.key] = info.default
+    return found
+
+
+async def _insert_checkin(
+    db: AsyncSession,
+    user_id: int,
+    answers: dict[str, Any],
+    day: date,
+    late: bool,
+    key: str,
+    digest: str,
+    client_time: datetime | None,
+    now: datetime,
+) -> CheckIn:
+    """A day's first check-in, its trigger hits and its submission, as three Core INSERTs on the session's
+    connection (the ORM's unit of work and SQLModel's validating constructor cost more than the SQL here). Returns
+    the check-in as stored: a model instance made the way the ORM makes a loaded row, not attached to the session."""
+    values = {
+        **_checkin_defaults(),
+        **answers,
+        "user_id": user_id,
+        "local_date": day,
+        "late": late,
+        "client_created_at": client_time,
+        "created_at": now,
+        "updated_at": now,
+        "idempotency_key": key,
+    }
+    connection = await db.connection()
+    made = await connection.execute(table_of(CheckIn).insert(), values)
+    inserted = made.inserted_primary_key
+    assert inserted is not None  # a single-row INSERT always has one
+    checkin_id = int(inserted[0])
+    await _add_trigger_hits(db, user_id, day, values["triggers"], values["craving"], checkin_id=checkin_id)
+    await connection.execute(
+        table_of(CheckInSubmission).insert(),
+        {
+            "user_id": user_id,
+            "idempotency_key": key,
+            "payload_hash": digest,
+            "checkin_id": checkin_id,
+            "client_created_at": client_time,
+            "created_at": now,
+        },
+    )
+    row: CheckIn = manager_of_class(CheckIn).new_instance()
+    row.__dict__.update(values, id=checkin_id)
+    return row
+
+
 async def _save_checkin_once(
     db: AsyncSession,
     user: User,
@@ -333,27 +439,35 @@ async def _save_checkin_once(
     digest: str,
     include_diary: bool,
     now: datetime,
+    also: Mapping[str, ColumnElement[Any]],
 ) -> SaveResult | None:
     assert user.id is not None
     client_time = parse_client_time(form.client_created_at, now)
     when = client_time or now
     made_on = dates.local_date_of(user, when)
     day = form.date or made_on
-    problem = await _checkin_problem(db, user.id, form, day, dates.local_today(user, now))
+    params = {"checkins_user": user.id, "checkins_key": key, "checkins_day": day, **events.interest_params(user.id)}
+    found = await read_composed(db, _save_statement(also), params)
+    interest = {name: found[name] for name in also}
+    if found["submission_hash"] is not None:  # sent before: the same answer as then
+        if found["submission_hash"] != digest:
+            return SaveResult(errors={"__all__": _different_payload_message()}, interest=interest)
+        return SaveResult(record_id=found["submission_checkin"], replayed=True, interest=interest)
+    known = set_of(found["trigger_custom"], found["trigger_hidden"])
+    problem = _checkin_problem(form, day, dates.local_today(user, now), known)
     if problem is not None:
         return problem
-    row = await get_checkin_for_day(db, user.id, day)
+    row = await db.get(CheckIn, found["day_checkin"]) if found["day_checkin"] is not None else None
     if row is not None and not checkin_editable(user, row, when):
         message = _("You already checked in for this day. A check-in can be changed only on the day itself.")
         return SaveResult(errors={"date" if form.date else "__all__": message})
     try:
         if row is None:
-            row = _new_checkin(user.id, form, day, day < made_on, key, client_time, now)
-            _apply_checkin(row, form, include_diary)
-            db.add(row)
-            await db.flush()
-            await _write_trigger_hits_for_checkin(db, row)
-        elif client_time is not None and row.client_created_at is not None and client_time < row.client_created_at:
+            made = await _insert_checkin(
+                db, user.id, _changes(form, include_diary), day, day < made_on, key, digest, client_time, now
+            )
+            return SaveResult(record_id=made.id, checkin=made, created=True, trigger_set=known, interest=interest)
+        if client_time is not None and row.client_created_at is not None and client_time < row.client_created_at:
             # An older edit arriving after a newer one: the newer answers stay; if whoever filled this one in
             # never saw them (another device, or offline), these are kept where the person can see them.
             if form.base != row.idempotency_key:
@@ -385,7 +499,7 @@ async def _save_checkin_once(
     except IntegrityError:
         log.info("checkin save lost a race; retrying")
         return None
-    return SaveResult(record_id=row.id)
+    return SaveResult(record_id=row.id, checkin=row, trigger_set=known, interest=interest)
 
 
 # --------------------------------------------------------------------------------------------- cravings
@@ -471,8 +585,7 @@ async def _save_craving_once(
     try:
         db.add(row)
         await db.flush()
-        _add_trigger_hits(db, user.id, row.local_date, row.triggers, row.intensity, craving_id=row.id)
-        await db.flush()
+        await _add_trigger_hits(db, user.id, row.local_date, row.triggers, row.intensity, craving_id=row.id)
     except IntegrityError:
         log.info("craving save lost a race; retrying")
         return None

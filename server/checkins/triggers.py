@@ -78,8 +78,13 @@ async def preference(db: AsyncSession, user_id: int) -> TriggerPreference | None
 
 
 def build_set(pref: TriggerPreference | None) -> TriggerSet:
-    hidden = set(pref.hidden if pref else [])
-    custom: list[dict[str, Any]] = list(pref.custom if pref else [])
+    return set_of(pref.custom if pref else None, pref.hidden if pref else None)
+
+
+def set_of(custom_list: list[dict[str, Any]] | None, hidden_list: list[str] | None) -> TriggerSet:
+    """The set from a preference row's two JSON columns (None for both when the patient has no row)."""
+    hidden = set(hidden_list or [])
+    custom: list[dict[str, Any]] = list(custom_list or [])
     everything: list[Trigger] = [Trigger(tid, str(label), False, tid in hidden) for tid, label in DEFAULT_TRIGGERS]
     everything += [Trigger(str(c["id"]), str(c["label"]), True, bool(c.get("removed"))) for c in custom if c.get("id")]
     labels = {t.id: t.label for t in everything}

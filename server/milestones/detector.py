@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import Integer, and_, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
+from server.checkins.events import PATIENT, Listener
 from server.checkins.models import CheckIn, SoberReset, SobrietyDate
 from server.db import id_col, utcnow
 from server.family import milestones as family_milestones
@@ -375,6 +376,20 @@ async def evaluate_patient(db: AsyncSession, patient_id: int, now_utc: datetime 
     return await _evaluate(db, now_utc or utcnow(), patient_id)
 
 
+def _anyone_listening() -> Any:
+    """Whether the patient bound to `checkin.events.PATIENT` has a family member listening: exactly when
+    `_patients` finds them, so when false `evaluate_patient` has nothing to look at."""
+    return exists(
+        _listening_patients().where(col(FamilyLink.patient_id) == PATIENT)
+    )
+
+
+def record_saved_listener() -> Listener:
+    """What `app.py` registers for "a check-in or sobriety date was saved": the one-patient evaluation, asked for
+    only when someone listens (the check-in save reads that in its own statement)."""
+    return Listener(evaluate_patient_safely, _RECORD_SAVED_INTEREST)
+
+
 async def evaluate_patient_safely(db: AsyncSession, patient_id: int, now_utc: datetime | None = None) -> None:
     """:func:`evaluate_patient` for request handlers: inside a savepoint, and a failure is logged, never raised,
     so good news can never break the check-in that triggered it (the hourly batch catches up)."""
@@ -383,3 +398,6 @@ async def evaluate_patient_safely(db: AsyncSession, patient_id: int, now_utc: da
             await evaluate_patient(db, patient_id, now_utc)
     except Exception:
         log.exception("milestone evaluation failed; the hourly batch will retry")
+
+
+_RECORD_SAVED_INTEREST = _anyone_listening()  # built once: the check-in save keeps its statement per condition
