@@ -27,12 +27,11 @@ $(MO): server/translations/es/LC_MESSAGES/messages.po $(INSTALLED)
 run: $(INSTALLED) $(VENDOR) $(MO)
 	$(BIN)/steady run $(if $(DEMO),--demo,)
 
-# pytest-xdist: two workers more than the logical CPUs (TEST_WORKERS=0 runs in one process), groups as in
-# tests/conftest.py. The extra workers keep the CPUs busy while others wait on real time (a lease running out,
-# Chromium, the database): on 2 CPUs, 3 workers measured 383 s against 470 s for 2 (bench/suite_timeline.py); with
-# 4, one worker starts on the CPU-bound ungrouped tests while three drive browsers, and the CPUs stay busy (idle 14 s
-# of 409 s in the whole machine's count).
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
+# pytest-xdist: one worker more than the logical CPUs (TEST_WORKERS=0 runs in one process), groups as in
+# tests/conftest.py. The extra worker keeps the CPUs busy while another waits on real time (a lease running out,
+# Chromium, the database): on 2 CPUs, 3 workers measured 383 s against 470 s for 2 (bench/suite_timeline.py), and
+# `make test` took 362 s with 3 against 409 s with 4 (whose scheduling starts one worker on the ungrouped tests).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) would make every worker and every dispatcher process a test
 # starts compile the whole app again and pytest rewrite every test module again: about 5 s of CPU each.
