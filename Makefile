@@ -30,7 +30,7 @@ run: $(INSTALLED) $(VENDOR) $(MO)
 # pytest-xdist: one worker more than the logical CPUs (TEST_WORKERS=0 runs in one process), groups as in
 # tests/conftest.py. The extra worker keeps the CPUs busy while another waits on real time (a lease running out,
 # Chromium, the database): on 2 CPUs, 3 workers measured 383 s against 470 s for 2 (bench/suite_timeline.py), and
-# `make test` took 362 s with 3 against 409 s with 4 (whose scheduling starts one worker on the ungrouped tests).
+# `make test` took 362 s with 3 against 409 s with 4 (also with one of the 4 starting on the ungrouped tests).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) would make every worker and every dispatcher process a test

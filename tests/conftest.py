@@ -8,7 +8,7 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -137,14 +137,20 @@ def empty_postgres(url: str) -> None:
     on_test_loop(_empty_postgres(url))
 
 
-_EMPTYING_CONNECTIONS: dict[str, asyncpg.Connection] = {}
+_KEPT_CONNECTIONS: dict[str, asyncpg.Connection] = {}
+
+
+async def kept_postgres(url: str) -> asyncpg.Connection:
+    """A plain asyncpg connection to the database, opened once per test process (on the loop of `on_test_loop`)."""
+    conn = _KEPT_CONNECTIONS.get(url)
+    if conn is None or conn.is_closed():
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = _KEPT_CONNECTIONS[url] = await asyncpg.connect(dsn)
+    return conn
 
 
 async def _empty_postgres(url: str) -> None:
-    conn = _EMPTYING_CONNECTIONS.get(url)
-    if conn is None or conn.is_closed():
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = _EMPTYING_CONNECTIONS[url] = await asyncpg.connect(dsn)
+    conn = await kept_postgres(url)
     if url not in _EMPTYING_SCRIPTS:
         references = {table: set(parents) for table, parents in await conn.fetch(_REFERENCES)}
         parents_first: list[str] = []
@@ -367,7 +373,7 @@ _TEST_LOOP: asyncio.AbstractEventLoop | None = None
 _TEST_ENGINES: dict[str, AsyncEngine] = {}
 
 
-def on_test_loop(work: Awaitable[T]) -> T:
+def on_test_loop(work: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on the test process's own event loop, in a thread of its own: the caller may itself be inside
     an event loop (Playwright's sync API). One loop for the session, so the tests' engines keep their connections
     instead of paying a new thread, loop, engine and connection (a PostgreSQL backend) for every helper call."""
@@ -375,7 +381,7 @@ def on_test_loop(work: Awaitable[T]) -> T:
     if _TEST_LOOP is None:
         _TEST_LOOP = asyncio.new_event_loop()
         threading.Thread(target=_TEST_LOOP.run_forever, name="tests-db", daemon=True).start()
-    return asyncio.run_coroutine_threadsafe(work, _TEST_LOOP).result()  # type: ignore[arg-type]
+    return asyncio.run_coroutine_threadsafe(work, _TEST_LOOP).result()
 
 
 def _test_engine(url: str) -> AsyncEngine:
@@ -603,19 +609,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadGroupScheduling
 
     class GroupScheduling(LoadGroupScheduling):
-        """Groups first (the largest first, as xdist orders them), except on one worker of four or more, which
-        starts on the ungrouped tests: browser tests spend most of their time waiting on Chromium, so while the
-        other workers drive browsers this one keeps the CPUs busy with the CPU-bound tests."""
-
         def _split_scope(self, nodeid: str) -> str:
             return xdist_group(nodeid) or nodeid
-
-        def _assign_work_unit(self, node: Any) -> None:
-            if len(self.nodes) >= 4 and node is self.nodes[-1]:
-                ungrouped = next((scope for scope in self.workqueue if "::" in scope), None)
-                if ungrouped is not None:
-                    self.workqueue.move_to_end(ungrouped, last=False)
-            super()._assign_work_unit(node)
 
     return GroupScheduling(config, log)
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from server.demo import load_demo
 from server.settings import Settings
-from tests.conftest import Database, on_test_loop
+from tests.conftest import Database, kept_postgres, on_test_loop
 
 _SNAPSHOTS: dict[tuple[str, datetime], Any] = {}  # (database, minute) → a SQLite file, or PostgreSQL's rows
 
@@ -42,10 +42,6 @@ def _sqlite_path(url: str) -> str:
     return str(make_url(url).database)
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _take(url: str) -> Any:
     if url.startswith("sqlite"):
         copy = Path(tempfile.mkdtemp()) / "demo.db"
@@ -54,15 +50,12 @@ def _take(url: str) -> Any:
         return copy
 
     async def rows() -> dict[str, list[asyncpg.Record]]:
-        conn = await asyncpg.connect(_dsn(url))
-        try:
-            tables = await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-            found = {t["tablename"]: await conn.fetch(f'SELECT * FROM "{t["tablename"]}"') for t in tables}
-            return {table: records for table, records in found.items() if records}
-        finally:
-            await conn.close()
+        conn = await kept_postgres(url)
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        found = {t["tablename"]: await conn.fetch(f'SELECT * FROM "{t["tablename"]}"') for t in tables}
+        return {table: records for table, records in found.items() if records}
 
     return on_test_loop(rows())
 
@@ -85,17 +78,14 @@ def _restore(url: str, snapshot: Any) -> None:
         return
 
     async def copy() -> None:
-        conn = await asyncpg.connect(_dsn(url))
-        try:
-            async with conn.transaction():
-                await conn.execute("SET LOCAL session_replication_role = replica")  # no FK order to follow
-                for table, records in snapshot.items():
-                    await conn.copy_records_to_table(table, records=records, columns=list(records[0].keys()))
-                # Sequences carry on after the copied ids, as they would after load_demo's inserts.
-                for (statement,) in await conn.fetch(_SEQUENCE_CATCH_UP):
-                    await conn.execute(statement)
-        finally:
-            await conn.close()
+        conn = await kept_postgres(url)
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")  # no FK order to follow
+            for table, records in snapshot.items():
+                await conn.copy_records_to_table(table, records=records, columns=list(records[0].keys()))
+            # Sequences carry on after the copied ids, as they would after load_demo's inserts.
+            for (statement,) in await conn.fetch(_SEQUENCE_CATCH_UP):
+                await conn.execute(statement)
 
     on_test_loop(copy())
 
