@@ -4,6 +4,7 @@ is set), the real app behind Litestar's test client, and helpers to make people 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import sqlite3
@@ -38,6 +39,10 @@ T = TypeVar("T")
 # Tests only: argon2id at its cheapest, so each sign-in costs microseconds instead of ~75 ms. The production
 # parameters live in server/accounts/passwords.py; test_production_password_hash_parameters checks them.
 password_context.update(argon2__memory_cost=8, argon2__time_cost=1)
+# The test client's own line per request ("HTTP Request: GET …", httpx's INFO log) went through every handler the app
+# and pytest install on the root logger, formatted by each: a few percent of the suite's CPU, about nothing the app
+# does (the app's own request log, `steady.http`, is untouched).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true"}
 PASSWORD = "a calm blue lake"
