@@ -1,5 +1,5 @@
 """Browser tests: a real Steady server (uvicorn in a thread, on SQLite; one per session, emptied before each test)
-driven by Debian's Chromium through Playwright (one Chromium per module, a fresh context per test). Every visited
+driven by Debian's Chromium through Playwright (one Chromium per test process, a fresh context per test). Every visited
 page is checked with axe-core and for CSP violations."""
 
 from __future__ import annotations
@@ -123,14 +123,38 @@ def live_server(shared_live_server: LiveServer) -> LiveServer:
     return shared_live_server
 
 
-# Module scope: Playwright's sync API keeps an event loop running in the main thread while it is active,
-# which would break asyncio.run() in the non-browser tests collected after these.
-@pytest.fixture(scope="module")
-def playwright_instance() -> Iterator[Playwright]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
-    with sync_playwright() as playwright:
-        yield playwright
+# One Playwright (its Node driver) and one Chromium per test process, started by the first browser test and stopped
+# after the last one of a run of browser tests: launching both cost about 0.6 s of CPU, once per module before. They
+# are stopped before any other test runs because Playwright's sync API keeps an event loop running in the main thread
+# while it is active, which would break asyncio.run() in the non-browser tests (under pytest-xdist a worker can run
+# them between two browser modules); the next browser test starts them again.
+_PLAYWRIGHT: list[Playwright] = []
+_CHROMIUM: list[Browser] = []
+
+
+def _stop_chromium() -> None:
+    while _CHROMIUM:
+        _CHROMIUM.pop().close()
+    while _PLAYWRIGHT:
+        _PLAYWRIGHT.pop().stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or "tests/browser/" not in str(nextitem.path).replace("\\", "/"):
+            _stop_chromium()
+
+
+@pytest.fixture
+def playwright_instance() -> Playwright:
+    if not _PLAYWRIGHT:
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+        _PLAYWRIGHT.append(sync_playwright().start())
+    return _PLAYWRIGHT[0]
 
 
 # The phone every test browses with: 390 px wide, touch, in New York.
@@ -150,7 +174,7 @@ def _ready(ctx: BrowserContext) -> BrowserContext:
 
 
 def new_phone(browser: Browser, locale: str = "en-US") -> BrowserContext:
-    """A fresh phone (its own cookies, storage, service workers and caches) in the module's one Chromium: a new
+    """A fresh phone (its own cookies, storage, service workers and caches) in the process's one Chromium: a new
     context costs milliseconds where launching Chromium costs about a second."""
     return _ready(browser.new_context(locale=locale, **PHONE))
 
@@ -171,11 +195,15 @@ def launch_phone(playwright: Playwright, profile: Path, locale: str = "en-US") -
     )
 
 
-@pytest.fixture(scope="module")
-def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
+@pytest.fixture
+def browser(playwright_instance: Playwright) -> Browser:
+    """The test process's one Chromium (see _PLAYWRIGHT above), launched again if a test lost it."""
+    if _CHROMIUM and not _CHROMIUM[0].is_connected():
+        _CHROMIUM.pop()
+    if not _CHROMIUM:
+        chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        _CHROMIUM.append(chromium)
+    return _CHROMIUM[0]
 
 
 def wait_for(condition: Any, timeout: float = 20.0, message: str = "") -> None:
