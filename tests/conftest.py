@@ -32,6 +32,7 @@ from server.app import create_app
 from server.db import migrate
 from server.push.vapid import VapidKeys
 from server.settings import Settings
+from tests.support.in_loop import cross_once
 from tests.support.push_service import LoopbackPushService
 
 T = TypeVar("T")
@@ -546,7 +547,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     if app is None:
         app = _SESSION_APPS[settings.database_url] = create_app(settings)
     with TestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
-        yield test_client
+        yield cross_once(test_client)
 
 
 def csrf_token(client: TestClient) -> str:
