@@ -594,8 +594,8 @@ TIMED: dict[str, set[str] | None] = {
 
 def xdist_group(nodeid: str) -> str | None:
     """A test's group for `--dist loadgroup`, from its id alone (pytest-xdist's scheduler sees only ids): a browser
-    module is one group (its tests share the module's Chromium, so one worker runs them all), the TIMED tests are one.
-    Ungrouped tests are handed out one by one to whichever worker is free."""
+    module is one group (one worker runs it in its one Chromium, rather than each worker starting Chromium for a few
+    of its tests), the TIMED tests are one. Ungrouped tests are handed out one by one to whichever worker is free."""
     path, _, rest = nodeid.partition("::")
     if path.startswith("tests/browser/"):
         return f"browser-{Path(path).stem}"
