@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy.engine import make_url
 
 from server.accounts.models import User
@@ -214,6 +215,25 @@ def wait_for(condition: Any, timeout: float = 20.0, message: str = "") -> None:
             return
         time.sleep(0.1)
     raise AssertionError(message or "condition not met in time")
+
+
+def wait_for_control(page: Page, *, reload: bool = False, timeout: float = 15.0) -> None:
+    """Wait until the service worker controls the page; with `reload`, load the page again while it doesn't (a page
+    opened before the worker activated stays uncontrolled until it loads again). Asked with page.evaluate, not
+    wait_for_function: that evaluates a string predicate with eval() in the page, which the CSP (no 'unsafe-eval')
+    refused now and then, failing the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if page.evaluate("navigator.serviceWorker.controller !== null"):
+                return
+            if reload:
+                page.reload()
+        except PlaywrightError:
+            pass  # the page was between two documents: ask again
+        if time.monotonic() > deadline:
+            raise AssertionError("the service worker did not take control of the page")
+        time.sleep(0.1)
 
 
 @pytest.fixture

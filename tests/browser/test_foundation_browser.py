@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for_control
 
 
 @pytest.mark.persistent_profile  # installability: an incognito context reports 'in-incognito'
@@ -20,9 +20,9 @@ def test_patient_signs_in_installs_and_opens_offline(
     check_page(page)
 
     # The service worker registers and takes control, and the app shell lands in its cache.
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    wait_for_control(page, reload=True)
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page)
     cached = page.evaluate(
         "async () => { const keys = await caches.keys(); const urls = [];"
         " for (const k of keys) { for (const r of await (await caches.open(k)).keys()) urls.push(r.url); }"

@@ -14,7 +14,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from server.accounts.models import Role
 from server.localtime import local_today
 from server.skills.catalogue import default_catalogue
-from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for_control
 from tests.browser.test_push_browser import IPHONE_SAFARI, registration_id, wait_for_notifications
 from tests.support.family import family_of, run_all, set_sober_since, today_of
 from tests.test_sharing_support import add_rows, checkin, share
@@ -252,8 +252,8 @@ def test_service_worker_shows_a_declarative_push(live_server: LiveServer, page: 
     patient = live_server.db.make_user(Role.PATIENT, "dwp@example.org")
     login_page(page, live_server, patient)
     page.goto(f"{live_server.url}/reminders")
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page, reload=True)
+    wait_for_control(page)
     cdp, reg_id = registration_id(page, context, live_server.url)
     # Only the declarative fields (what a server sending to Safari alone would send): the worker reads them too.
     message = json.dumps({

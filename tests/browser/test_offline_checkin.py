@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import LiveServer, check_page, login_page, wait_for
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for, wait_for_control
 
 CACHED_PATHS = """async () => {
   const paths = [];
@@ -37,9 +37,9 @@ def test_offline_checkin_and_cravings_sync_exactly_once(
     db = live_server.db
     patient = db.make_user("patient", "pat@example.org", name="Sam")
     login_page(page, live_server, patient)
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    wait_for_control(page, reload=True)
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page)
 
     # Offline use is the person's choice, on the More page; it stores the check-in and log pages.
     page.goto(f"{live_server.url}/more")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import BrowserContext, Page
 
-from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for_control
 
 ADD_ENTRY = """async ([key, body, ageDays]) => {
   await SteadyQueue.add({key, url: location.origin + '/checkin', body, csrf: null,
@@ -20,7 +20,7 @@ def test_stale_and_refused_entries_are_shown_not_dropped(
     token = page.evaluate("document.cookie.match(/csrftoken=([^;]+)/)[1]")
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page)
 
     # Offline: an entry queued 8 days ago stays queued, and the person is told it has waited too long.
     context.set_offline(True)

@@ -18,7 +18,7 @@ import os
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server.accounts.models import User
-from tests.browser.conftest import LiveServer, check_page, login_page, wait_for
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for, wait_for_control
 
 SAVED = "Saved on this phone"
 
@@ -50,9 +50,9 @@ def tally(server: LiveServer, scenario: str, *, queued_offline: int, deleted_by_
 
 def ready_for_offline(page: Page, server: LiveServer, user: User) -> None:
     login_page(page, server, user)
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    wait_for_control(page, reload=True)
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page)
     page.goto(f"{server.url}/more")
     switch = page.get_by_label("Keep forms on this phone for offline use")
     expect(switch).to_be_enabled()

@@ -7,7 +7,7 @@ from playwright.sync_api import Page
 
 from server.accounts import invites
 from server.accounts.models import Role, User
-from tests.browser.conftest import LiveServer, check_page
+from tests.browser.conftest import LiveServer, check_page, wait_for_control
 
 
 def _invite_code(server: LiveServer, inviter: User, role: Role) -> str:
@@ -147,8 +147,8 @@ def test_reminders_error_names_what_failed(live_server: LiveServer, page: Page) 
     patient = live_server.db.make_user("patient", "sam@example.org", name="Sam")
     login_page(page, live_server, patient)
     page.goto(f"{live_server.url}/reminders")
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page, reload=True)
+    wait_for_control(page)
     button = page.get_by_role("button", name="Turn on reminders on this phone")
     button.click()
     status = page.locator("#push-status")

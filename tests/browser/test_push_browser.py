@@ -11,7 +11,7 @@ from typing import Any
 from playwright.sync_api import BrowserContext, Page
 
 from server.push.dispatcher import ClaimedReminder
-from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for_control
 
 IPHONE_SAFARI = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -69,8 +69,8 @@ def test_push_shows_a_notification_and_newer_replaces_older(
     login_page(page, live_server, patient)
     page.goto(f"{live_server.url}/reminders")
     check_page(page)
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page, reload=True)
+    wait_for_control(page)
     # Permission is granted but this browser has no subscription yet: the page offers the button.
     button = page.get_by_role("button", name="Turn on reminders on this phone")
     button.wait_for(state="visible")

@@ -15,7 +15,7 @@ from server.accounts.models import User
 from server.db import utcnow
 from server.milestones.hooks import dispatcher_hooks
 from server.push.vapid import VapidKeys
-from tests.browser.conftest import LiveServer, check_page, login_page, wait_for
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for, wait_for_control
 from tests.support.push_service import LoopbackPushService
 from tests.support.push_tools import add_device, drain, set_preferences
 from tests.test_sharing_support import share
@@ -141,9 +141,9 @@ def test_offline_questionnaire_is_recorded_exactly_once(
     patient = db.make_user("patient", "off@example.org", name="Robin")
     assign_phq9(live_server, patient)
     login_page(page, live_server, patient)
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    wait_for_control(page, reload=True)
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page)
     page.goto(f"{live_server.url}/questionnaires/phq9")
     check_page(page)
     context.set_offline(True)

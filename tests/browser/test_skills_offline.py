@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server.skills.catalogue import default_catalogue
-from tests.browser.conftest import LiveServer, check_page, login_page
+from tests.browser.conftest import LiveServer, check_page, login_page, wait_for_control
 
 CACHED_URLS = """async () => {
   const urls = [];
@@ -41,9 +41,9 @@ def test_practise_box_breathing_offline_then_sync(live_server: LiveServer, page:
     login_page(page, live_server, patient)
 
     # Let the service worker take control of the page.
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()", timeout=15_000)
+    wait_for_control(page, reload=True)
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_control(page)
 
     # Turn on offline use: the More page's switch stores the whole library on the phone.
     page.goto(f"{live_server.url}/more")
