@@ -55,7 +55,8 @@ async def _cpu_ms(app: Any, scope: dict[str, Any], requests: int) -> float:
     return (time.process_time() - started) * 1000 / requests
 
 
-async def run(url: str, requests: int, profile: bool, dump: Path | None) -> None:
+async def run(url: str, requests: int, profile: bool, dump: bool) -> dict[str, bytes]:
+    """Measures (and profiles); returns each view's HTML by file name when `dump`."""
     import logging
 
     from server.app import create_app
@@ -65,14 +66,13 @@ async def run(url: str, requests: int, profile: bool, dump: Path | None) -> None
         logging.getLogger(name).setLevel(logging.WARNING)
     task, queue = await _lifespan(app)
     cookie = await _sign_in(app)
-    if dump is not None:
-        dump.mkdir(parents=True, exist_ok=True)
-        for path in DUMPED:
-            for language in ("en", "es"):
-                status, body, _ = await call(app, _scope(path, cookie, language=language))
-                assert status == 200, (path, status)
-                name = path.strip("/").replace("/", "_").replace("?", "_").replace("&", "_")
-                (dump / f"{name}.{language}.html").write_bytes(_VOLATILE.sub(rb"\1\2", body))
+    pages: dict[str, bytes] = {}
+    for path in DUMPED if dump else ():
+        for language in ("en", "es"):
+            status, body, _ = await call(app, _scope(path, cookie, language=language))
+            assert status == 200, (path, status)
+            name = path.strip("/").replace("/", "_").replace("?", "_").replace("&", "_")
+            pages[f"{name}.{language}.html"] = _VOLATILE.sub(rb"\1\2", body)
     scope = _scope("/therapist", cookie)
     await _cpu_ms(app, scope, 10)
     gc.collect()
@@ -90,6 +90,7 @@ async def run(url: str, requests: int, profile: bool, dump: Path | None) -> None
         print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
     await queue.put({"type": "lifespan.shutdown"})
     await task
+    return pages
 
 
 def main() -> None:
@@ -109,7 +110,11 @@ def main() -> None:
         url = asyncio.run(scratch_db.fresh_postgres(server + "/postgres", name)) if "postgresql" in server else args.url
         migrate(url)
         asyncio.run(seed(url, 100, 365))
-    asyncio.run(run(args.url, args.requests, args.profile, args.dump))
+    pages = asyncio.run(run(args.url, args.requests, args.profile, args.dump is not None))
+    if args.dump:
+        args.dump.mkdir(parents=True, exist_ok=True)
+        for name, body in pages.items():
+            (args.dump / name).write_bytes(body)
 
 
 if __name__ == "__main__":

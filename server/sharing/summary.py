@@ -101,6 +101,15 @@ class WeekRequest:
         """The oldest local day any rule looks at: the previous week (mood change) or the sparkline history."""
         return max(self.data_from, self.week.monday - timedelta(days=max(7, self.history_days)))
 
+    @cached_property
+    def brief_key(self) -> tuple[Any, ...]:
+        """Everything of a brief request its summary depends on: every field but `now`, which a brief summary never
+        reads (`now` only bounds the scheduled groups counted, and a brief load expands no schedule)."""
+        if not self.brief:
+            raise ValueError("only a brief summary is independent of now")
+        return (self.patient_id, self.timezone, self.week, self.categories, self.data_from, self.today,
+                self.history_days, self.flags)  # fmt: skip
+
     def shares(self, *categories: str) -> bool:
         return not self.categories.isdisjoint(categories)
 
@@ -245,6 +254,17 @@ class PatientData:
     occurrences: list[schedule.Occurrence] = field(default_factory=list)
     marks: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     triggers: TriggerSet | None = None
+    # A brief load (`brief` True) keeps this patient's rows per table exactly as the database gave them: everything
+    # a brief summary is built from (see `read_key`).
+    brief: bool = False
+    read: dict[str, list[Any]] = field(default_factory=dict)
+
+    def read_key(self) -> tuple[Any, ...]:
+        """What a brief load read for this patient, hashable: the same key means the same rows, so the same brief
+        summaries (`server/sharing/dashboard.py` remembers a dashboard row's summaries under it)."""
+        if not self.brief:
+            raise ValueError("only a brief load keeps the rows it read")
+        return tuple((table, tuple(rows)) for table, rows in self.read.items())
 
 
 def _brief(requests: Sequence[WeekRequest]) -> bool:
@@ -327,14 +347,30 @@ async def _load_brief_checkins(
             among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
         )
     )
+    read = _ReadRows(data, "checkin")
     # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for row in rows:
-        uid, day, mood, craving, used, diary = row[:6]
-        urges = _by_kind(tuple(row[6:])) if diary else _NO_URGES
+        values = tuple(row)  # a plain tuple: SQLAlchemy's rows compare in Python, ~20 times slower
+        uid, day, mood, craving, used, diary = values[:6]
+        urges = _by_kind(values[6:]) if diary else _NO_URGES
         # Every field given: the defaults' factories would run twice more per row.
         data[uid].checkins[day] = _CheckinRow(
             day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
         )
+        read[uid].append(values)
+
+
+class _ReadRows(dict[int, list[Any]]):
+    """Patient id → that patient's rows of one table as read (`PatientData.read[table]`, made at the first row)."""
+
+    def __init__(self, data: dict[int, PatientData], table: str) -> None:
+        super().__init__()
+        self.data, self.table = data, table
+
+    def __missing__(self, uid: int) -> list[Any]:
+        rows: list[Any] = []
+        self[uid] = self.data[uid].read[self.table] = rows
+        return rows
 
 
 @lru_cache(maxsize=512)
@@ -356,9 +392,14 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
             among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
-    for uid, day, at, intensity, outcome, *ticked in rows:
+    read = _ReadRows(data, "craving_log")
+    for row in rows:
+        values = tuple(row)
+        uid, day, at, intensity, outcome, *ticked = values
         triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS
         data[uid].cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
+        if brief:
+            read[uid].append(values)
 
 
 async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -429,7 +470,8 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
     start, end = _utc_window(live, ids)
     wanted = set(ids)
     occurrences: list[tuple[int, schedule.Occurrence]] = []  # brief summaries count marks only: no schedule
-    if _brief(live):
+    brief = _brief(live)
+    if brief:
         pass
     elif len(ids) == 1:
         occurrences = [(ids[0], o) for o in await schedule.sessions_for_patient(db, ids[0], start, end)]
@@ -444,8 +486,13 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
             among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end
         )
     )
-    for pid, occurrence_id, starts_at, status in rows:
+    read = _ReadRows(data, "attendance")
+    for row in rows:
+        values = tuple(row)
+        pid, occurrence_id, starts_at, status = values
         data[pid].marks[occurrence_id] = (starts_at, status)
+        if brief:
+            read[pid].append(values)
 
 
 # One loader per table group; each reads only for the patients who share the categories it serves.
@@ -458,8 +505,9 @@ async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> d
     Each table is read only for the patients who share the category it belongs to, and only over the union of
     their visible windows; `build_summary` then keeps each request to its own window.
     """
-    data: dict[int, PatientData] = defaultdict(PatientData)
     live = [r for r in requests if r.load_from <= r.visible_to]
+    brief = _brief(live)
+    data: dict[int, PatientData] = defaultdict(lambda: PatientData(brief=brief))
     if live:
         for loader in LOADERS:
             await loader(db, live, data)
@@ -802,9 +850,12 @@ def _skills(w: _Window) -> Section:
 
 
 def _attendance(w: _Window) -> Section:
-    cutoff = min(w.end_utc, w.request.now)
-    occurrences = w.data.occurrences
-    scheduled = {o.occurrence_id for o in occurrences if not o.cancelled and w.start_utc <= o.starts_at < cutoff}
+    scheduled: set[str] = set()
+    if w.data.occurrences:  # never in a brief load: a brief summary doesn't depend on now (`brief_key`)
+        cutoff = min(w.end_utc, w.request.now)
+        scheduled = {
+            o.occurrence_id for o in w.data.occurrences if not o.cancelled and w.start_utc <= o.starts_at < cutoff
+        }
     marks = {oid: status for oid, (at, status) in w.data.marks.items() if w.start_utc <= at < w.end_utc}
     every = scheduled | set(marks)
     attended = sum(1 for s in marks.values() if s == "attended")
