@@ -254,17 +254,29 @@ class PatientData:
     occurrences: list[schedule.Occurrence] = field(default_factory=list)
     marks: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     triggers: TriggerSet | None = None
-    # A brief load (`brief` True) keeps this patient's rows per table exactly as the database gave them: everything
-    # a brief summary is built from (see `read_key`).
+    # A brief load (`brief` True) keeps this patient's rows per table exactly as the database gave them (`read`):
+    # everything a brief summary is built from (see `read_key`). The objects above are made from them only when a
+    # summary is built (`unpacked`): the dashboard remembers most of its rows' summaries (server/sharing/dashboard.py).
     brief: bool = False
-    read: dict[str, list[Any]] = field(default_factory=dict)
+    read: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    _unpacked: bool = False
 
     def read_key(self) -> tuple[Any, ...]:
         """What a brief load read for this patient, hashable: the same key means the same rows, so the same brief
-        summaries (`server/sharing/dashboard.py` remembers a dashboard row's summaries under it)."""
+        summaries."""
         if not self.brief:
             raise ValueError("only a brief load keeps the rows it read")
         return tuple((table, tuple(rows)) for table, rows in self.read.items())
+
+    def unpacked(self) -> PatientData:
+        """Ready for the rules: a brief load's rows made into the objects above, once."""
+        if self.brief and not self._unpacked:
+            self._unpacked = True
+            for table, rows in self.read.items():
+                add = _ADD_ROW[table]
+                for values in rows:
+                    add(self, values)
+        return self
 
 
 def _brief(requests: Sequence[WeekRequest]) -> bool:
@@ -348,27 +360,29 @@ async def _load_brief_checkins(
         )
     )
     read = _ReadRows(data, "checkin")
-    # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for row in rows:
-        values = tuple(row)  # a plain tuple: SQLAlchemy's rows compare in Python, ~20 times slower
-        uid, day, mood, craving, used, diary = values[:6]
-        urges = _by_kind(values[6:]) if diary else _NO_URGES
-        # Every field given: the defaults' factories would run twice more per row.
-        data[uid].checkins[day] = _CheckinRow(
-            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
-        )
-        read[uid].append(values)
+        read[row[0]].append(tuple(row))  # plain tuples: SQLAlchemy's rows compare in Python, ~20 times slower
 
 
-class _ReadRows(dict[int, list[Any]]):
+def _add_brief_checkin(data: PatientData, values: tuple[Any, ...]) -> None:
+    # Positional values and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
+    _uid, day, mood, craving, used, diary = values[:6]
+    urges = _by_kind(values[6:]) if diary else _NO_URGES
+    # Every field given: the defaults' factories would run twice more per row.
+    data.checkins[day] = _CheckinRow(
+        day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
+    )
+
+
+class _ReadRows(dict[int, list[tuple[Any, ...]]]):
     """Patient id → that patient's rows of one table as read (`PatientData.read[table]`, made at the first row)."""
 
     def __init__(self, data: dict[int, PatientData], table: str) -> None:
         super().__init__()
         self.data, self.table = data, table
 
-    def __missing__(self, uid: int) -> list[Any]:
-        rows: list[Any] = []
+    def __missing__(self, uid: int) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
         self[uid] = self.data[uid].read[self.table] = rows
         return rows
 
@@ -392,14 +406,19 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
             among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
-    read = _ReadRows(data, "craving_log")
-    for row in rows:
-        values = tuple(row)
-        uid, day, at, intensity, outcome, *ticked = values
-        triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS
-        data[uid].cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
-        if brief:
-            read[uid].append(values)
+    if brief:
+        read = _ReadRows(data, "craving_log")
+        for row in rows:
+            read[row[0]].append(tuple(row))
+    else:
+        for row in rows:
+            _add_craving(data[row[0]], tuple(row))
+
+
+def _add_craving(data: PatientData, values: tuple[Any, ...]) -> None:
+    _uid, day, at, intensity, outcome, *ticked = values
+    triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS
+    data.cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
 
 
 async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -486,13 +505,26 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
             among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end
         )
     )
-    read = _ReadRows(data, "attendance")
-    for row in rows:
-        values = tuple(row)
-        pid, occurrence_id, starts_at, status = values
-        data[pid].marks[occurrence_id] = (starts_at, status)
-        if brief:
-            read[pid].append(values)
+    if brief:
+        read = _ReadRows(data, "attendance")
+        for row in rows:
+            read[row[0]].append(tuple(row))
+    else:
+        for row in rows:
+            _add_mark(data[row[0]], tuple(row))
+
+
+def _add_mark(data: PatientData, values: tuple[Any, ...]) -> None:
+    _pid, occurrence_id, starts_at, status = values
+    data.marks[occurrence_id] = (starts_at, status)
+
+
+# How a brief load's row of each table becomes what the rules read (`PatientData.unpacked`).
+_ADD_ROW: dict[str, Callable[[PatientData, tuple[Any, ...]], None]] = {
+    "checkin": _add_brief_checkin,
+    "craving_log": _add_craving,
+    "attendance": _add_mark,
+}
 
 
 # One loader per table group; each reads only for the patients who share the categories it serves.
@@ -954,7 +986,7 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
     )
     if request.visible_from > request.visible_to:
         return summary
-    w = _window(request, data or PatientData(), thresholds)
+    w = _window(request, data.unpacked() if data else PatientData(), thresholds)
     summary.days_counted = len(w.days)
     sections = _sections_for(request.categories, request.brief) if request.flags else ROW_SECTIONS
     for section in sections:
