@@ -254,9 +254,9 @@ class PatientData:
     occurrences: list[schedule.Occurrence] = field(default_factory=list)
     marks: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     triggers: TriggerSet | None = None
-    # A brief load (`brief` True) keeps this patient's rows per table exactly as the database gave them (`read`):
-    # everything a brief summary is built from (see `read_key`). The objects above are made from them only when a
-    # summary is built (`unpacked`): the dashboard remembers most of its rows' summaries (server/sharing/dashboard.py).
+    # Rows kept per table exactly as the database gave them (`read`), made into the objects above only when a summary
+    # is built (`unpacked`): the dashboard remembers most of its rows' summaries (server/sharing/dashboard.py). A
+    # brief load (`brief` True) keeps every row it reads there: all a brief summary is built from (`read_key`).
     brief: bool = False
     read: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     _unpacked: bool = False
@@ -265,17 +265,15 @@ class PatientData:
         """What a brief load read for this patient, hashable: the same key means the same rows, so the same brief
         summaries."""
         if not self.brief:
-            raise ValueError("only a brief load keeps the rows it read")
+            raise ValueError("only a brief load keeps every row it read")
         return tuple((table, tuple(rows)) for table, rows in self.read.items())
 
     def unpacked(self) -> PatientData:
-        """Ready for the rules: a brief load's rows made into the objects above, once."""
-        if self.brief and not self._unpacked:
+        """Ready for the rules: the rows kept as read made into the objects above, once."""
+        if not self._unpacked:
             self._unpacked = True
             for table, rows in self.read.items():
-                add = _ADD_ROW[table]
-                for values in rows:
-                    add(self, values)
+                _UNPACK[table](self, rows)
         return self
 
 
@@ -364,14 +362,16 @@ async def _load_brief_checkins(
         read[row[0]].append(tuple(row))  # plain tuples: SQLAlchemy's rows compare in Python, ~20 times slower
 
 
-def _add_brief_checkin(data: PatientData, values: tuple[Any, ...]) -> None:
+def _unpack_brief_checkins(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
+    checkins = data.checkins
     # Positional values and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
-    _uid, day, mood, craving, used, diary = values[:6]
-    urges = _by_kind(values[6:]) if diary else _NO_URGES
-    # Every field given: the defaults' factories would run twice more per row.
-    data.checkins[day] = _CheckinRow(
-        day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
-    )
+    for values in rows:
+        _uid, day, mood, craving, used, diary = values[:6]
+        urges = _by_kind(values[6:]) if diary else _NO_URGES
+        # Every field given: the defaults' factories would run twice more per row.
+        checkins[day] = _CheckinRow(
+            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
+        )
 
 
 class _ReadRows(dict[int, list[tuple[Any, ...]]]):
@@ -406,19 +406,15 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
             among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
-    if brief:
-        read = _ReadRows(data, "craving_log")
-        for row in rows:
-            read[row[0]].append(tuple(row))
-    else:
-        for row in rows:
-            _add_craving(data[row[0]], tuple(row))
+    read = _ReadRows(data, "craving_log")
+    for row in rows:
+        read[row[0]].append(tuple(row))
 
 
-def _add_craving(data: PatientData, values: tuple[Any, ...]) -> None:
-    _uid, day, at, intensity, outcome, *ticked = values
-    triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS
-    data.cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
+def _unpack_cravings(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
+    for _uid, day, at, intensity, outcome, *ticked in rows:
+        triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS  # a brief load reads none
+        data.cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
 
 
 async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -489,8 +485,7 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
     start, end = _utc_window(live, ids)
     wanted = set(ids)
     occurrences: list[tuple[int, schedule.Occurrence]] = []  # brief summaries count marks only: no schedule
-    brief = _brief(live)
-    if brief:
+    if _brief(live):
         pass
     elif len(ids) == 1:
         occurrences = [(ids[0], o) for o in await schedule.sessions_for_patient(db, ids[0], start, end)]
@@ -505,25 +500,21 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
             among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end
         )
     )
-    if brief:
-        read = _ReadRows(data, "attendance")
-        for row in rows:
-            read[row[0]].append(tuple(row))
-    else:
-        for row in rows:
-            _add_mark(data[row[0]], tuple(row))
+    read = _ReadRows(data, "attendance")
+    for row in rows:
+        read[row[0]].append(tuple(row))
 
 
-def _add_mark(data: PatientData, values: tuple[Any, ...]) -> None:
-    _pid, occurrence_id, starts_at, status = values
-    data.marks[occurrence_id] = (starts_at, status)
+def _unpack_marks(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
+    for _pid, occurrence_id, starts_at, status in rows:
+        data.marks[occurrence_id] = (starts_at, status)
 
 
-# How a brief load's row of each table becomes what the rules read (`PatientData.unpacked`).
-_ADD_ROW: dict[str, Callable[[PatientData, tuple[Any, ...]], None]] = {
-    "checkin": _add_brief_checkin,
-    "craving_log": _add_craving,
-    "attendance": _add_mark,
+# How the rows kept of each table become what the rules read (`PatientData.unpacked`).
+_UNPACK: dict[str, Callable[[PatientData, list[tuple[Any, ...]]], None]] = {
+    "checkin": _unpack_brief_checkins,
+    "craving_log": _unpack_cravings,
+    "attendance": _unpack_marks,
 }
 
 
