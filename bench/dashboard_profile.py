@@ -5,6 +5,7 @@ warm-up as `server.asgi` does in production.
     .venv/bin/python -m bench.dashboard_profile --url postgresql+asyncpg://postgres@127.0.0.1:5432/steady_bench_dash
     .venv/bin/python -m bench.dashboard_profile --url URL --profile        # + a pyinstrument call tree
     .venv/bin/python -m bench.dashboard_profile --url URL --dump /tmp/a    # + each view's HTML (to compare trees)
+    .venv/bin/python -m bench.dashboard_profile --url URL --cold           # every row built (nothing remembered)
 
 Seed first (`bench.dashboard_bench` leaves its scratch database seeded), or with
 `--seed`, which wipes and seeds `--url`'s database itself. Prints CPU ms per request (least of five rounds).
@@ -47,15 +48,32 @@ async def _sign_in(app: Any) -> bytes:
     return session + b"; " + cookies[b"csrftoken"]
 
 
-async def _cpu_ms(app: Any, scope: dict[str, Any], requests: int) -> float:
+def forget() -> None:
+    """Drop what the dashboard remembers between requests (its rows' summaries and sparklines), where this tree has
+    such caches: every request then builds every row (a cold process, or every patient's data changed)."""
+    try:
+        from server.sharing import charts, dashboard
+    except ImportError:
+        return
+    remembered = getattr(dashboard, "_remembered", None)
+    if remembered is not None:
+        remembered.clear()
+    sparkline = getattr(charts, "_sparkline", None)
+    if sparkline is not None:
+        sparkline.cache_clear()
+
+
+async def _cpu_ms(app: Any, scope: dict[str, Any], requests: int, cold: bool = False) -> float:
     started = time.process_time()
     for _ in range(requests):
+        if cold:
+            forget()
         status, _, _ = await call(app, scope)
         assert status == 200, status
     return (time.process_time() - started) * 1000 / requests
 
 
-async def run(url: str, requests: int, profile: bool, dump: bool) -> dict[str, bytes]:
+async def run(url: str, requests: int, profile: bool, dump: bool, cold: bool = False) -> dict[str, bytes]:
     """Measures (and profiles); returns each view's HTML by file name when `dump`."""
     import logging
 
@@ -77,15 +95,15 @@ async def run(url: str, requests: int, profile: bool, dump: bool) -> dict[str, b
     await _cpu_ms(app, scope, 10)
     gc.collect()
     gc.freeze()
-    rounds = [await _cpu_ms(app, scope, max(1, requests // 5)) for _ in range(5)]
-    print(f"  GET /therapist in-process CPU ms/request: least {min(rounds):.1f} · rounds "
+    rounds = [await _cpu_ms(app, scope, max(1, requests // 5), cold) for _ in range(5)]
+    print(f"  GET /therapist in-process CPU ms/request{' (cold)' if cold else ''}: least {min(rounds):.1f} · rounds "
           + " ".join(f"{r:.1f}" for r in rounds))  # fmt: skip
     if profile:
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.0002, async_mode="disabled")
         profiler.start()
-        await _cpu_ms(app, scope, requests)
+        await _cpu_ms(app, scope, requests, cold)
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
     await queue.put({"type": "lifespan.shutdown"})
@@ -99,6 +117,7 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="wipe and seed --url's database first")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--cold", action="store_true", help="forget the remembered rows before every request")
     parser.add_argument("--dump", type=Path, help="write each dashboard view's HTML (en, es) into this folder")
     args = parser.parse_args()
     if args.seed:
@@ -110,7 +129,7 @@ def main() -> None:
         url = asyncio.run(scratch_db.fresh_postgres(server + "/postgres", name)) if "postgresql" in server else args.url
         migrate(url)
         asyncio.run(seed(url, 100, 365))
-    pages = asyncio.run(run(args.url, args.requests, args.profile, args.dump is not None))
+    pages = asyncio.run(run(args.url, args.requests, args.profile, args.dump is not None, args.cold))
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)
         for name, body in pages.items():
