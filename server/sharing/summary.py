@@ -82,24 +82,22 @@ class WeekRequest:
     # False for a row's days shown when its flags come from another span (the dashboard's open flags): only the
     # figures the row shows are computed (`ROW_SECTIONS`), no flag. Such a request is brief too.
     flags: bool = True
+    # Worked out once when made (the request is frozen): a dashboard's loaders ask each of its 200 requests for them
+    # many times, and Python 3.11's cached_property takes a lock at each first read. `load_from` is the oldest local
+    # day any rule looks at: the previous week (mood change) or the sparkline history.
+    visible_from: date = field(init=False, repr=False, compare=False)
+    visible_to: date = field(init=False, repr=False, compare=False)
+    load_from: date = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        monday = self.week.monday
+        object.__setattr__(self, "visible_from", max(monday, self.data_from))
+        object.__setattr__(self, "visible_to", min(self.week.sunday, self.today))
+        object.__setattr__(self, "load_from", max(self.data_from, monday - timedelta(days=max(7, self.history_days))))
 
     @property
     def key(self) -> tuple[int, date]:
         return (self.patient_id, self.week.monday)
-
-    # Remembered (the request is frozen): a dashboard's loaders ask each of its 200 requests for them many times.
-    @cached_property
-    def visible_from(self) -> date:
-        return max(self.week.monday, self.data_from)
-
-    @cached_property
-    def visible_to(self) -> date:
-        return min(self.week.sunday, self.today)
-
-    @cached_property
-    def load_from(self) -> date:
-        """The oldest local day any rule looks at: the previous week (mood change) or the sparkline history."""
-        return max(self.data_from, self.week.monday - timedelta(days=max(7, self.history_days)))
 
     @cached_property
     def brief_key(self) -> tuple[Any, ...]:
