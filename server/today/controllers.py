@@ -69,7 +69,7 @@ class TodayController(Controller):
         context.update(schedule_views.today_panel(user, enrolled, now))
         # These read more only when there is something to show (an alumnus; a questionnaire due).
         context.update(await aftercare_today.today_panel(db_session, user, discharge_from(enrolled.pairs)))
-        context["questionnaires_due"] = await questionnaire_service.due_from(db_session, user, values)
+        context["questionnaires_due"] = questionnaire_service.due_from(user, values, today)
         context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
 
