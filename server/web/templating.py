@@ -25,7 +25,7 @@ from jinja2.nodes import EvalContext
 from litestar.exceptions import TemplateNotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from server.i18n import SUPPORTED_LOCALES, current_locale, gettext, lazy_gettext, ngettext, using_locale
 from server.web.static import static_url
@@ -110,9 +110,32 @@ def template_gettext() -> Callable[..., str]:
             if len(remembered) < MAX_REMEMBERED_MESSAGES:
                 remembered[key] = text
         # Always a format string, as newstyle gettext has it ("%%" reads as "%"); without a "%" it is itself.
-        return text % variables if variables or "%" in text else text
+        return formatted(text, variables) if variables or "%" in text else text
 
     return translate
+
+
+def template_ngettext() -> Callable[..., str]:
+    """`ngettext()` (and `{% trans count=… %}`) in templates: Jinja's newstyle ngettext (the count is `num`,
+    autoescaped, %-formatted) through `formatted`."""
+
+    @pass_eval_context
+    def plural(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        text = ngettext(singular, plural, num)
+        return formatted(Markup(text) if eval_ctx.autoescape else text, variables)
+
+    return plural
+
+
+def formatted(text: str, variables: dict[str, Any]) -> str:
+    """`text % variables`, each value escaped when `text` is markup: what `Markup.__mod__` does, minus its
+    per-value wrapper objects, which cost about 10 µs for a message with two numbers (a page formats a dozen).
+    Numbers go in as they are (`%(num)d` needs one; their text never needs escaping)."""
+    if not isinstance(text, Markup):
+        return text % variables
+    safe = {name: value if isinstance(value, int | float) else escape(value) for name, value in variables.items()}
+    return Markup(str.__mod__(text, safe))
 
 
 def literal_call(tokens: list[Token], index: int, names: tuple[str, ...]) -> str | None:
@@ -280,6 +303,7 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> Environmen
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
     env.globals["_"] = env.globals["gettext"] = template_gettext()
+    env.globals["ngettext"] = template_ngettext()
     env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
     env.globals["rendered_once"] = rendered_once()
