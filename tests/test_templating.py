@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
-from litestar.exceptions import TemplateNotFoundException
+from litestar.exceptions import NoRouteMatchFoundException, TemplateNotFoundException
 from markupsafe import Markup
 
 from server.i18n import current_locale, gettext, using_locale
@@ -152,3 +155,23 @@ def test_plural_messages_in_templates_format_the_count_and_escape_values() -> No
     with using_locale("es"):
         spanish = env.from_string('{{ ngettext("day sober", "days sober", 5) }}').render()
     assert spanish == "días sin consumir"
+
+
+def test_route_urls_without_parameters_are_written_when_compiled(client: Any) -> None:
+    """Once the app has published its route paths, `url_for("name")` is the path itself in each language's compiled
+    template; a route with parameters, or an unknown name, stays a call (and an unknown name still fails loudly)."""
+    app = client.app
+    engine = app.template_engine
+    source = ('<a href="{{ url_for("today:today") }}">{{ url_for("checkins:checkin_detail", checkin_id=7) }}'
+              '{{ url_for("no:such") }}')  # fmt: skip
+    for environment in (engine.engine, engine.by_locale["en"], engine.by_locale["es"]):
+        assert environment.route_paths["today:today"] == app.route_reverse("today:today") == "/today"
+        code = environment.compile(source, raw=True)
+        assert '"/today"' in code or "'/today'" in code
+        assert code.count("context.call(") == 2  # the route with a parameter, the unknown name
+    request = SimpleNamespace(app=app)  # all `url_for` reads of the request
+    page = engine.engine.from_string(source.replace('{{ url_for("no:such") }}', ""))
+    detail = app.route_reverse("checkins:checkin_detail", checkin_id=7)
+    assert page.render(request=request) == f'<a href="/today">{detail}'
+    with pytest.raises(NoRouteMatchFoundException):
+        engine.engine.from_string('{{ url_for("no:such") }}').render(request=request)

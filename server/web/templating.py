@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import (
     BaseLoader,
@@ -172,6 +172,39 @@ class StaticUrlsWhenCompiled(Extension):
             index += 4
 
 
+class RouteUrlsWhenCompiled(Extension):
+    """`url_for("route:name")` (a route without parameters) in a template, written as its path when the template
+    is compiled, once the app that owns the environment has published its paths (`publish_route_paths`): routes
+    don't change once the app is built, and every page links a dozen of them (the bars at the top and bottom).
+    Calls with parameters, and any call compiled before the paths were published, stay calls to `url_for`."""
+
+    def filter_stream(self, stream: Any) -> Any:
+        paths: dict[str, str] = getattr(self.environment, "route_paths", {})
+        tokens = list(stream)
+        index = 0
+        while index < len(tokens):
+            name = literal_call(tokens, index, ("url_for",))
+            if name is None or name not in paths:
+                yield tokens[index]
+                index += 1
+                continue
+            yield Token(tokens[index].lineno, "string", paths[name])
+            index += 4
+
+
+def publish_route_paths(app: Any) -> None:
+    """The paths of `app`'s routes without parameters, by name, for `RouteUrlsWhenCompiled` (the language overlays
+    share the dict). Called by `create_app` once the app is built, before any template is compiled."""
+    from litestar.routes import HTTPRoute
+
+    paths: dict[str, str] = app.template_engine.engine.route_paths
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and not route.path_parameters:
+            for handler in route.route_handlers:
+                if handler.name:
+                    paths[handler.name] = str(app.route_reverse(handler.name))
+
+
 class TranslatedWhenCompiled(Extension):
     """`_("a literal message")` in a template, translated once when the template is compiled, for environments
     that serve one language (`LocalizedTemplateEngine`).
@@ -224,8 +257,8 @@ class LocalizedTemplateEngine(JinjaTemplateEngine):
         super().__init__(directory=directory, engine_instance=engine_instance)
         self.by_locale: dict[str, Environment] = {}
         for locale in SUPPORTED_LOCALES:
-            localized = self.engine.overlay()
-            localized.translation_locale = locale  # type: ignore[attr-defined]  # read by TranslatedWhenCompiled
+            localized = cast(SteadyEnvironment, self.engine.overlay())  # an overlay is of its environment's class
+            localized.translation_locale = locale  # read by TranslatedWhenCompiled
             self.by_locale[locale] = localized
 
     def get_template(self, template_name: str) -> JinjaTemplate:
@@ -292,11 +325,23 @@ def rendered_once() -> Callable[[Any, str], Markup]:
     return pass_context(render)
 
 
-def build_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
-    env = Environment(
+class SteadyEnvironment(Environment):
+    """Jinja's environment with what the compile-time extensions read: the language an overlay serves
+    (`TranslatedWhenCompiled`) and the app's route paths (`RouteUrlsWhenCompiled`; one dict, shared by the overlays,
+    which copy the environment's attributes)."""
+
+    translation_locale: str | None = None
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.route_paths: dict[str, str] = {}
+
+
+def build_environment(extra_globals: dict[str, Any] | None = None) -> SteadyEnvironment:
+    env = SteadyEnvironment(
         loader=KnownTemplatesLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html", "svg", "xml"]),
-        extensions=["jinja2.ext.i18n", TranslatedWhenCompiled, StaticUrlsWhenCompiled],
+        extensions=["jinja2.ext.i18n", TranslatedWhenCompiled, StaticUrlsWhenCompiled, RouteUrlsWhenCompiled],
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
