@@ -145,12 +145,13 @@ def test_todays_composed_read_runs_as_its_text_and_reads_the_same(sam: TestClien
 
 
 def test_every_composed_statement_compiles_to_text_on_both_databases() -> None:
-    """No composed read falls back to running as a statement (a parameter `text()` can't find, a list expanded at
-    run time): each compiles to SQL text for SQLite and for PostgreSQL."""
+    """No composed read (nor the session look-up, on every request) falls back to running as a statement (a
+    parameter `text()` can't find, a list expanded at run time): each compiles to SQL text for both databases."""
     from sqlalchemy import TextualSelect
     from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
     from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 
+    from server.accounts.sessions import _session_statement
     from server.checkins import logic as checkins
     from server.checkins import progress
     from server.db import as_text
@@ -160,8 +161,8 @@ def test_every_composed_statement_compiles_to_text_on_both_databases() -> None:
     from server.today.controllers import panels_statement
 
     statements = [
-        panels_statement(), checkins._save_statement({}), checkins._streak_statement(), checkins._today_statement(),
-        checkins._log_statement(), progress._page_statement(), schedule._page_statement(),
+        _session_statement(), panels_statement(), checkins._save_statement({}), checkins._streak_statement(),
+        checkins._today_statement(), checkins._log_statement(), progress._page_statement(), schedule._page_statement(),
         encouragement._today_statement(), skills._today_statement(), skills._library_statement(),
     ]  # fmt: skip
     for dialect in (aiosqlite_dialect(), asyncpg_dialect()):
