@@ -54,7 +54,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped, make_transient_to_detached
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -147,7 +147,24 @@ async def _has_writes(session: Any) -> bool:
         return True
     if session.sync_session.get_transaction() is None:
         return False
-    return bool((await session.connection()).info.get(_WROTE, True))
+    # The connection the transaction runs on, as `after_begin` saw it (asking the session for it again goes through
+    # its whole connection machinery, on every page view). None: begun without a statement yet; commit to be sure.
+    connection = session.info.get(_CONNECTION)
+    return connection is None or bool(connection.info.get(_WROTE, True))
+
+
+_CONNECTION = "steady_connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _session_began(session: Session, _transaction: Any, connection: Any) -> None:
+    session.info[_CONNECTION] = connection
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _session_ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost one: its connection goes back to the pool
+        session.info.pop(_CONNECTION, None)
 
 
 def commit_if_written(session_scope_key: str) -> BeforeMessageSendHookHandler:
