@@ -432,7 +432,7 @@ def test_todays_due_list_is_due_for_and_a_change_shows_at_the_next_read(db: Data
     """Today works out what is due from its composed read (`due_from`, remembered per process for the same rows
     and day): the same list as `due_for` reading on its own, day after day, with an assignment, a clinic default,
     a completed answer and a half-done draft; and a change written elsewhere is a new key, never served stale."""
-    from server.db import compose, read_composed
+    from server.db import compose, pk, read_composed
 
     patient = people["patient"]
     start = today_for(patient)
@@ -443,9 +443,9 @@ def test_todays_due_list_is_due_for_and_a_change_shows_at_the_next_read(db: Data
         clinic = await session.get(Clinic, patient.clinic_id)
         assert clinic is not None
         clinic.settings = {**(clinic.settings or {}), service.DEFAULTS_KEY: {"bam_iop": {"cadence": "weekly"}}}
-        session.add(Response(user_id=patient.id, instrument="phq9", status="complete", idempotency_key="done",  # type: ignore[arg-type]
+        session.add(Response(user_id=pk(patient), instrument="phq9", status="complete", idempotency_key="done",
                              local_date=start - timedelta(days=6), answers=PHQ9_MILD))  # fmt: skip
-        session.add(Response(user_id=patient.id, instrument="gad7", status="draft", idempotency_key="draft",  # type: ignore[arg-type]
+        session.add(Response(user_id=pk(patient), instrument="gad7", status="draft", idempotency_key="draft",
                              answers={"1": 2, "2": 1}))  # fmt: skip
 
     db.run(set_up)
@@ -472,7 +472,7 @@ def test_todays_due_list_is_due_for_and_a_change_shows_at_the_next_read(db: Data
     assert "gad7" in [due.instrument.code for due in before]
 
     async def complete_gad7(session: AsyncSession) -> None:
-        draft = await service.current_draft(session, patient.id, "gad7")  # type: ignore[arg-type]
+        draft = await service.current_draft(session, pk(patient), "gad7")
         assert draft is not None
         draft.status, draft.local_date = "complete", start
 
