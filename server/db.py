@@ -54,7 +54,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped, Session, make_transient_to_detached
+from sqlalchemy.orm import Mapped, Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -485,11 +486,24 @@ def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
 def loaded(model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
     """A model instance from a Core row's column values, as if the ORM had loaded it and the session let it go
     (detached, with its identity): cheaper than an ORM read, and a handler may still change it and `add` it back
-    to its session for an UPDATE. `values` holds every column of the model's table."""
+    to its session for an UPDATE. `values` holds every column of the model's table.
+
+    What `make_transient_to_detached` does for a model without relationships, on a state nothing has touched yet
+    (no history to commit, nothing unloaded to expire): set the identity. Every signed-in request loads two."""
+    identity_class, key_name = _identity_of(model)
     instance = manager_of_class(model).new_instance()
     instance.__dict__.update(values)
-    make_transient_to_detached(instance)
+    instance_state(instance).key = (identity_class, (values[key_name],), None)
     return instance
+
+
+@functools.cache
+def _identity_of(model: type[SQLModel]) -> tuple[type, str]:
+    mapper = inspect(model)
+    if mapper.relationships or len(mapper.primary_key) != 1:
+        raise TypeError(f"loaded() is for models with one primary key column and no relationships: {model.__name__}")
+    identity_class = mapper.identity_key_from_primary_key((0,))[0]
+    return identity_class, mapper.get_property_by_column(mapper.primary_key[0]).key
 
 
 def as_date(value: str) -> date:
