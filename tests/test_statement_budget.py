@@ -4,8 +4,8 @@ The demo clinic's Sam (8 weeks of check-ins, cravings, skills, a program with gr
 is fetched once to warm per-process caches, then again while a `before_cursor_execute` listener on the app's own
 engine counts what reaches the database. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 
-Every patient page runs at most 4 statements (Today, Skills, My groups and Crisis 2; Progress 3; Check-in, Log and
-Sober 4). A page that cannot be brought back under the budget at once may carry its count in STILL_OVER, which
+Every patient page runs at most 4 statements (Today, Skills, Sober, My groups and Crisis 2; Progress 3; Check-in and
+Log 4). A page that cannot be brought back under the budget at once may carry its count in STILL_OVER, which
 only ever goes down.
 Today's panels are columns of ONE composed statement (server/today/controllers.py): a new panel joins there.
 """
@@ -153,7 +153,7 @@ def test_every_composed_statement_compiles_to_text_on_both_databases() -> None:
 
     from server.accounts.sessions import _session_statement
     from server.checkins import logic as checkins
-    from server.checkins import progress
+    from server.checkins import progress, sober
     from server.db import as_text
     from server.family import encouragement
     from server.schedule import views as schedule
@@ -164,6 +164,7 @@ def test_every_composed_statement_compiles_to_text_on_both_databases() -> None:
         _session_statement(), panels_statement(), checkins._save_statement({}), checkins._streak_statement(),
         checkins._today_statement(), checkins._log_statement(), progress._page_statement(), schedule._page_statement(),
         encouragement._today_statement(), skills._today_statement(), skills._library_statement(),
+        sober._page_statement(),
     ]  # fmt: skip
     for dialect in (aiosqlite_dialect(), asyncpg_dialect()):
         for statement in statements:
