@@ -42,10 +42,12 @@ from sqlalchemy.engine import make_url
 from bench import scratch_db
 from bench.server_process import (
     ROOT,
+    SERVE_FLAGS,
     cpu_seconds,
     free_port,
     percentile,
     running_server,
+    serve_flags,
     sign_in,
     wait_until_up,
 )
@@ -103,7 +105,7 @@ def bare_server(app: str, env: dict[str, str]) -> Iterator[Bare]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", f"bench.bare_apps:{app}", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--log-level", "warning", "--no-access-log"],
+         "--workers", "1", "--log-level", "warning", "--no-access-log", *serve_flags()],
         env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -260,9 +262,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated: " + ",".join(PAGES))
     parser.add_argument("--posts", type=int, default=100, help="check-in POSTs to time (0: none)")
+    parser.add_argument("--serve", choices=sorted(SERVE_FLAGS), default="auto",
+                        help="every server's loop and parser: uvicorn's choice (uvloop + httptools) or asyncio + h11")
     parser.add_argument("--dashboard", action="store_true",
                         help="with --pg: the therapist dashboard, 100 sharing patients × 365 days")
     args = parser.parse_args()
+    os.environ["BENCH_SERVE"] = args.serve  # read by every server this run starts (bench/server_process.py)
     pages = {name: PAGES[name] for name in args.pages.split(",")}
     if not args.pg or args.both:
         sqlite_dir = Path(tempfile.mkdtemp(prefix="steady-pages-sqlite-"))

@@ -67,7 +67,7 @@ def running_server(database_url: str | None = None, workers: int = 1, extra_env:
                    stdout=subprocess.DEVNULL)
     process = subprocess.Popen(
         [python, "-m", "uvicorn", "server.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", *serve_flags()],
         env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -77,6 +77,16 @@ def running_server(database_url: str | None = None, workers: int = 1, extra_env:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+# `steady run` serves on uvloop with httptools, as uvicorn does by itself ("auto") wherever they are installed (an
+# older checkout's venv, in an A/B, may not have them). BENCH_SERVE=asyncio serves every bench server (Steady and
+# the bare yardsticks alike) on asyncio's loop with h11 instead, to measure what the pair buys.
+SERVE_FLAGS = {"auto": [], "asyncio": ["--loop", "asyncio", "--http", "h11"]}
+
+
+def serve_flags() -> list[str]:
+    return SERVE_FLAGS[os.environ.get("BENCH_SERVE", "auto")]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -68,7 +68,7 @@ from server.web.pwa import PwaController
 from server.web.replay import offline_owner
 from server.web.responses import exception_handlers
 from server.web.static import STATIC_DIR
-from server.web.templating import template_config
+from server.web.templating import publish_route_paths, template_config
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -211,4 +211,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=None,
     )
     _wire_domains(app, settings, session_maker)
+    publish_route_paths(app)
     return app

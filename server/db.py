@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -40,16 +41,21 @@ from sqlalchemy import (
     Time,
     any_,
     bindparam,
+    column,
     event,
     inspect,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped, make_transient_to_detached
+from sqlalchemy.orm import Mapped, Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -142,7 +148,24 @@ async def _has_writes(session: Any) -> bool:
         return True
     if session.sync_session.get_transaction() is None:
         return False
-    return bool((await session.connection()).info.get(_WROTE, True))
+    # The connection the transaction runs on, as `after_begin` saw it (asking the session for it again goes through
+    # its whole connection machinery, on every page view). None: begun without a statement yet; commit to be sure.
+    connection = session.info.get(_CONNECTION)
+    return connection is None or bool(connection.info.get(_WROTE, True))
+
+
+_CONNECTION = "steady_connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _session_began(session: Session, _transaction: Any, connection: Any) -> None:
+    session.info[_CONNECTION] = connection
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _session_ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost one: its connection goes back to the pool
+        session.info.pop(_CONNECTION, None)
 
 
 def commit_if_written(session_scope_key: str) -> BeforeMessageSendHookHandler:
@@ -312,7 +335,49 @@ def compose(reads: dict[str, ColumnElement[Any]]) -> Select[Any]:
 async def read_composed(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any]:
     """Run a `compose`d statement; its values by read name. On the session's connection, as Core: the ORM's
     execution path (compile state, row loading) has nothing to do for a statement of plain columns."""
-    return dict((await (await session.connection()).execute(statement, params)).one()._mapping)
+    connection = await session.connection()
+    return dict((await connection.execute(as_text(statement, connection.dialect), params)).one()._mapping)
+
+
+# A statement's SQL text per dialect, while the statement lives (composed statements are built once per process).
+_TEXT_OF: weakref.WeakKeyDictionary[Select[Any], dict[str, Executable]] = weakref.WeakKeyDictionary()
+# Dialects that write bound parameters as `:name`, as `text()` reads them, with no casts after them (PostgreSQL's
+# drivers add theirs when the text is compiled for them, as for any statement).
+_NAMED_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="named"), "postgresql": PGDialect(paramstyle="named")}
+
+
+def as_text(statement: Select[Any], dialect: Dialect) -> Executable:
+    """`statement` as the SQL text it compiles to, with the same bound parameters (types, literal values) and
+    result columns (types, so JSON is still decoded), compiled once per dialect.
+
+    SQLAlchemy finds a statement's compiled form in its cache by the statement's cache key, a nested tuple that
+    mirrors the whole statement; Python hashes a tuple anew at each look-up, and for Today's composed statement of
+    twenty subqueries that hash cost about a quarter of running it. A text statement's key is its text. Statements
+    with lists expanded at run time (`in_` of a list parameter) are left as they are."""
+    by_dialect = _TEXT_OF.setdefault(statement, {})
+    found = by_dialect.get(dialect.name)
+    if found is None:
+        found = by_dialect[dialect.name] = _compiled_text(statement, dialect)
+    return found
+
+
+def _compiled_text(statement: Select[Any], dialect: Dialect) -> Executable:
+    named = _NAMED_DIALECTS.get(dialect.name)
+    if named is None:
+        return statement
+    compiled = statement.compile(dialect=named)
+    if "POSTCOMPILE" in compiled.string:
+        return statement
+    binds = [
+        bindparam(name, value=None if bind.required else bind.effective_value, type_=bind.type)
+        for bind, name in compiled.bind_names.items()
+    ]
+    columns = [column(selected.name, selected.type) for selected in statement.selected_columns]
+    try:
+        return text(compiled.string).bindparams(*binds).columns(*columns)
+    except ArgumentError:  # a parameter `text()` doesn't find in the SQL as written: run the statement itself
+        _log.warning("composed statement kept as a statement: its text doesn't name every parameter")
+        return statement
 
 
 def json_rows(statement: Select[Any] | Any) -> ColumnElement[list[dict[str, Any]]]:
@@ -421,11 +486,24 @@ def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
 def loaded(model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
     """A model instance from a Core row's column values, as if the ORM had loaded it and the session let it go
     (detached, with its identity): cheaper than an ORM read, and a handler may still change it and `add` it back
-    to its session for an UPDATE. `values` holds every column of the model's table."""
+    to its session for an UPDATE. `values` holds every column of the model's table.
+
+    What `make_transient_to_detached` does for a model without relationships, on a state nothing has touched yet
+    (no history to commit, nothing unloaded to expire): set the identity. Every signed-in request loads two."""
+    identity_class, key_name = _identity_of(model)
     instance = manager_of_class(model).new_instance()
     instance.__dict__.update(values)
-    make_transient_to_detached(instance)
+    instance_state(instance).key = (identity_class, (values[key_name],), None)
     return instance
+
+
+@functools.cache
+def _identity_of(model: type[SQLModel]) -> tuple[type, str]:
+    mapper = inspect(model)
+    if mapper.relationships or len(mapper.primary_key) != 1:
+        raise TypeError(f"loaded() is for models with one primary key column and no relationships: {model.__name__}")
+    identity_class = mapper.identity_key_from_primary_key((0,))[0]
+    return identity_class, mapper.get_property_by_column(mapper.primary_key[0]).key
 
 
 def as_date(value: str) -> date:

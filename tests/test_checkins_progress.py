@@ -195,6 +195,24 @@ def test_sobriety_date_use_and_confirmed_restart(client: TestClient, db: Databas
     del other
 
 
+def test_restarts_are_listed_newest_first_with_their_notes(client: TestClient, db: Database) -> None:
+    """The Sober page reads its counters and restarts in one statement; the restarts come newest first (a later
+    day first, the later one first within a day), each with its run and note."""
+    user = signed_in_patient(client, db)
+    today = today_for(user)
+    assert post_form(client, "/sober", {"started_on": (today - timedelta(days=30)).isoformat()}).status_code == 303
+    assert post_form(client, "/sober", {"started_on": (today - timedelta(days=30)).isoformat(),
+                                        "substance": "cannabis"}).status_code == 303  # fmt: skip
+    for day, substance, note in [(today - timedelta(days=20), "", "first"), (today - timedelta(days=3), "", "second"),
+                                 (today - timedelta(days=3), "cannabis", "third")]:  # fmt: skip
+        done = post_form(client, "/sober/reset", {"reset_on": day.isoformat(), "substance": [substance], "note": note})
+        assert done.status_code == 303, done.text
+    page = client.get("/sober").text
+    notes = [page.index(f">{note}</textarea>") for note in ("third", "second", "first")]
+    assert notes == sorted(notes)
+    assert "a run of 10 days" in html.unescape(page) and "a run of 17 days" in html.unescape(page)
+
+
 def test_per_substance_counters_and_bad_dates(client: TestClient, db: Database) -> None:
     user = signed_in_patient(client, db)
     today = today_for(user)

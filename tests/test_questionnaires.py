@@ -426,3 +426,57 @@ def test_the_bam_asks_about_each_drug_only_after_use_and_compares_sub_scores(
     text = client.get(second.headers["location"]).text
     assert "You noted some alcohol or drug use in the past 7 days." in text
     assert "Last time, on" in text and "use 0, risk 3, protective 20." in text
+
+
+def test_todays_due_list_is_due_for_and_a_change_shows_at_the_next_read(db: Database, people: dict[str, User]) -> None:
+    """Today works out what is due from its composed read (`due_from`, remembered per process for the same rows
+    and day): the same list as `due_for` reading on its own, day after day, with an assignment, a clinic default,
+    a completed answer and a half-done draft; and a change written elsewhere is a new key, never served stale."""
+    from server.db import compose, pk, read_composed
+
+    patient = people["patient"]
+    start = today_for(patient)
+    assign(db, patient, "phq9", "biweekly", start - timedelta(days=20))
+    assign(db, patient, "gad7", "weekly", start - timedelta(days=3), start + timedelta(days=25))
+
+    async def set_up(session: AsyncSession) -> None:
+        clinic = await session.get(Clinic, patient.clinic_id)
+        assert clinic is not None
+        clinic.settings = {**(clinic.settings or {}), service.DEFAULTS_KEY: {"bam_iop": {"cadence": "weekly"}}}
+        session.add(Response(user_id=pk(patient), instrument="phq9", status="complete", idempotency_key="done",
+                             local_date=start - timedelta(days=6), answers=PHQ9_MILD))  # fmt: skip
+        session.add(Response(user_id=pk(patient), instrument="gad7", status="draft", idempotency_key="draft",
+                             answers={"1": 2, "2": 1}))  # fmt: skip
+
+    db.run(set_up)
+    statement = compose(service.today_reads())
+
+    def both(day: date) -> tuple[list[Any], list[Any]]:
+        async def work(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+            user = await session.get(User, patient.id)
+            assert user is not None
+            values = await read_composed(session, statement, service.today_params(user))
+            return service.due_from(user, values, day), await service.due_for(session, user, day)
+
+        return db.run(work)
+
+    seen = set()
+    for offset in range(-2, 30):
+        from_today, on_its_own = both(start + timedelta(days=offset))
+        assert from_today == on_its_own, offset
+        seen.update((due.instrument.code, due.answered) for due in from_today)
+    # Each kind was due at some point: a therapist's assignment, the draft's progress, the clinic's default.
+    assert {("phq9", 0), ("gad7", 2), ("bam_iop", 0)} <= seen
+
+    before, _ = both(start)
+    assert "gad7" in [due.instrument.code for due in before]
+
+    async def complete_gad7(session: AsyncSession) -> None:
+        draft = await service.current_draft(session, pk(patient), "gad7")
+        assert draft is not None
+        draft.status, draft.local_date = "complete", start
+
+    db.run(complete_gad7)
+    after, on_its_own = both(start)
+    assert after == on_its_own
+    assert "gad7" not in [due.instrument.code for due in after]

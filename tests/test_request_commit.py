@@ -51,6 +51,14 @@ async def core_on_connection(db_session: AsyncSession) -> None:
     await connection.execute(update(Clinic).where(Clinic.id == 11).values(name="renamed"))
 
 
+@post("/commit-then-write")
+async def commit_then_write(db_session: AsyncSession) -> None:
+    """A handler that commits half-way: the write after it is in a new transaction, maybe on another connection."""
+    await db_session.execute(insert(Clinic).values(id=15, name="first", **_COLUMNS))
+    await db_session.commit()
+    await db_session.execute(update(Clinic).where(Clinic.id == 15).values(name="second"))
+
+
 @post("/write-then-fail")
 async def write_then_fail(db_session: AsyncSession) -> None:
     await db_session.execute(insert(Clinic).values(id=14, name="failed", **_COLUMNS))
@@ -62,7 +70,7 @@ def test_writes_commit_failures_roll_back_and_reads_send_no_commit(settings: Set
     commits: list[Any] = []
     event.listen(config.get_engine().sync_engine, "commit", commits.append)
     app = Litestar(
-        [read_only, orm_add, orm_flushed, core_on_session, core_on_connection, write_then_fail],
+        [read_only, orm_add, orm_flushed, core_on_session, core_on_connection, commit_then_write, write_then_fail],
         plugins=[alchemy_plugin(config)],
     )
 
@@ -88,6 +96,11 @@ def test_writes_commit_failures_roll_back_and_reads_send_no_commit(settings: Set
         before = len(commits)
         assert client.get("/read").text == "renamed,flushed,core"
         assert len(commits) == before
+
+        assert client.post("/commit-then-write").status_code == 201
+        assert name(15) == "second"
+        assert len(commits) == before + 2  # the handler's own, then the request's
+        before = len(commits)
 
         assert client.post("/write-then-fail").status_code == 400
         assert name(14) is None

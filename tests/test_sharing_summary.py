@@ -4,12 +4,21 @@ weeks across both DST changes (America/New_York, 2026) and a patient in Pacific/
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.models import User
-from server.sharing.summary import WeeklySummary, WeekRequest, weekly_summaries, weekly_summary
+from server.sharing.summary import (
+    PatientData,
+    WeeklySummary,
+    WeekRequest,
+    build_summary,
+    load_week_data,
+    weekly_summaries,
+    weekly_summary,
+)
 from server.sharing.thresholds import Thresholds
 from server.sharing.weeks import Week
 from tests.conftest import Database
@@ -216,6 +225,39 @@ def test_a_brief_summary_has_the_full_flags_and_row_figures_and_nothing_else(db:
     assert {name: getattr(row, name) for name in figures} == {name: getattr(full, name) for name in figures}
     assert row.craving_peak == 10 and row.mood_avg == 4.5
     assert (row.flags, row.mood_change, row.craving_high_days, row.use_days, row.urge_max) == ([], None, 0, None, {})
+
+
+def test_a_brief_load_keeps_the_rows_it_read_and_a_brief_summary_ignores_now(db: Database) -> None:
+    """What the dashboard remembers its rows' summaries under (server/sharing/dashboard.py): the rows a brief load
+    read, as read, and every field of a brief request but `now`, which a brief summary never reads."""
+    therapist = db.make_user("therapist")
+    p = db.make_user("patient", timezone=NY, therapist=therapist)
+    arrange_march_week(db, therapist, p)
+    brief = replace(request(p, W10, date(2026, 3, 20), NOW), history_days=21, brief=True)
+
+    def load(req: WeekRequest) -> PatientData:
+        async def work(session: AsyncSession) -> PatientData:
+            return (await load_week_data(session, [req]))[p.id]  # type: ignore[index]
+
+        return db.run(work)
+
+    data = load(brief)
+    key = data.read_key()
+    assert [table for table, _rows in key] == ["checkin", "craving_log", "attendance"]
+    # Check-ins from the sparklines' first day (9 February); the week's own craving logs and marks only.
+    assert (len(dict(key)["checkin"]), len(dict(key)["craving_log"]), len(dict(key)["attendance"])) == (7, 2, 3)
+    assert load(brief).read_key() == key  # the same rows, the same key
+    later = replace(brief, now=NOW + timedelta(days=3, hours=5))
+    assert later.brief_key == brief.brief_key
+    assert build_summary(later, data, Thresholds()) == build_summary(brief, data, Thresholds())
+    # Any value read changes the key; a full request or load has none (it reads more than it keeps).
+    db.execute("UPDATE checkin SET craving = 7 WHERE user_id = :p AND local_date = :d", p=p.id, d=date(2026, 3, 3))
+    assert load(brief).read_key() != key
+    full = replace(brief, brief=False)
+    with pytest.raises(ValueError):
+        load(full).read_key()
+    with pytest.raises(ValueError):
+        _ = full.brief_key
 
 
 def test_the_week_after_spring_forward_starts_at_edt_midnight(db: Database) -> None:

@@ -4,8 +4,8 @@ The demo clinic's Sam (8 weeks of check-ins, cravings, skills, a program with gr
 is fetched once to warm per-process caches, then again while a `before_cursor_execute` listener on the app's own
 engine counts what reaches the database. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 
-Every patient page runs at most 4 statements (Today, Skills, My groups and Crisis 2; Progress 3; Check-in, Log and
-Sober 4). A page that cannot be brought back under the budget at once may carry its count in STILL_OVER, which
+Every patient page runs at most 4 statements (Today, Skills, Sober, My groups and Crisis 2; Progress 3; Check-in and
+Log 4). A page that cannot be brought back under the budget at once may carry its count in STILL_OVER, which
 only ever goes down.
 Today's panels are columns of ONE composed statement (server/today/controllers.py): a new panel joins there.
 """
@@ -112,3 +112,60 @@ def test_counter_sees_every_statement(sam: TestClient) -> None:
     """The listener is on the engine the app really uses: a page that reads must show up as statements."""
     count, statements = StatementCounter(sam).count(sam, "/crisis")
     assert count >= 1 and any("user_session" in s for s in statements)
+
+
+@pytest.mark.dialect_sensitive  # the SQL text is compiled per dialect
+def test_todays_composed_read_runs_as_its_text_and_reads_the_same(sam: TestClient, db: Database) -> None:
+    """Composed statements run as the SQL text they compile to (`server.db.as_text`: SQLAlchemy's cache look-up
+    by the statement's whole structure cost more than the SQL), with the same parameters, literal values and column
+    types: Today's read for Sam, with every panel holding data, gives exactly what the statement itself gives."""
+    from sqlalchemy import TextualSelect
+
+    from server.db import as_text, utcnow
+    from server.today.controllers import panels_params, panels_statement
+
+    strong_craving = {"mood": "4", "craving": "9", "used": "no", "sleep_hours": "6"}
+    assert htmx_post(sam, "/checkin", strong_craving).status_code == 200
+
+    async def both(session: AsyncSession) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        user = (await session.scalars(select(User).where(User.email == "sam@demo.steady"))).one()
+        now = utcnow()
+        params = panels_params(user, now, localtime.local_today(user, now))
+        connection = await session.connection()
+        as_sql = as_text(panels_statement(), connection.dialect)
+        itself = dict((await connection.execute(panels_statement(), params)).one()._mapping)
+        via_text = dict((await connection.execute(as_sql, params)).one()._mapping)
+        return as_sql, itself, via_text
+
+    as_sql, itself, via_text = db.run(both)
+    assert isinstance(as_sql, TextualSelect)
+    assert via_text == itself
+    # Rows of each kind were read (JSON decoded, JSON kept as text, a count): the comparison is not of empty reads.
+    assert itself["checkin_today"] and itself["sobriety_dates"] and itself["schedule_enrolments"] != "[]", itself
+
+
+def test_every_composed_statement_compiles_to_text_on_both_databases() -> None:
+    """No composed read (nor the session look-up, on every request) falls back to running as a statement (a
+    parameter `text()` can't find, a list expanded at run time): each compiles to SQL text for both databases."""
+    from sqlalchemy import TextualSelect
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+    from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
+
+    from server.accounts.sessions import _session_statement
+    from server.checkins import logic as checkins
+    from server.checkins import progress, sober
+    from server.db import as_text
+    from server.family import encouragement
+    from server.schedule import views as schedule
+    from server.skills import logic as skills
+    from server.today.controllers import panels_statement
+
+    statements = [
+        _session_statement(), panels_statement(), checkins._save_statement({}), checkins._streak_statement(),
+        checkins._today_statement(), checkins._log_statement(), progress._page_statement(), schedule._page_statement(),
+        encouragement._today_statement(), skills._today_statement(), skills._library_statement(),
+        sober._page_statement(),
+    ]  # fmt: skip
+    for dialect in (aiosqlite_dialect(), asyncpg_dialect()):
+        for statement in statements:
+            assert isinstance(as_text(statement, dialect), TextualSelect), (dialect.name, str(statement)[:200])

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
-from litestar.exceptions import TemplateNotFoundException
+from litestar.exceptions import NoRouteMatchFoundException, TemplateNotFoundException
+from markupsafe import Markup
 
 from server.i18n import current_locale, gettext, using_locale
 from server.web.static import static_url
-from server.web.templating import LocalizedTemplateEngine, build_environment
+from server.web.templating import LocalizedTemplateEngine, build_environment, formatted
 
 SOURCE = (
     '<p title="{{ _("Today") }}">{{ _("Log") }}</p>'
@@ -114,3 +118,60 @@ def test_rendered_once_partials_are_the_include_and_refuse_data() -> None:
     # A partial that shows data or per-request values can't be rendered once for everyone.
     with pytest.raises(ValueError, match=r"bottom_nav\.html can.t be rendered once"):
         engine.engine.from_string('{{ rendered_once("partials/bottom_nav.html") }}').render(request=None)
+
+
+class _Html:
+    def __html__(self) -> str:
+        return "<em>kept</em>"
+
+
+@pytest.mark.parametrize(
+    ("message", "variables"),
+    [
+        ("Mood %(m)s, craving %(c)s.", {"m": 6, "c": 3}),
+        ("%(num)d days, %(share).1f%%", {"num": 12, "share": 2.25}),
+        ("Hi, %(name)s", {"name": "<script>alert('x')</script> & \"Sam\""}),
+        ("%(a)s %(b)s %(c)s %(d)s", {"a": Markup("<b>ok</b>"), "b": None, "c": _Html(), "d": True}),
+    ],
+)
+def test_formatting_a_message_escapes_exactly_as_markup_does(message: str, variables: dict[str, object]) -> None:
+    """`formatted` (the templates' `_()` and `ngettext()` with variables) gives what `Markup.__mod__` gives: the same
+    text, the same escaping of each value, markup and `__html__` kept, numbers formatted as numbers."""
+    expected = Markup(message) % variables
+    found = formatted(Markup(message), dict(variables))
+    assert isinstance(found, Markup)
+    assert found == expected
+    assert formatted(message, dict(variables)) == message % variables  # plain text (autoescape off): plain %
+
+
+def test_plural_messages_in_templates_format_the_count_and_escape_values() -> None:
+    env = build_environment()
+    page = env.from_string(
+        '{{ ngettext("%(num)d day", "%(num)d days", n) }} · {{ ngettext("one for %(who)s", "%(num)s for %(who)s", n,'
+        ' who=who) }} · {% trans count=n %}{{ count }} item{% pluralize %}{{ count }} items{% endtrans %}'
+    )
+    assert page.render(n=1, who="<i>") == "1 day · one for &lt;i&gt; · 1 item"
+    assert page.render(n=3, who="<i>") == "3 days · 3 for &lt;i&gt; · 3 items"
+    with using_locale("es"):
+        spanish = env.from_string('{{ ngettext("day sober", "days sober", 5) }}').render()
+    assert spanish == "días sin consumir"
+
+
+def test_route_urls_without_parameters_are_written_when_compiled(client: Any) -> None:
+    """Once the app has published its route paths, `url_for("name")` is the path itself in each language's compiled
+    template; a route with parameters, or an unknown name, stays a call (and an unknown name still fails loudly)."""
+    app = client.app
+    engine = app.template_engine
+    source = ('<a href="{{ url_for("today:today") }}">{{ url_for("checkins:checkin_detail", checkin_id=7) }}'
+              '{{ url_for("no:such") }}')  # fmt: skip
+    for environment in (engine.engine, engine.by_locale["en"], engine.by_locale["es"]):
+        assert environment.route_paths["today:today"] == app.route_reverse("today:today") == "/today"
+        code = environment.compile(source, raw=True)
+        assert '"/today"' in code or "'/today'" in code
+        assert code.count("context.call(") == 2  # the route with a parameter, the unknown name
+    request = SimpleNamespace(app=app)  # all `url_for` reads of the request
+    page = engine.engine.from_string(source.replace('{{ url_for("no:such") }}', ""))
+    detail = app.route_reverse("checkins:checkin_detail", checkin_id=7)
+    assert page.render(request=request) == f'<a href="/today">{detail}'
+    with pytest.raises(NoRouteMatchFoundException):
+        engine.engine.from_string('{{ url_for("no:such") }}').render(request=request)

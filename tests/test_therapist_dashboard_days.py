@@ -4,6 +4,7 @@ lets them pick a week or "since the last session", and the patient's summary lin
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from litestar.testing import TestClient
 from server.localtime import local_today
 from tests.conftest import Database, post_form
 from tests.test_sharing_flows import as_user, setup_people
-from tests.test_sharing_support import add_rows, checkin, share
+from tests.test_sharing_support import ALL_CATEGORIES, add_rows, checkin, share
 
 # Dates, JSON columns and unique keys behave differently on the two databases: run on PostgreSQL too.
 pytestmark = pytest.mark.dialect_sensitive
@@ -105,3 +106,66 @@ def test_since_the_last_session_starts_on_that_groups_day(client: TestClient, db
     assert db.scalar(
         "SELECT subject FROM disclosure_log WHERE kind = 'dashboard' ORDER BY id DESC LIMIT 1"
     ) == "2026-11-19/2026-11-24"
+
+
+def _without_csrf(rows: str) -> str:
+    return re.sub(r'name="_csrf_token" value="[^"]*"', "", rows)
+
+
+def test_a_row_shows_what_changed_at_the_next_request(client: TestClient, db: Database) -> None:
+    """A row's summaries and sparklines are remembered under what they were built from (server/sharing/dashboard.py):
+    a value changed in place, a deleted day and a narrower consent each show at the very next request."""
+    therapist, _outsider, patient = setup_people(db)
+    today = local_today(patient)
+    add_rows(db, [checkin(patient, today - timedelta(days=d), 6, 2) for d in range(0, 9)])
+    share(db, patient, therapist, data_from=today - timedelta(days=40))
+    as_user(client, therapist)
+    rows = _rows(client)
+    assert "7 of 7 days" in rows and "avg 6.0<" in rows and "peak 2<" in rows and "Craving 8+" not in rows
+    assert _without_csrf(_rows(client)) == _without_csrf(rows)  # nothing changed: the same row
+
+    db.execute("UPDATE checkin SET craving = 9 WHERE local_date >= :d", d=today - timedelta(days=1))
+    db.execute("UPDATE checkin SET mood = 1 WHERE local_date = :d", d=today)
+    rows = _rows(client)
+    assert "Craving 8+ on 2 days" in rows and "peak 9<" in rows and "avg 5.3<" in rows  # (6 × 6 + 1) / 7
+    assert "latest 1." in rows and "latest 9." in rows  # the sparklines' descriptions too
+    db.execute("DELETE FROM checkin WHERE local_date = :d", d=today - timedelta(days=3))
+    assert "6 of 7 days" in _rows(client)
+    # The patient stops sharing cravings: that column and its flag go at the next request.
+    share(db, patient, therapist, [c for c in ALL_CATEGORIES if c != "cravings_triggers"],
+          data_from=today - timedelta(days=40))  # fmt: skip
+    rows = _rows(client)
+    assert "Craving 8+" not in rows and "peak" not in rows and "chart-craving" not in rows and "Not shared" in rows
+
+
+def test_remembered_rows_are_what_a_fresh_build_gives(
+    client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Served from what was remembered (no summary built), the rows are byte for byte those built afresh, in both
+    rolling views, a picked week and a flag filter, in English and Spanish."""
+    from server.sharing import charts, dashboard
+
+    therapist, _outsider, patient = setup_people(db)
+    other = db.make_user("patient", "other@example.org", therapist=therapist, timezone="Pacific/Auckland")
+    today = local_today(patient)
+    add_rows(db, [checkin(patient, today - timedelta(days=d), 3 + d % 5, d % 11, used=d == 4) for d in range(0, 30)])
+    add_rows(db, [checkin(other, today - timedelta(days=d), 7, 9) for d in range(0, 30, 2)])
+    share(db, patient, therapist, data_from=today - timedelta(days=40))
+    share(db, other, therapist, ["mood_sleep", "attendance"], data_from=today - timedelta(days=20))
+    as_user(client, therapist)
+    built: list[object] = []
+    build = dashboard.build_summary
+    monkeypatch.setattr(dashboard, "build_summary", lambda *args: built.append(args) or build(*args))
+
+    for params in ({}, {"view": "since_session"}, {"week": "2026-W47"}, {"flag": "use"}):
+        dashboard._remembered.clear()
+        charts._sparkline.cache_clear()
+        # Spanish after English: the language is part of what a row is remembered under.
+        for language, words in (("en", "Used on 1 day"), ("es", "Consumió 1 día")):
+            db.execute("UPDATE user_account SET locale = :l WHERE id = :t", l=language, t=therapist.id)
+            built.clear()
+            fresh = _without_csrf(_rows(client, **params))
+            assert built and "Sam Lee" in fresh and words in fresh
+            built.clear()
+            assert _without_csrf(_rows(client, **params)) == fresh
+            assert built == []

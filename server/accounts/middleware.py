@@ -6,10 +6,9 @@ connection, not two. The session row is read on every request: a sign-out or rev
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
-
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state
+from litestar._parsers import parse_cookie_string
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -28,14 +27,11 @@ class SessionAuthMiddleware(ASGIMiddleware):
     def _token(self, scope: Scope) -> str:
         for name, value in scope["headers"]:
             if name == b"cookie":
-                cookie: SimpleCookie = SimpleCookie()
-                try:
-                    cookie.load(value.decode("latin-1"))
-                except Exception:
-                    return ""
-                morsel = cookie.get(self.cookie_name)
-                if morsel is not None:
-                    return morsel.value
+                # Litestar's parser, as its CSRF middleware and `request.cookies` use: remembered per cookie header
+                # (a browser sends the same one request after request), where `SimpleCookie` parses it every time.
+                token = parse_cookie_string(value.decode("latin-1")).get(self.cookie_name)
+                if token is not None:
+                    return token
         return ""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Role, User, UserSession
-from server.db import loaded, pk, rowcount, table_of, utcnow
+from server.db import as_text, loaded, pk, rowcount, table_of, utcnow
 from server.settings import Settings
 
 COOKIE_NAME = "steady_session"
@@ -81,7 +81,8 @@ async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSessi
     if not token or len(token) > 128:
         return None
     connection = await db.connection()
-    row = (await connection.execute(_session_statement(), {"session_hash": token_hash(token)})).first()
+    statement = as_text(_session_statement(), connection.dialect)
+    row = (await connection.execute(statement, {"session_hash": token_hash(token)})).first()
     if row is None:
         return None
     values = row._mapping

@@ -502,11 +502,12 @@ class CheckInController(Controller):
 
     async def _sober_page(self, request: Request, db: AsyncSession, status_code: int = 200, **extra: Any) -> Template:
         user: User = request.user
-        assert user.id is not None
+        today = dates.local_today(user)
+        counters, history = await sober.page_data(db, user, today)
         ctx = {
-            "counters": await sober.sober_counters(db, user),
-            "history": await sober.reset_history(db, user.id),
-            "today": dates.local_today(user),
+            "counters": counters,
+            "history": history,
+            "today": today,
             "values": {},
             "errors": {},
             **extra,

@@ -11,12 +11,13 @@ Public functions other domains may call:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -24,7 +25,7 @@ from sqlmodel import col
 from server import localtime as dates
 from server.accounts.models import User
 from server.checkins.models import SoberReset, SobrietyDate
-from server.db import as_date, json_rows, pk, utcnow
+from server.db import as_date, compose, from_json, json_rows, pk, read_composed, table_of, utcnow
 from server.i18n import gettext as _
 
 #: Day counts worth celebrating; every whole year after the first is one too (see :func:`milestone_for`).
@@ -224,13 +225,21 @@ async def reset_counters(
     return made, {}
 
 
-async def reset_history(db: AsyncSession, user_id: int) -> list[SoberReset]:
-    rows = await db.scalars(
-        select(SoberReset)
-        .where(col(SoberReset.user_id) == user_id)
-        .order_by(col(SoberReset.reset_on).desc(), col(SoberReset.id).desc())
-    )
-    return list(rows)
+_USER = bindparam("sober_user", type_=Integer())
+
+
+@functools.cache
+def _page_statement() -> Select[Any]:
+    """Built once: the Sober page's reads (the counters and every restart) as one composed statement."""
+    history = select(*table_of(SoberReset).c).where(col(SoberReset.user_id) == _USER)
+    return compose({**counter_reads(_USER), "sober_history": json_rows(history)})
+
+
+async def page_data(db: AsyncSession, user: User, today: date) -> tuple[list[SoberCounter], list[SoberReset]]:
+    """The Sober page's counters (as `sober_counters`) and restarts (as `reset_history`), in ONE read."""
+    values = await read_composed(db, _page_statement(), {"sober_user": pk(user)})
+    history = sorted(from_json(SoberReset, values["sober_history"]), key=lambda r: (r.reset_on, pk(r)), reverse=True)
+    return counters_from(values, today), history
 
 
 async def update_reset_note(db: AsyncSession, user_id: int, reset_id: int, note: str) -> SoberReset | None:

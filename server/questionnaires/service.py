@@ -8,6 +8,7 @@ Everything here flushes in the caller's transaction and never commits. "Now" com
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import json
 import uuid
@@ -24,7 +25,7 @@ from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, Role, User
 from server.consent.service import active_consent, allowed_categories
-from server.db import as_date, from_json, json_rows, json_value, table_of, utcnow
+from server.db import as_date, from_json, json_text_rows, json_value, table_of, utcnow
 from server.db import as_utc as utc_from_text  # (localtime.as_utc takes a datetime)
 from server.i18n import gettext as _
 from server.localtime import as_utc, local_date_of, local_today
@@ -117,18 +118,19 @@ _CLINIC = bindparam("questionnaires_clinic", type_=Integer())
 
 
 def today_reads() -> dict[str, ColumnElement[Any]]:
+    """As JSON text (`json_text_rows`): `due_from` remembers what it worked out from the same text and day."""
     return {
-        "questionnaire_assignments": json_rows(
+        "questionnaire_assignments": json_text_rows(
             select(*table_of(Assignment).c).where(col(Assignment.patient_id) == _PATIENT)
         ),
-        "questionnaire_clinic": json_rows(select(*table_of(Clinic).c).where(col(Clinic.id) == _CLINIC)),
+        "questionnaire_clinic": json_text_rows(select(*table_of(Clinic).c).where(col(Clinic.id) == _CLINIC)),
         # What `due_for` would read next when one is due: the last completed day per instrument, and the drafts.
-        "questionnaire_completed": json_rows(
+        "questionnaire_completed": json_text_rows(
             select(col(Response.instrument), func.max(col(Response.local_date)).label("last_day"))
             .where(col(Response.user_id) == _PATIENT, col(Response.status) == "complete")
             .group_by(col(Response.instrument))
         ),
-        "questionnaire_drafts": json_rows(
+        "questionnaire_drafts": json_text_rows(
             select(col(Response.instrument), col(Response.answers), col(Response.updated_at)).where(
                 col(Response.user_id) == _PATIENT, col(Response.status) == "draft"
             )
@@ -140,16 +142,34 @@ def today_params(patient: User) -> dict[str, Any]:
     return {"questionnaires_patient": patient.id, "questionnaires_clinic": patient.clinic_id}
 
 
-async def due_from(db: AsyncSession, patient: User, values: Mapping[str, Any]) -> list[Due]:
+def due_from(patient: User, values: Mapping[str, Any], today: date) -> list[Due]:
     """`due_for` with everything it reads taken from `today_reads`' values (no statement of its own)."""
-    clinics = from_json(Clinic, values["questionnaire_clinic"])
-    rows = from_json(Assignment, values["questionnaire_assignments"])
-    done = {row["instrument"]: as_date(row["last_day"]) for row in values["questionnaire_completed"] if row["last_day"]}
+    due = _due_from_text(
+        values["questionnaire_assignments"], values["questionnaire_clinic"], values["questionnaire_completed"],
+        values["questionnaire_drafts"], today, _joined(patient),
+    )  # fmt: skip
+    return list(due)
+
+
+# One entry per patient and day whose rows were read (a few hundred bytes of text each); plenty for a clinic.
+MAX_REMEMBERED_DUE = 2048
+
+
+@functools.lru_cache(maxsize=MAX_REMEMBERED_DUE)
+def _due_from_text(
+    assignments_text: str, clinic_text: str, completed_text: str, drafts_text: str, today: date, joined: date | None
+) -> tuple[Due, ...]:
+    """What is due, worked out once per process for the same rows (as read, so a change made by any process is a
+    different key on the next request: nothing is served stale) and the same day."""
+    clinics = from_json(Clinic, json.loads(clinic_text))
+    rows = from_json(Assignment, json.loads(assignments_text))
+    done = {row["instrument"]: as_date(row["last_day"]) for row in json.loads(completed_text) if row["last_day"]}
     drafts = _latest_drafts(
         (row["instrument"], utc_from_text(row["updated_at"]), json_value(row["answers"]))
-        for row in values["questionnaire_drafts"]
+        for row in json.loads(drafts_text)
     )
-    return await due_for(db, patient, clinic=clinics[0] if clinics else None, assignments=rows, answered=(done, drafts))
+    schedules = _schedules(rows, clinics[0] if clinics else None, joined)
+    return tuple(_due(schedules, today, (done, drafts)))
 
 
 Answered = tuple[dict[str, date], dict[str, dict[str, Any]]]  # last completed day, latest draft's answers, by code
@@ -193,19 +213,27 @@ def _parse_day(raw: str) -> date | None:
 async def schedules_for(
     db: AsyncSession, patient: User, *, clinic: Clinic | None = None, rows: Sequence[Assignment] | None = None
 ) -> list[Schedule]:
-    """The patient's own assignments, plus the clinic's defaults for instruments they have no row for. A clinic
-    default starts on the later of the day it was set and the day the patient joined."""
+    """The patient's own assignments, plus the clinic's defaults for instruments they have no row for."""
     if rows is None:
         rows = list(await db.scalars(select(Assignment).where(col(Assignment.patient_id) == patient.id)))
     if clinic is None:
         clinic = await db.get(Clinic, patient.clinic_id)
+    return _schedules(rows, clinic, _joined(patient))
+
+
+def _joined(patient: User) -> date | None:
+    """The patient's first day, in their time zone: no clinic default is due before it."""
+    return local_date_of(patient, patient.created_at) if getattr(patient, "created_at", None) else None
+
+
+def _schedules(rows: Sequence[Assignment], clinic: Clinic | None, joined: date | None) -> list[Schedule]:
+    """A clinic default starts on the later of the day it was set and the day the patient joined."""
     found = [
         Schedule(a.instrument, a.cadence, a.starts_on, a.ends_on, "therapist", a.id)
         for a in rows
         if a.instrument in all_instruments()
     ]
     own = {a.instrument for a in rows}
-    joined = local_date_of(patient, patient.created_at) if getattr(patient, "created_at", None) else None
     for code, entry in clinic_defaults(clinic).items():
         if code in own:
             continue
@@ -225,28 +253,23 @@ class Due:
     asked: int
 
 
-async def due_for(
-    db: AsyncSession,
-    patient: User,
-    today: date | None = None,
-    *,
-    clinic: Clinic | None = None,
-    assignments: Sequence[Assignment] | None = None,
-    answered: Answered | None = None,
-) -> list[Due]:
-    """Questionnaires due now: the latest scheduled date has come and nothing was completed since. `clinic`, the
-    patient's `assignments` and what they `answered` may come already read (Today's composed statement)."""
+async def due_for(db: AsyncSession, patient: User, today: date | None = None) -> list[Due]:
+    """Questionnaires due now: the latest scheduled date has come and nothing was completed since. (Today reads
+    the same through its composed statement: `due_from`.)"""
     today = today or local_today(patient, utcnow())
-    schedules = await schedules_for(db, patient, clinic=clinic, rows=assignments)
-    pending = [(s, d) for s in schedules if (d := s.due_on(today)) is not None]
+    schedules = await schedules_for(db, patient)
+    pending = [s.instrument for s in schedules if s.due_on(today) is not None]
     if not pending:
         return []
-    if answered is None:
-        answered = await _answered(db, patient, [s.instrument for s, _d in pending])
+    return _due(schedules, today, await _answered(db, patient, pending))
+
+
+def _due(schedules: Sequence[Schedule], today: date, answered: Answered) -> list[Due]:
     done, drafts = answered
     result: list[Due] = []
-    for schedule, due_on in pending:
-        if done.get(schedule.instrument, date.min) >= due_on:
+    for schedule in schedules:
+        due_on = schedule.due_on(today)
+        if due_on is None or done.get(schedule.instrument, date.min) >= due_on:
             continue
         instrument = all_instruments()[schedule.instrument]
         answers = instrument.clean(drafts.get(schedule.instrument, {}))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 
 from litestar.exceptions import NotFoundException
 from sqlalchemy import select
@@ -33,11 +34,13 @@ class AccessGrant:
     today: date  # the patient's local today
     now: datetime
 
-    @property
+    # Remembered: a dashboard asks each of its hundred grants for these a dozen times, and each ORM attribute read
+    # costs more than the lookup (the grant is frozen, and a patient's id and a consent's categories don't change).
+    @cached_property
     def patient_id(self) -> int:
         return pk(self.patient)
 
-    @property
+    @cached_property
     def categories(self) -> frozenset[str]:
         return frozenset(self.consent.categories)
 

@@ -45,6 +45,15 @@ def sparkline(
 ) -> Markup:
     """A 0..y_max line over the days given; missing days break the line; the last value gets a dot.
     `title` names the chart ("Mood, last 4 weeks"); `name` is the measure its description talks about ("Mood")."""
+    return _sparkline(tuple(points), chart_id, title, name, series, y_max)
+
+
+# Remembered by its arguments (the drawing is a function of them alone): a dashboard draws two hundred, and the same
+# ones at most reloads (patients check in once a day). ~1 KiB each.
+@lru_cache(maxsize=4096)
+def _sparkline(
+    points: tuple[tuple[date, float | None], ...], chart_id: str, title: str, name: str, series: str, y_max: int
+) -> Markup:
     xs = _xs(len(points))
     desc = describe(points, name)
     middle = _y(y_max / 2, y_max)

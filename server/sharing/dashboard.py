@@ -16,9 +16,11 @@ summaries: a row shows flags and a few figures, so neither the rows nor the rule
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.db import among
+from server.i18n import current_locale
 from server.i18n import lazy_gettext as _l
 from server.schedule import logic as schedule
 from server.sharing.access import AccessGrant
 from server.sharing.models import FlagReview
-from server.sharing.summary import WeeklySummary, WeekRequest, build_summary, load_week_data
+from server.sharing.summary import PatientData, WeeklySummary, WeekRequest, build_summary, load_week_data
 from server.sharing.thresholds import Thresholds
 from server.sharing.weeks import Week, local_moment
 
@@ -145,8 +148,32 @@ async def dashboard_days(
     data = await load_week_data(db, [*shown, *(f for f in flags if f is not None)])
     result: dict[int, PatientDays] = {}
     for grant, shown_request, flag_request in zip(grants, shown, flags, strict=True):
-        patient_data = data.get(grant.patient_id)
-        summary = build_summary(shown_request, patient_data, thresholds)
-        flag_summary = build_summary(flag_request, patient_data, thresholds) if flag_request else summary
+        summary, flag_summary = _summaries(shown_request, flag_request, data.get(grant.patient_id), thresholds)
         result[grant.patient_id] = PatientDays(summary, flag_summary, reviewed.get(grant.patient_id))
     return result
+
+
+# A row's summaries, remembered per process under everything they are built from: both requests (but `now`, which a
+# brief summary doesn't read), the thresholds, the language of the flags' words and the patient's rows exactly as
+# read at this request. A check-in written anywhere, a narrower consent, new thresholds, a review or another day
+# make a different key at the very next request: nothing to invalidate, nothing stale. A therapist's dashboard
+# shows the same rows at most reloads (patients check in once a day), and each is ~70 µs of rules to build.
+MAX_REMEMBERED_ROWS = 2048
+_remembered: OrderedDict[tuple[Any, ...], tuple[WeeklySummary, WeeklySummary]] = OrderedDict()
+
+
+def _summaries(
+    shown: WeekRequest, flags: WeekRequest | None, data: PatientData | None, thresholds: Thresholds
+) -> tuple[WeeklySummary, WeeklySummary]:
+    """The days shown and where the open flags come from (the days shown themselves in a picked week). Shared
+    between requests: read, never changed."""
+    key = (shown.brief_key, flags and flags.brief_key, thresholds, current_locale.get(), data and data.read_key())
+    found = _remembered.get(key)
+    if found is not None:
+        _remembered.move_to_end(key)
+        return found
+    summary = build_summary(shown, data, thresholds)
+    found = _remembered[key] = (summary, build_summary(flags, data, thresholds) if flags else summary)
+    if len(_remembered) > MAX_REMEMBERED_ROWS:
+        _remembered.popitem(last=False)
+    return found

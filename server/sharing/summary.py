@@ -82,24 +82,31 @@ class WeekRequest:
     # False for a row's days shown when its flags come from another span (the dashboard's open flags): only the
     # figures the row shows are computed (`ROW_SECTIONS`), no flag. Such a request is brief too.
     flags: bool = True
+    # Worked out once when made (the request is frozen): a dashboard's loaders ask each of its 200 requests for them
+    # many times, and Python 3.11's cached_property takes a lock at each first read. `load_from` is the oldest local
+    # day any rule looks at: the previous week (mood change) or the sparkline history.
+    visible_from: date = field(init=False, repr=False, compare=False)
+    visible_to: date = field(init=False, repr=False, compare=False)
+    load_from: date = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        monday = self.week.monday
+        object.__setattr__(self, "visible_from", max(monday, self.data_from))
+        object.__setattr__(self, "visible_to", min(self.week.sunday, self.today))
+        object.__setattr__(self, "load_from", max(self.data_from, monday - timedelta(days=max(7, self.history_days))))
 
     @property
     def key(self) -> tuple[int, date]:
         return (self.patient_id, self.week.monday)
 
-    # Remembered (the request is frozen): a dashboard's loaders ask each of its 200 requests for them many times.
     @cached_property
-    def visible_from(self) -> date:
-        return max(self.week.monday, self.data_from)
-
-    @cached_property
-    def visible_to(self) -> date:
-        return min(self.week.sunday, self.today)
-
-    @cached_property
-    def load_from(self) -> date:
-        """The oldest local day any rule looks at: the previous week (mood change) or the sparkline history."""
-        return max(self.data_from, self.week.monday - timedelta(days=max(7, self.history_days)))
+    def brief_key(self) -> tuple[Any, ...]:
+        """Everything of a brief request its summary depends on: every field but `now`, which a brief summary never
+        reads (`now` only bounds the scheduled groups counted, and a brief load expands no schedule)."""
+        if not self.brief:
+            raise ValueError("only a brief summary is independent of now")
+        return (self.patient_id, self.timezone, self.week, self.categories, self.data_from, self.today,
+                self.history_days, self.flags)  # fmt: skip
 
     def shares(self, *categories: str) -> bool:
         return not self.categories.isdisjoint(categories)
@@ -245,6 +252,27 @@ class PatientData:
     occurrences: list[schedule.Occurrence] = field(default_factory=list)
     marks: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     triggers: TriggerSet | None = None
+    # Rows kept per table exactly as the database gave them (`read`), made into the objects above only when a summary
+    # is built (`unpacked`): the dashboard remembers most of its rows' summaries (server/sharing/dashboard.py). A
+    # brief load (`brief` True) keeps every row it reads there: all a brief summary is built from (`read_key`).
+    brief: bool = False
+    read: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    _unpacked: bool = False
+
+    def read_key(self) -> tuple[Any, ...]:
+        """What a brief load read for this patient, hashable: the same key means the same rows, so the same brief
+        summaries."""
+        if not self.brief:
+            raise ValueError("only a brief load keeps every row it read")
+        return tuple((table, tuple(rows)) for table, rows in self.read.items())
+
+    def unpacked(self) -> PatientData:
+        """Ready for the rules: the rows kept as read made into the objects above, once."""
+        if not self._unpacked:
+            self._unpacked = True
+            for table, rows in self.read.items():
+                _UNPACK[table](self, rows)
+        return self
 
 
 def _brief(requests: Sequence[WeekRequest]) -> bool:
@@ -327,14 +355,34 @@ async def _load_brief_checkins(
             among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
         )
     )
-    # Positional rows and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
+    read = _ReadRows(data, "checkin")
     for row in rows:
-        uid, day, mood, craving, used, diary = row[:6]
-        urges = _by_kind(tuple(row[6:])) if diary else _NO_URGES
+        read[row[0]].append(tuple(row))  # plain tuples: SQLAlchemy's rows compare in Python, ~20 times slower
+
+
+def _unpack_brief_checkins(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
+    checkins = data.checkins
+    # Positional values and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
+    for values in rows:
+        _uid, day, mood, craving, used, diary = values[:6]
+        urges = _by_kind(values[6:]) if diary else _NO_URGES
         # Every field given: the defaults' factories would run twice more per row.
-        data[uid].checkins[day] = _CheckinRow(
+        checkins[day] = _CheckinRow(
             day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
         )
+
+
+class _ReadRows(dict[int, list[tuple[Any, ...]]]):
+    """Patient id → that patient's rows of one table as read (`PatientData.read[table]`, made at the first row)."""
+
+    def __init__(self, data: dict[int, PatientData], table: str) -> None:
+        super().__init__()
+        self.data, self.table = data, table
+
+    def __missing__(self, uid: int) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        self[uid] = self.data[uid].read[self.table] = rows
+        return rows
 
 
 @lru_cache(maxsize=512)
@@ -356,9 +404,15 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
             among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end
         )
     )
-    for uid, day, at, intensity, outcome, *ticked in rows:
-        triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS
-        data[uid].cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
+    read = _ReadRows(data, "craving_log")
+    for row in rows:
+        read[row[0]].append(tuple(row))
+
+
+def _unpack_cravings(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
+    for _uid, day, at, intensity, outcome, *ticked in rows:
+        triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS  # a brief load reads none
+        data.cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
 
 
 async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -444,8 +498,22 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
             among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end
         )
     )
-    for pid, occurrence_id, starts_at, status in rows:
-        data[pid].marks[occurrence_id] = (starts_at, status)
+    read = _ReadRows(data, "attendance")
+    for row in rows:
+        read[row[0]].append(tuple(row))
+
+
+def _unpack_marks(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
+    for _pid, occurrence_id, starts_at, status in rows:
+        data.marks[occurrence_id] = (starts_at, status)
+
+
+# How the rows kept of each table become what the rules read (`PatientData.unpacked`).
+_UNPACK: dict[str, Callable[[PatientData, list[tuple[Any, ...]]], None]] = {
+    "checkin": _unpack_brief_checkins,
+    "craving_log": _unpack_cravings,
+    "attendance": _unpack_marks,
+}
 
 
 # One loader per table group; each reads only for the patients who share the categories it serves.
@@ -458,8 +526,9 @@ async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> d
     Each table is read only for the patients who share the category it belongs to, and only over the union of
     their visible windows; `build_summary` then keeps each request to its own window.
     """
-    data: dict[int, PatientData] = defaultdict(PatientData)
     live = [r for r in requests if r.load_from <= r.visible_to]
+    brief = _brief(live)
+    data: dict[int, PatientData] = defaultdict(lambda: PatientData(brief=brief))
     if live:
         for loader in LOADERS:
             await loader(db, live, data)
@@ -802,9 +871,12 @@ def _skills(w: _Window) -> Section:
 
 
 def _attendance(w: _Window) -> Section:
-    cutoff = min(w.end_utc, w.request.now)
-    occurrences = w.data.occurrences
-    scheduled = {o.occurrence_id for o in occurrences if not o.cancelled and w.start_utc <= o.starts_at < cutoff}
+    scheduled: set[str] = set()
+    if w.data.occurrences:  # never in a brief load: a brief summary doesn't depend on now (`brief_key`)
+        cutoff = min(w.end_utc, w.request.now)
+        scheduled = {
+            o.occurrence_id for o in w.data.occurrences if not o.cancelled and w.start_utc <= o.starts_at < cutoff
+        }
     marks = {oid: status for oid, (at, status) in w.data.marks.items() if w.start_utc <= at < w.end_utc}
     every = scheduled | set(marks)
     attended = sum(1 for s in marks.values() if s == "attended")
@@ -903,7 +975,7 @@ def build_summary(request: WeekRequest, data: PatientData | None, thresholds: Th
     )
     if request.visible_from > request.visible_to:
         return summary
-    w = _window(request, data or PatientData(), thresholds)
+    w = _window(request, data.unpacked() if data else PatientData(), thresholds)
     summary.days_counted = len(w.days)
     sections = _sections_for(request.categories, request.brief) if request.flags else ROW_SECTIONS
     for section in sections:

@@ -99,6 +99,17 @@ def card_title(card_id: str) -> str:
 
 def localised(card: SkillCard) -> SkillCard:
     """The card with its words run through the active translation (see ``server/skills/extract.py``)."""
+    return _localised(card, current_locale.get())
+
+
+# The catalogue's cards in each language, with room to spare (a card is hashable: frozen, of tuples and text).
+MAX_REMEMBERED_CARDS = 2048
+
+
+@functools.lru_cache(maxsize=MAX_REMEMBERED_CARDS)
+def _localised(card: SkillCard, locale: str) -> SkillCard:
+    """Remembered per card and language: the catalogues never change while the server runs, and the Skills page
+    translates every card at each request. `locale` is the active one (it is the key, not an argument used)."""
     return replace(
         card,
         title=translate_text(card.title),

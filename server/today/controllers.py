@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import date, datetime
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -30,7 +31,7 @@ from server.web.responses import render
 
 
 @functools.cache
-def _panels_statement() -> Select[Any]:
+def panels_statement() -> Select[Any]:
     """Built once: each domain's `today_reads` (columns with bound parameters) in one SELECT."""
     return compose(
         {
@@ -43,6 +44,17 @@ def _panels_statement() -> Select[Any]:
     )
 
 
+def panels_params(user: User, now: datetime, today: date) -> dict[str, Any]:
+    """`panels_statement`'s parameters: this person, now, and their local day."""
+    return {
+        **checkins_logic.today_params(user, today),
+        **skills_logic.today_params(user),
+        **family_encouragement.today_params(user, now),
+        **schedule_logic.today_params(pk(user), now),
+        **questionnaire_service.today_params(user),
+    }
+
+
 class TodayController(Controller):
     guards = [patient_only]
 
@@ -51,16 +63,9 @@ class TodayController(Controller):
         user: User = request.user
         now = utcnow()
         today = dates.local_today(user, now)
-        # Panels whose reads are columns of ONE composed statement (`_panels_statement`), bound to this person
+        # Panels whose reads are columns of ONE composed statement (`panels_statement`), bound to this person
         # and day; each domain's `today_panel` builds its context from the values. A new panel joins here.
-        params = {
-            **checkins_logic.today_params(user, today),
-            **skills_logic.today_params(user),
-            **family_encouragement.today_params(user, now),
-            **schedule_logic.today_params(pk(user), now),
-            **questionnaire_service.today_params(user),
-        }
-        values = await read_composed(db_session, _panels_statement(), params)
+        values = await read_composed(db_session, panels_statement(), panels_params(user, now, today))
         context: dict[str, Any] = {"user": user}
         context.update(checkins_logic.today_panel(values, today))
         context.update(skills_logic.today_panel(user, values, now))
@@ -69,7 +74,7 @@ class TodayController(Controller):
         context.update(schedule_views.today_panel(user, enrolled, now))
         # These read more only when there is something to show (an alumnus; a questionnaire due).
         context.update(await aftercare_today.today_panel(db_session, user, discharge_from(enrolled.pairs)))
-        context["questionnaires_due"] = await questionnaire_service.due_from(db_session, user, values)
+        context["questionnaires_due"] = questionnaire_service.due_from(user, values, today)
         context["celebration"] = celebration(context["checkins_today"])
         return render(request, "today/today.html", context)
 

@@ -47,12 +47,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+# Set in a routed request's scope by `RequestMiddleware`, which adds the headers itself (after this hook ran).
+_HEADERS_BY_MIDDLEWARE = "steady.headers_by_middleware"
+
+
 def security_headers_hook(settings: Settings) -> BeforeMessageSendHookHandler:
     """The same headers on answers that no route handled (404, 405): Litestar runs middleware only for routes."""
     headers = security_headers(settings)
 
     async def add_missing(message: Message, scope: Scope) -> None:
-        if message["type"] == "http.response.start":
+        # On a routed request they would be found already present by `RequestMiddleware._add_headers`, sending it
+        # down its slow path (replace each one) on every page.
+        if message["type"] == "http.response.start" and _HEADERS_BY_MIDDLEWARE not in scope:
             present = MutableScopeHeaders.from_message(message)
             for name, value in headers.items():
                 if present.get(name) is None:
@@ -93,6 +99,7 @@ class RequestMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        cast("dict[str, object]", scope)[_HEADERS_BY_MIDDLEWARE] = True
         offered = accept_language = b""
         for name, value in scope["headers"]:
             if name == b"x-request-id":

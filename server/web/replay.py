@@ -9,6 +9,7 @@ People (not replays) keep getting the usual POST-redirect-GET.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from typing import Any
@@ -38,6 +39,7 @@ def recorded(request: Request, key: str, to: str) -> Response[Any]:
     return redirect(request, to)
 
 
+@functools.lru_cache(maxsize=4096)  # every page a signed-in person opens names them: one HMAC per person
 def offline_owner(secret: str, user_id: int | None) -> str:
     """An opaque name for the account that owns entries queued on a phone: the queue sends an entry only while
     the same account is signed in, and never shows it to anyone else (no id or email on the phone)."""

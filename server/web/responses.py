@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -46,9 +46,16 @@ def render(
     into another element than the one that asked (`re_target`, `re_swap`: HX-Retarget/HX-Reswap)."""
     if partial and is_htmx(request):
         return HTMXTemplate(
-            template_name=partial, context=context or {}, status_code=status_code, re_target=re_target, re_swap=re_swap
-        )
-    return Template(template_name=page, context=context or {}, status_code=status_code)
+            template_name=partial, context=context or {}, status_code=status_code, re_target=re_target, re_swap=re_swap,
+            media_type=_media_type(partial),
+        )  # fmt: skip
+    return Template(template_name=page, context=context or {}, status_code=status_code, media_type=_media_type(page))
+
+
+def _media_type(template_name: str) -> MediaType | None:
+    """HTML for an .html template, said outright: left unset, Litestar guesses it from the name (`mimetypes`, a
+    path split) at every response."""
+    return MediaType.HTML if template_name.endswith(".html") else None
 
 
 def form_page(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import (
     BaseLoader,
@@ -26,7 +26,7 @@ from jinja2.nodes import EvalContext
 from litestar.exceptions import TemplateNotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from server.i18n import SUPPORTED_LOCALES, current_locale, gettext, lazy_gettext, ngettext, using_locale
 from server.web.static import static_url
@@ -111,9 +111,32 @@ def template_gettext() -> Callable[..., str]:
             if len(remembered) < MAX_REMEMBERED_MESSAGES:
                 remembered[key] = text
         # Always a format string, as newstyle gettext has it ("%%" reads as "%"); without a "%" it is itself.
-        return text % variables if variables or "%" in text else text
+        return formatted(text, variables) if variables or "%" in text else text
 
     return translate
+
+
+def template_ngettext() -> Callable[..., str]:
+    """`ngettext()` (and `{% trans count=… %}`) in templates: Jinja's newstyle ngettext (the count is `num`,
+    autoescaped, %-formatted) through `formatted`."""
+
+    @pass_eval_context
+    def plural(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        text = ngettext(singular, plural, num)
+        return formatted(Markup(text) if eval_ctx.autoescape else text, variables)
+
+    return plural
+
+
+def formatted(text: str, variables: dict[str, Any]) -> str:
+    """`text % variables`, each value escaped when `text` is markup: what `Markup.__mod__` does, minus its
+    per-value wrapper objects, which cost about 10 µs for a message with two numbers (a page formats a dozen).
+    Numbers go in as they are (`%(num)d` needs one; their text never needs escaping)."""
+    if not isinstance(text, Markup):
+        return text % variables
+    safe = {name: value if isinstance(value, int | float) else escape(value) for name, value in variables.items()}
+    return Markup(str.__mod__(text, safe))
 
 
 def literal_call(tokens: list[Token], index: int, names: tuple[str, ...]) -> str | None:
@@ -148,6 +171,39 @@ class StaticUrlsWhenCompiled(Extension):
                 continue
             yield Token(tokens[index].lineno, "string", static_url(relative))
             index += 4
+
+
+class RouteUrlsWhenCompiled(Extension):
+    """`url_for("route:name")` (a route without parameters) in a template, written as its path when the template
+    is compiled, once the app that owns the environment has published its paths (`publish_route_paths`): routes
+    don't change once the app is built, and every page links a dozen of them (the bars at the top and bottom).
+    Calls with parameters, and any call compiled before the paths were published, stay calls to `url_for`."""
+
+    def filter_stream(self, stream: Any) -> Any:
+        paths: dict[str, str] = getattr(self.environment, "route_paths", {})
+        tokens = list(stream)
+        index = 0
+        while index < len(tokens):
+            name = literal_call(tokens, index, ("url_for",))
+            if name is None or name not in paths:
+                yield tokens[index]
+                index += 1
+                continue
+            yield Token(tokens[index].lineno, "string", paths[name])
+            index += 4
+
+
+def publish_route_paths(app: Any) -> None:
+    """The paths of `app`'s routes without parameters, by name, for `RouteUrlsWhenCompiled` (the language overlays
+    share the dict). Called by `create_app` once the app is built, before any template is compiled."""
+    from litestar.routes import HTTPRoute
+
+    paths: dict[str, str] = app.template_engine.engine.route_paths
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and not route.path_parameters:
+            for handler in route.route_handlers:
+                if handler.name:
+                    paths[handler.name] = str(app.route_reverse(handler.name))
 
 
 class TranslatedWhenCompiled(Extension):
@@ -202,8 +258,8 @@ class LocalizedTemplateEngine(JinjaTemplateEngine):
         super().__init__(directory=directory, engine_instance=engine_instance)
         self.by_locale: dict[str, Environment] = {}
         for locale in SUPPORTED_LOCALES:
-            localized = self.engine.overlay()
-            localized.translation_locale = locale  # type: ignore[attr-defined]  # read by TranslatedWhenCompiled
+            localized = cast(SteadyEnvironment, self.engine.overlay())  # an overlay is of its environment's class
+            localized.translation_locale = locale  # read by TranslatedWhenCompiled
             self.by_locale[locale] = localized
 
     def get_template(self, template_name: str) -> JinjaTemplate:
@@ -270,18 +326,32 @@ def rendered_once() -> Callable[[Any, str], Markup]:
     return pass_context(render)
 
 
+class SteadyEnvironment(Environment):
+    """Jinja's environment with what the compile-time extensions read: the language an overlay serves
+    (`TranslatedWhenCompiled`) and the app's route paths (`RouteUrlsWhenCompiled`; one dict, shared by the overlays,
+    which copy the environment's attributes)."""
+
+    translation_locale: str | None = None
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.route_paths: dict[str, str] = {}
+
+
 class CompiledOncePerProcess(BytecodeCache):
-    """Compiled templates shared by every environment `build_environment` makes in this process, per language (what
-    `TranslatedWhenCompiled` writes in differs by language; the static URLs `StaticUrlsWhenCompiled` writes in are
-    read once per process) and per template source (Jinja's checksum: a changed file compiles again). A server
-    builds one app, so this changes nothing there; the test suite and the benchmarks build a few dozen apps per
-    process, each of which compiled every page it rendered again, about 5 ms a template and language."""
+    """Compiled templates shared by every environment `build_environment` makes in this process, keyed by what the
+    compile-time extensions write in: the language (`TranslatedWhenCompiled`) and the route paths published so far
+    (`RouteUrlsWhenCompiled`; the static URLs of `StaticUrlsWhenCompiled` are read once per process), and by the
+    template's source (Jinja's checksum: a changed file compiles again). A server builds one app, so this changes
+    nothing there; the test suite and the benchmarks build a few dozen apps per process, each of which compiled
+    every page it rendered again, about 5 ms a template and language."""
 
     def __init__(self) -> None:
         self.code: dict[str, tuple[str, Any]] = {}
 
     def get_bucket(self, environment: Environment, name: str, filename: str | None, source: str) -> Bucket:
-        key = f"{getattr(environment, 'translation_locale', None)}:{self.get_cache_key(name, filename)}"
+        paths = hash(frozenset(getattr(environment, "route_paths", {}).items()))  # this process's hash: enough here
+        key = f"{getattr(environment, 'translation_locale', None)}:{paths}:{self.get_cache_key(name, filename)}"
         bucket = Bucket(environment, key, self.get_source_checksum(source))
         self.load_bytecode(bucket)
         return bucket
@@ -298,18 +368,19 @@ class CompiledOncePerProcess(BytecodeCache):
 COMPILED_TEMPLATES = CompiledOncePerProcess()
 
 
-def build_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
-    env = Environment(
+def build_environment(extra_globals: dict[str, Any] | None = None) -> SteadyEnvironment:
+    env = SteadyEnvironment(
         loader=KnownTemplatesLoader(TEMPLATES_DIR),
         bytecode_cache=COMPILED_TEMPLATES,
         autoescape=select_autoescape(["html", "svg", "xml"]),
-        extensions=["jinja2.ext.i18n", TranslatedWhenCompiled, StaticUrlsWhenCompiled],
+        extensions=["jinja2.ext.i18n", TranslatedWhenCompiled, StaticUrlsWhenCompiled, RouteUrlsWhenCompiled],
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
     env.globals["_"] = env.globals["gettext"] = template_gettext()
+    env.globals["ngettext"] = template_ngettext()
     env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
     env.globals["rendered_once"] = rendered_once()
