@@ -261,7 +261,9 @@ class PatientData:
 
     def read_key(self) -> tuple[Any, ...]:
         """What a brief load read for this patient, hashable: the same key means the same rows, so the same brief
-        summaries."""
+        summaries. The loads read in a fixed order (ORDER BY): on PostgreSQL an unordered read may come back in
+        another order once the planner changes its plan (an autoanalyze between two requests), a different key for
+        the same rows."""
         if not self.brief:
             raise ValueError("only a brief load keeps every row it read")
         return tuple((table, tuple(rows)) for table, rows in self.read.items())
@@ -351,9 +353,9 @@ async def _load_brief_checkins(
 ) -> None:
     c = table_of(CheckIn).c
     rows = await db.execute(
-        select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS)).where(
-            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
-        )
+        select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS))
+        .where(among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last)
+        .order_by(c.user_id, c.local_date, c.id)  # a fixed order: the rows as read are a remembered row's key
     )
     read = _ReadRows(data, "checkin")
     for row in rows:
@@ -400,9 +402,9 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
     c = table_of(CravingLog).c
     brief = _brief(live)  # brief summaries count no triggers: their JSON is not read
     rows = await db.execute(
-        select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.outcome, *([] if brief else [c.triggers])).where(
-            among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end
-        )
+        select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.outcome, *([] if brief else [c.triggers]))
+        .where(among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end)
+        .order_by(c.user_id, c.occurred_at, c.id)  # a fixed order (see `_load_brief_checkins`)
     )
     read = _ReadRows(data, "craving_log")
     for row in rows:
@@ -494,9 +496,9 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
             data[uid].occurrences.append(occ)
     m = table_of(Attendance).c
     rows = await db.execute(
-        select(m.patient_id, m.occurrence_id, m.starts_at, m.status).where(
-            among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end
-        )
+        select(m.patient_id, m.occurrence_id, m.starts_at, m.status)
+        .where(among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end)
+        .order_by(m.patient_id, m.starts_at, m.occurrence_id)  # a fixed order (see `_load_brief_checkins`)
     )
     read = _ReadRows(data, "attendance")
     for row in rows:
