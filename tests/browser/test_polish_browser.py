@@ -3,7 +3,7 @@ words, the quick check-in's first screen, CSP on htmx swaps. Every page visited 
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from server.accounts import invites
 from server.accounts.models import Role, User
@@ -108,8 +108,9 @@ def test_craving_form_forgets_a_rejected_try_after_a_good_save(live_server: Live
     assert page.locator("#craving-area .field-error").count() == 0
     assert page.get_by_label("Where were you, and who with? (optional)").input_value() == ""
     assert live_server.db.scalar("SELECT count(*) FROM craving_log") == 1
-    # The fresh form has its own new idempotency key (a second craving is a second row, not a replay).
-    assert page.locator("#craving-area input[name=idempotency_key]").input_value() != ""
+    # The fresh form has its own new idempotency key (a second craving is a second row, not a replay). The page
+    # script gives it when htmx has settled the swap, which may come after "Saved" shows: wait for it (5 s).
+    expect(page.locator("#craving-area input[name=idempotency_key]")).not_to_have_value("", timeout=5000)
     check_page(page)
 
 
