@@ -352,13 +352,17 @@ async def _load_brief_checkins(
     db: AsyncSession, ids: list[int], first: date, last: date, data: dict[int, PatientData]
 ) -> None:
     c = table_of(CheckIn).c
-    rows = await db.execute(
+    statement = (
         select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS))
         .where(among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last)
         .order_by(c.user_id, c.local_date, c.id)  # a fixed order: the rows as read are a remembered row's key
     )
-    read = _ReadRows(data, "checkin")
-    for row in rows:
+    await _read_rows(db, statement, _ReadRows(data, "checkin"))
+
+
+async def _read_rows(db: AsyncSession, statement: Any, read: _ReadRows) -> None:
+    """Each row of `statement` (its first column the patient id) kept as read, by patient."""
+    for row in await db.execute(statement):
         read[row[0]].append(tuple(row))  # plain tuples: SQLAlchemy's rows compare in Python, ~20 times slower
 
 
@@ -401,14 +405,12 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
     start, end = _utc_window(live, ids)
     c = table_of(CravingLog).c
     brief = _brief(live)  # brief summaries count no triggers: their JSON is not read
-    rows = await db.execute(
+    statement = (
         select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.outcome, *([] if brief else [c.triggers]))
         .where(among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end)
         .order_by(c.user_id, c.occurred_at, c.id)  # a fixed order (see `_load_brief_checkins`)
     )
-    read = _ReadRows(data, "craving_log")
-    for row in rows:
-        read[row[0]].append(tuple(row))
+    await _read_rows(db, statement, _ReadRows(data, "craving_log"))
 
 
 def _unpack_cravings(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
@@ -495,14 +497,12 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
         if uid in wanted:
             data[uid].occurrences.append(occ)
     m = table_of(Attendance).c
-    rows = await db.execute(
+    statement = (
         select(m.patient_id, m.occurrence_id, m.starts_at, m.status)
         .where(among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end)
         .order_by(m.patient_id, m.starts_at, m.occurrence_id)  # a fixed order (see `_load_brief_checkins`)
     )
-    read = _ReadRows(data, "attendance")
-    for row in rows:
-        read[row[0]].append(tuple(row))
+    await _read_rows(db, statement, _ReadRows(data, "attendance"))
 
 
 def _unpack_marks(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
