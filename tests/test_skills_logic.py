@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from litestar.testing import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +21,6 @@ from server.skills import catalogue as catalogue_module
 from server.skills import logic
 from server.skills.catalogue import CatalogueError, default_catalogue
 from server.skills.models import SkillFavourite
-from server.web.templating import build_environment
 from tests.conftest import Database
 from tests.test_skills import add_practice
 
@@ -152,29 +153,32 @@ def test_suggestion_prefers_favourites_and_helpful_cards_some_days(db: Database,
 # --------------------------------------------------------------------------- panels for other pages
 
 
-def test_progress_panel_shows_most_helpful_skills(db: Database, patient: User) -> None:
+def _panel(client: TestClient, name: str, **context: Any) -> str:
+    """A panel rendered by the app's own template engine, as a page including it would (`url_for` reads the app
+    off the request)."""
+    return client.app.template_engine.get_template(name).render(**context, request=SimpleNamespace(app=client.app))
+
+
+def test_progress_panel_shows_most_helpful_skills(client: TestClient, db: Database, patient: User) -> None:
     add_practice(db, patient, "box-breathing", 8, 3)
     add_practice(db, patient, "stop", 6, 5, started_at=datetime.now(UTC) - timedelta(days=20))
     context = run(db, logic.progress_context, patient)
     progress = context["skills_progress"]
     assert (progress["total"], progress["last_7_days"]) == (2, 1)
     assert [s.card.id for s in progress["helpful"]] == ["box-breathing", "stop"]
-    html = build_environment().get_template("skills/_progress_panel.html").render(**context)
+    html = _panel(client, "skills/_progress_panel.html", **context)
     assert "Skills that help me most" in html
+    assert 'href="/skills/box-breathing"' in html and 'href="/skills/history"' in html
     assert "Distress went down by 5.0 points on average, over 1 practice." in html
     assert html.index("Box breathing") < html.index("STOP: pause before you act")
-    empty = (
-        build_environment()
-        .get_template("skills/_progress_panel.html")
-        .render(skills_progress={"helpful": [], "total": 0, "last_7_days": 0})
-    )
+    empty = _panel(client, "skills/_progress_panel.html", skills_progress={"helpful": [], "total": 0, "last_7_days": 0})
     assert "Rate your distress before and after" in empty
 
 
-def test_today_panel_renders_the_suggestion(db: Database, patient: User) -> None:
+def test_today_panel_renders_the_suggestion(client: TestClient, db: Database, patient: User) -> None:
     context = run(db, logic.today_context, patient)
     card = context["skills_suggestion"]
-    html = build_environment().get_template("skills/_today_panel.html").render(**context)
+    html = _panel(client, "skills/_today_panel.html", **context)
     assert f'href="/skills/{card.id}"' in html
 
 

@@ -364,7 +364,8 @@ class TherapistQuestionnaireController(Controller):
             consent_id=consent_id,
         )
         back = str(raw.get("back") or "")
-        return redirect(request, back if back.startswith("/therapist") and "//" not in back else "/therapist")
+        dashboard = request.app.route_reverse("sharing:dashboard")  # only back to a therapist page: no open redirect
+        return redirect(request, back if back.startswith(dashboard) and "//" not in back else dashboard)
 
 
 async def _care_patients(db: AsyncSession, therapist: User) -> list[User]:
