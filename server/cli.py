@@ -173,8 +173,8 @@ def run(demo: bool, reload: bool) -> None:
         reload=reload,
         proxy_headers=True,
         log_level="warning",
-        # libuv's event loop and a C HTTP parser: every request hands off to a database thread or socket a few
-        # times, and these cut the server's CPU per Today page by about a quarter (docs/performance.md).
+        # libuv's event loop and a C HTTP parser: less of the server's CPU per request goes to the loop and the
+        # HTTP parsing (Today +6% requests/s in one run against asyncio + h11; docs/performance.md, "Sixth pass").
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
     )

@@ -4,7 +4,7 @@ Public API:
 
 * :func:`needs_crisis_help` - the rule: a self-harm urge of 4-5 or a mood of 0-1 means "show help now".
 * :func:`crisis_context` - what `crisis/_help_now.html` needs (the clinic's lines); merge it into the context.
-* :class:`CrisisLine`, :func:`default_lines`, :func:`clinic_lines`, :func:`lines_for` - the numbers to show.
+* :class:`CrisisLine`, :func:`default_lines`, :func:`lines_for` - the numbers to show.
 * :func:`get_plan`, :func:`save_plan`, :func:`split_items`, :func:`care_contacts` - the safety plan.
 * :func:`offline_urls` - pages the More page's offline switch should store (the plan).
 """
@@ -234,11 +234,6 @@ def _stored_lines(settings: dict[str, Any] | None) -> list[CrisisLine]:
     return lines
 
 
-def clinic_lines(clinic: Clinic | None) -> list[CrisisLine]:
-    """What to show: the clinic's own lines replace the US defaults when it set any."""
-    return stored_clinic_lines(clinic) or default_lines()
-
-
 _CLINIC = bindparam("crisis_clinic", type_=Integer())
 
 
@@ -250,9 +245,9 @@ def _settings_statements() -> tuple[Select[Any], Select[Any]]:
 
 
 async def lines_for(db: AsyncSession, user: User | None) -> list[CrisisLine]:
-    """The lines to show someone: their clinic's (for someone signed out, this server's clinic's) or the US
-    defaults. Only the clinic's settings are read, as one Core column (the crisis page opens in hard moments;
-    loading the whole clinic through the ORM cost a fifth of it)."""
+    """The lines to show someone: their clinic's own (for someone signed out, this server's clinic's), which
+    replace the US defaults when it set any. Only the clinic's settings are read, as one Core column (the crisis
+    page opens in hard moments; loading the whole clinic through the ORM cost a fifth of it)."""
     by_id, first = _settings_statements()
     connection = await db.connection()
     if user is not None:

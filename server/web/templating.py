@@ -25,6 +25,7 @@ from jinja2.lexer import Token
 from jinja2.nodes import EvalContext
 from litestar.exceptions import TemplateNotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.routes import HTTPRoute
 from litestar.template.config import TemplateConfig
 from markupsafe import Markup, escape
 
@@ -196,8 +197,6 @@ class RouteUrlsWhenCompiled(Extension):
 def publish_route_paths(app: Any) -> None:
     """The paths of `app`'s routes without parameters, by name, for `RouteUrlsWhenCompiled` (the language overlays
     share the dict). Called by `create_app` once the app is built, before any template is compiled."""
-    from litestar.routes import HTTPRoute
-
     paths: dict[str, str] = app.template_engine.engine.route_paths
     for route in app.routes:
         if isinstance(route, HTTPRoute) and not route.path_parameters:
