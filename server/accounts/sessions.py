@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Role, User, UserSession
-from server.db import as_text, loaded, pk, rowcount, table_of, utcnow
+from server.db import loaded, pk, read_first, rowcount, table_of, utcnow
 from server.settings import Settings
 
 COOKIE_NAME = "steady_session"
@@ -80,12 +80,9 @@ async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSessi
     detached (never in the request's session): read as Core columns, not through the ORM, as every request does."""
     if not token or len(token) > 128:
         return None
-    connection = await db.connection()
-    statement = as_text(_session_statement(), connection.dialect)
-    row = (await connection.execute(statement, {"session_hash": token_hash(token)})).first()
-    if row is None:
+    values = await read_first(db, _session_statement(), {"session_hash": token_hash(token)})
+    if values is None:
         return None
-    values = row._mapping
     session_row = loaded(UserSession, {c.key: values[f"session_{c.key}"] for c in table_of(UserSession).c})
     user = loaded(User, {c.key: values[c.key] for c in table_of(User).c})
     now = utcnow()
