@@ -42,7 +42,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     column,
-    create_engine,
     event,
     inspect,
     select,
@@ -51,8 +50,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.base import PGDialect
-from sqlalchemy.engine import Dialect, Engine, RowMapping, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session
@@ -66,6 +65,7 @@ from sqlmodel import Field, SQLModel
 from server import clock
 from server.settings import PROJECT_ROOT, Settings
 from server.sqlite_driver import one_hop_dbapi
+from server.sqlite_reads import LoopReader, NotOnTheLoop
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 ModelT = TypeVar("ModelT", bound=SQLModel)
@@ -121,7 +121,7 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     sync_engine = config.get_engine().sync_engine
     if settings.is_sqlite:
         event.listen(sync_engine, "connect", _sqlite_pragmas)
-        _serve_reads_on_the_loop(sync_engine, settings.database_url)
+        _LOOP_READERS[sync_engine] = LoopReader(sync_engine, settings.database_url)
     event.listen(sync_engine, "begin", _transaction_begun)
     event.listen(sync_engine, "before_cursor_execute", _note_write)
     return config
@@ -347,64 +347,26 @@ async def read_composed(session: AsyncSession, statement: Select[Any], params: d
     return dict(row)
 
 
-async def read_first(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> RowMapping | None:
-    """The first row of a small read-only statement, as Core (the ORM's execution path, compile state and row
-    loading, has nothing to do for plain columns): on SQLite on the event loop's thread (`_serve_reads_on_the_loop`)
-    unless `session` has written (what it wrote, not yet committed, is seen only on its own connection); otherwise
-    on the session's connection."""
+async def read_first(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+    """The first row of a small read-only statement by column name, or None. As Core: the ORM's execution path
+    (compile state, row loading) has nothing to do for plain columns. On SQLite on the event loop's own thread
+    (`server/sqlite_reads.py`), unless `session` has written: what it wrote, not yet committed, is seen only on its
+    own connection, where the read then runs, as it does on PostgreSQL."""
     reader = _LOOP_READERS.get(session.bind.sync_engine) if session.bind is not None else None
     if reader is not None and not _sent_a_write(session):
         try:
-            with reader.connect() as connection:
-                return connection.execute(as_text(statement, connection.dialect), params).mappings().first()
-        except OperationalError:  # the file busy past the short wait: read the usual way, which may wait longer
+            return reader.first(statement, params)
+        except NotOnTheLoop:
             pass
     connection = await session.connection()
-    return (await connection.execute(as_text(statement, connection.dialect), params)).mappings().first()
+    row = (await connection.execute(as_text(statement, connection.dialect), params)).first()
+    return None if row is None else dict(row._mapping)
 
 
-# ------------------------------------------------------------------- small reads on the event loop (SQLite)
-# SQLite answers a page's reads (the session look-up, a page's composed read) in about 0.1 ms, while sending each to
-# aiosqlite's thread and back through the AsyncSession costs several times that in CPU: thread and event-loop
-# wake-ups, the GIL handed back and forth under load, greenlets. So they run on the event loop's own thread instead,
-# as plain sqlite3 calls, on a small pool of read-only connections to the same file. In WAL mode a reader never
-# waits for a writer, and each statement outside a transaction sees everything committed before it began: a
-# sign-out or a revoked consent counts on the next request, as on the request's own session.
-_LOOP_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-# How long a read on the loop may wait for a busy file (a checkpoint, recovery after a crash) before it gives up and
-# goes to aiosqlite's thread, where waiting blocks nobody else.
-LOOP_READ_BUSY_SECONDS = 0.05
+# The loop reader of each SQLite app engine (see `alchemy_config`).
+_LOOP_READERS: weakref.WeakKeyDictionary[Engine, LoopReader] = weakref.WeakKeyDictionary()
 
 
-def _serve_reads_on_the_loop(engine: Engine, database_url: str) -> None:
-    reader = create_engine(
-        make_url(database_url).set(drivername="sqlite+pysqlite"),
-        # Used by whichever thread runs an event loop (tests run apps in a portal thread), one read at a time per
-        # loop: never blocks waiting for a connection (no overflow limit).
-        connect_args={"check_same_thread": False, "timeout": LOOP_READ_BUSY_SECONDS},
-        pool_size=2,
-        max_overflow=-1,
-        hide_parameters=True,
-    )
-    event.listen(reader, "connect", _read_only_pragmas)
-    # Statements it runs are the app's statements: whoever listens on the app's engine (statement counts, tracing)
-    # hears them too.
-    app_engine = weakref.ref(engine)  # not a strong one: the engine keys `_LOOP_READERS`, whose value this is
-
-    def heard_by_the_app(*statement: Any) -> None:
-        if (listening := app_engine()) is not None:
-            listening.dispatch.before_cursor_execute(*statement)
-
-    event.listen(reader, "before_cursor_execute", heard_by_the_app)
-    event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
-    _LOOP_READERS[engine] = reader
-
-
-def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # persistent on the file; a no-op once the app's engine has set it
-    cursor.execute("PRAGMA query_only=ON")  # a read on the loop can never write
-    cursor.close()
 
 
 # A statement's SQL text per dialect, while the statement lives (composed statements are built once per process).

@@ -1,0 +1,214 @@
+"""Small reads on SQLite run on the event loop's own thread (server/sqlite_reads.py), and stay correct doing so:
+the same values SQLAlchemy reads, a request's own uncommitted writes seen only where they are, commits by anyone
+seen on the next read, and a busy file sent to aiosqlite's thread instead of stalling the loop.
+
+SQLite only: on PostgreSQL every read runs on the request's session (the rest of the suite covers that path)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server import localtime
+from server.accounts.models import User, UserSession
+from server.accounts.sessions import _session_statement
+from server.db import _LOOP_READERS, alchemy_config, as_text, read_first, table_of, utcnow
+from server.demo import DEMO_PASSWORD
+from server.settings import Settings
+from server.sqlite_reads import BUSY_SECONDS
+from server.today.controllers import panels_params, panels_statement
+from tests.conftest import Database, login, on_test_loop
+from tests.support.demo_snapshot import load_demo_snapshot
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def sqlite_settings(settings: Settings) -> Settings:
+    if not settings.is_sqlite:
+        pytest.skip("reads on the loop are SQLite's")
+    return settings
+
+
+async def _using(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """`work` with sessions on an engine built as the app builds its own (with its loop reader), disposed after."""
+    engine = alchemy_config(settings).get_engine()
+    try:
+        return await work(async_sessionmaker(engine, expire_on_commit=False))
+    finally:
+        await engine.dispose()
+
+
+def _where_statements_run(engine: Engine) -> list[str]:
+    """Where each statement on `engine` runs from now on (the listener stays for the engine's life): "loop" for a
+    plain sqlite3 cursor, called on the listener's own thread; "aiosqlite" for SQLAlchemy's adapter, whose calls go
+    to aiosqlite's thread."""
+    places: list[str] = []
+
+    def seen(_connection: Any, cursor: Any, *_statement: Any) -> None:
+        on_loop = not isinstance(threading.current_thread(), aiosqlite.Connection)
+        places.append("loop" if on_loop and isinstance(cursor, sqlite3.Cursor) else "aiosqlite")
+
+    event.listen(engine, "before_cursor_execute", seen)
+    return places
+
+
+def test_a_page_reads_on_the_event_loops_thread_not_aiosqlites(
+    sqlite_settings: Settings, client: TestClient, db: Database
+) -> None:
+    load_demo_snapshot(db, sqlite_settings)
+    login(client, "sam@demo.steady", DEMO_PASSWORD)
+    engine = client.app.plugins.get("SQLAlchemyPlugin").config[0].get_engine().sync_engine
+    places: list[str] = []
+
+    def seen(_connection: Any, cursor: Any, *_statement: Any) -> None:
+        places.append("loop" if isinstance(cursor, sqlite3.Cursor) else "aiosqlite")
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/today").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert places == ["loop", "loop"]  # the session look-up, then Today's composed read
+
+
+def test_the_loop_reader_reads_what_sqlalchemy_reads(
+    sqlite_settings: Settings, client: TestClient, db: Database
+) -> None:
+    """Today's composed read (JSON rows, dates, counts) and the session look-up (UTC timestamps, an enum, booleans)
+    come back value for value as SQLAlchemy's own execution gives them."""
+    load_demo_snapshot(db, sqlite_settings)
+    login(client, "sam@demo.steady", DEMO_PASSWORD)
+    session_hash = db.scalar("SELECT id FROM user_session")
+
+    async def both(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[Any, Any]]:
+        async with sessions() as session:
+            sam = (await session.scalars(select(User).where(User.email == "sam@demo.steady"))).one()
+            now = utcnow()
+            reads = [
+                (panels_statement(), panels_params(sam, now, localtime.local_today(sam, now))),
+                (_session_statement(), {"session_hash": session_hash}),
+            ]
+            reader = _LOOP_READERS[session.bind.sync_engine]  # type: ignore[union-attr]
+            connection = await session.connection()
+            pairs = []
+            for statement, params in reads:
+                row = (await connection.execute(as_text(statement, connection.dialect), params)).one()
+                pairs.append((reader.first(statement, params), dict(row._mapping)))
+            return pairs
+
+    pairs = on_test_loop(_using(sqlite_settings, both))
+    for ours, sqlalchemys in pairs:
+        assert ours == sqlalchemys
+    today, session = pairs[0][0], pairs[1][0]
+    assert today and today["schedule_enrolments"] and today["sobriety_dates"]  # Sam's data, decoded from JSON
+    assert session and session["session_expires_at"].tzinfo is not None and session["email"] == "sam@demo.steady"
+
+
+def _count_sessions() -> Any:
+    return select(func.count().label("sessions")).select_from(table_of(UserSession))
+
+
+def test_a_session_sees_its_own_uncommitted_writes_and_others_see_them_once_committed(
+    sqlite_settings: Settings, db: Database
+) -> None:
+    patient = db.make_user("patient")
+    counted = _count_sessions()
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+        counts = []
+        async with sessions() as writer, sessions() as other:
+            counts.append((await read_first(writer, counted, {}))["sessions"])  # type: ignore[index]
+            now = utcnow()
+            writer.add(UserSession(id="h" * 64, user_id=patient.id, created_at=now, last_seen_at=now,
+                                   expires_at=now + timedelta(hours=1), idle_seconds=600))  # fmt: skip
+            await writer.flush()
+            counts.append((await read_first(writer, counted, {}))["sessions"])  # type: ignore[index]
+            counts.append((await read_first(other, counted, {}))["sessions"])  # type: ignore[index]
+            await writer.commit()
+            counts.append((await read_first(other, counted, {}))["sessions"])  # type: ignore[index]
+        return counts
+
+    assert on_test_loop(_using(sqlite_settings, scenario)) == [0, 1, 0, 1]
+
+
+def test_a_busy_file_is_read_on_aiosqlites_thread_and_leaves_the_loop_free(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    """Another process holds the file exclusively (SQLite's EXCLUSIVE locking mode: even WAL readers wait). The read
+    on the loop gives up after BUSY_SECONDS; aiosqlite's thread waits out the lock; the loop keeps serving others."""
+    path = tmp_path / "busy.db"
+    with sqlite3.connect(path, isolation_level=None) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE user_session (id TEXT PRIMARY KEY)")
+    setup.close()
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO user_session VALUES ('written while holding the file')")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def read_while_busy(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int, bool]:
+        ticking = asyncio.create_task(ticker())
+        await asyncio.sleep(0.05)
+        before = ticks
+        places = _where_statements_run(sessions.kw["bind"].sync_engine)
+        async with sessions() as session:
+            found = await read_first(session, _count_sessions(), {})
+        ticking.cancel()
+        assert found is not None
+        return found["sessions"], ticks - before, places == ["aiosqlite"]
+
+    busy_settings = replace(sqlite_settings, database_url=f"sqlite+aiosqlite:///{path}")
+    reading = asyncio.run_coroutine_threadsafe(_using(busy_settings, read_while_busy), _test_loop())
+    release = threading.Timer(10 * BUSY_SECONDS, lambda: (holder.execute("COMMIT"), holder.close()))
+    release.start()
+    sessions_seen, ticks_while_reading, read_by_aiosqlite = reading.result(timeout=30)
+    release.join()
+    assert read_by_aiosqlite  # the loop's try failed opening its connection, before any statement
+    assert sessions_seen == 1  # read after the holder committed, by the connection that waited for it
+    # The lock was held for 10 × BUSY_SECONDS; a loop blocked all that time would not have ticked more than once.
+    assert ticks_while_reading >= 5
+
+
+def _test_loop() -> asyncio.AbstractEventLoop:
+    on_test_loop(asyncio.sleep(0))  # starts the tests' loop if nothing has yet
+    from tests import conftest
+
+    assert conftest._TEST_LOOP is not None
+    return conftest._TEST_LOOP
+
+
+def test_a_read_the_loop_cannot_plan_runs_on_the_session(sqlite_settings: Settings, db: Database) -> None:
+    """A list expanded at run time (`IN` of a list parameter) has no fixed SQL text: it goes the usual way."""
+    first, second = db.make_user("patient"), db.make_user("patient")
+    users = table_of(User)
+    statement = select(func.count().label("people")).where(users.c.id.in_([first.id, second.id]))
+
+    async def read(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, list[str]]:
+        places = _where_statements_run(sessions.kw["bind"].sync_engine)
+        async with sessions() as session:
+            return await read_first(session, statement, {}), places
+
+    found, places = on_test_loop(_using(sqlite_settings, read))
+    assert found == {"people": 2}
+    assert places == ["aiosqlite"]
