@@ -63,9 +63,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, SQLModel
 
 from server import clock
+from server.reads import NotHere, Reader, reader_for
 from server.settings import PROJECT_ROOT, Settings
 from server.sqlite_driver import one_hop_dbapi
-from server.sqlite_reads import LoopReader, NotOnTheLoop
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 ModelT = TypeVar("ModelT", bound=SQLModel)
@@ -121,7 +121,7 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     sync_engine = config.get_engine().sync_engine
     if settings.is_sqlite:
         event.listen(sync_engine, "connect", _sqlite_pragmas)
-        _LOOP_READERS[sync_engine] = LoopReader(sync_engine, settings.database_url)
+    _READERS[sync_engine] = reader_for(sync_engine, settings.database_url)
     event.listen(sync_engine, "begin", _transaction_begun)
     event.listen(sync_engine, "before_cursor_execute", _note_write)
     return config
@@ -349,22 +349,22 @@ async def read_composed(session: AsyncSession, statement: Select[Any], params: d
 
 async def read_first(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
     """The first row of a small read-only statement by column name, or None. As Core: the ORM's execution path
-    (compile state, row loading) has nothing to do for plain columns. On SQLite on the event loop's own thread
-    (`server/sqlite_reads.py`), unless `session` has written: what it wrote, not yet committed, is seen only on its
-    own connection, where the read then runs, as it does on PostgreSQL."""
-    reader = _LOOP_READERS.get(session.bind.sync_engine) if session.bind is not None else None
+    (compile state, row loading) has nothing to do for plain columns. Outside the request's session, on a reader of
+    its own (`server/reads.py`: on SQLite on the event loop's own thread), unless `session` has written: what it
+    wrote, not yet committed, is seen only on its own connection, where the read then runs."""
+    reader = _READERS.get(session.bind.sync_engine) if session.bind is not None else None
     if reader is not None and not _sent_a_write(session):
         try:
-            return reader.first(statement, params)
-        except NotOnTheLoop:
+            return await reader.first(statement, params)
+        except NotHere:
             pass
     connection = await session.connection()
     row = (await connection.execute(as_text(statement, connection.dialect), params)).first()
     return None if row is None else dict(row._mapping)
 
 
-# The loop reader of each SQLite app engine (see `alchemy_config`).
-_LOOP_READERS: weakref.WeakKeyDictionary[Engine, LoopReader] = weakref.WeakKeyDictionary()
+# Each app engine's reader (see `alchemy_config`).
+_READERS: weakref.WeakKeyDictionary[Engine, Reader] = weakref.WeakKeyDictionary()
 
 
 

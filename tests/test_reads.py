@@ -1,8 +1,7 @@
-"""Small reads on SQLite run on the event loop's own thread (server/sqlite_reads.py), and stay correct doing so:
-the same values SQLAlchemy reads, a request's own uncommitted writes seen only where they are, commits by anyone
-seen on the next read, and a busy file sent to aiosqlite's thread instead of stalling the loop.
-
-SQLite only: on PostgreSQL every read runs on the request's session (the rest of the suite covers that path)."""
+"""Small reads outside the request's session (server/reads.py) stay correct: the same values SQLAlchemy reads, a
+request's own uncommitted writes seen only where they are, commits by anyone seen on the next read; on SQLite they
+run on the event loop's thread and a busy file goes to aiosqlite's thread instead of stalling the loop; on
+PostgreSQL a dead connection sends the read to the session and is replaced."""
 
 from __future__ import annotations
 
@@ -18,17 +17,17 @@ from typing import Any, TypeVar
 import aiosqlite
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import localtime
 from server.accounts.models import User, UserSession
 from server.accounts.sessions import _session_statement
-from server.db import _LOOP_READERS, alchemy_config, as_text, read_first, table_of, utcnow
+from server.db import _READERS, alchemy_config, as_text, read_first, table_of, utcnow
 from server.demo import DEMO_PASSWORD
+from server.reads import APPLICATION_NAME, BUSY_SECONDS
 from server.settings import Settings
-from server.sqlite_reads import BUSY_SECONDS
 from server.today.controllers import panels_params, panels_statement
 from tests.conftest import Database, login, on_test_loop
 from tests.support.demo_snapshot import load_demo_snapshot
@@ -85,12 +84,11 @@ def test_a_page_reads_on_the_event_loops_thread_not_aiosqlites(
     assert places == ["loop", "loop"]  # the session look-up, then Today's composed read
 
 
-def test_the_loop_reader_reads_what_sqlalchemy_reads(
-    sqlite_settings: Settings, client: TestClient, db: Database
-) -> None:
+@pytest.mark.dialect_sensitive
+def test_the_reader_reads_what_sqlalchemy_reads(settings: Settings, client: TestClient, db: Database) -> None:
     """Today's composed read (JSON rows, dates, counts) and the session look-up (UTC timestamps, an enum, booleans)
     come back value for value as SQLAlchemy's own execution gives them."""
-    load_demo_snapshot(db, sqlite_settings)
+    load_demo_snapshot(db, settings)
     login(client, "sam@demo.steady", DEMO_PASSWORD)
     session_hash = db.scalar("SELECT id FROM user_session")
 
@@ -102,15 +100,15 @@ def test_the_loop_reader_reads_what_sqlalchemy_reads(
                 (panels_statement(), panels_params(sam, now, localtime.local_today(sam, now))),
                 (_session_statement(), {"session_hash": session_hash}),
             ]
-            reader = _LOOP_READERS[session.bind.sync_engine]  # type: ignore[union-attr]
+            reader = _READERS[session.bind.sync_engine]  # type: ignore[union-attr]
             connection = await session.connection()
             pairs = []
             for statement, params in reads:
                 row = (await connection.execute(as_text(statement, connection.dialect), params)).one()
-                pairs.append((reader.first(statement, params), dict(row._mapping)))
+                pairs.append((await reader.first(statement, params), dict(row._mapping)))
             return pairs
 
-    pairs = on_test_loop(_using(sqlite_settings, both))
+    pairs = on_test_loop(_using(settings, both))
     for ours, sqlalchemys in pairs:
         assert ours == sqlalchemys
     today, session = pairs[0][0], pairs[1][0]
@@ -122,8 +120,9 @@ def _count_sessions() -> Any:
     return select(func.count().label("sessions")).select_from(table_of(UserSession))
 
 
+@pytest.mark.dialect_sensitive
 def test_a_session_sees_its_own_uncommitted_writes_and_others_see_them_once_committed(
-    sqlite_settings: Settings, db: Database
+    settings: Settings, db: Database
 ) -> None:
     patient = db.make_user("patient")
     counted = _count_sessions()
@@ -142,7 +141,7 @@ def test_a_session_sees_its_own_uncommitted_writes_and_others_see_them_once_comm
             counts.append((await read_first(other, counted, {}))["sessions"])  # type: ignore[index]
         return counts
 
-    assert on_test_loop(_using(sqlite_settings, scenario)) == [0, 1, 0, 1]
+    assert on_test_loop(_using(settings, scenario)) == [0, 1, 0, 1]
 
 
 def test_a_busy_file_is_read_on_aiosqlites_thread_and_leaves_the_loop_free(
@@ -212,3 +211,40 @@ def test_a_read_the_loop_cannot_plan_runs_on_the_session(sqlite_settings: Settin
     found, places = on_test_loop(_using(sqlite_settings, read))
     assert found == {"people": 2}
     assert places == ["aiosqlite"]
+
+
+@pytest.mark.dialect_sensitive
+def test_a_dead_postgres_connection_sends_the_read_to_the_session_and_is_replaced(
+    settings: Settings, db: Database
+) -> None:
+    """The reader's connections are not pinged before use (a round trip per read): when PostgreSQL has dropped one
+    (a restart, an idle timeout), that read runs on the request's session instead and the next one on a new
+    connection."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's reader")
+    db.make_user("patient")
+    counted = select(func.count().label("people")).select_from(table_of(User))
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[Any, int]]:
+        heard: list[str] = []
+        event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", lambda *s: heard.append(s[2]))
+        reads = []
+        for kill_first in (False, True, False):
+            async with sessions() as session:
+                if kill_first:
+                    await session.execute(text(KILL_READERS), {"name": APPLICATION_NAME})
+                    await session.commit()
+                    heard.clear()
+                before = len(heard)
+                reads.append((await read_first(session, counted, {}), len(heard) - before))
+        return reads
+
+    assert on_test_loop(_using(settings, scenario)) == [
+        ({"people": 1}, 1),  # the reader
+        ({"people": 1}, 2),  # the reader's dead connection, then the session
+        ({"people": 1}, 1),  # the reader again, on a new connection
+    ]
+
+
+KILL_READERS = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE application_name = :name AND datname = current_database() AND pid <> pg_backend_pid()"""

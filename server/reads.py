@@ -1,0 +1,227 @@
+"""Small reads outside the request's session: the session look-up and a page's composed read (`server/db.py`'s
+`read_first` decides when, and falls back to the session when a reader raises `NotHere`).
+
+Through SQLAlchemy's AsyncSession each such read costs several times what the database spends on it: greenlets,
+the execution context, a transaction begun and rolled back around it, and on SQLite a trip to aiosqlite's thread
+and back (event-loop and thread wake-ups, the GIL handed back and forth under load). Here a statement runs with the
+SQL text, literal values and type conversions SQLAlchemy compiled for it, once per statement:
+- SQLite: as plain sqlite3 calls on the event loop's own thread (~0.1 ms in SQLite for Today), on a small pool of
+  read-only connections to the same file;
+- PostgreSQL: as one asyncpg `fetchrow` on a connection of its own pool, outside any transaction (no BEGIN, no
+  ROLLBACK, no ping before each checkout: a connection that turns out dead sends the read to the session).
+
+Why that is safe: a statement outside a transaction sees everything committed before it began (SQLite in WAL mode
+never waits for a writer), so a sign-out or a revoked consent counts on the next request exactly as it does on the
+request's own session. What a request has written but not committed is seen only on its own connection:
+`read_first` sends those reads there. On SQLite a read that finds the file busy (recovery after a crash, another
+process holding an exclusive lock) gives up after `BUSY_SECONDS` and goes to aiosqlite's thread, where waiting
+blocks nobody else.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+from sqlalchemy import Select, create_engine, event
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import greenlet_spawn
+
+# How long a read on the loop may wait for a busy SQLite file before it goes the usual way instead.
+BUSY_SECONDS = 0.05
+# How the PostgreSQL reader's connections name themselves (pg_stat_activity).
+APPLICATION_NAME = "steady-reads"
+_SQLITE_NAMED = sqlite.dialect(paramstyle="named")  # `:name` parameters: sqlite3 binds them from a dict
+
+
+class NotHere(Exception):
+    """This read cannot run on the reader (a busy file, a dead connection, a list expanded at run time): run it on
+    the request's session."""
+
+
+class Reader(Protocol):
+    async def first(self, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        """The statement's first row by column name, or None; raises NotHere when it has to run elsewhere."""
+        ...
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A statement as the driver runs it: SQL text, the values of its literal parameters, how each parameter and
+    each result column converts (dates, JSON, enums), as SQLAlchemy would on execution, and for positional
+    parameters (PostgreSQL's $1, $2…) their names in order."""
+
+    sql: str
+    literal_values: dict[str, Any]
+    bind_conversions: tuple[tuple[str, Callable[[Any], Any]], ...]
+    positions: tuple[str, ...]
+    selected: tuple[tuple[str, TypeEngine[Any]], ...]  # each result column's name and type, for this dialect
+    # Set at the first run, once the driver has said what type each column comes back as (PostgreSQL's result
+    # conversions depend on it: a NUMERIC and a FLOAT8 convert differently).
+    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...] | None = None
+
+    def arguments(self, params: dict[str, Any]) -> dict[str, Any]:
+        values = {**self.literal_values, **params}
+        for name, convert in self.bind_conversions:
+            values[name] = convert(values[name])
+        return values
+
+    def learn_columns(self, dialect: Dialect, column_types: list[Any]) -> None:
+        self.columns = tuple(
+            (name, kind.result_processor(dialect, column_type))
+            for (name, kind), column_type in zip(self.selected, column_types, strict=True)
+        )
+
+    def row(self, row: Any) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        assert self.columns is not None, "learn_columns first"
+        found = zip(self.columns, row, strict=True)
+        return {name: value if convert is None else convert(value) for (name, convert), value in found}
+
+
+def _plan(statement: Select[Any], compile_with: Dialect, dialect: Dialect) -> _Plan | None:
+    compiled = statement.compile(dialect=compile_with)
+    if "POSTCOMPILE" in compiled.string:
+        return None
+    literal_values, bind_conversions = {}, []
+    for bind, name in compiled.bind_names.items():
+        if not bind.required:
+            literal_values[name] = bind.effective_value
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            bind_conversions.append((name, convert))
+    selected = tuple((column.name, column.type.dialect_impl(dialect)) for column in statement.selected_columns)
+    positions = tuple(compiled.positiontup or ())
+    return _Plan(compiled.string, literal_values, tuple(bind_conversions), positions, selected)
+
+
+class _Plans:
+    """Each statement's plan while the statement lives (the statements read here are built once per process)."""
+
+    def __init__(self, compile_with: Dialect, dialect: Dialect) -> None:
+        self._compile_with, self._dialect = compile_with, dialect
+        self._plans: weakref.WeakKeyDictionary[Select[Any], _Plan | None] = weakref.WeakKeyDictionary()
+
+    def of(self, statement: Select[Any]) -> _Plan:
+        if statement in self._plans:
+            plan = self._plans[statement]
+        else:
+            plan = self._plans[statement] = _plan(statement, self._compile_with, self._dialect)
+        if plan is None:
+            raise NotHere
+        return plan
+
+
+def _heard_by(app_engine: weakref.ref[Engine], connection: Any, cursor: Any, sql: str, arguments: Any) -> None:
+    """Statements read here are still the app's: its engine's listeners (statement counts, tracing) hear them."""
+    if (engine := app_engine()) is not None:
+        engine.dispatch.before_cursor_execute(connection, cursor, sql, arguments, None, False)
+
+
+class SqliteReader:
+    """Read-only connections to the app engine's SQLite file, used on the event loop's thread."""
+
+    def __init__(self, app_engine: Engine, database_url: str) -> None:
+        self._pool_engine = create_engine(
+            make_url(database_url).set(drivername="sqlite+pysqlite"),
+            # Any thread that runs an event loop may read (the tests run apps in a portal thread), one read at a
+            # time per loop; never blocks waiting for a connection (no overflow limit).
+            connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS},
+            pool_size=2,
+            max_overflow=-1,
+        )
+        event.listen(self._pool_engine, "connect", _read_only)
+        self._plans = _Plans(_SQLITE_NAMED, self._pool_engine.dialect)
+        self._app_engine = weakref.ref(app_engine)  # not a strong one: the app engine owns this reader
+        event.listen(app_engine, "engine_disposed", lambda _engine: self._pool_engine.dispose())
+
+    async def first(self, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        plan = self._plans.of(statement)
+        if plan.columns is None:  # sqlite3 reports no column types
+            plan.learn_columns(self._pool_engine.dialect, [None] * len(plan.selected))
+        arguments = plan.arguments(params)
+        try:
+            connection = self._pool_engine.raw_connection()
+        except (sqlite3.OperationalError, DBAPIError) as busy:  # busy while opening (setting the journal mode)
+            raise NotHere from busy
+        try:
+            cursor = connection.cursor()
+            _heard_by(self._app_engine, connection, cursor, plan.sql, arguments)
+            try:
+                row = cursor.execute(plan.sql, arguments).fetchone()
+            finally:
+                cursor.close()  # ends the statement's read of the file: the next one sees newer commits
+        except sqlite3.OperationalError as busy:
+            raise NotHere from busy
+        finally:
+            connection.close()
+        return plan.row(row)
+
+
+def _read_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file: a no-op once the app's engine has set it
+    cursor.execute("PRAGMA query_only=ON")  # a read here can never write
+    cursor.close()
+
+
+class PostgresReader:
+    """A pool of asyncpg connections beside the app engine's, for reads outside any transaction."""
+
+    def __init__(self, app_engine: Engine, database_url: str) -> None:
+        # No ping on checkout (a round trip per read): a dead connection fails the read, which then runs on the
+        # request's session (whose pool pings), and is dropped from this pool.
+        self._pool_engine = create_async_engine(
+            database_url,
+            pool_size=10,
+            max_overflow=10,
+            pool_pre_ping=False,
+            connect_args={"server_settings": {"application_name": APPLICATION_NAME}},
+        )
+        dialect = self._pool_engine.dialect
+        self._plans = _Plans(dialect, dialect)
+        self._app_engine = weakref.ref(app_engine)
+        # Called inside the app engine's own (awaited) dispose, where the async pool can close its connections.
+        event.listen(app_engine, "engine_disposed", lambda _engine: self._pool_engine.sync_engine.dispose())
+
+    async def first(self, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        plan = self._plans.of(statement)
+        arguments = plan.arguments(params)
+        positional = [arguments[name] for name in plan.positions]
+        try:
+            connection = await self._pool_engine.raw_connection()
+        except DBAPIError as unreachable:
+            raise NotHere from unreachable
+        # The pool closes a connection (returned past its size, or invalidated) with an asyncpg call SQLAlchemy
+        # awaits from inside a greenlet: its methods are called through one.
+        try:
+            _heard_by(self._app_engine, connection, None, plan.sql, positional)
+            driver: asyncpg.Connection = connection.driver_connection  # type: ignore[assignment]
+            if plan.columns is None:
+                prepared = await driver.prepare(plan.sql)
+                plan.learn_columns(self._pool_engine.dialect, [a.type.oid for a in prepared.get_attributes()])
+            row = await driver.fetchrow(plan.sql, *positional)
+        except Exception as failed:
+            # Dead, most likely: the server restarted or dropped it (seen as OSError, a PostgresError, an
+            # InterfaceError, or asyncpg's InternalClientError when the news arrives mid-call). A new one next time;
+            # this read runs on the session, which reports any real error the usual way.
+            await greenlet_spawn(connection.invalidate)
+            raise NotHere from failed
+        finally:
+            await greenlet_spawn(connection.close)
+        return plan.row(row)
+
+
+def reader_for(app_engine: Engine, database_url: str) -> Reader:
+    if app_engine.dialect.name == "sqlite":
+        return SqliteReader(app_engine, database_url)
+    return PostgresReader(app_engine, database_url)
