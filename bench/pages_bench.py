@@ -224,8 +224,11 @@ def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dic
         # The cookies a phone sends: the session and the CSRF token (without it every answer would mint one).
         cookie = f"steady_session={client.cookies['steady_session']}; csrftoken={client.cookies['csrftoken']}"
         client.close()
+        # Every server warmed alike, one second of the same load: pools filled to what 16 connections need.
         for warm in (hello, connecting, kept):
             wrk(warm.url, 1)
+        for path in pages.values():
+            wrk(steady.url + path, 1, cookie)
         print(wrk(hello.url, seconds, pid=hello.pid).row("bare hello"))
         yardsticks = {"connecting": [wrk(connecting.url, seconds, pid=connecting.pid)],
                       "kept": [wrk(kept.url, seconds, pid=kept.pid)]}

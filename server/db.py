@@ -121,7 +121,7 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     sync_engine = config.get_engine().sync_engine
     if settings.is_sqlite:
         event.listen(sync_engine, "connect", _sqlite_pragmas)
-    _READERS[sync_engine] = reader_for(sync_engine, settings.database_url)
+    _READERS[sync_engine] = reader_for(sync_engine, settings.database_url, settings.read_connections)
     event.listen(sync_engine, "begin", _transaction_begun)
     event.listen(sync_engine, "before_cursor_execute", _note_write)
     return config

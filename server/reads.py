@@ -177,13 +177,16 @@ def _read_only(dbapi_connection: Any, _record: Any) -> None:
 class PostgresReader:
     """A pool of asyncpg connections beside the app engine's, for reads outside any transaction."""
 
-    def __init__(self, app_engine: Engine, database_url: str) -> None:
+    def __init__(self, app_engine: Engine, database_url: str, connections: int) -> None:
         # No ping on checkout (a round trip per read): a dead connection fails the read, which then runs on the
-        # request's session (whose pool pings), and is dropped from this pool.
+        # request's session (whose pool pings), and is dropped from this pool. A fixed number of connections and no
+        # overflow: an overflow connection is opened and closed again (a PostgreSQL backend started and ended) over
+        # and over under load. Measured at 16 requests in flight: 16 connections, Today's p99 44 ms; 4, 122 ms (a
+        # read waiting for a connection can be overtaken again and again); 10 + 10 overflow, half the requests/s.
         self._pool_engine = create_async_engine(
             database_url,
-            pool_size=10,
-            max_overflow=10,
+            pool_size=connections,
+            max_overflow=0,
             pool_pre_ping=False,
             connect_args={"server_settings": {"application_name": APPLICATION_NAME}},
         )
@@ -221,7 +224,8 @@ class PostgresReader:
         return plan.row(row)
 
 
-def reader_for(app_engine: Engine, database_url: str) -> Reader:
+def reader_for(app_engine: Engine, database_url: str, connections: int) -> Reader:
+    """`connections`: how many the PostgreSQL reader keeps (SQLite's opens one per event loop reading at once)."""
     if app_engine.dialect.name == "sqlite":
         return SqliteReader(app_engine, database_url)
-    return PostgresReader(app_engine, database_url)
+    return PostgresReader(app_engine, database_url, connections)

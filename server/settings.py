@@ -49,6 +49,9 @@ class Settings:
     login_max_failures_per_ip: int = 20
     login_window_minutes: int = 15
     invite_valid_hours: int = 72
+    # PostgreSQL connections each process keeps for page reads (server/reads.py), beside its engine's pool of 10
+    # (+10 overflow). As many as requests a process serves at once: fewer make reads queue for one.
+    read_connections: int = 16
     migrate_on_start: bool = True
     run_dispatcher_in_app: bool = True
     debug: bool = False
@@ -90,7 +93,7 @@ class Settings:
             "debug": _bool(env.get("STEADY_DEBUG"), False),
             "env": env,
         }
-        for name in ("staff_idle_minutes", "patient_idle_minutes", "invite_valid_hours"):
+        for name in ("staff_idle_minutes", "patient_idle_minutes", "invite_valid_hours", "read_connections"):
             if env.get(name.upper()):
                 values[name] = int(env[name.upper()])
         values.update(overrides)
