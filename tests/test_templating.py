@@ -175,3 +175,44 @@ def test_route_urls_without_parameters_are_written_when_compiled(client: Any) ->
     assert page.render(request=request) == f'<a href="/today">{detail}'
     with pytest.raises(NoRouteMatchFoundException):
         engine.engine.from_string('{{ url_for("no:such") }}').render(request=request)
+
+
+def test_remembered_fragments_are_the_macro_call_for_their_key_and_language() -> None:
+    """`remembered` gives exactly what calling the macro gives, per language and key (a value's type included:
+    True and 1 are equal keys in Python but not the same answer), and renders without remembering when a key part
+    can't be hashed. What the key leaves out is taken from the first render: the key is the contract."""
+    from server.checkins.measures import MEASURES
+
+    engine = _engine()
+    direct_source = (
+        '{% from "checkins/_macros.html" import measure_field %}{{ measure_field(m, values, errors, late) }}'
+    )
+    remembered_source = (
+        '{{ remembered("checkins/_macros.html", "measure_field", m, values, errors, late,'
+        " key=(m.name, values.get(m.name), errors.get(m.name), late)) }}"
+    )
+    checked = 0
+    for locale in ("en", "es"):
+        with using_locale(locale):
+            environment = engine.by_locale[locale]
+            direct, remembered = environment.from_string(direct_source), environment.from_string(remembered_source)
+            for m in MEASURES:
+                for value in (None, "", "1", 1, True, "yes", 7.5, ["2", "3"]):
+                    for errors in ({}, {m.name: "Please pick a number from 0 to 10."}):
+                        for late in (False, True):
+                            context = {"m": m, "values": {m.name: value}, "errors": errors, "late": late}
+                            expected = direct.render(**context)
+                            assert remembered.render(**context) == expected  # first render
+                            assert remembered.render(**context) == expected  # remembered
+                            checked += 1
+    assert checked == 2 * len(MEASURES) * 8 * 2 * 2
+    # The cache is real, and keyed by what the caller says: a key without the value serves the first render.
+    environment = engine.by_locale["en"]
+    keyed_by_name_only = environment.from_string(
+        '{{ remembered("checkins/_macros.html", "measure_field", m, values, {}, false, key=("only", m.name)) }}'
+    )
+    mood = next(m for m in MEASURES if m.name == "mood")
+    with using_locale("en"):
+        first = keyed_by_name_only.render(m=mood, values={"mood": "4"})
+        assert 'value="4" checked' in first
+        assert keyed_by_name_only.render(m=mood, values={"mood": "9"}) == first

@@ -325,6 +325,39 @@ def rendered_once() -> Callable[[Any, str], Markup]:
     return pass_context(render)
 
 
+# How many distinct `remembered` fragments a process keeps (a check-in field in each state is one: a few KB).
+REMEMBERED_FRAGMENTS = 4096
+
+
+def remembered() -> Callable[..., Markup]:
+    """`{{ remembered("checkins/_macros.html", "measure_field", m, values, errors, dw,
+    key=(m.name, values.get(m.name), errors.get(m.name), dw)) }}`: a macro's HTML rendered once per language and
+    `key`, then reused. For a macro that renders many elements from few inputs (a check-in scale is eleven radio
+    buttons), called with the same inputs by everyone. `key` names EVERYTHING its output depends on besides the
+    language; the macro is called without the page's context (as imported without `with context`), so it can only
+    read its arguments. A key that can't be hashed (a list where a word was expected) renders without remembering.
+    """
+    fragments: dict[tuple[Any, ...], Markup] = {}
+
+    def render(context: Any, /, template: str, macro: str, *args: Any, key: tuple[Any, ...]) -> Markup:
+        # Each part with its type: True == 1 == 1.0 as keys, but they render as "True", "1" and "1.0".
+        full_key = (current_locale.get(), template, macro, *((type(part), part) for part in key))
+        try:
+            html = fragments.get(full_key)
+        except TypeError:  # unhashable
+            return call(context, template, macro, args)
+        if html is None:
+            if len(fragments) >= REMEMBERED_FRAGMENTS:
+                fragments.clear()
+            html = fragments[full_key] = call(context, template, macro, args)
+        return html
+
+    def call(context: Any, template: str, macro: str, args: tuple[Any, ...]) -> Markup:
+        return Markup(getattr(context.environment.get_template(template).module, macro)(*args))
+
+    return pass_context(render)
+
+
 class SteadyEnvironment(Environment):
     """Jinja's environment with what the compile-time extensions read: the language an overlay serves
     (`TranslatedWhenCompiled`) and the app's route paths (`RouteUrlsWhenCompiled`; one dict, shared by the overlays,
@@ -383,6 +416,7 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> SteadyEnvi
     env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
     env.globals["rendered_once"] = rendered_once()
+    env.globals["remembered"] = remembered()
     env.globals["current_locale"] = current_locale.get
     env.globals.update(extra_globals or {})
     return env
