@@ -123,9 +123,11 @@ class CheckInController(Controller):
         day: date | None,
         late: bool,
         existing: CheckIn | None = None,
+        page: logic.FormPage | None = None,
     ) -> dict[str, Any]:
+        """`page`: what `logic.form_page` read already (else the triggers and the diary switch are read here)."""
         assert user.id is not None
-        trigger_set = await triggers.trigger_set(db, user.id)
+        trigger_set = page.trigger_set if page else await triggers.trigger_set(db, user.id)
         chosen = values.get("triggers") or []
         chosen_list = [t for t in chosen if isinstance(t, str)] if isinstance(chosen, list) else []
         offered = list(trigger_set.visible)
@@ -145,7 +147,7 @@ class CheckInController(Controller):
             "existing": existing,
             "today": today,
             "trigger_choices": offered,
-            "diary_on": await logic.diary_card_on(db, user.id),
+            "diary_on": page.diary_on if page else await logic.diary_card_on(db, user.id),
             **measure_context(),
         }
 
@@ -170,19 +172,21 @@ class CheckInController(Controller):
                 ctx["date_picker_only"] = True
                 return render(request, "checkins/checkin.html", ctx, status_code=422)
             if day != today:
-                existing = await logic.get_checkin_for_day(db_session, user.id, day)
+                page = await logic.form_page(db_session, user.id, day)
+                existing = page.existing
                 if existing is not None and not logic.checkin_editable(user, existing, utcnow()):
                     return redirect_to(request, "checkins:checkin_detail", checkin_id=existing.id)
                 values = checkin_values(existing) if existing else {}
                 values["date"] = day.isoformat()
                 ctx = await self._form_context(
-                    db_session, user, values=values, errors={}, day=day, late=True, existing=existing
+                    db_session, user, values=values, errors={}, day=day, late=True, existing=existing, page=page
                 )
                 return render(request, "checkins/checkin.html", ctx)
-        existing = await logic.get_checkin_for_day(db_session, user.id, today)
+        page = await logic.form_page(db_session, user.id, today)
+        existing = page.existing
         values = checkin_values(existing) if existing else {}
         ctx = await self._form_context(
-            db_session, user, values=values, errors={}, day=None, late=False, existing=existing
+            db_session, user, values=values, errors={}, day=None, late=False, existing=existing, page=page
         )
         ctx["form_day"] = today
         return _offline_page(render(request, "checkins/checkin.html", ctx))

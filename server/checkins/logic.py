@@ -47,7 +47,7 @@ from server.checkins.models import (
     TriggerPreference,
 )
 from server.checkins.triggers import TriggerSet, set_of, trigger_set
-from server.db import compose, day_before, json_rows, read_composed, table_of, utcnow
+from server.db import compose, day_before, from_json, json_rows, read_composed, table_of, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 from server.skills.catalogue import SkillCard, default_catalogue
@@ -315,18 +315,62 @@ def _save_reads() -> dict[str, ColumnElement[Any]]:
             .scalar_subquery()
         )
 
-    def preference(column: Any) -> ColumnElement[Any]:
-        return select(column).where(col(TriggerPreference.user_id) == _USER).scalar_subquery()
-
     return {
         "submission_hash": submission(col(CheckInSubmission.payload_hash)),
         "submission_checkin": submission(col(CheckInSubmission.checkin_id)),
-        "trigger_custom": preference(col(TriggerPreference.custom)),
-        "trigger_hidden": preference(col(TriggerPreference.hidden)),
+        **_trigger_reads(),
         "day_checkin": select(col(CheckIn.id))
         .where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _DAY)
         .scalar_subquery(),
     }
+
+
+def _trigger_reads() -> dict[str, ColumnElement[Any]]:
+    """The patient's trigger list as columns (`set_of` takes the two values)."""
+
+    def preference(column: Any) -> ColumnElement[Any]:
+        return select(column).where(col(TriggerPreference.user_id) == _USER).scalar_subquery()
+
+    return {
+        "trigger_custom": preference(col(TriggerPreference.custom)),
+        "trigger_hidden": preference(col(TriggerPreference.hidden)),
+    }
+
+
+@dataclass(frozen=True)
+class FormPage:
+    """What the check-in form shows besides the answers typed: the day's check-in (to edit), the patient's triggers
+    and whether the diary card is on."""
+
+    existing: CheckIn | None
+    trigger_set: TriggerSet
+    diary_on: bool
+
+
+@functools.cache
+def _form_page_statement() -> Select[Any]:
+    return compose(
+        {
+            **_trigger_reads(),
+            "diary_card": select(col(CheckInPreference.diary_card))
+            .where(col(CheckInPreference.user_id) == _USER)
+            .scalar_subquery(),
+            "day_checkins": json_rows(
+                select(*table_of(CheckIn).c).where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _DAY)
+            ),
+        }
+    )
+
+
+async def form_page(db: AsyncSession, user_id: int, day: date) -> FormPage:
+    """`FormPage` for `day`, in one statement."""
+    found = await read_composed(db, _form_page_statement(), {"checkins_user": user_id, "checkins_day": day})
+    existing = from_json(CheckIn, found["day_checkins"])
+    return FormPage(
+        existing[0] if existing else None,
+        set_of(found["trigger_custom"], found["trigger_hidden"]),
+        bool(found["diary_card"]),
+    )
 
 
 # Built once per set of listener conditions (in practice one per process), keyed by the conditions' identity.
