@@ -367,29 +367,28 @@ class CheckInController(Controller):
         self, db: AsyncSession, user: User, *, values: dict[str, Any], errors: dict[str, str]
     ) -> dict[str, Any]:
         assert user.id is not None
-        trigger_set = await triggers.trigger_set(db, user.id)
+        today = dates.local_today(user)
+        page = await logic.log_page(db, user, today)
+        trigger_set = page.trigger_set
         values = dict(values)
         chosen = values.get("triggers") or []
         values["triggers"] = [t for t in chosen if isinstance(t, str)] if isinstance(chosen, list) else []
         if not values.get("idempotency_key") or errors:  # nothing was stored under a refused key
             values["idempotency_key"] = logic.new_key()
-        today = dates.local_today(user)
-        recent = await logic.recent_cravings(db, user.id, limit=10)
-        checked_in_today, quick_cards = await logic.log_extras(db, user, today)
         return {
             "values": values,
             "errors": errors,
             "trigger_choices": trigger_set.visible,
             "trigger_set": trigger_set,
-            "recent": recent,
+            "recent": page.recent,
             "today": today,
-            "checked_in_today": checked_in_today,
+            "checked_in_today": page.checked_in_today,
             "actions": ACTIONS,
             "action_labels": dict(ACTIONS),
             "outcomes": OUTCOMES,
             "outcome_labels": dict(OUTCOMES),
             "skill_cards": sorted(default_catalogue().cards, key=lambda c: c.title),
-            "quick_cards": quick_cards,
+            "quick_cards": page.quick_cards,
             "craving_words": CRAVING_WORDS,
             "local_time": lambda moment: dates.local_datetime(user, moment),
         }

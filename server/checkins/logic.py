@@ -7,7 +7,7 @@ one key hit a unique constraint, and the loser answers with the winner's result.
 
 Public functions other domains may call:
 
-* :func:`get_checkin_for_day`, :func:`recent_checkins`, :func:`recent_cravings`
+* :func:`get_checkin_for_day`, :func:`recent_checkins`, :func:`log_page`
 * :func:`checkin_streak` — consecutive local days with a check-in, up to today (or yesterday if today is open)
 * :func:`is_worrying` — whether a check-in should show crisis help
 * :func:`suggested_cards_for_craving` — the skill cards that helped this person most, for a strong craving
@@ -549,16 +549,6 @@ async def _save_checkin_once(
 # --------------------------------------------------------------------------------------------- cravings
 
 
-async def recent_cravings(db: AsyncSession, user_id: int, limit: int = 10) -> list[CravingLog]:
-    rows = await db.scalars(
-        select(CravingLog)
-        .where(col(CravingLog.user_id) == user_id)
-        .order_by(col(CravingLog.occurred_at).desc(), col(CravingLog.id).desc())
-        .limit(limit)
-    )
-    return list(rows)
-
-
 async def _craving_replay(db: AsyncSession, user_id: int, key: str, digest: str) -> SaveResult | None:
     row = await db.scalar(
         select(CravingLog).where(col(CravingLog.user_id) == user_id, col(CravingLog.idempotency_key) == key)
@@ -765,15 +755,40 @@ def _today_statement() -> Select[Any]:
 
 @functools.cache
 def _log_statement() -> Select[Any]:
-    """The craving log's small reads in one statement: whether today has a check-in, and the helpful cards."""
+    """The craving log's reads in one statement: the latest cravings, the patient's triggers, whether today has a
+    check-in, and the helpful cards."""
     checked_in = exists().where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _TODAY)
-    return compose({"checked_in_today": checked_in, **helpful_reads(_USER)})
+    recent = (
+        select(*table_of(CravingLog).c)
+        .where(col(CravingLog.user_id) == _USER)
+        .order_by(col(CravingLog.occurred_at).desc(), col(CravingLog.id).desc())
+        .limit(RECENT_CRAVINGS)
+    )
+    reads = {"recent_cravings": json_rows(recent), **_trigger_reads(), "checked_in_today": checked_in}
+    return compose({**reads, **helpful_reads(_USER)})
 
 
-async def log_extras(db: AsyncSession, user: User, today: date) -> tuple[bool, list[SkillCard]]:
-    """For the craving log: whether today's check-in is done, and the cards to offer for a strong craving."""
+RECENT_CRAVINGS = 10  # on the craving log
+
+
+@dataclass(frozen=True)
+class LogPage:
+    recent: list[CravingLog]  # newest first
+    trigger_set: TriggerSet
+    checked_in_today: bool
+    quick_cards: list[SkillCard]  # to offer for a strong craving
+
+
+async def log_page(db: AsyncSession, user: User, today: date) -> LogPage:
+    """What the craving log shows besides its form's answers, in one statement."""
     values = await read_composed(db, _log_statement(), today_params(user, today))
-    return bool(values["checked_in_today"]), most_helpful_from(helpful_from(values, 3), 3)
+    recent = sorted(from_json(CravingLog, values["recent_cravings"]), key=lambda c: (c.occurred_at, c.id), reverse=True)
+    return LogPage(
+        recent,
+        set_of(values["trigger_custom"], values["trigger_hidden"]),
+        bool(values["checked_in_today"]),
+        most_helpful_from(helpful_from(values, 3), 3),
+    )
 
 
 async def checkins_today_context(db: AsyncSession, user: User, now: datetime | None = None) -> dict[str, Any]:
