@@ -16,8 +16,9 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.checkins.measures import MEASURES, Measure, followers
+from server.checkins.measures import BY_NAME, MEASURES, Measure, followers
 from server.checkins.models import CheckIn
+from server.i18n import using_locale
 from server.sharing.exports import summary_rows
 from server.sharing.patient import therapist_options
 from server.sharing.summary import WeekRequest, weekly_summary
@@ -230,3 +231,20 @@ def test_exercise_migration_goes_down_and_up_again(tmp_path: Any) -> None:
     assert "exercise_hours" not in columns() and "sleep_hours" in columns()
     command.upgrade(alembic_config(url), "head")
     assert "exercise_hours" in columns()
+
+
+def test_a_displayed_value_is_remembered_per_language_and_type() -> None:
+    """`display` remembers its words per measure, language and value, the value's type included: True and 1 are
+    equal keys in Python but read "yes" and "1 of 10"; a value that can't be a key is worked out each time."""
+    mood = BY_NAME["mood"]
+    for locale in ("en", "es"):
+        with using_locale(locale):
+            for value in (1, True, 1.0, "1", None, ""):
+                assert mood.display(value) == mood._display(value)
+                assert mood.display(value) == mood._display(value)  # remembered
+            assert mood.display(["a"]) == mood._display(["a"])
+    with using_locale("en"):
+        english = mood.display(7)
+    with using_locale("es"):
+        assert mood.display(7) != english  # "7 of 10" / "7 de 10"
+    assert mood.display(True) != mood.display(1)

@@ -652,8 +652,7 @@ class CheckInController(Controller):
                 pass
         start = progress.range_start(today, days)
         month_first, month_last = progress.month_bounds(year, mon)
-        trigger_set = await triggers.trigger_set(db_session, user.id)
-        figures = await progress.page_figures(db_session, user.id, start, today, trigger_set)
+        figures = await progress.page_figures(db_session, user.id, start, today)
         series, summary, top = figures.series, figures.summary, figures.top
         week = series[-7:]
         by_day = {p.day: p for p in series}

@@ -44,9 +44,8 @@ from server.checkins.models import (
     CheckInSubmission,
     CravingLog,
     TriggerHit,
-    TriggerPreference,
 )
-from server.checkins.triggers import TriggerSet, set_of, trigger_set
+from server.checkins.triggers import TriggerSet, preference_reads, set_from, trigger_set
 from server.db import compose, day_before, from_json, json_rows, read_composed, table_of, utcnow
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -318,22 +317,10 @@ def _save_reads() -> dict[str, ColumnElement[Any]]:
     return {
         "submission_hash": submission(col(CheckInSubmission.payload_hash)),
         "submission_checkin": submission(col(CheckInSubmission.checkin_id)),
-        **_trigger_reads(),
+        **preference_reads(_USER),
         "day_checkin": select(col(CheckIn.id))
         .where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) == _DAY)
         .scalar_subquery(),
-    }
-
-
-def _trigger_reads() -> dict[str, ColumnElement[Any]]:
-    """The patient's trigger list as columns (`set_of` takes the two values)."""
-
-    def preference(column: Any) -> ColumnElement[Any]:
-        return select(column).where(col(TriggerPreference.user_id) == _USER).scalar_subquery()
-
-    return {
-        "trigger_custom": preference(col(TriggerPreference.custom)),
-        "trigger_hidden": preference(col(TriggerPreference.hidden)),
     }
 
 
@@ -351,7 +338,7 @@ class FormPage:
 def _form_page_statement() -> Select[Any]:
     return compose(
         {
-            **_trigger_reads(),
+            **preference_reads(_USER),
             "diary_card": select(col(CheckInPreference.diary_card))
             .where(col(CheckInPreference.user_id) == _USER)
             .scalar_subquery(),
@@ -368,7 +355,7 @@ async def form_page(db: AsyncSession, user_id: int, day: date) -> FormPage:
     existing = from_json(CheckIn, found["day_checkins"])
     return FormPage(
         existing[0] if existing else None,
-        set_of(found["trigger_custom"], found["trigger_hidden"]),
+        set_from(found),
         bool(found["diary_card"]),
     )
 
@@ -497,7 +484,7 @@ async def _save_checkin_once(
         if found["submission_hash"] != digest:
             return SaveResult(errors={"__all__": _different_payload_message()}, interest=interest)
         return SaveResult(record_id=found["submission_checkin"], replayed=True, interest=interest)
-    known = set_of(found["trigger_custom"], found["trigger_hidden"])
+    known = set_from(found)
     problem = _checkin_problem(form, day, dates.local_today(user, now), known)
     if problem is not None:
         return problem
@@ -764,7 +751,7 @@ def _log_statement() -> Select[Any]:
         .order_by(col(CravingLog.occurred_at).desc(), col(CravingLog.id).desc())
         .limit(RECENT_CRAVINGS)
     )
-    reads = {"recent_cravings": json_rows(recent), **_trigger_reads(), "checked_in_today": checked_in}
+    reads = {"recent_cravings": json_rows(recent), **preference_reads(_USER), "checked_in_today": checked_in}
     return compose({**reads, **helpful_reads(_USER)})
 
 
@@ -785,7 +772,7 @@ async def log_page(db: AsyncSession, user: User, today: date) -> LogPage:
     recent = sorted(from_json(CravingLog, values["recent_cravings"]), key=lambda c: (c.occurred_at, c.id), reverse=True)
     return LogPage(
         recent,
-        set_of(values["trigger_custom"], values["trigger_hidden"]),
+        set_from(values),
         bool(values["checked_in_today"]),
         most_helpful_from(helpful_from(values, 3), 3),
     )

@@ -24,11 +24,13 @@ with its `unit`).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
 
@@ -97,7 +99,14 @@ class Measure:
         return str(stored)
 
     def display(self, value: Any) -> str:
-        """How one value (or an aggregate of values) reads on a page, in the reader's language."""
+        """How one value (or an aggregate of values) reads on a page, in the reader's language. Remembered per
+        language and value: Progress shows a range's days × measures, each through lazy translated words."""
+        try:
+            return _displayed(self.name, current_locale.get(), type(value).__name__, value)
+        except TypeError:  # a value that can't be a key (a list): worked out each time
+            return self._display(value)
+
+    def _display(self, value: Any) -> str:
         if value is None or value == "":
             return "—"
         if self.kind in ("yesno", "flag") or isinstance(value, bool):
@@ -436,3 +445,9 @@ def checkin_categories() -> frozenset[str]:
 
 def names(measures: Sequence[Measure] = MEASURES) -> tuple[str, ...]:
     return tuple(m.name for m in measures)
+
+
+@functools.lru_cache(maxsize=4096)
+def _displayed(name: str, locale: str, _kind: str, value: Any) -> str:
+    """`Measure.display`, by measure name, language and value (its type too: True == 1 but reads "yes")."""
+    return BY_NAME[name]._display(value)

@@ -22,7 +22,7 @@ from sqlmodel import col
 from server.checkins import measures
 from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, TriggerHit
-from server.checkins.triggers import TriggerSet
+from server.checkins.triggers import TriggerSet, preference_reads, set_from
 from server.db import as_date, compose, from_json, json_rows, read_composed, table_of
 from server.localtime import date_range
 
@@ -326,6 +326,7 @@ def _page_statement() -> Select[Any]:
             .group_by(TriggerHit.trigger_id)
         ),
         **counter_reads(_USER),
+        **preference_reads(_USER),  # the trigger list, for the top triggers' names
     }
     for m in shown:
         if m.aggregate == "last":
@@ -349,10 +350,11 @@ class PageFigures:
     values: dict[str, Any]  # the raw values, for the sober counters (sober.counters_from)
 
 
-async def page_figures(db: AsyncSession, user_id: int, start: date, end: date, labels: TriggerSet) -> PageFigures:
+async def page_figures(db: AsyncSession, user_id: int, start: date, end: date) -> PageFigures:
     """`daily_points`, `range_summary` and `top_triggers` for the Progress page, in one statement."""
     params = {"progress_user": user_id, "progress_start": start, "progress_end": end}
     values = await read_composed(db, _page_statement(), params)
+    labels = set_from(values)
     checkins = [
         {field: getattr(c, field) for field in ("local_date", "id", "mood", "craving", "used", "late")}
         | {m.name: getattr(c, m.name) for m in measures.on_progress()}

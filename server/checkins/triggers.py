@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from babel.support import LazyProxy
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from server.checkins.models import TriggerPreference
 from server.db import utcnow
@@ -93,6 +97,24 @@ def set_of(custom_list: list[dict[str, Any]] | None, hidden_list: list[str] | No
 
 async def trigger_set(db: AsyncSession, user_id: int) -> TriggerSet:
     return build_set(await preference(db, user_id))
+
+
+def preference_reads(user: ColumnElement[int]) -> dict[str, ColumnElement[Any]]:
+    """The patient's trigger list as two columns of a composed read (server/db.py's `compose`); `set_from` makes
+    the set from the values read."""
+
+    def column_of(column: Any) -> ColumnElement[Any]:
+        return select(column).where(col(TriggerPreference.user_id) == user).scalar_subquery()
+
+    return {
+        "trigger_custom": column_of(col(TriggerPreference.custom)),
+        "trigger_hidden": column_of(col(TriggerPreference.hidden)),
+    }
+
+
+def set_from(values: Mapping[str, Any]) -> TriggerSet:
+    """The set from the values of `preference_reads`."""
+    return set_of(values["trigger_custom"], values["trigger_hidden"])
 
 
 def slugify(label: str) -> str:
