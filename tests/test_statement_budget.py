@@ -5,8 +5,8 @@ is fetched once to warm per-process caches, then again while a `before_cursor_ex
 engine counts what reaches the database. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 
 Every patient page runs at most 4 statements (every one of them 2 now: the session look-up and one composed read;
-the budget stays 4). A page that cannot be brought back under the budget at once may carry its count in STILL_OVER, which
-only ever goes down.
+the budget stays 4). A page that cannot be brought back under the budget at once may carry its count in STILL_OVER,
+which only ever goes down.
 Today's panels are columns of ONE composed statement (server/today/controllers.py): a new panel joins there.
 """
 
