@@ -19,7 +19,6 @@ RUNTIME_ONLY = {
     "aiosqlite": "the SQLite driver SQLAlchemy loads for sqlite+aiosqlite:// URLs",
     "asyncpg": "the PostgreSQL driver SQLAlchemy loads for postgresql+asyncpg:// URLs",
     "tzdata": "IANA time zones for zoneinfo where the system has none",
-    "uvloop": "the event loop uvicorn serves on (`steady run`: loop=\"uvloop\")",
     "httptools": "the HTTP parser uvicorn serves with (`steady run`: http=\"httptools\")",
 }
 

@@ -265,8 +265,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated: " + ",".join(PAGES))
     parser.add_argument("--posts", type=int, default=100, help="check-in POSTs to time (0: none)")
-    parser.add_argument("--serve", choices=sorted(SERVE_FLAGS), default="auto",
-                        help="every server's loop and parser: uvicorn's choice (uvloop + httptools) or asyncio + h11")
+    parser.add_argument("--serve", choices=sorted(SERVE_FLAGS), default="steady",
+                        help="every server's loop and parser: as `steady run` (asyncio + httptools), h11 or uvloop")
     parser.add_argument("--dashboard", action="store_true",
                         help="with --pg: the therapist dashboard, 100 sharing patients × 365 days")
     args = parser.parse_args()

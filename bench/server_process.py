@@ -79,14 +79,18 @@ def running_server(database_url: str | None = None, workers: int = 1, extra_env:
         process.wait(timeout=20)
 
 
-# `steady run` serves on uvloop with httptools, as uvicorn does by itself ("auto") wherever they are installed (an
-# older checkout's venv, in an A/B, may not have them). BENCH_SERVE=asyncio serves every bench server (Steady and
-# the bare yardsticks alike) on asyncio's loop with h11 instead, to measure what the pair buys.
-SERVE_FLAGS = {"auto": [], "asyncio": ["--loop", "asyncio", "--http", "h11"]}
+# Every bench server (Steady and the bare yardsticks alike) serves as `steady run` does: asyncio's loop with
+# httptools ("steady"). BENCH_SERVE picks another pair for all of them: "h11" (asyncio's loop, uvicorn's pure-Python
+# parser) or "uvloop" (with httptools; needs `pip install uvloop`, no longer a dependency: docs/performance.md).
+SERVE_FLAGS = {
+    "steady": ["--loop", "asyncio", "--http", "httptools"],
+    "h11": ["--loop", "asyncio", "--http", "h11"],
+    "uvloop": ["--loop", "uvloop", "--http", "httptools"],
+}
 
 
 def serve_flags() -> list[str]:
-    return SERVE_FLAGS[os.environ.get("BENCH_SERVE", "auto")]
+    return SERVE_FLAGS[os.environ.get("BENCH_SERVE", "steady")]
 
 
 def cpu_seconds(pid: int) -> float:

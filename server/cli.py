@@ -173,9 +173,10 @@ def run(demo: bool, reload: bool) -> None:
         reload=reload,
         proxy_headers=True,
         log_level="warning",
-        # libuv's event loop and a C HTTP parser: less of the server's CPU per request goes to the loop and the
-        # HTTP parsing (Today +6% requests/s in one run against asyncio + h11; docs/performance.md, "Sixth pass").
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        # asyncio's own loop with a C HTTP parser. Not uvloop: a page's reads run on the loop's thread
+        # (server/reads.py), and under 16 connections uvloop let a few requests wait behind many others (Skills p99
+        # 191 ms against 69 on asyncio, Today 56 against 25, the same requests/s; docs/performance.md, "Seventh pass").
+        loop="asyncio",
         http="httptools",
     )
 
