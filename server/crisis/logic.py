@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, User
 from server.crisis.models import PLAN_SECTIONS, SafetyPlan
-from server.db import insert_or_existing, utcnow
+from server.db import insert_or_existing, read_first, utcnow
 from server.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -247,14 +247,14 @@ def _settings_statements() -> tuple[Select[Any], Select[Any]]:
 async def lines_for(db: AsyncSession, user: User | None) -> list[CrisisLine]:
     """The lines to show someone: their clinic's own (for someone signed out, this server's clinic's), which
     replace the US defaults when it set any. Only the clinic's settings are read, as one Core column (the crisis
-    page opens in hard moments; loading the whole clinic through the ORM cost a fifth of it)."""
+    page opens in hard moments; loading the whole clinic through the ORM cost a fifth of it), by `read_first`: outside
+    the request's session unless it has written, like every page's reads."""
     by_id, first = _settings_statements()
-    connection = await db.connection()
     if user is not None:
-        settings = await connection.scalar(by_id, {"crisis_clinic": user.clinic_id})
+        row = await read_first(db, by_id, {"crisis_clinic": user.clinic_id})
     else:
-        settings = await connection.scalar(first)
-    return _stored_lines(settings) or default_lines()
+        row = await read_first(db, first, {})
+    return _stored_lines(row["settings"] if row else None) or default_lines()
 
 
 async def crisis_context(db: AsyncSession, user: User | None) -> dict[str, Any]:
