@@ -367,8 +367,6 @@ async def read_first(session: AsyncSession, statement: Select[Any], params: dict
 _READERS: weakref.WeakKeyDictionary[Engine, Reader] = weakref.WeakKeyDictionary()
 
 
-
-
 # A statement's SQL text per dialect, while the statement lives (composed statements are built once per process).
 _TEXT_OF: weakref.WeakKeyDictionary[Select[Any], dict[str, Executable]] = weakref.WeakKeyDictionary()
 # Dialects that write bound parameters as `:name`, as `text()` reads them, with no casts after them (PostgreSQL's
