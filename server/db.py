@@ -63,7 +63,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, SQLModel
 
 from server import clock
-from server.reads import NotHere, Reader, reader_for
+from server.reads import SQLITE_NAMED, NotHere, Reader, reader_for
 from server.settings import PROJECT_ROOT, Settings
 from server.sqlite_driver import one_hop_dbapi
 
@@ -153,13 +153,17 @@ async def _has_writes(session: Any) -> bool:
     # The connection the transaction runs on, as `after_begin` saw it (asking the session for it again goes through
     # its whole connection machinery, on every page view). None: begun without a statement yet; commit to be sure.
     connection = session.info.get(_CONNECTION)
-    return connection is None or _sent_a_write(session)
+    return connection is None or _wrote(connection)
 
 
 def _sent_a_write(session: AsyncSession) -> bool:
     """Whether `session`'s open transaction has sent anything but a SELECT to the database."""
     connection = session.info.get(_CONNECTION)
-    return connection is not None and bool(connection.info.get(_WROTE, True))
+    return connection is not None and _wrote(connection)
+
+
+def _wrote(connection: Any) -> bool:
+    return bool(connection.info.get(_WROTE, True))
 
 
 _CONNECTION = "steady_connection"
@@ -371,7 +375,7 @@ _READERS: weakref.WeakKeyDictionary[Engine, Reader] = weakref.WeakKeyDictionary(
 _TEXT_OF: weakref.WeakKeyDictionary[Select[Any], dict[str, Executable]] = weakref.WeakKeyDictionary()
 # Dialects that write bound parameters as `:name`, as `text()` reads them, with no casts after them (PostgreSQL's
 # drivers add theirs when the text is compiled for them, as for any statement).
-_NAMED_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="named"), "postgresql": PGDialect(paramstyle="named")}
+_NAMED_DIALECTS = {"sqlite": SQLITE_NAMED, "postgresql": PGDialect(paramstyle="named")}
 
 
 def as_text(statement: Select[Any], dialect: Dialect) -> Executable:

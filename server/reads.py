@@ -39,7 +39,7 @@ from sqlalchemy.util import greenlet_spawn
 BUSY_SECONDS = 0.05
 # How the PostgreSQL reader's connections name themselves (pg_stat_activity).
 APPLICATION_NAME = "steady-reads"
-_SQLITE_NAMED = sqlite.dialect(paramstyle="named")  # `:name` parameters: sqlite3 binds them from a dict
+SQLITE_NAMED = sqlite.dialect(paramstyle="named")  # `:name` parameters: sqlite3 binds them from a dict
 
 
 class NotHere(Exception):
@@ -140,7 +140,7 @@ class SqliteReader:
             max_overflow=-1,
         )
         event.listen(self._pool_engine, "connect", _read_only)
-        self._plans = _Plans(_SQLITE_NAMED, self._pool_engine.dialect)
+        self._plans = _Plans(SQLITE_NAMED, self._pool_engine.dialect)
         self._app_engine = weakref.ref(app_engine)  # not a strong one: the app engine owns this reader
         event.listen(app_engine, "engine_disposed", lambda _engine: self._pool_engine.dispose())
 

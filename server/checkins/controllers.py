@@ -125,9 +125,12 @@ class CheckInController(Controller):
         existing: CheckIn | None = None,
         page: logic.FormPage | None = None,
     ) -> dict[str, Any]:
-        """`page`: what `logic.form_page` read already (else the triggers and the diary switch are read here)."""
+        """`page`: what `logic.form_page` read already for this day (else read here, for its trigger list and
+        diary switch)."""
         assert user.id is not None
-        trigger_set = page.trigger_set if page else await triggers.trigger_set(db, user.id)
+        today = dates.local_today(user)
+        page = page or await logic.form_page(db, user.id, day or today)
+        trigger_set = page.trigger_set
         chosen = values.get("triggers") or []
         chosen_list = [t for t in chosen if isinstance(t, str)] if isinstance(chosen, list) else []
         offered = list(trigger_set.visible)
@@ -136,7 +139,6 @@ class CheckInController(Controller):
         values["triggers"] = chosen_list
         if not values.get("idempotency_key") or errors:  # nothing was stored under a refused key
             values["idempotency_key"] = logic.new_key()
-        today = dates.local_today(user)
         return {
             "values": values,
             "errors": errors,
@@ -147,7 +149,7 @@ class CheckInController(Controller):
             "existing": existing,
             "today": today,
             "trigger_choices": offered,
-            "diary_on": page.diary_on if page else await logic.diary_card_on(db, user.id),
+            "diary_on": page.diary_on,
             **measure_context(),
         }
 
