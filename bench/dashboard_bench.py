@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -380,8 +381,9 @@ def count_in_tree(root: Path, url: str, data_dir: Path, limit_patients: int | No
 
 
 def compare(url: str, patients: int, requests: int, baseline: Path) -> None:
-    """This tree against `baseline` on the same data: statements, then latency and server CPU in alternating
-    rounds (baseline, this, baseline, this) so that both see the same machine load."""
+    """This tree against `baseline` on the same data: statements, then latency and server CPU with both trees served
+    at once and their requests interleaved one by one (baseline, this, baseline, this…), so that both see the same
+    machine at every moment (this machine's speed drifts by half within a minute)."""
     data_dir = Path(tempfile.mkdtemp(prefix="steady-dash-"))
     trees = {"baseline": baseline, "this tree": ROOT}
     for label, root in trees.items():
@@ -389,20 +391,31 @@ def compare(url: str, patients: int, requests: int, baseline: Path) -> None:
         full = count_in_tree(root, url, data_dir, None)
         few = count_in_tree(root, url, data_dir, 10)
         print(f"    SQL statements per dashboard request: {full} with {patients} patients, {few} with 10 patients")
-    timings: dict[str, list[float]] = {label: [] for label in trees}
-    cpu: dict[str, list[float]] = {label: [] for label in trees}
-    loads = []
-    for _round in range(2):
-        for label, root in trees.items():
-            loads.append(os.getloadavg()[0])
-            found, cpu_ms, _size = time_dashboard(url, requests // 2, root)
-            timings[label] += found
-            cpu[label].append(cpu_ms)
+    _quiet()
+    loads = [os.getloadavg()[0]]
+    with contextlib.ExitStack() as stack:
+        servers = {label: stack.enter_context(running_server(url, root=root)) for label, root in trees.items()}
+        clients = {label: sign_in(server.url, THERAPIST[0], PASSWORD) for label, server in servers.items()}
+        for client in clients.values():
+            for _ in range(5):
+                assert client.get("/therapist").status_code == 200
+        timings: dict[str, list[float]] = {label: [] for label in trees}
+        cpu_before = {label: cpu_seconds(server.pid) for label, server in servers.items()}
+        for _ in range(requests):
+            for label, client in clients.items():
+                started = time.perf_counter()
+                response = client.get("/therapist")
+                timings[label].append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+        cpu = {label: (cpu_seconds(s.pid) - cpu_before[label]) * 1000 / requests for label, s in servers.items()}
+        for client in clients.values():
+            client.close()
+    loads.append(os.getloadavg()[0])
     for label in trees:
         t = timings[label]
         print(
             f"  {label:>9}: GET /therapist p50 {percentile(t, 50):.1f} ms · p99 {percentile(t, 99):.1f} ms · "
-            f"server CPU {statistics.fmean(cpu[label]):.1f} ms/request"
+            f"server CPU {cpu[label]:.1f} ms/request"
         )
     print(f"  (load average {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs)")
 

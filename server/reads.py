@@ -52,6 +52,10 @@ class Reader(Protocol):
         """The statement's first row by column name, or None; raises NotHere when it has to run elsewhere."""
         ...
 
+    async def rows(self, statement: Select[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of the statement as a plain tuple; raises NotHere when it has to run elsewhere."""
+        ...
+
 
 @dataclass(slots=True)
 class _Plan:
@@ -86,6 +90,16 @@ class _Plan:
         assert self.columns is not None, "learn_columns first"
         found = zip(self.columns, row, strict=True)
         return {name: value if convert is None else convert(value) for (name, convert), value in found}
+
+    def tuples(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+        assert self.columns is not None, "learn_columns first"
+        converts = [convert for _name, convert in self.columns]
+        if not any(converts):  # the usual case (ids, dates, numbers, text): the driver's values as they come
+            return [tuple(row) for row in rows]
+        return [
+            tuple(value if convert is None else convert(value) for convert, value in zip(converts, row, strict=True))
+            for row in rows
+        ]
 
 
 def _plan(statement: Select[Any], compile_with: Dialect, dialect: Dialect) -> _Plan | None:
@@ -145,6 +159,14 @@ class SqliteReader:
         event.listen(app_engine, "engine_disposed", lambda _engine: self._pool_engine.dispose())
 
     async def first(self, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        plan, found = self._run(statement, params, every=False)
+        return plan.row(found[0] if found else None)
+
+    async def rows(self, statement: Select[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        plan, found = self._run(statement, params, every=True)
+        return plan.tuples(found)
+
+    def _run(self, statement: Select[Any], params: dict[str, Any], *, every: bool) -> tuple[_Plan, list[Any]]:
         plan = self._plans.of(statement)
         if plan.columns is None:  # sqlite3 reports no column types
             plan.learn_columns(self._pool_engine.dialect, [None] * len(plan.selected))
@@ -157,14 +179,15 @@ class SqliteReader:
             cursor = connection.cursor()
             _heard_by(self._app_engine, connection, cursor, plan.sql, arguments)
             try:
-                row = cursor.execute(plan.sql, arguments).fetchone()
+                cursor.execute(plan.sql, arguments)
+                found = list(cursor.fetchall() if every else cursor.fetchmany(1))
             finally:
                 cursor.close()  # ends the statement's read of the file: the next one sees newer commits
         except sqlite3.OperationalError as busy:
             raise NotHere from busy
         finally:
             connection.close()
-        return plan.row(row)
+        return plan, found
 
 
 def _read_only(dbapi_connection: Any, _record: Any) -> None:
@@ -197,6 +220,14 @@ class PostgresReader:
         event.listen(app_engine, "engine_disposed", lambda _engine: self._pool_engine.sync_engine.dispose())
 
     async def first(self, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        plan, found = await self._run(statement, params, every=False)
+        return plan.row(found[0] if found else None)
+
+    async def rows(self, statement: Select[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        plan, found = await self._run(statement, params, every=True)
+        return plan.tuples(found)
+
+    async def _run(self, statement: Select[Any], params: dict[str, Any], *, every: bool) -> tuple[_Plan, list[Any]]:
         plan = self._plans.of(statement)
         arguments = plan.arguments(params)
         positional = [arguments[name] for name in plan.positions]
@@ -212,7 +243,11 @@ class PostgresReader:
             if plan.columns is None:
                 prepared = await driver.prepare(plan.sql)
                 plan.learn_columns(self._pool_engine.dialect, [a.type.oid for a in prepared.get_attributes()])
-            row = await driver.fetchrow(plan.sql, *positional)
+            if every:
+                found = await driver.fetch(plan.sql, *positional)
+            else:
+                row = await driver.fetchrow(plan.sql, *positional)
+                found = [] if row is None else [row]
         except Exception as failed:
             # Dead, most likely: the server restarted or dropped it (seen as OSError, a PostgresError, an
             # InterfaceError, or asyncpg's InternalClientError when the news arrives mid-call). A new one next time;
@@ -221,7 +256,7 @@ class PostgresReader:
             raise NotHere from failed
         finally:
             await greenlet_spawn(connection.close)
-        return plan.row(row)
+        return plan, found
 
 
 def reader_for(app_engine: Engine, database_url: str, connections: int) -> Reader:

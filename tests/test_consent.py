@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.accounts.models import Role, User
 from server.consent import (
@@ -21,11 +23,13 @@ from server.consent import (
     consents_for_patient,
     disclosures_for_patient,
     record_disclosure,
+    record_disclosures,
     redisclosure_notice,
     revoke,
     sign_consent,
     validate_consent_form,
 )
+from server.consent.models import DisclosureLog
 from tests.conftest import Database
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -187,6 +191,41 @@ def test_disclosure_log_round_trip(db: Database) -> None:
         ]
 
     db.run(work)
+
+
+def test_many_disclosures_are_logged_in_one_statement_row_for_row(db: Database) -> None:
+    """The dashboard's log: a row per patient shown, each with its own subject (cut to the column's 80), the viewer
+    and the moment, in one INSERT (on PostgreSQL the rows travel as arrays), on both databases."""
+    therapist = db.make_user(Role.THERAPIST, name="Dr. Rivera")
+    patients = [db.make_user(Role.PATIENT, therapist=therapist) for _ in range(3)]
+    shown = [(patients[0].id, None, "2026-W47"), (patients[1].id, None, "x" * 200), (patients[2].id, None, "")]
+
+    async def work(session: AsyncSession) -> list[tuple[int, str, str, datetime, int | None, int | None]]:
+        viewer = await session.get(User, therapist.id)
+        statements: list[str] = []
+
+        def heard(_connection: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+            statements.append(sql)
+
+        engine = session.bind.sync_engine  # type: ignore[union-attr]
+        event.listen(engine, "before_cursor_execute", heard)
+        try:
+            written = await record_disclosures(session, shown, viewer=viewer, kind="dashboard", at=NOW)
+        finally:
+            event.remove(engine, "before_cursor_execute", heard)
+        assert written == 3 and len([s for s in statements if s.startswith("INSERT")]) == 1
+        rows = await session.execute(
+            select(col(DisclosureLog.patient_id), col(DisclosureLog.viewer_name), col(DisclosureLog.subject),
+                   col(DisclosureLog.at), col(DisclosureLog.consent_id), col(DisclosureLog.viewer_id))
+            .where(col(DisclosureLog.kind) == "dashboard").order_by(col(DisclosureLog.patient_id))
+        )  # fmt: skip
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    assert db.run(work) == [
+        (patients[0].id, "Dr. Rivera", "2026-W47", NOW, None, therapist.id),
+        (patients[1].id, "Dr. Rivera", "x" * 80, NOW, None, therapist.id),
+        (patients[2].id, "Dr. Rivera", "", NOW, None, therapist.id),
+    ]
 
 
 def _patient(name: str = "Sam Lee") -> User:

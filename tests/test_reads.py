@@ -10,24 +10,36 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import event, func, select, text
+from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import localtime
 from server.accounts.models import User, UserSession
 from server.accounts.sessions import _session_statement
-from server.db import _READERS, alchemy_config, as_text, read_first, table_of, utcnow
+from server.checkins.models import CravingLog
+from server.db import (
+    _READERS,
+    alchemy_config,
+    as_text,
+    epoch_microseconds,
+    from_epoch_microseconds,
+    read_first,
+    read_rows,
+    table_of,
+    utcnow,
+)
 from server.demo import DEMO_PASSWORD
-from server.reads import APPLICATION_NAME, BUSY_SECONDS
+from server.reads import APPLICATION_NAME, BUSY_SECONDS, NotHere
 from server.settings import Settings
+from server.sharing import summary
 from server.today.controllers import panels_params, panels_statement
 from tests.conftest import Database, login, on_test_loop
 from tests.support.demo_snapshot import load_demo_snapshot
@@ -248,3 +260,70 @@ def test_a_dead_postgres_connection_sends_the_read_to_the_session_and_is_replace
 
 KILL_READERS = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 WHERE application_name = :name AND datname = current_database() AND pid <> pg_backend_pid()"""
+
+
+def test_bulk_rows_come_back_as_sqlalchemy_reads_them(settings: Settings, client: TestClient, db: Database) -> None:
+    """`read_rows` (the dashboard's bulk reads, on the reader): plain tuples, value for value SQLAlchemy's rows, with
+    JSON decoded and timestamps as epoch microseconds that turn back into the very datetimes stored."""
+    load_demo_snapshot(db, settings)
+    sam = db.scalar("SELECT id FROM user_account WHERE email = 'sam@demo.steady'")
+    users = table_of(User)
+    everyone = select(users.c.id, users.c.email, users.c.role, users.c.created_at).where(users.c.id >= bindparam("low"))
+
+    async def both(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[tuple[Any, Any, Any]], set[datetime]]:
+        dialect = sessions.kw["bind"].dialect.name
+        far: dict[str, Any] = {"start": utcnow() - timedelta(days=400), "end": utcnow() + timedelta(days=1)}
+        ever = {"first": date(2000, 1, 1), "last": date(2100, 1, 1)}
+        reads: list[tuple[Any, dict[str, Any]]] = [
+            (everyone, {"low": 0}),
+            (summary._cravings_read(dialect, brief=False), {"ids": [sam], **far}),
+            (summary._marks_read(dialect), {"ids": [sam], **far}),
+            (summary._brief_checkins_read(dialect), {"ids": [sam], **ever}),
+        ]
+        found = []
+        async with sessions() as session:
+            reader = _READERS[session.bind.sync_engine]  # type: ignore[union-attr]
+            for statement, params in reads:
+                theirs = [tuple(row) for row in await session.execute(statement, params)]
+                try:
+                    ours = await reader.rows(statement, params)
+                except NotHere:  # SQLite's IN of a list: expanded at run time, so read_rows gives it to the session
+                    assert dialect == "sqlite" and "ids" in params
+                    ours = theirs
+                found.append((ours, theirs, await read_rows(session, statement, params)))
+            logs = table_of(CravingLog).c
+            stored = set(await session.scalars(select(logs.occurred_at).where(logs.user_id == sam)))
+        return found, stored
+
+    found, stored = on_test_loop(_using(settings, both))
+    for ours, theirs, via_read_rows in found:
+        assert ours == theirs == via_read_rows
+        assert all(type(row) is tuple for row in ours)
+    people, cravings, marks, checkins = (ours for ours, _theirs, _read in found)
+    assert len(people) >= 3 and any(row[2] == "patient" for row in people)
+    assert cravings and marks and checkins  # Sam's history, all of it in the window
+    assert all(isinstance(row[5], list) for row in cravings)  # triggers: JSON decoded
+    assert {from_epoch_microseconds(row[2]) for row in cravings} == stored
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 123456, 999999])
+def test_epoch_microseconds_turn_back_into_the_stored_moment(settings: Settings, db: Database, fraction: int) -> None:
+    patient = db.make_user("patient")
+    moment = datetime(2031, 7, 4, 23, 59, 59, fraction, tzinfo=UTC)
+    sessions = table_of(UserSession)
+
+    async def read(makers: async_sessionmaker[AsyncSession]) -> list[Any]:
+        async with makers() as session:
+            await session.execute(
+                sessions.insert().values(id="e" * 64, user_id=patient.id, created_at=moment, last_seen_at=moment,
+                                         expires_at=moment, idle_seconds=600)
+            )  # fmt: skip
+            if settings.is_sqlite and fraction == 0:  # as another writer may store it: no fraction at all
+                await session.execute(text("UPDATE user_session SET created_at = '2031-07-04 23:59:59'"))
+            found = await session.execute(select(sessions.c.created_at, epoch_microseconds(sessions.c.created_at)))
+            return list(found.one())
+
+    stored, micros = on_test_loop(_using(settings, read))
+    assert stored == moment
+    assert micros == int(moment.timestamp()) * 1_000_000 + fraction
+    assert from_epoch_microseconds(micros) == moment

@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import Insert, Integer, String, and_, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -391,11 +392,42 @@ async def record_disclosures(
          "subject": s[:80], "at": at}
         for p, c, s in rows
     ]  # fmt: skip
-    if values:
+    if values and db.get_bind().dialect.name == "postgresql":
+        await db.execute(
+            _DISCLOSURES_FROM_ARRAYS,
+            {"viewer_id": viewer_id, "viewer_name": viewer_name, "kind": kind, "at": at,
+             "patient_ids": [v["patient_id"] for v in values], "consent_ids": [v["consent_id"] for v in values],
+             "subjects": [v["subject"] for v in values]},
+        )  # fmt: skip
+    elif values:
         # A Core executemany on the table (not the ORM's bulk insert, ~0.4 ms more for a hundred rows): one round
-        # trip however many rows, on SQLite and PostgreSQL alike.
+        # trip however many rows.
         await db.execute(insert(table_of(DisclosureLog)), values)
     return len(values)
+
+
+def _disclosures_from_arrays() -> Insert:
+    """On PostgreSQL the rows travel as three arrays (`INSERT … SELECT … FROM unnest(…)`): a fixed statement with
+    seven parameters, where an executemany of a hundred rows renders and encodes seven hundred each time (the
+    dashboard's log was its costliest statement, ~7 ms)."""
+    log = table_of(DisclosureLog)
+    each = (
+        func.unnest(
+            bindparam("patient_ids", type_=ARRAY(Integer)),
+            bindparam("consent_ids", type_=ARRAY(Integer)),
+            bindparam("subjects", type_=ARRAY(String)),
+        )
+        .table_valued("patient_id", "consent_id", "subject")
+        .render_derived()
+    )
+    shared = {name: bindparam(name, type_=log.c[name].type) for name in ("viewer_id", "viewer_name", "kind", "at")}
+    return insert(log).from_select(
+        ["patient_id", "consent_id", "subject", *shared],
+        select(each.c.patient_id, each.c.consent_id, each.c.subject, *shared.values()),
+    )
+
+
+_DISCLOSURES_FROM_ARRAYS = _disclosures_from_arrays()
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from babel.dates import format_date
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -49,7 +49,7 @@ from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerPreference
 from server.checkins.triggers import TriggerSet, build_set
 from server.consent.wording import THERAPIST_CATEGORY_IDS
-from server.db import among, table_of
+from server.db import among, among_given, epoch_microseconds, from_epoch_microseconds, read_rows, table_of
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.schedule import logic as schedule
@@ -351,19 +351,34 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
 async def _load_brief_checkins(
     db: AsyncSession, ids: list[int], first: date, last: date, data: dict[int, PatientData]
 ) -> None:
+    statement = _brief_checkins_read(_dialect(db))
+    await _read_rows(db, statement, {"ids": ids, "first": first, "last": last}, _ReadRows(data, "checkin"))
+
+
+# The bulk reads below are built once per dialect with their values as parameters: `read_rows` runs them on the
+# driver's own rows, as plain tuples (SQLAlchemy's rows cost more to build, and compare in Python ~20 times slower).
+@lru_cache(maxsize=4)
+def _brief_checkins_read(dialect_name: str) -> Select[Any]:
     c = table_of(CheckIn).c
-    statement = (
+    return (
         select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS))
-        .where(among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last)
+        .where(
+            among_given(dialect_name, c.user_id, "ids"),
+            c.local_date >= bindparam("first"),
+            c.local_date <= bindparam("last"),
+        )
         .order_by(c.user_id, c.local_date, c.id)  # a fixed order: the rows as read are a remembered row's key
     )
-    await _read_rows(db, statement, _ReadRows(data, "checkin"))
 
 
-async def _read_rows(db: AsyncSession, statement: Any, read: _ReadRows) -> None:
+def _dialect(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
+
+
+async def _read_rows(db: AsyncSession, statement: Select[Any], params: dict[str, Any], read: _ReadRows) -> None:
     """Each row of `statement` (its first column the patient id) kept as read, by patient."""
-    for row in await db.execute(statement):
-        read[row[0]].append(tuple(row))  # plain tuples: SQLAlchemy's rows compare in Python, ~20 times slower
+    for row in await read_rows(db, statement, params):
+        read[row[0]].append(row)
 
 
 def _unpack_brief_checkins(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
@@ -403,20 +418,31 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
     if not ids:
         return
     start, end = _utc_window(live, ids)
+    statement = _cravings_read(_dialect(db), brief=_brief(live))
+    await _read_rows(db, statement, {"ids": ids, "start": start, "end": end}, _ReadRows(data, "craving_log"))
+
+
+@lru_cache(maxsize=8)
+def _cravings_read(dialect_name: str, *, brief: bool) -> Select[Any]:
     c = table_of(CravingLog).c
-    brief = _brief(live)  # brief summaries count no triggers: their JSON is not read
-    statement = (
-        select(c.user_id, c.local_date, c.occurred_at, c.intensity, c.outcome, *([] if brief else [c.triggers]))
-        .where(among(db, c.user_id, ids), c.occurred_at >= start, c.occurred_at < end)
-        .order_by(c.user_id, c.occurred_at, c.id)  # a fixed order (see `_load_brief_checkins`)
+    return (  # brief summaries count no triggers: their JSON is not read
+        select(
+            c.user_id, c.local_date, epoch_microseconds(c.occurred_at), c.intensity, c.outcome,
+            *([] if brief else [c.triggers]),
+        )
+        .where(
+            among_given(dialect_name, c.user_id, "ids"),
+            c.occurred_at >= bindparam("start"),
+            c.occurred_at < bindparam("end"),
+        )
+        .order_by(c.user_id, c.occurred_at, c.id)  # a fixed order (see `_brief_checkins_read`)
     )
-    await _read_rows(db, statement, _ReadRows(data, "craving_log"))
 
 
 def _unpack_cravings(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
     for _uid, day, at, intensity, outcome, *ticked in rows:
         triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS  # a brief load reads none
-        data.cravings.append(_CravingRow(day, at, int(intensity), triggers, outcome or ""))
+        data.cravings.append(_CravingRow(day, from_epoch_microseconds(at), int(intensity), triggers, outcome or ""))
 
 
 async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -496,18 +522,27 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
     for uid, occ in occurrences:
         if uid in wanted:
             data[uid].occurrences.append(occ)
+    statement = _marks_read(_dialect(db))
+    await _read_rows(db, statement, {"ids": ids, "start": start, "end": end}, _ReadRows(data, "attendance"))
+
+
+@lru_cache(maxsize=4)
+def _marks_read(dialect_name: str) -> Select[Any]:
     m = table_of(Attendance).c
-    statement = (
-        select(m.patient_id, m.occurrence_id, m.starts_at, m.status)
-        .where(among(db, m.patient_id, ids), m.starts_at >= start, m.starts_at < end)
-        .order_by(m.patient_id, m.starts_at, m.occurrence_id)  # a fixed order (see `_load_brief_checkins`)
+    return (
+        select(m.patient_id, m.occurrence_id, epoch_microseconds(m.starts_at), m.status)
+        .where(
+            among_given(dialect_name, m.patient_id, "ids"),
+            m.starts_at >= bindparam("start"),
+            m.starts_at < bindparam("end"),
+        )
+        .order_by(m.patient_id, m.starts_at, m.occurrence_id)  # a fixed order (see `_brief_checkins_read`)
     )
-    await _read_rows(db, statement, _ReadRows(data, "attendance"))
 
 
 def _unpack_marks(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
     for _pid, occurrence_id, starts_at, status in rows:
-        data.marks[occurrence_id] = (starts_at, status)
+        data.marks[occurrence_id] = (from_epoch_microseconds(starts_at), status)
 
 
 # How the rows kept of each table become what the rules read (`PatientData.unpacked`).
