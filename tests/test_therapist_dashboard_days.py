@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 from server.localtime import local_today
+from server.sharing.weeks import Week
 from tests.conftest import Database, post_form
 from tests.test_sharing_flows import as_user, setup_people
 from tests.test_sharing_support import ALL_CATEGORIES, add_rows, checkin, share
@@ -169,3 +170,32 @@ def test_remembered_rows_are_what_a_fresh_build_gives(
             built.clear()
             assert _without_csrf(_rows(client, **params)) == fresh
             assert built == []
+
+
+def test_a_rows_remembered_html_follows_every_change_on_the_next_request(client: TestClient, db: Database) -> None:
+    """Each row's HTML is remembered between requests (`DashboardRow.shown`): a new figure, a renamed patient, a new
+    flag, a picked week or the therapist's language each show at once, and what the row showed comes back when its
+    inputs do."""
+    therapist, _outsider, patient = setup_people(db)
+    today = local_today(patient)
+    add_rows(db, [checkin(patient, today - timedelta(days=d), 6, 2) for d in range(1, 5)])
+    share(db, patient, therapist, data_from=today - timedelta(days=4))
+    as_user(client, therapist)
+
+    first = _rows(client)
+    assert "Sam Lee" in first and "4 of 5 days" in first and "avg 6" in first and "Mark reviewed" not in first
+    assert _rows(client) == first  # the same inputs: the same HTML
+    add_rows(db, [checkin(patient, today, 9, 9)])
+    assert "5 of 5 days" in _rows(client) and "peak 9" in _rows(client)
+    db.execute("UPDATE user_account SET display_name = 'Sam Rivers' WHERE id = :p", p=patient.id)
+    assert "Sam Rivers" in _rows(client) and "Sam Lee" not in _rows(client)
+    db.execute("UPDATE checkin SET used = :u WHERE local_date = :d", u=True, d=today)
+    flagged = _rows(client)
+    assert "Used on 1 day" in flagged and "Mark reviewed" in flagged
+    assert "Mark reviewed" not in _rows(client, view=Week.of(today).label)  # a picked week: no review button
+    db.execute("UPDATE user_account SET locale = 'es' WHERE id = :t", t=therapist.id)
+    assert "Marcar como revisado" in _rows(client) and "Mark reviewed" not in _rows(client)
+    db.execute("UPDATE user_account SET locale = 'en' WHERE id = :t", t=therapist.id)
+    db.execute("DELETE FROM checkin WHERE local_date = :d", d=today)
+    db.execute("UPDATE user_account SET display_name = 'Sam Lee' WHERE id = :p", p=patient.id)
+    assert _rows(client) == first  # back to the first inputs: the first HTML

@@ -292,6 +292,13 @@ class DashboardRow:
     def weight(self) -> tuple[int, int]:
         return (len(self.flags), 1 if self.nudged else 0)
 
+    @property
+    def shown(self) -> tuple[Any, ...]:
+        """Everything of this row its HTML shows (`sharing/_dashboard_row.html`), the key it is remembered under."""
+        grant = self.grant
+        return (grant.patient_id, grant.patient.display_name, tuple(self.flags), self.sober_days, self.nudged,
+                self.mood_spark, self.craving_spark, self.words)  # fmt: skip
+
     def matches(self, flag: str) -> bool:
         if flag == "any":
             return bool(self.flags) or self.nudged
