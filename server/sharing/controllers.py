@@ -34,7 +34,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from markupsafe import Markup
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlmodel import col
 
 from server.accounts.guards import admin_only, patient_only, therapist_only
@@ -43,7 +43,7 @@ from server.checkins.charts import line_chart, summary_text
 from server.consent import service as consent_service
 from server.consent.forms import form_context, initial_values, validate_consent_form
 from server.consent.wording import FAMILY_CATEGORIES, THERAPIST_CATEGORIES, long_date
-from server.db import DbSession, among, pk, utcnow
+from server.db import DbSession, among, among_given, pk, read_rows, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -413,14 +413,16 @@ async def _recently_nudged(db: DbSession, therapist_id: int, ids: list[int], now
     """Patients this therapist nudged about sharing in the last 7 days."""
     if not ids:
         return set()
-    return set(
-        await db.scalars(
-            select(col(SharingNudge.patient_id)).where(
-                col(SharingNudge.therapist_id) == therapist_id,
-                among(db, col(SharingNudge.patient_id), ids),
-                col(SharingNudge.created_at) >= now - timedelta(days=7),
-            )
-        )
+    params = {"therapist_id": therapist_id, "ids": ids, "since": now - timedelta(days=7)}
+    return {pid for (pid,) in await read_rows(db, _nudges_read(db.get_bind().dialect.name), params)}
+
+
+@functools.lru_cache(maxsize=4)
+def _nudges_read(dialect_name: str) -> Select[Any]:
+    return select(col(SharingNudge.patient_id)).where(
+        col(SharingNudge.therapist_id) == bindparam("therapist_id"),
+        among_given(dialect_name, col(SharingNudge.patient_id), "ids"),
+        col(SharingNudge.created_at) >= bindparam("since"),
     )
 
 

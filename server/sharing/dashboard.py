@@ -20,14 +20,15 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from server.db import among
+from server.db import among_given, read_rows, table_of
 from server.i18n import current_locale
 from server.i18n import lazy_gettext as _l
 from server.schedule import logic as schedule
@@ -54,12 +55,17 @@ class PatientDays:
 async def reviewed_through(db: AsyncSession, therapist_id: int, patient_ids: Sequence[int]) -> dict[int, date]:
     if not patient_ids:
         return {}
-    rows = await db.execute(
-        select(col(FlagReview.patient_id), col(FlagReview.reviewed_through)).where(
-            col(FlagReview.therapist_id) == therapist_id, among(db, col(FlagReview.patient_id), patient_ids)
-        )
+    statement = _reviews_read(db.get_bind().dialect.name)
+    rows = await read_rows(db, statement, {"therapist_id": therapist_id, "ids": list(patient_ids)})
+    return {int(pid): day for pid, day in rows}
+
+
+@lru_cache(maxsize=4)
+def _reviews_read(dialect_name: str) -> Select[Any]:
+    reviews = table_of(FlagReview).c
+    return select(reviews.patient_id, reviews.reviewed_through).where(
+        reviews.therapist_id == bindparam("therapist_id"), among_given(dialect_name, reviews.patient_id, "ids")
     )
-    return {int(pid): day for pid, day in rows.all()}
 
 
 async def mark_reviewed(db: AsyncSession, therapist_id: int, grant: AccessGrant, now: datetime) -> None:

@@ -578,9 +578,14 @@ async def sober_days(db: AsyncSession, requests: Sequence[WeekRequest]) -> dict[
     if not ids:
         return {}
     today = {r.patient_id: r.today for r in requests}
+    rows = await read_rows(db, _sobriety_dates_read(_dialect(db)), {"ids": ids})
+    return {user_id: max(0, (today[user_id] - started_on).days) for user_id, started_on in rows}
+
+
+@lru_cache(maxsize=4)
+def _sobriety_dates_read(dialect_name: str) -> Select[Any]:
     s = table_of(SobrietyDate).c
-    rows = await db.execute(select(s.user_id, s.started_on).where(among(db, s.user_id, ids), s.substance == ""))
-    return {row.user_id: max(0, (today[row.user_id] - row.started_on).days) for row in rows}
+    return select(s.user_id, s.started_on).where(among_given(dialect_name, s.user_id, "ids"), s.substance == "")
 
 
 # --- the rules -----------------------------------------------------------------------------------------------
