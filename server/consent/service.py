@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Insert, Integer, String, and_, bindparam, func, insert, select
+from sqlalchemy import Insert, Integer, Select, String, and_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,7 +64,8 @@ def latest_end_date(today: date) -> date:
 # --- reading -----------------------------------------------------------------------------------------------
 
 
-def _in_force(consent: Consent | None, at: datetime) -> Consent | None:
+def in_force(consent: Consent | None, at: datetime) -> Consent | None:
+    """`consent` if it is in force at `at` (signed, not revoked by then, within its dates), else None."""
     if consent is None:
         return None
     if consent.revoked_at is not None and as_utc(consent.revoked_at) <= at:
@@ -92,7 +94,17 @@ async def active_consent(
         .order_by(col(Consent.version).desc())
         .limit(1)
     )
-    return _in_force(latest, at)
+    return in_force(latest, at)
+
+
+def newest_versions(recipient: Any, at: Any) -> Select[int, int]:
+    """Each patient's newest consent version to `recipient` signed by `at` (values, or bound parameters for a
+    statement built once): (patient_id, version). Only that version can be in force (`in_force` tells)."""
+    return (
+        select(col(Consent.patient_id), func.max(col(Consent.version)).label("version"))
+        .where(col(Consent.recipient_id) == recipient, col(Consent.signed_at) <= at)
+        .group_by(col(Consent.patient_id))
+    )
 
 
 async def active_consents(
@@ -105,11 +117,7 @@ async def active_consents(
 ) -> dict[int, Consent]:
     """patient id → consent in force for this recipient, for every patient sharing with them. One query."""
     at = as_utc(at or utcnow())
-    newest = (
-        select(col(Consent.patient_id), func.max(col(Consent.version)).label("version"))
-        .where(col(Consent.recipient_id) == recipient_id, col(Consent.signed_at) <= at)
-        .group_by(col(Consent.patient_id))
-    )
+    newest = newest_versions(recipient_id, at)
     if patient_ids is not None:
         newest = newest.where(col(Consent.patient_id).in_(list(patient_ids) or [-1]))
     sub = newest.subquery()
@@ -125,7 +133,7 @@ async def active_consents(
         query = query.where(col(Consent.recipient_kind) == recipient_kind)
     found: dict[int, Consent] = {}
     for consent in await db.scalars(query):
-        if _in_force(consent, at) is not None:
+        if in_force(consent, at) is not None:
             found[consent.patient_id] = consent
     return found
 
