@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -47,6 +47,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -469,6 +470,47 @@ def json_text_rows(statement: Select[Any] | Any) -> ColumnElement[str]:
     request and nothing is served stale."""
     sub = statement.subquery()
     return type_coerce(select(_JsonRowsText(*sub.c)).select_from(sub).scalar_subquery(), Text)
+
+
+class _RowsText(FunctionElement[str]):
+    """A group's rows as the text of a JSON array of arrays, each row's values in column order. Two clauses: a tuple
+    of the values, then a tuple of the columns to order the rows by (PostgreSQL orders inside the aggregate; SQLite
+    3.40 cannot, and keeps the ordered subquery's order in practice)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "rows_text"
+
+
+@compiles(_RowsText, "sqlite")
+def _rows_text_sqlite(element: _RowsText, compiler: SQLCompiler, **kw: Any) -> str:
+    values, _order = element.clauses.clauses
+    return f"json_group_array(json_array({_listed(values, compiler, **kw)}))"
+
+
+@compiles(_RowsText, "postgresql")
+def _rows_text_postgresql(element: _RowsText, compiler: SQLCompiler, **kw: Any) -> str:
+    values, order = element.clauses.clauses
+    listed = _listed(values, compiler, **kw)
+    return f"json_agg(json_build_array({listed}) ORDER BY {_listed(order, compiler, **kw)})::text"
+
+
+def _listed(columns: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    return ", ".join(compiler.process(column, **kw) for column in columns.clauses)
+
+
+def rows_text(
+    dialect_name: str, statement: Select[Any], *, by: str, values: Sequence[str], order: Sequence[str]
+) -> Select[Any]:
+    """`statement`'s rows grouped by its column `by`: one row per group, (`by`, the text of a JSON array holding each
+    row's `values` as an array, in `order`). For bulk reads whose rows key a cache of what is built from them: the
+    driver makes one string per group instead of a Python object per value, and a string hashes and compares at C
+    speed (`json.loads` gives the rows back: dates as ISO text, booleans as 0/1 on SQLite)."""
+    if dialect_name == "sqlite":  # in the order GROUP BY reads them, so it keeps it
+        statement = statement.order_by(*(statement.selected_columns[name] for name in (by, *order)))
+    rows = statement.subquery()
+    grouped = _RowsText(tuple_(*(rows.c[name] for name in values)), tuple_(*(rows.c[name] for name in order)))
+    return select(rows.c[by], grouped).group_by(rows.c[by])
 
 
 class _EpochMicroseconds(FunctionElement[int]):

@@ -6,6 +6,7 @@ PostgreSQL a dead connection sends the read to the session and is replaced."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from server.db import (
     as_text,
     epoch_microseconds,
     from_epoch_microseconds,
+    json_value,
     read_first,
     read_rows,
     table_of,
@@ -263,8 +265,9 @@ WHERE application_name = :name AND datname = current_database() AND pid <> pg_ba
 
 
 def test_bulk_rows_come_back_as_sqlalchemy_reads_them(settings: Settings, client: TestClient, db: Database) -> None:
-    """`read_rows` (the dashboard's bulk reads, on the reader): plain tuples, value for value SQLAlchemy's rows, with
-    JSON decoded and timestamps as epoch microseconds that turn back into the very datetimes stored."""
+    """`read_rows` (the dashboard's bulk reads, on the reader): plain tuples, value for value SQLAlchemy's rows; the
+    dashboard's reads give one row per patient with the rows as JSON text (`rows_text`), where timestamps are epoch
+    microseconds that turn back into the very datetimes stored."""
     load_demo_snapshot(db, settings)
     sam = db.scalar("SELECT id FROM user_account WHERE email = 'sam@demo.steady'")
     users = table_of(User)
@@ -301,9 +304,12 @@ def test_bulk_rows_come_back_as_sqlalchemy_reads_them(settings: Settings, client
         assert all(type(row) is tuple for row in ours)
     people, cravings, marks, checkins = (ours for ours, _theirs, _read in found)
     assert len(people) >= 3 and any(row[2] == "patient" for row in people)
-    assert cravings and marks and checkins  # Sam's history, all of it in the window
-    assert all(isinstance(row[5], list) for row in cravings)  # triggers: JSON decoded
-    assert {from_epoch_microseconds(row[2]) for row in cravings} == stored
+    # One row per patient: Sam's rows as the text of a JSON array, all of his history in the window.
+    assert [row[0] for row in cravings] == [row[0] for row in marks] == [row[0] for row in checkins] == [sam]
+    logs = json.loads(cravings[0][1])
+    assert len(logs) == len(stored) and len(json.loads(marks[0][1])) > 10 and len(json.loads(checkins[0][1])) > 40
+    assert all(isinstance(json_value(log[4]), list) for log in logs)  # the triggers' JSON, within
+    assert {from_epoch_microseconds(log[1]) for log in logs} == stored
 
 
 @pytest.mark.parametrize("fraction", [0, 1, 123456, 999999])

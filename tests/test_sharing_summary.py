@@ -3,6 +3,7 @@ weeks across both DST changes (America/New_York, 2026) and a patient in Pacific/
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -245,7 +246,8 @@ def test_a_brief_load_keeps_the_rows_it_read_and_a_brief_summary_ignores_now(db:
     key = data.read_key()
     assert [table for table, _rows in key] == ["checkin", "craving_log", "attendance"]
     # Check-ins from the sparklines' first day (9 February); the week's own craving logs and marks only.
-    assert (len(dict(key)["checkin"]), len(dict(key)["craving_log"]), len(dict(key)["attendance"])) == (7, 2, 3)
+    read = {table: json.loads(rows) for table, rows in key}  # each table's rows as read: a JSON array's text
+    assert (len(read["checkin"]), len(read["craving_log"]), len(read["attendance"])) == (7, 2, 3)
     assert load(brief).read_key() == key  # the same rows, the same key
     later = replace(brief, now=NOW + timedelta(days=3, hours=5))
     assert later.brief_key == brief.brief_key

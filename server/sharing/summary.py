@@ -32,6 +32,7 @@ Rules, in one place:
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,16 @@ from server.checkins.measures import Measure
 from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerPreference
 from server.checkins.triggers import TriggerSet, build_set
 from server.consent.wording import THERAPIST_CATEGORY_IDS
-from server.db import among, among_given, epoch_microseconds, from_epoch_microseconds, read_rows, table_of
+from server.db import (
+    among,
+    among_given,
+    epoch_microseconds,
+    from_epoch_microseconds,
+    json_value,
+    read_rows,
+    rows_text,
+    table_of,
+)
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.schedule import logic as schedule
@@ -256,7 +266,7 @@ class PatientData:
     # is built (`unpacked`): the dashboard remembers most of its rows' summaries (server/sharing/dashboard.py). A
     # brief load (`brief` True) keeps every row it reads there: all a brief summary is built from (`read_key`).
     brief: bool = False
-    read: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    read: dict[str, str] = field(default_factory=dict)  # table → its rows as read (`rows_text`: a JSON array's text)
     _unpacked: bool = False
 
     def read_key(self) -> tuple[Any, ...]:
@@ -266,14 +276,14 @@ class PatientData:
         the same rows."""
         if not self.brief:
             raise ValueError("only a brief load keeps every row it read")
-        return tuple((table, tuple(rows)) for table, rows in self.read.items())
+        return tuple(self.read.items())
 
     def unpacked(self) -> PatientData:
         """Ready for the rules: the rows kept as read made into the objects above, once."""
         if not self._unpacked:
             self._unpacked = True
             for table, rows in self.read.items():
-                _UNPACK[table](self, rows)
+                _UNPACK[table](self, json.loads(rows))
         return self
 
 
@@ -352,58 +362,50 @@ async def _load_brief_checkins(
     db: AsyncSession, ids: list[int], first: date, last: date, data: dict[int, PatientData]
 ) -> None:
     statement = _brief_checkins_read(_dialect(db))
-    await _read_rows(db, statement, {"ids": ids, "first": first, "last": last}, _ReadRows(data, "checkin"))
+    await _read_rows(db, statement, {"ids": ids, "first": first, "last": last}, data, "checkin")
 
 
-# The bulk reads below are built once per dialect with their values as parameters: `read_rows` runs them on the
-# driver's own rows, as plain tuples (SQLAlchemy's rows cost more to build, and compare in Python ~20 times slower).
+# The bulk reads below are built once per dialect with their values as parameters, and give one row per patient:
+# the text of that patient's rows as a JSON array (`rows_text`), in a fixed order. That text is what a remembered
+# dashboard row is keyed by (`PatientData.read_key`): it comes from the driver as one string, and hashes and compares
+# at C speed, where the same rows as Python values cost ~2 µs each to read and again to compare. It is parsed only
+# when a summary is built from it (`PatientData.unpacked`).
 @lru_cache(maxsize=4)
 def _brief_checkins_read(dialect_name: str) -> Select[Any]:
     c = table_of(CheckIn).c
-    return (
-        select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS))
-        .where(
-            among_given(dialect_name, c.user_id, "ids"),
-            c.local_date >= bindparam("first"),
-            c.local_date <= bindparam("last"),
-        )
-        .order_by(c.user_id, c.local_date, c.id)  # a fixed order: the rows as read are a remembered row's key
+    rows = select(c.user_id, c.local_date, *(c[name] for name in _BRIEF_COLUMNS), c.id).where(
+        among_given(dialect_name, c.user_id, "ids"),
+        c.local_date >= bindparam("first"),
+        c.local_date <= bindparam("last"),
     )
+    values = ["local_date", *_BRIEF_COLUMNS]
+    return rows_text(dialect_name, rows, by="user_id", values=values, order=["local_date", "id"])
 
 
 def _dialect(db: AsyncSession) -> str:
     return db.get_bind().dialect.name
 
 
-async def _read_rows(db: AsyncSession, statement: Select[Any], params: dict[str, Any], read: _ReadRows) -> None:
-    """Each row of `statement` (its first column the patient id) kept as read, by patient."""
-    for row in await read_rows(db, statement, params):
-        read[row[0]].append(row)
+async def _read_rows(
+    db: AsyncSession, statement: Select[Any], params: dict[str, Any], data: dict[int, PatientData], table: str
+) -> None:
+    """Each patient's rows of `table` as `statement` gives them, kept as read."""
+    for patient_id, rows in await read_rows(db, statement, params):
+        data[patient_id].read[table] = rows
 
 
-def _unpack_brief_checkins(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
+def _unpack_brief_checkins(data: PatientData, rows: list[list[Any]]) -> None:
     checkins = data.checkins
     # Positional values and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for values in rows:
-        _uid, day, mood, craving, used, diary = values[:6]
-        urges = _by_kind(values[6:]) if diary else _NO_URGES
+        day, mood, craving, used, diary = values[:5]
+        local_day = date.fromisoformat(day)
+        urges = _by_kind(tuple(values[5:])) if diary else _NO_URGES
         # Every field given: the defaults' factories would run twice more per row.
-        checkins[day] = _CheckinRow(
-            day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None, bool(diary)
-        )
-
-
-class _ReadRows(dict[int, list[tuple[Any, ...]]]):
-    """Patient id → that patient's rows of one table as read (`PatientData.read[table]`, made at the first row)."""
-
-    def __init__(self, data: dict[int, PatientData], table: str) -> None:
-        super().__init__()
-        self.data, self.table = data, table
-
-    def __missing__(self, uid: int) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        self[uid] = self.data[uid].read[self.table] = rows
-        return rows
+        checkins[local_day] = _CheckinRow(
+            local_day, int(mood), int(craving), bool(used), _NO_VALUES, _NO_TRIGGERS, urges, _NO_URGES, None,
+            bool(diary),
+        )  # fmt: skip
 
 
 @lru_cache(maxsize=512)
@@ -419,30 +421,31 @@ async def _load_cravings(db: AsyncSession, live: Sequence[WeekRequest], data: di
         return
     start, end = _utc_window(live, ids)
     statement = _cravings_read(_dialect(db), brief=_brief(live))
-    await _read_rows(db, statement, {"ids": ids, "start": start, "end": end}, _ReadRows(data, "craving_log"))
+    await _read_rows(db, statement, {"ids": ids, "start": start, "end": end}, data, "craving_log")
 
 
 @lru_cache(maxsize=8)
 def _cravings_read(dialect_name: str, *, brief: bool) -> Select[Any]:
     c = table_of(CravingLog).c
-    return (  # brief summaries count no triggers: their JSON is not read
-        select(
-            c.user_id, c.local_date, epoch_microseconds(c.occurred_at), c.intensity, c.outcome,
-            *([] if brief else [c.triggers]),
-        )
-        .where(
-            among_given(dialect_name, c.user_id, "ids"),
-            c.occurred_at >= bindparam("start"),
-            c.occurred_at < bindparam("end"),
-        )
-        .order_by(c.user_id, c.occurred_at, c.id)  # a fixed order (see `_brief_checkins_read`)
-    )
+    ticked = [] if brief else ["triggers"]  # brief summaries count no triggers: their JSON is not read
+    rows = select(
+        c.user_id, c.local_date, epoch_microseconds(c.occurred_at).label("at"), c.intensity, c.outcome,
+        *(c[name] for name in ticked), c.occurred_at, c.id,
+    ).where(
+        among_given(dialect_name, c.user_id, "ids"),
+        c.occurred_at >= bindparam("start"),
+        c.occurred_at < bindparam("end"),
+    )  # fmt: skip
+    values = ["local_date", "at", "intensity", "outcome", *ticked]
+    return rows_text(dialect_name, rows, by="user_id", values=values, order=["occurred_at", "id"])
 
 
-def _unpack_cravings(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
-    for _uid, day, at, intensity, outcome, *ticked in rows:
-        triggers = list(ticked[0] or ()) if ticked else _NO_TRIGGERS  # a brief load reads none
-        data.cravings.append(_CravingRow(day, from_epoch_microseconds(at), int(intensity), triggers, outcome or ""))
+def _unpack_cravings(data: PatientData, rows: list[list[Any]]) -> None:
+    for day, at, intensity, outcome, *ticked in rows:
+        triggers = list(json_value(ticked[0]) or ()) if ticked else _NO_TRIGGERS  # a brief load reads none
+        data.cravings.append(
+            _CravingRow(date.fromisoformat(day), from_epoch_microseconds(at), int(intensity), triggers, outcome or "")
+        )
 
 
 async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -523,30 +526,29 @@ async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: 
         if uid in wanted:
             data[uid].occurrences.append(occ)
     statement = _marks_read(_dialect(db))
-    await _read_rows(db, statement, {"ids": ids, "start": start, "end": end}, _ReadRows(data, "attendance"))
+    await _read_rows(db, statement, {"ids": ids, "start": start, "end": end}, data, "attendance")
 
 
 @lru_cache(maxsize=4)
 def _marks_read(dialect_name: str) -> Select[Any]:
     m = table_of(Attendance).c
-    return (
-        select(m.patient_id, m.occurrence_id, epoch_microseconds(m.starts_at), m.status)
-        .where(
-            among_given(dialect_name, m.patient_id, "ids"),
-            m.starts_at >= bindparam("start"),
-            m.starts_at < bindparam("end"),
-        )
-        .order_by(m.patient_id, m.starts_at, m.occurrence_id)  # a fixed order (see `_brief_checkins_read`)
+    at = epoch_microseconds(m.starts_at).label("at")
+    rows = select(m.patient_id, m.occurrence_id, at, m.status, m.starts_at).where(
+        among_given(dialect_name, m.patient_id, "ids"),
+        m.starts_at >= bindparam("start"),
+        m.starts_at < bindparam("end"),
     )
+    values = ["occurrence_id", "at", "status"]
+    return rows_text(dialect_name, rows, by="patient_id", values=values, order=["starts_at", "occurrence_id"])
 
 
-def _unpack_marks(data: PatientData, rows: list[tuple[Any, ...]]) -> None:
-    for _pid, occurrence_id, starts_at, status in rows:
+def _unpack_marks(data: PatientData, rows: list[list[Any]]) -> None:
+    for occurrence_id, starts_at, status in rows:
         data.marks[occurrence_id] = (from_epoch_microseconds(starts_at), status)
 
 
 # How the rows kept of each table become what the rules read (`PatientData.unpacked`).
-_UNPACK: dict[str, Callable[[PatientData, list[tuple[Any, ...]]], None]] = {
+_UNPACK: dict[str, Callable[[PatientData, list[list[Any]]], None]] = {
     "checkin": _unpack_brief_checkins,
     "craving_log": _unpack_cravings,
     "attendance": _unpack_marks,
