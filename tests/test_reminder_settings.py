@@ -5,29 +5,25 @@ columns into rows (and back)."""
 from __future__ import annotations
 
 import ast
-import asyncio
 import json
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from litestar.testing import TestClient
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import server.reminders  # noqa: F401  (registers the app's kinds and the reader of the choices)
 from server.accounts.models import Role
 from server.push import kinds as registry
 from server.push.kinds import KindOption, ReminderKind, all_kinds, switched_off
 from server.reminders.preferences import KindChoice, choices, save_choices
-from tests.conftest import Database, login, post_form, require_postgres
+from tests.conftest import Database, login, post_form
+from tests.support.migrations import on_connection, scratch_postgres
 from tests.support.push_tools import queue, set_preferences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,20 +149,6 @@ def _people(conn: sa.Connection) -> None:
         )
 
 
-def _on(url: str, fn: Callable[[sa.Connection], T]) -> T:
-    """Run a plain (sync) function on a connection of an async URL, in one transaction."""
-
-    async def go() -> T:
-        engine = create_async_engine(url, poolclass=NullPool)
-        try:
-            async with engine.begin() as conn:
-                return await conn.run_sync(fn)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 OLD = sa.table(
     "reminder_preference",
     *(sa.column(n) for n in ("user_id", "group_enabled", "group_minutes_before", "checkin_enabled",
@@ -217,9 +199,9 @@ def _migration_round_trip(url: str) -> None:
     from server.db import alembic_config, migrate
 
     migrate(url, "0010")
-    _on(url, _before)
+    on_connection(url, _before)
     command.upgrade(alembic_config(url), "0010r")
-    rows, columns = _on(url, _after_upgrade)
+    rows, columns = on_connection(url, _after_upgrade)
     assert rows == {
         "group": (False, {"minutes_before": 45}),
         "checkin": (True, {"time": "19:30"}),
@@ -228,7 +210,7 @@ def _migration_round_trip(url: str) -> None:
     }
     assert "group_enabled" not in columns and {"quiet_start", "quiet_end"} <= columns
     command.downgrade(alembic_config(url), "0010")
-    back, tables = _on(url, _after_downgrade)
+    back, tables = on_connection(url, _after_downgrade)
     assert "reminder_setting" not in tables
     one, two = back[1], back[2]
     assert (bool(one.group_enabled), one.group_minutes_before, bool(one.homework_enabled)) == (False, 45, False)
@@ -242,23 +224,8 @@ def test_migration_moves_the_old_columns_into_rows_and_back_on_sqlite(tmp_path: 
 
 def test_migration_moves_the_old_columns_into_rows_and_back_on_postgresql() -> None:
     """In a database of its own (created and dropped here), since it walks the schema down and up."""
-    base = make_url(require_postgres())
-    name = f"steady_migration_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(
-            user=base.username, password=base.password, host=base.host, port=base.port, database=base.database
-        )
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        _migration_round_trip(base.set(database=name).render_as_string(hide_password=False))
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
+    with scratch_postgres() as url:
+        _migration_round_trip(url)
 
 
 def test_quiet_hours_default_and_change_apart_from_the_choices(db: Database) -> None:
