@@ -25,16 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import localtime
 from server.accounts.models import User, UserSession
 from server.accounts.sessions import _session_statement
-from server.checkins.models import CravingLog
+from server.checkins.models import CheckIn, CravingLog
 from server.db import (
     _READERS,
     alchemy_config,
     as_text,
     epoch_microseconds,
+    from_epoch_days,
     from_epoch_microseconds,
     json_value,
     read_first,
     read_rows,
+    rows_text,
     table_of,
     utcnow,
 )
@@ -264,6 +266,7 @@ KILL_READERS = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 WHERE application_name = :name AND datname = current_database() AND pid <> pg_backend_pid()"""
 
 
+@pytest.mark.dialect_sensitive
 def test_bulk_rows_come_back_as_sqlalchemy_reads_them(settings: Settings, client: TestClient, db: Database) -> None:
     """`read_rows` (the dashboard's bulk reads, on the reader): plain tuples, value for value SQLAlchemy's rows; the
     dashboard's reads give one row per patient with the rows as JSON text (`rows_text`), where timestamps are epoch
@@ -312,6 +315,7 @@ def test_bulk_rows_come_back_as_sqlalchemy_reads_them(settings: Settings, client
     assert {from_epoch_microseconds(log[1]) for log in logs} == stored
 
 
+@pytest.mark.dialect_sensitive
 @pytest.mark.parametrize("fraction", [0, 1, 123456, 999999])
 def test_epoch_microseconds_turn_back_into_the_stored_moment(settings: Settings, db: Database, fraction: int) -> None:
     patient = db.make_user("patient")
@@ -333,3 +337,39 @@ def test_epoch_microseconds_turn_back_into_the_stored_moment(settings: Settings,
     assert stored == moment
     assert micros == int(moment.timestamp()) * 1_000_000 + fraction
     assert from_epoch_microseconds(micros) == moment
+
+
+@pytest.mark.dialect_sensitive
+@pytest.mark.parametrize("note", ['plain', 'quotes " and \\ and , ; ] [', "línea\nnueva\ttab \u2028 \U0001f600", ""])
+def test_rows_text_is_json_of_every_value_as_stored(settings: Settings, db: Database, note: str) -> None:
+    """`rows_text` writes each patient's rows as JSON by string concatenation: text is quoted and escaped (quotes,
+    backslashes, separators, newlines, emoji), NULL is null, a date is its day number, a boolean 0/1, JSON as is;
+    on both databases, in the order asked."""
+    from tests.test_sharing_support import add_rows, checkin
+
+    patient, other = db.make_user("patient"), db.make_user("patient")
+    first = date(2031, 3, 1)
+    add_rows(db, [
+        checkin(patient, first, 3, 4, note=note, used=True, triggers=["stress", "people"]),
+        checkin(patient, first - timedelta(days=400), 7, 0, note="", used=False, triggers=[], sleep_hours=None),
+        checkin(other, first, 5, 5, note="x", used=False, triggers=["lonely"]),
+    ])  # fmt: skip
+    c = table_of(CheckIn).c
+
+    async def read(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[Any, ...]]:
+        dialect = sessions.kw["bind"].dialect.name
+        rows = select(c.user_id, c.local_date, c.used, c.note, c.triggers, c.sleep_hours, c.mood, c.id)
+        statement = rows_text(dialect, rows, by="user_id", values=["local_date", "used", "note", "triggers", "mood"],
+                              order=["local_date", "id"])  # fmt: skip
+        async with sessions() as session:
+            return await read_rows(session, statement, {})
+
+    found = {patient_id: json.loads(text) for patient_id, text in on_test_loop(_using(settings, read))}
+    assert found == {
+        patient.id: [
+            [(first - timedelta(days=400) - date(1970, 1, 1)).days, 0, "", [], 7],
+            [(first - date(1970, 1, 1)).days, 1, note, ["stress", "people"], 3],
+        ],
+        other.id: [[(first - date(1970, 1, 1)).days, 0, "x", ["lonely"], 5]],
+    }
+    assert from_epoch_days(found[patient.id][1][0]) == first

@@ -54,6 +54,7 @@ from server.db import (
     among,
     among_given,
     epoch_microseconds,
+    from_epoch_days,
     from_epoch_microseconds,
     json_value,
     read_rows,
@@ -399,7 +400,7 @@ def _unpack_brief_checkins(data: PatientData, rows: list[list[Any]]) -> None:
     # Positional values and no per-row dicts for days without a diary card: a dashboard reads thousands of rows.
     for values in rows:
         day, mood, craving, used, diary = values[:5]
-        local_day = date.fromisoformat(day)
+        local_day = from_epoch_days(day)
         urges = _by_kind(tuple(values[5:])) if diary else _NO_URGES
         # Every field given: the defaults' factories would run twice more per row.
         checkins[local_day] = _CheckinRow(
@@ -444,7 +445,7 @@ def _unpack_cravings(data: PatientData, rows: list[list[Any]]) -> None:
     for day, at, intensity, outcome, *ticked in rows:
         triggers = list(json_value(ticked[0]) or ()) if ticked else _NO_TRIGGERS  # a brief load reads none
         data.cravings.append(
-            _CravingRow(date.fromisoformat(day), from_epoch_microseconds(at), int(intensity), triggers, outcome or "")
+            _CravingRow(from_epoch_days(day), from_epoch_microseconds(at), int(intensity), triggers, outcome or "")
         )
 
 
