@@ -7,7 +7,7 @@ Modules:
   consent in force, another clinic or a week outside the consent window; writes the access log).
 - `summary` — `WeekRequest`, `WeeklySummary`, `weekly_summary(db, request, thresholds)`,
   `weekly_summaries(db, requests, thresholds)` (a fixed number of queries for any number of patients),
-  `sober_days(db, requests)`.
+  `sober_days(db, {patient_id: local today})`.
 - `exports` — `summary_csv`, `summary_pdf` (ReportLab), both with the 42 CFR § 2.32 notice.
 - `thresholds` — `Thresholds.for_clinic(clinic)` from `Clinic.settings["flag_thresholds"]`.
 - `weeks` — `Week` (ISO week in the patient's timezone: `Week.parse("2026-W47")`, `.utc_bounds(tz)`).

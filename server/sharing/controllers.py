@@ -464,13 +464,15 @@ class TherapistController(Controller):
         grants = await require_shared_views(
             db_session, therapist, kind=None, now=now, week=picked.label if picked else None
         )
-        thresholds = await _thresholds(db_session, therapist)
+        # Kept while the page is built: the questionnaires' panel reads the same clinic's settings, which the session
+        # then has in its identity map (weakly held: without this reference it would be read again).
+        clinic = await db_session.get(Clinic, therapist.clinic_id)
+        thresholds = Thresholds.for_clinic(clinic)
         days = await dashboard.dashboard_days(
             db_session, pk(therapist), grants, thresholds,
             view=view, picked=picked, history_days=HISTORY_DAYS, now=now,
         )  # fmt: skip
-        requests = [g.week_request(history_days=HISTORY_DAYS) for g in grants]
-        sober = await sober_days(db_session, requests)
+        sober = await sober_days(db_session, {g.patient_id: g.today for g in grants if "substance_use" in g.categories})
         ids = [g.patient_id for g in grants]
         nudged = await _recently_nudged(db_session, pk(therapist), ids, now)
         rows = _dashboard_rows(grants, days, sober, nudged)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -575,13 +575,12 @@ async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> d
     return data
 
 
-async def sober_days(db: AsyncSession, requests: Sequence[WeekRequest]) -> dict[int, int]:
-    """Overall sober days (patient's local today − sobriety date) for patients who share substance use."""
-    ids = _ids(requests, "substance_use")
-    if not ids:
+async def sober_days(db: AsyncSession, today: Mapping[int, date]) -> dict[int, int]:
+    """Overall sober days (the patient's local today − sobriety date) for these patients ({id: their local today}:
+    the caller passes only those who share substance use)."""
+    if not today:
         return {}
-    today = {r.patient_id: r.today for r in requests}
-    rows = await read_rows(db, _sobriety_dates_read(_dialect(db)), {"ids": ids})
+    rows = await read_rows(db, _sobriety_dates_read(_dialect(db)), {"ids": sorted(today)})
     return {user_id: max(0, (today[user_id] - started_on).days) for user_id, started_on in rows}
 
 
