@@ -63,6 +63,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Field, SQLModel
 
 from server import clock
@@ -543,25 +544,28 @@ def from_epoch_days(days: int) -> date:
     return date.fromordinal(_EPOCH_ORDINAL + days)
 
 
-class _EpochMicroseconds(FunctionElement[int]):
-    type = BigInteger()
-    inherit_cache = True
-    name = "epoch_microseconds"
+def _sql_function(name: str, kind: TypeEngine[Any], **by_dialect: Callable[[str], str]) -> type[FunctionElement[Any]]:
+    """A one-argument SQL function spelled per dialect: `by_dialect[dialect name](the argument's SQL)`."""
+    function = type(f"_{name}", (FunctionElement,), {"type": kind, "inherit_cache": True, "name": name})
+    for dialect_name, spelled in by_dialect.items():
+
+        def compile_it(element: Any, compiler: SQLCompiler, spelled: Callable[[str], str] = spelled, **kw: Any) -> str:
+            return spelled(compiler.process(element.clauses, **kw))
+
+        compiles(function, dialect_name)(compile_it)
+    return function
 
 
-@compiles(_EpochMicroseconds, "sqlite")
-def _epoch_microseconds_sqlite(element: _EpochMicroseconds, compiler: SQLCompiler, **kw: Any) -> str:
+_EpochMicroseconds = _sql_function(
+    "epoch_microseconds",
+    BigInteger(),
     # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (the fraction, when missing, read as zero).
-    value = compiler.process(element.clauses, **kw)
-    return (
+    sqlite=lambda value: (
         f"(CAST(strftime('%s', substr({value}, 1, 19)) AS INTEGER) * 1000000"
         f" + CAST(substr({value} || '.000000', 21, 6) AS INTEGER))"
-    )
-
-
-@compiles(_EpochMicroseconds, "postgresql")
-def _epoch_microseconds_postgresql(element: _EpochMicroseconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000 AS BIGINT)"
+    ),
+    postgresql=lambda value: f"CAST(EXTRACT(EPOCH FROM {value}) * 1000000 AS BIGINT)",
+)
 
 
 def epoch_microseconds(column: ColumnElement[datetime] | Mapped[datetime]) -> ColumnElement[int]:
@@ -578,20 +582,9 @@ def from_epoch_microseconds(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-class _DayBefore(FunctionElement[date]):
-    type = Date()
-    inherit_cache = True
-    name = "day_before"
-
-
-@compiles(_DayBefore, "sqlite")
-def _day_before_sqlite(element: _DayBefore, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '-1 day')"
-
-
-@compiles(_DayBefore, "postgresql")
-def _day_before_postgresql(element: _DayBefore, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"(({compiler.process(element.clauses, **kw)}) - 1)"
+_DayBefore = _sql_function(
+    "day_before", Date(), sqlite=lambda day: f"date({day}, '-1 day')", postgresql=lambda day: f"(({day}) - 1)"
+)
 
 
 def day_before(day: ColumnElement[date] | Any) -> ColumnElement[date]:

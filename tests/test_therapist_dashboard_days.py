@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 from litestar.testing import TestClient
 
+from server.accounts.models import User
 from server.localtime import local_today
 from server.sharing.weeks import Week
 from tests.conftest import Database, post_form
@@ -25,6 +26,19 @@ def _rows(client: TestClient, **params: str) -> str:
     assert page.status_code == 200, page.text[:500]
     start = page.text.index('id="dashboard-rows"')
     return page.text[start:]
+
+
+def _signed_in_with_checkins(
+    client: TestClient, db: Database, days_ago: range, *, shared_days: int
+) -> tuple[User, User, date]:
+    """A therapist signed in, their patient sharing everything from `shared_days` ago, with a check-in (mood 6,
+    craving 2) on each of `days_ago`."""
+    therapist, _outsider, patient = setup_people(db)
+    today = local_today(patient)
+    add_rows(db, [checkin(patient, today - timedelta(days=d), 6, 2) for d in days_ago])
+    share(db, patient, therapist, data_from=today - timedelta(days=shared_days))
+    as_user(client, therapist)
+    return therapist, patient, today
 
 
 def test_last_weeks_flags_show_on_tuesday_until_reviewed(client: TestClient, db: Database) -> None:
@@ -116,11 +130,7 @@ def _without_csrf(rows: str) -> str:
 def test_a_row_shows_what_changed_at_the_next_request(client: TestClient, db: Database) -> None:
     """A row's summaries and sparklines are remembered under what they were built from (server/sharing/dashboard.py):
     a value changed in place, a deleted day and a narrower consent each show at the very next request."""
-    therapist, _outsider, patient = setup_people(db)
-    today = local_today(patient)
-    add_rows(db, [checkin(patient, today - timedelta(days=d), 6, 2) for d in range(0, 9)])
-    share(db, patient, therapist, data_from=today - timedelta(days=40))
-    as_user(client, therapist)
+    therapist, patient, today = _signed_in_with_checkins(client, db, range(0, 9), shared_days=40)
     rows = _rows(client)
     assert "7 of 7 days" in rows and "avg 6.0<" in rows and "peak 2<" in rows and "Craving 8+" not in rows
     assert _without_csrf(_rows(client)) == _without_csrf(rows)  # nothing changed: the same row
@@ -176,12 +186,7 @@ def test_a_rows_remembered_html_follows_every_change_on_the_next_request(client:
     """Each row's HTML is remembered between requests (`DashboardRow.shown`): a new figure, a renamed patient, a new
     flag, a picked week or the therapist's language each show at once, and what the row showed comes back when its
     inputs do."""
-    therapist, _outsider, patient = setup_people(db)
-    today = local_today(patient)
-    add_rows(db, [checkin(patient, today - timedelta(days=d), 6, 2) for d in range(1, 5)])
-    share(db, patient, therapist, data_from=today - timedelta(days=4))
-    as_user(client, therapist)
-
+    therapist, patient, today = _signed_in_with_checkins(client, db, range(1, 5), shared_days=4)
     first = _rows(client)
     assert "Sam Lee" in first and "4 of 5 days" in first and "avg 6" in first and "Mark reviewed" not in first
     assert _rows(client) == first  # the same inputs: the same HTML
