@@ -129,6 +129,7 @@ def main() -> None:
         url = asyncio.run(scratch_db.fresh_postgres(server + "/postgres", name)) if "postgresql" in server else args.url
         migrate(url)
         asyncio.run(seed(url, 100, 365))
+        asyncio.run(scratch_db.settle(url))
     pages = asyncio.run(run(args.url, args.requests, args.profile, args.dump is not None, args.cold))
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)

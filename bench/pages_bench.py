@@ -139,6 +139,7 @@ def load_demo(url: str, data_dir: Path) -> None:
     migrate(url)
     settings = _settings(url, data_dir)
     asyncio.run(_with_session(settings, lambda db: load_demo(db, settings)))
+    asyncio.run(scratch_db.settle(url))  # as a running database is planned (statistics), not as a fresh load
     assert DEMO_PASSWORD
 
 

@@ -22,3 +22,16 @@ async def fresh_postgres(server_url: str, name: str) -> str:
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
     return url
+
+
+async def settle(url: str) -> None:
+    """`VACUUM ANALYZE` a freshly loaded PostgreSQL database, leaving it as autovacuum leaves a running one: planner
+    statistics and a visibility map. Measured straight after a bulk load, a small table has no statistics (autovacuum
+    analyses a minute later at the earliest) and is planned as if empty: Today's composed read took 3.8 ms of
+    PostgreSQL's time instead of 0.6 (its check-in streak scanned all of Sam's check-ins once per check-in)."""
+    if not url.startswith("postgresql"):
+        return
+    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text("VACUUM ANALYZE"))
+    await engine.dispose()
