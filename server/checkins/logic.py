@@ -629,9 +629,14 @@ def streak_reads() -> dict[str, ColumnElement[Any]]:
     day_before_had_one = exists().where(
         col(earlier.user_id) == _USER, col(earlier.local_date) == day_before(col(CheckIn.local_date))
     )
+    # The latest such day, found walking back from today (the first match ends the read, a streak's length from
+    # today), not as the max over all of them: PostgreSQL otherwise checks every check-in the person ever made,
+    # and planned without statistics probed each against all the others (0.33 against 0.06 ms; 4 ms on Today).
     run_start = (
-        select(func.max(col(CheckIn.local_date)))
+        select(col(CheckIn.local_date))
         .where(col(CheckIn.user_id) == _USER, col(CheckIn.local_date) <= _TODAY, ~day_before_had_one)
+        .order_by(col(CheckIn.local_date).desc())
+        .limit(1)
         .scalar_subquery()
     )
 
