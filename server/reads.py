@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -92,7 +92,7 @@ class _Plan:
         found = zip(self.columns, row, strict=True)
         return {name: value if convert is None else convert(value) for (name, convert), value in found}
 
-    def tuples(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+    def tuples(self, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
         assert self.columns is not None, "learn_columns first"
         converts = [convert for _name, convert in self.columns]
         if not any(converts):  # the usual case (ids, dates, numbers, text): the driver's values as they come
@@ -167,7 +167,7 @@ class SqliteReader:
         plan, found = self._run(statement, params, every=True)
         return plan.tuples(found)
 
-    def _run(self, statement: Select[Any], params: dict[str, Any], *, every: bool) -> tuple[_Plan, list[Any]]:
+    def _run(self, statement: Select[Any], params: dict[str, Any], *, every: bool) -> tuple[_Plan, Sequence[Any]]:
         plan = self._plans.of(statement)
         if plan.columns is None:  # sqlite3 reports no column types
             plan.learn_columns(self._pool_engine.dialect, [None] * len(plan.selected))
@@ -181,7 +181,7 @@ class SqliteReader:
             _heard_by(self._app_engine, connection, cursor, plan.sql, arguments)
             try:
                 cursor.execute(plan.sql, arguments)
-                found = list(cursor.fetchall() if every else cursor.fetchmany(1))
+                found = cursor.fetchall() if every else cursor.fetchmany(1)
             finally:
                 cursor.close()  # ends the statement's read of the file: the next one sees newer commits
         except sqlite3.OperationalError as busy:
@@ -231,7 +231,9 @@ class PostgresReader:
         plan, found = await self._run(statement, params, every=True)
         return plan.tuples(found)
 
-    async def _run(self, statement: Select[Any], params: dict[str, Any], *, every: bool) -> tuple[_Plan, list[Any]]:
+    async def _run(
+        self, statement: Select[Any], params: dict[str, Any], *, every: bool
+    ) -> tuple[_Plan, Sequence[Any]]:
         plan = self._plans.of(statement)
         arguments = plan.arguments(params)
         positional = [arguments[name] for name in plan.positions]
