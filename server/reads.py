@@ -21,6 +21,7 @@ blocks nobody else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import weakref
 from collections.abc import Callable, Sequence
@@ -256,7 +257,8 @@ class PostgresReader:
             # Dead, most likely: the server restarted or dropped it (seen as OSError, a PostgresError, an
             # InterfaceError, or asyncpg's InternalClientError when the news arrives mid-call). The pool opens a new
             # one next time; this read runs on the session, which reports any real error the usual way.
-            connection.terminate()
+            with contextlib.suppress(asyncpg.InterfaceError):  # closed under it: the pool has taken it back already
+                connection.terminate()
             raise NotHere from failed
         finally:
             await pool.release(connection)

@@ -406,3 +406,26 @@ def test_rows_text_is_json_of_every_value_as_stored(settings: Settings, db: Data
         other.id: [[(first - date(1970, 1, 1)).days, 0, "x", ["lonely"], 5]],
     }
     assert from_epoch_days(found[patient.id][1][0]) == first
+
+
+@pytest.mark.dialect_sensitive
+def test_a_reader_connection_that_dies_during_its_read_sends_the_read_to_the_session(
+    settings: Settings, db: Database
+) -> None:
+    """The connection closes while its read runs (here the read ends its own backend): asyncpg's pool takes the
+    connection back at once, and the read still goes to the session (which ends its backend too, and reports that the
+    usual way) instead of failing on the connection it no longer holds. The next read has a new connection."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's reader")
+    db.make_user("patient")
+    ends_itself = select(func.pg_terminate_backend(func.pg_backend_pid()).label("gone"))
+    counted = select(func.count().label("people")).select_from(table_of(User))
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        async with sessions() as session:
+            with pytest.raises(DBAPIError):
+                await read_first(session, ends_itself, {})
+        async with sessions() as session:
+            return await read_first(session, counted, {})
+
+    assert on_test_loop(_using(settings, scenario)) == {"people": 1}
