@@ -358,10 +358,46 @@ def compose(reads: dict[str, ColumnElement[Any]]) -> Select[Any]:
 
 
 async def read_composed(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Run a `compose`d statement; its values by read name."""
+    """Run a `compose`d statement; its values by read name. The first one of a request also checks its `Rider`, in
+    the same statement."""
+    rider = session.info.get(_RIDER)
+    if rider is not None and not rider.settled:
+        joined, rider_params = rider.joined(statement)
+        return rider.verified(await read_first(session, joined, {**params, **rider_params}))
     row = await read_first(session, statement, params)
     assert row is not None  # a SELECT without FROM has exactly one row
     return dict(row)
+
+
+class Rider(Protocol):
+    """A condition a request's answer depends on, checked in the same statement as the page's own reads: one round
+    trip, and one snapshot of the database for both. The session look-up's guess is one (`server/accounts`)."""
+
+    settled: bool
+
+    def joined(self, statement: Select[Any]) -> tuple[Select[Any], dict[str, Any]]:
+        """A `compose`d statement with the condition's columns added, and the parameters they need."""
+        ...
+
+    def verified(self, row: dict[str, Any] | None) -> dict[str, Any]:
+        """The joined statement's row less the condition's columns, once they hold (`settled` then); otherwise
+        raises, before anything is built from the row."""
+        ...
+
+
+def carry(session: AsyncSession, rider: Rider) -> None:
+    """Have the first `read_composed` on `session` check `rider`. Until then, committing `session` is refused: what
+    a request writes may depend on the condition."""
+    session.info[_RIDER] = rider
+
+
+_RIDER = "steady_rider"
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_unsettled_commit(session: Session) -> None:
+    if (rider := session.info.get(_RIDER)) is not None and not rider.settled:
+        raise RuntimeError("a commit before the request's rider was checked")
 
 
 async def read_first(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:

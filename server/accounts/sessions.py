@@ -9,15 +9,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import weakref
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from litestar.exceptions import NotAuthorizedException
 from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Role, User, UserSession
-from server.db import loaded, pk, read_first, rowcount, table_of, utcnow
+from server.db import carry, loaded, pk, read_first, rowcount, table_of, utcnow
 from server.settings import Settings
 
 COOKIE_NAME = "steady_session"
@@ -78,13 +81,13 @@ def _session_statement() -> Select[Any]:
 async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSession] | None:
     """The signed-in user for a cookie token, or None if it is unknown, idle too long or expired. Both come back
     detached (never in the request's session): read as Core columns, not through the ORM, as every request does."""
-    if not token or len(token) > 128:
+    if not _well_formed(token):
         return None
-    values = await read_first(db, _session_statement(), {"session_hash": token_hash(token)})
+    session_hash = token_hash(token)
+    values = await read_first(db, _session_statement(), {"session_hash": session_hash})
     if values is None:
         return None
-    session_row = loaded(UserSession, {c.key: values[f"session_{c.key}"] for c in table_of(UserSession).c})
-    user = loaded(User, {c.key: values[c.key] for c in table_of(User).c})
+    user, session_row = _identity(values)
     now = utcnow()
     if now >= session_row.expires_at or now - session_row.last_seen_at > timedelta(seconds=session_row.idle_seconds):
         await db.execute(delete(UserSession).where(col(UserSession.id) == session_row.id))
@@ -93,10 +96,113 @@ async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSessi
     if now - session_row.last_seen_at > TOUCH_INTERVAL:
         await db.execute(update(UserSession).where(col(UserSession.id) == session_row.id).values(last_seen_at=now))
         await db.commit()
+    else:
+        _remember(session_hash, values)
     return user, session_row
 
 
+def _well_formed(token: str) -> bool:
+    return bool(token) and len(token) <= 128
+
+
+def _identity(values: dict[str, Any]) -> tuple[User, UserSession]:
+    """New detached instances from the session statement's row (a handler may change them)."""
+    session_row = loaded(UserSession, {c.key: values[f"session_{c.key}"] for c in table_of(UserSession).c})
+    return loaded(User, {c.key: values[c.key] for c in table_of(User).c}), session_row
+
+
+# A page view (a GET) need not read the session row in a statement of its own. This process remembers each token's
+# last read (its session and user row, by the token's hash); a GET starts from that guess, and the page's first
+# composed read (`server/db.py`'s `read_composed`) reads the row again in the same statement and compares. A GET
+# with no composed read, or one that fails before it, reads the row before its answer starts (the middleware). A
+# guess that is wrong in any column (signed out, revoked, expired, a changed name or language) is dropped and the
+# request runs again the usual way; nothing built from it is sent or committed. So a sign-out or revocation still
+# counts on the next request, in every process. Bounded: the oldest guesses go first.
+_LAST_READ: dict[str, dict[str, Any]] = {}
+_LAST_READ_MAX = 10_000
+
+
+def _remember(session_hash: str, values: dict[str, Any]) -> None:
+    _LAST_READ.pop(session_hash, None)
+    if len(_LAST_READ) >= _LAST_READ_MAX:
+        _LAST_READ.pop(next(iter(_LAST_READ)), None)
+    _LAST_READ[session_hash] = values
+
+
+def forget(token: str) -> None:
+    _LAST_READ.pop(token_hash(token), None)
+
+
+class SessionChanged(NotAuthorizedException):
+    """A GET's guessed session did not match the database. Whatever answer the app builds for it is dropped and the
+    request runs again the usual way (the middleware); as a NotAuthorizedException it is not logged as an error,
+    and anywhere else it would send the person to sign in."""
+
+
+@dataclass(eq=False)
+class SessionGuess:
+    """Who a GET is from, as last read (`_LAST_READ`), until the database confirms it (`settled`)."""
+
+    session_hash: str
+    values: dict[str, Any]
+    settled: bool = False  # confirmed
+    wrong: bool = False
+
+    def identity(self) -> tuple[User, UserSession]:
+        return _identity(self.values)
+
+    def joined(self, statement: Select[Any]) -> tuple[Select[Any], dict[str, Any]]:
+        return _with_session_check(statement), {"session_hash": self.session_hash}
+
+    def verified(self, row: dict[str, Any] | None) -> dict[str, Any]:
+        # No row: no session (signed out). Otherwise every column must be as guessed.
+        if row is None or any(row.pop(_CHECKED + name) != expected for name, expected in self.values.items()):
+            self.wrong = True
+            raise SessionChanged
+        self.settled = True
+        return row
+
+    async def confirm(self, db: AsyncSession) -> None:
+        """Read the session row on its own (a GET with no composed read, or one that failed before it)."""
+        holds = await read_first(db, _session_statement(), {"session_hash": self.session_hash}) == self.values
+        self.settled, self.wrong = holds, not holds
+
+
+def guess_session(db: AsyncSession, token: str) -> SessionGuess | None:
+    """A guess of the session for `token`, carried by `db` to its first composed read; None when this process has
+    none, or when the session as last read has expired or is due to be touched (the usual way does both)."""
+    if not _well_formed(token):
+        return None
+    session_hash = token_hash(token)
+    values = _LAST_READ.get(session_hash)
+    if values is None:
+        return None
+    now = utcnow()
+    if now >= values["session_expires_at"] or now - values["session_last_seen_at"] > TOUCH_INTERVAL:
+        return None  # TOUCH_INTERVAL is shorter than any idle timeout
+    guess = SessionGuess(session_hash, values)
+    carry(db, guess)
+    return guess
+
+
+_CHECKED = "checked_"
+_WITH_CHECK: weakref.WeakKeyDictionary[Select[Any], Select[Any]] = weakref.WeakKeyDictionary()
+
+
+def _with_session_check(statement: Select[Any]) -> Select[Any]:
+    """A composed statement (one row of scalar reads, no FROM) with the session row beside its reads: one row when the
+    session exists, none otherwise. Built once per statement. The session statement is a derived table of its own,
+    so a read that names the same tables is not correlated with it."""
+    if (joined := _WITH_CHECK.get(statement)) is None:
+        checked = _session_statement().subquery("session_check")
+        joined = _WITH_CHECK[statement] = statement.add_columns(
+            *(column.label(_CHECKED + column.key) for column in checked.c)
+        ).select_from(checked)
+    return joined
+
+
 async def end_session(db: AsyncSession, session_id: str) -> None:
+    _LAST_READ.pop(session_id, None)
     await db.execute(delete(UserSession).where(col(UserSession.id) == session_id))
 
 
