@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from server.accounts.models import CareTeam, Clinic, User
 from server.crisis.models import PLAN_SECTIONS, SafetyPlan
-from server.db import insert_or_existing, read_first, utcnow
+from server.db import compose, insert_or_existing, read_composed, read_first, utcnow
 from server.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -239,19 +239,21 @@ _CLINIC = bindparam("crisis_clinic", type_=Integer())
 
 @functools.cache
 def _settings_statements() -> tuple[Select[Any], Select[Any]]:
-    """Built once: a clinic's settings by id, and this server's clinic's (the first one, made at setup)."""
+    """Built once: a clinic's settings by id (composed, so a page view checks its session in it), and this server's
+    clinic's (the first one, made at setup)."""
     settings = select(col(Clinic.settings))
-    return settings.where(col(Clinic.id) == _CLINIC), settings.order_by(col(Clinic.id)).limit(1)
+    by_id = compose({"settings": settings.where(col(Clinic.id) == _CLINIC).scalar_subquery()})
+    return by_id, settings.order_by(col(Clinic.id)).limit(1)
 
 
 async def lines_for(db: AsyncSession, user: User | None) -> list[CrisisLine]:
     """The lines to show someone: their clinic's own (for someone signed out, this server's clinic's), which
     replace the US defaults when it set any. Only the clinic's settings are read, as one Core column (the crisis
-    page opens in hard moments; loading the whole clinic through the ORM cost a fifth of it), by `read_first`: outside
-    the request's session unless it has written, like every page's reads."""
+    page opens in hard moments; loading the whole clinic through the ORM cost a fifth of it), outside the request's
+    session unless it has written, like every page's reads."""
     by_id, first = _settings_statements()
     if user is not None:
-        row = await read_first(db, by_id, {"crisis_clinic": user.clinic_id})
+        row: dict[str, Any] | None = await read_composed(db, by_id, {"crisis_clinic": user.clinic_id})
     else:
         row = await read_first(db, first, {})
     return _stored_lines(row["settings"] if row else None) or default_lines()
