@@ -18,7 +18,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.stores.registry import StoreRegistry
-from litestar_htmx import HTMXPlugin, HTMXRequest
+from litestar_htmx import HTMXPlugin
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
@@ -66,7 +66,7 @@ from server.web.logging import configure_logging
 from server.web.middleware import RequestMiddleware, security_headers_hook
 from server.web.pwa import PwaController
 from server.web.replay import offline_owner
-from server.web.responses import exception_handlers
+from server.web.responses import SteadyRequest, exception_handlers
 from server.web.static import STATIC_DIR
 from server.web.templating import publish_route_paths, template_config
 
@@ -181,7 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=route_handlers,
         plugins=[alchemy_plugin(db_config), HTMXPlugin()],
-        request_class=HTMXRequest,
+        request_class=SteadyRequest,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         middleware=[
             DefineMiddleware(RequestMiddleware, settings=settings),
