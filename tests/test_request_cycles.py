@@ -39,3 +39,22 @@ def test_a_request_is_freed_as_it_ends() -> None:
 def test_litestar_htmxs_own_request_would_wait_for_the_collector() -> None:
     """What the subclass is for (and that the measure above can fail)."""
     assert not _scope_freed_with_the_request(HTMXRequest)
+
+
+def test_the_form_macros_need_no_context_and_are_imported_without_it() -> None:
+    """Imported `with context`, a macro file becomes a new module on every render, a reference cycle that holds a
+    copy of the page's variables until the collector comes. `_macros.html` reads nothing but its arguments and the
+    globals (`csrf()` is a global), so every page imports it without context: Jinja builds it once per language."""
+    import re
+
+    from jinja2 import meta
+
+    from server.web.templating import TEMPLATES_DIR, build_environment
+
+    env = build_environment()
+    source = env.loader.get_source(env, "_macros.html")[0]  # type: ignore[union-attr]
+    assert meta.find_undeclared_variables(env.parse(source)) <= set(env.globals)
+    with_context = re.compile(r'\{%-? from "_macros\.html" import [^%]* with context')
+    importers = [p for p in TEMPLATES_DIR.rglob("*.html") if '"_macros.html" import' in p.read_text()]
+    assert len(importers) > 30  # the forms' pages, checked below
+    assert [str(p) for p in importers if with_context.search(p.read_text())] == []

@@ -26,6 +26,7 @@ from jinja2.nodes import EvalContext
 from litestar.exceptions import TemplateNotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.routes import HTTPRoute
+from litestar.template.base import csrf_token
 from litestar.template.config import TemplateConfig
 from markupsafe import Markup, escape
 
@@ -358,6 +359,14 @@ def remembered() -> Callable[..., Markup]:
     return pass_context(render)
 
 
+@pass_context
+def csrf_field(context: Any) -> Markup:
+    """`{{ csrf() }}`: a form's hidden CSRF field. A global, not a macro, so that the form macros (`_macros.html`)
+    need no context: imported `with context`, Jinja builds their module again on every render, a reference cycle
+    holding a copy of the page's variables until the garbage collector comes (docs/performance.md, "Ninth pass")."""
+    return Markup('<input type="hidden" name="_csrf_token" value="%s">') % csrf_token(context)
+
+
 class SteadyEnvironment(Environment):
     """Jinja's environment with what the compile-time extensions read: the language an overlay serves
     (`TranslatedWhenCompiled`) and the app's route paths (`RouteUrlsWhenCompiled`; one dict, shared by the overlays,
@@ -415,6 +424,7 @@ def build_environment(extra_globals: dict[str, Any] | None = None) -> SteadyEnvi
     env.globals["ngettext"] = template_ngettext()
     env.filters.update(role_label=role_label, role_options=role_options, zip_tz=timezone_options, zone_words=zone_words)
     env.globals["static_url"] = static_url
+    env.globals["csrf"] = csrf_field
     env.globals["rendered_once"] = rendered_once()
     env.globals["remembered"] = remembered()
     env.globals["current_locale"] = current_locale.get
