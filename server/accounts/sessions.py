@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import weakref
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.exceptions import NotAuthorizedException
@@ -93,12 +93,18 @@ async def resolve_session(db: AsyncSession, token: str) -> tuple[User, UserSessi
         await db.execute(delete(UserSession).where(col(UserSession.id) == session_row.id))
         await db.commit()
         return None
-    if now - session_row.last_seen_at > TOUCH_INTERVAL:
+    if _fresh(session_row.expires_at, session_row.last_seen_at, now):
+        _remember(session_hash, values)
+    else:  # due for its touch
         await db.execute(update(UserSession).where(col(UserSession.id) == session_row.id).values(last_seen_at=now))
         await db.commit()
-    else:
-        _remember(session_hash, values)
     return user, session_row
+
+
+def _fresh(expires_at: datetime, last_seen_at: datetime, now: datetime) -> bool:
+    """Neither expired nor due for its touch (TOUCH_INTERVAL is shorter than any idle timeout): a session that can
+    be used as read, with nothing to write."""
+    return now < expires_at and now - last_seen_at <= TOUCH_INTERVAL
 
 
 def _well_formed(token: str) -> bool:
@@ -177,9 +183,8 @@ def guess_session(db: AsyncSession, token: str) -> SessionGuess | None:
     values = _LAST_READ.get(session_hash)
     if values is None:
         return None
-    now = utcnow()
-    if now >= values["session_expires_at"] or now - values["session_last_seen_at"] > TOUCH_INTERVAL:
-        return None  # TOUCH_INTERVAL is shorter than any idle timeout
+    if not _fresh(values["session_expires_at"], values["session_last_seen_at"], utcnow()):
+        return None
     guess = SessionGuess(session_hash, values)
     carry(db, guess)
     return guess
