@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import asyncpg
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import Integer, bindparam, event, func, select, text
@@ -262,6 +263,34 @@ def test_a_dead_postgres_connection_sends_the_read_to_the_session_and_is_replace
     # the dead one and ran on the session: the right answer both ways.
     assert after_kill in (({"people": 1}, 1), ({"people": 1}, 2))
     assert again == ({"people": 1}, 1)  # the reader again, on a new connection
+
+
+@pytest.mark.dialect_sensitive
+def test_a_pooled_connection_the_database_ended_is_replaced_before_a_session_uses_it(settings: Settings) -> None:
+    """The app engine's pooled PostgreSQL connections prove they are alive on checkout (`server.db`'s one-round-trip
+    ping): after a restart or an idle timeout ended one behind the pool's back, the next session gets a new
+    connection, not an error."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's pool")
+
+    async def backend(sessions: async_sessionmaker[AsyncSession]) -> int:
+        async with sessions() as session:
+            return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, bool, int, int]:
+        first = await backend(sessions)  # back in the pool, idle
+        url = sessions.kw["bind"].url.set(drivername="postgresql").render_as_string(hide_password=False)
+        outsider = await asyncpg.connect(url)
+        try:
+            ended = await outsider.fetchval("SELECT pg_terminate_backend($1)", first)
+        finally:
+            await outsider.close()
+        return first, ended, await backend(sessions), await backend(sessions)
+
+    first, ended, then, again = on_test_loop(_using(settings, scenario))
+    assert ended
+    assert then != first  # a new connection, and the request's statement ran on it
+    assert again == then  # which the pool keeps
 
 
 @pytest.mark.dialect_sensitive
