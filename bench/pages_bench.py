@@ -15,6 +15,11 @@ test client with a `before_cursor_execute` listener).
 The bare one-query pages are measured right before and right after /today; each ratio uses their mean.
 Also: a check-in POST (htmx) p50 over sequential requests, each for a different empty day.
 
+With --both, last, PostgreSQL against SQLite page by page in the same minute: both Steady servers up at once and,
+for each page, wrk rounds alternating between them (SQLite, PostgreSQL, PostgreSQL, SQLite), then each one's mean
+requests/s and p99 and the ratio. The sections above run minutes apart, and on a shared machine the speed of a
+minute can differ by half; the alternating rounds are the figure to quote for "PostgreSQL within 1.5× of SQLite".
+
 For PostgreSQL a scratch database `steady_bench_pages` is created next to the given one (WIPED every run).
 """
 
@@ -22,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -205,7 +212,6 @@ def checkin_post_p50(server_url: str, posts: int, pid: int = 0) -> tuple[float, 
 
 
 def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dict[str, str], posts: int) -> None:
-    from server.demo import DEMO_PASSWORD
 
     print(f"\n{label} (wrk -t2 -c16 -d{seconds}s, 1 uvicorn worker each; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
@@ -219,17 +225,10 @@ def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dic
         bare_server("one_query", bare_env) as kept,
         running_server(url, extra_env={"SECRET_KEY": "bench-" + "p" * 40}) as steady,
     ):
-        client = sign_in(steady.url, SAM, DEMO_PASSWORD)
-        for path in pages.values():  # warm-up: templates compiled, caches filled
-            assert client.get(path).status_code == 200, path
-        # The cookies a phone sends: the session and the CSRF token (without it every answer would mint one).
-        cookie = f"steady_session={client.cookies['steady_session']}; csrftoken={client.cookies['csrftoken']}"
-        client.close()
+        cookie = _signed_in_and_warm(steady.url, pages)
         # Every server warmed alike, one second of the same load: pools filled to what 16 connections need.
         for warm in (hello, connecting, kept):
             wrk(warm.url, 1)
-        for path in pages.values():
-            wrk(steady.url + path, 1, cookie)
         print(wrk(hello.url, seconds, pid=hello.pid).row("bare hello"))
         yardsticks = {"connecting": [wrk(connecting.url, seconds, pid=connecting.pid)],
                       "kept": [wrk(kept.url, seconds, pid=kept.pid)]}
@@ -259,6 +258,47 @@ def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dic
     print(f"  most statements on a patient page: {max(counts.values())} (goal ≤ 4)")
 
 
+def _signed_in_and_warm(url: str, pages: dict[str, str]) -> str:
+    """Sign in as Sam; every page once (templates compiled, caches filled), then a second of wrk on each (pools filled
+    to what 16 connections need). The cookies a phone sends: the session and the CSRF token (without it every
+    answer would mint one)."""
+    from server.demo import DEMO_PASSWORD
+
+    client = sign_in(url, SAM, DEMO_PASSWORD)
+    for path in pages.values():
+        assert client.get(path).status_code == 200, path
+    cookie = f"steady_session={client.cookies['steady_session']}; csrftoken={client.cookies['csrftoken']}"
+    client.close()
+    for path in pages.values():
+        wrk(url + path, 1, cookie)
+    return cookie
+
+
+def side_by_side(urls: dict[str, str], seconds: int, pages: dict[str, str]) -> None:
+    """Each page on every database in alternating wrk rounds (A B B A), with both servers up: the same minute."""
+    names = list(urls)
+    print(f"\nSide by side ({', '.join(names)}; per page wrk rounds {' '.join(names + names[::-1])}, "
+          f"{seconds} s each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(running_server(url, extra_env={"SECRET_KEY": "bench-" + "p" * 40}))
+                   for name, url in urls.items()}  # fmt: skip
+        cookies = {name: _signed_in_and_warm(server.url, pages) for name, server in servers.items()}
+        widest = 0.0
+        for path in pages.values():
+            rounds: dict[str, list[WrkResult]] = {name: [] for name in names}
+            for name in names + names[::-1]:
+                rounds[name].append(wrk(servers[name].url + path, seconds, cookies[name], pid=servers[name].pid))
+            rps = {name: statistics.mean(r.rps for r in found) for name, found in rounds.items()}
+            cells = "  ".join(
+                f"{name} {rps[name]:>5.0f} req/s p99 {statistics.mean(r.p99_ms for r in rounds[name]):>5.1f} ms "
+                f"errors {sum(r.errors for r in rounds[name])}" for name in names
+            )  # fmt: skip
+            slower = rps[names[0]] / rps[names[1]]
+            widest = max(widest, slower)
+            print(f"  {path:<20} {cells}  {names[0]} ÷ {names[1]} {slower:.2f}×")
+        print(f"  widest: {widest:.2f}× (goal: {names[1]} within 1.5× of {names[0]})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg", help="a PostgreSQL server URL (postgresql+asyncpg://…); runs PostgreSQL only")
@@ -273,19 +313,23 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["BENCH_SERVE"] = args.serve  # read by every server this run starts (bench/server_process.py)
     pages = {name: PAGES[name] for name in args.pages.split(",")}
+    served: dict[str, str] = {}
     if not args.pg or args.both:
         sqlite_dir = Path(tempfile.mkdtemp(prefix="steady-pages-sqlite-"))
-        run("SQLite", f"sqlite+aiosqlite:///{sqlite_dir / 'steady.db'}",
-            {"BARE_SQLITE_PATH": str(sqlite_dir / "bare.db")}, args.seconds, pages, args.posts)
+        served["SQLite"] = f"sqlite+aiosqlite:///{sqlite_dir / 'steady.db'}"
+        run("SQLite", served["SQLite"], {"BARE_SQLITE_PATH": str(sqlite_dir / "bare.db")}, args.seconds, pages,
+            args.posts)  # fmt: skip
     if args.pg:
-        url = asyncio.run(fresh_postgres(args.pg))
+        served["PostgreSQL"] = url = asyncio.run(fresh_postgres(args.pg))
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         run("PostgreSQL", url, {"BARE_PG_DSN": dsn}, args.seconds, pages, args.posts)
-        if args.dashboard:
-            from bench import dashboard_bench
+    if len(served) == 2:
+        side_by_side(served, max(2, args.seconds * 3 // 5), pages)
+    if args.pg and args.dashboard:
+        from bench import dashboard_bench
 
-            dashboard_bench.run("PostgreSQL therapist dashboard", asyncio.run(dashboard_bench.fresh_postgres(args.pg)),
-                                100, 365, 100)
+        dashboard_bench.run("PostgreSQL therapist dashboard", asyncio.run(dashboard_bench.fresh_postgres(args.pg)),
+                            100, 365, 100)
 
 
 if __name__ == "__main__":
