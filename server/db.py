@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -74,6 +75,7 @@ from server.sqlite_driver import one_hop_dbapi
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 ModelT = TypeVar("ModelT", bound=SQLModel)
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -427,8 +429,9 @@ async def read_first(session: AsyncSession, statement: Select[Any], params: dict
             return await reader.first(statement, params)
         except NotHere:
             pass
-    connection = await session.connection()
-    row = (await connection.execute(as_text(statement, connection.dialect), params)).first()
+    async with _turn_on(session):
+        connection = await session.connection()
+        row = (await connection.execute(as_text(statement, connection.dialect), params)).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -442,7 +445,34 @@ async def read_rows(session: AsyncSession, statement: Select[Any], params: dict[
             return await reader.rows(statement, params)
         except NotHere:
             pass
-    return [tuple(row) for row in await session.execute(statement, params)]
+    async with _turn_on(session):
+        return [tuple(row) for row in await session.execute(statement, params)]
+
+
+async def read_together(*reads: Coroutine[Any, Any, T]) -> tuple[T, ...]:
+    """Independent reads at once, each made ONLY through `read_first` / `read_rows` (nothing else may touch the
+    session meanwhile). On PostgreSQL's reader each runs on a connection of its own, so the database works on them
+    side by side and the request waits for the longest instead of their sum (the dashboard's three bulk reads: ~11
+    ms one after another). Where they run on the request's session (SQLite's lists, a session that has written) they
+    take turns there: a session runs one statement at a time. If one fails, the others are cancelled and waited for
+    (nothing still reading when the request's error handling closes the session), and its error is raised as is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            running = [group.create_task(read) for read in reads]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return tuple(task.result() for task in running)
+
+
+def _turn_on(session: AsyncSession) -> asyncio.Lock:
+    """The lock reads falling back to `session` take, so that reads made together take turns on it."""
+    lock = session.info.get(_TURN)
+    if lock is None:
+        lock = session.info[_TURN] = asyncio.Lock()
+    return cast(asyncio.Lock, lock)
+
+
+_TURN = "steady_read_turn"
 
 
 def _reader_for(session: AsyncSession) -> Reader | None:

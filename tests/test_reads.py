@@ -19,7 +19,7 @@ import aiosqlite
 import asyncpg
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import Integer, bindparam, event, func, select, text
+from sqlalchemy import Integer, bindparam, event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,6 +38,7 @@ from server.db import (
     json_value,
     read_first,
     read_rows,
+    read_together,
     rows_text,
     table_of,
     utcnow,
@@ -291,6 +292,70 @@ def test_a_pooled_connection_the_database_ended_is_replaced_before_a_session_use
     assert ended
     assert then != first  # a new connection, and the request's statement ran on it
     assert again == then  # which the pool keeps
+
+
+@pytest.mark.dialect_sensitive
+def test_reads_made_together_take_turns_on_a_session_that_has_written(settings: Settings, db: Database) -> None:
+    """`read_together` (the dashboard's bulk reads at once): once the request's session has written, its reads run
+    on that session, the only place its uncommitted write is seen: made together, every one of them still runs
+    there and sees the write."""
+    patient = db.make_user("patient")
+    users = table_of(User).c
+    name_of = select(users.display_name).where(users.id == bindparam("id"))
+    everyone = select(users.id, users.display_name).order_by(users.id)
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, ...]:
+        async with sessions() as session:
+            await session.execute(update(User).where(users.id == patient.id).values(display_name="Written"))
+            found = await read_together(
+                *(read_rows(session, name_of, {"id": patient.id}) for _ in range(3)),
+                read_first(session, name_of, {"id": patient.id}),
+                read_rows(session, everyone, {}),
+            )
+            await session.rollback()
+            return found
+
+    *each, first, every = on_test_loop(_using(settings, scenario))
+    assert each == [[("Written",)]] * 3
+    assert first == {"display_name": "Written"}
+    assert (patient.id, "Written") in every
+
+
+@pytest.mark.dialect_sensitive
+def test_reads_made_together_on_a_session_not_yet_begun(settings: Settings, db: Database) -> None:
+    """Reads made together that must run on the session before it has a connection (SQLite's lists expanded at run
+    time; on PostgreSQL the reader takes them): one of them opens the session's transaction, the others wait their
+    turn rather than open a second."""
+    people = [db.make_user("patient") for _ in range(3)]
+    users = table_of(User).c
+    some = select(users.id).where(users.id.in_(bindparam("ids", expanding=True))).order_by(users.id)
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[tuple[Any, ...]], ...]:
+        async with sessions() as session:
+            reads = (read_rows(session, some, {"ids": [p.id for p in people[:n]]}) for n in (1, 2, 3))
+            return await read_together(*reads)
+
+    found = on_test_loop(_using(settings, scenario))
+    assert found == tuple([(p.id,) for p in people[:n]] for n in (1, 2, 3))
+
+
+@pytest.mark.dialect_sensitive
+def test_reads_made_together_fail_with_the_error_as_it_is(settings: Settings, db: Database) -> None:
+    """When one of the reads made together fails, its own error comes out (a page's error handling knows it; an
+    exception group would be a 500), and the session is left usable."""
+    patient = db.make_user("patient")
+    some = select(table_of(User).c.id).where(table_of(User).c.id.in_(bindparam("ids", expanding=True)))
+
+    async def missing() -> None:
+        raise LookupError("no such row")
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[Any, ...]]:
+        async with sessions() as session:
+            with pytest.raises(LookupError):
+                await read_together(read_rows(session, some, {"ids": [patient.id]}), missing())
+            return await read_rows(session, some, {"ids": [patient.id]})
+
+    assert on_test_loop(_using(settings, scenario)) == [(patient.id,)]
 
 
 @pytest.mark.dialect_sensitive

@@ -58,6 +58,7 @@ from server.db import (
     from_epoch_microseconds,
     json_value,
     read_rows,
+    read_together,
     rows_text,
     table_of,
 )
@@ -569,7 +570,10 @@ async def load_week_data(db: AsyncSession, requests: Sequence[WeekRequest]) -> d
     live = [r for r in requests if r.load_from <= r.visible_to]
     brief = _brief(live)
     data: dict[int, PatientData] = defaultdict(lambda: PatientData(brief=brief))
-    if live:
+    if live and brief:
+        # A brief batch (the dashboard) reads only through `read_rows`, one bulk read per table: all at once.
+        await read_together(*(loader(db, live, data) for loader in LOADERS))
+    elif live:
         for loader in LOADERS:
             await loader(db, live, data)
     return data
