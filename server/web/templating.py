@@ -197,8 +197,11 @@ class RouteUrlsWhenCompiled(Extension):
 
 def publish_route_paths(app: Any) -> None:
     """The paths of `app`'s routes without parameters, by name, for `RouteUrlsWhenCompiled` (the language overlays
-    share the dict). Called by `create_app` once the app is built, before any template is compiled."""
-    paths: dict[str, str] = app.template_engine.engine.route_paths
+    share the dict), and `app` as the one `url_for` links within. Called by `create_app` once the app is built,
+    before any template is compiled."""
+    environment = app.template_engine.engine
+    environment.route_owner[:] = [app]
+    paths: dict[str, str] = environment.route_paths
     for route in app.routes:
         if isinstance(route, HTTPRoute) and not route.path_parameters:
             for handler in route.route_handlers:
@@ -281,14 +284,14 @@ def route_urls(engine: JinjaTemplateEngine) -> None:
     each page links a dozen of them (the navigation bars), and the therapist dashboard links each of its hundred
     patients twice (`route_reverse` ~7 µs each)."""
     remembered: dict[tuple[Any, ...], str] = {}
-    owner: list[Any] = []  # the app these paths belong to (an environment serves one app: `create_app` builds it)
 
     def url_for(context: Any, /, route_name: str, **path_parameters: Any) -> str:
-        app = context["request"].app
-        if not owner:
-            owner.append(app)
-        if owner[0] is not app:
-            return str(app.route_reverse(route_name, **path_parameters))
+        # The app that published its routes to this environment (`publish_route_paths`): a macro imported without
+        # the page's context (no request in it) links as well as the page does.
+        owner = getattr(context.environment, "route_owner", None)
+        if not owner:  # an environment no app has claimed (not built by `create_app`): the request's app, as is
+            return str(context["request"].app.route_reverse(route_name, **path_parameters))
+        app = owner[0]
         key = (route_name, *path_parameters.items())
         path = remembered.get(key)
         if path is None:
@@ -377,6 +380,7 @@ class SteadyEnvironment(Environment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.route_paths: dict[str, str] = {}
+        self.route_owner: list[Any] = []  # the app, once it has published its paths: what `url_for` links within
 
 
 class CompiledOncePerProcess(BytecodeCache):
