@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast, overload
 
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
@@ -76,6 +76,10 @@ from server.sqlite_driver import one_hop_dbapi
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 ModelT = TypeVar("ModelT", bound=SQLModel)
 T = TypeVar("T")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
 
 
 def utcnow() -> datetime:
@@ -293,9 +297,7 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     return module.insert(table)
 
 
-def among(
-    session: AsyncSession, column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int]
-) -> ColumnElement[bool]:
+def among(session: AsyncSession, column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int]) -> ColumnElement[bool]:
     """`column IN ids` for a long list of ids (the dashboard's hundred patients). On PostgreSQL one array parameter
     (`= ANY($1::INTEGER[])`) instead of an expanding IN, whose hundred parameters SQLAlchemy builds, renders and
     asyncpg encodes on every execution (~0.4 ms of CPU a statement); elsewhere the plain IN."""
@@ -449,7 +451,19 @@ async def read_rows(session: AsyncSession, statement: Select[Any], params: dict[
         return [tuple(row) for row in await session.execute(statement, params)]
 
 
-async def read_together(*reads: Coroutine[Any, Any, T]) -> tuple[T, ...]:
+@overload
+async def read_together(a: Coroutine[Any, Any, T1], b: Coroutine[Any, Any, T2], /) -> tuple[T1, T2]: ...
+@overload
+async def read_together(
+    a: Coroutine[Any, Any, T1], b: Coroutine[Any, Any, T2], c: Coroutine[Any, Any, T3], /
+) -> tuple[T1, T2, T3]: ...
+@overload
+async def read_together(
+    a: Coroutine[Any, Any, T1], b: Coroutine[Any, Any, T2], c: Coroutine[Any, Any, T3], d: Coroutine[Any, Any, T4], /
+) -> tuple[T1, T2, T3, T4]: ...
+@overload
+async def read_together(*reads: Coroutine[Any, Any, T]) -> tuple[T, ...]: ...
+async def read_together(*reads: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
     """Independent reads at once, each made ONLY through `read_first` / `read_rows` (nothing else may touch the
     session meanwhile). On PostgreSQL's reader each runs on a connection of its own, so the database works on them
     side by side and the request waits for the longest instead of their sum (the dashboard's three bulk reads: ~11

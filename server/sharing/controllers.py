@@ -43,7 +43,7 @@ from server.checkins.charts import line_chart, summary_text
 from server.consent import service as consent_service
 from server.consent.forms import form_context, initial_values, validate_consent_form
 from server.consent.wording import FAMILY_CATEGORIES, THERAPIST_CATEGORIES, long_date
-from server.db import DbSession, among, among_given, pk, read_rows, utcnow
+from server.db import DbSession, among_given, pk, read_rows, read_together, table_of, utcnow
 from server.i18n import current_locale, ngettext
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -398,15 +398,27 @@ def _charts(summary: WeeklySummary, prefix: str) -> dict[str, Markup]:
     return charts
 
 
+@dataclass(frozen=True)
+class SparkWords:
+    """A sparkline's name and title, translated once per request (not twice per row: two hundred gettext calls)."""
+
+    name: str
+    title: str
+
+    @classmethod
+    def of(cls, series: str) -> SparkWords:
+        if series == "mood":
+            return cls(_("Mood"), _("Mood, last 4 weeks"))
+        return cls(_("Craving"), _("Craving, last 4 weeks"))
+
+
 def _spark(
-    summary: WeeklySummary, category: str, points: list[tuple[date, int | None]], chart_id: str, series: str
-) -> Markup | None:
+    summary: WeeklySummary, category: str, points: list[tuple[date, int | None]], chart_id: str, series: str,
+    words: SparkWords,
+) -> Markup | None:  # fmt: skip
     if not summary.shares(category):
         return None
-    name = _("Mood") if series == "mood" else _("Craving")
-    title = _("Mood, last 4 weeks") if series == "mood" else _("Craving, last 4 weeks")
-    return sparkline(points, chart_id=chart_id, title=title, name=name, series=series)
-
+    return sparkline(points, chart_id=chart_id, title=words.title, name=words.name, series=series)
 
 
 async def _recently_nudged(db: DbSession, therapist_id: int, ids: list[int], now: datetime) -> set[int]:
@@ -426,9 +438,25 @@ def _nudges_read(dialect_name: str) -> Select[Any]:
     )
 
 
+async def _not_sharing(db: DbSession, therapist_id: int, ids: list[int]) -> int:
+    """Patients on this therapist's care team who don't share with them now (`ids`: those who do)."""
+    params = {"therapist_id": therapist_id, "ids": ids or [-1]}
+    [(count,)] = await read_rows(db, _not_sharing_read(db.get_bind().dialect.name), params)
+    return int(count)
+
+
+@functools.lru_cache(maxsize=4)
+def _not_sharing_read(dialect_name: str) -> Select[Any]:
+    team = table_of(CareTeam).c
+    return select(func.count(team.id)).where(
+        team.therapist_id == bindparam("therapist_id"), ~among_given(dialect_name, team.patient_id, "ids")
+    )
+
+
 def _dashboard_rows(grants: Any, days: Any, sober: dict[int, int], nudged: set[int]) -> list[DashboardRow]:
     """One row per shared patient, the most flagged first, then by name."""
     rows: list[DashboardRow] = []
+    mood, craving = SparkWords.of("mood"), SparkWords.of("craving")
     for grant in grants:
         pid = grant.patient_id
         summary = days[pid].summary
@@ -439,13 +467,16 @@ def _dashboard_rows(grants: Any, days: Any, sober: dict[int, int], nudged: set[i
                 flags=days[pid].flags_from.flags,
                 sober_days=sober.get(pid) if summary.shares("substance_use") else None,
                 nudged=pid in nudged,
-                mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", "mood"),
-                craving_spark=_spark(summary, "cravings_triggers", summary.craving_history, f"c{pid}", "craving"),
+                mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", "mood", mood),
+                craving_spark=_spark(
+                    summary, "cravings_triggers", summary.craving_history, f"c{pid}", "craving", craving
+                ),
                 words=_row_words(summary),
             )
         )
     rows.sort(key=lambda r: (-r.weight[0], -r.weight[1], r.grant.patient.display_name.casefold(), r.grant.patient_id))
     return rows
+
 
 class TherapistController(Controller):
     path = "/therapist"
@@ -468,13 +499,19 @@ class TherapistController(Controller):
         # then has in its identity map (weakly held: without this reference it would be read again).
         clinic = await db_session.get(Clinic, therapist.clinic_id)
         thresholds = Thresholds.for_clinic(clinic)
-        days = await dashboard.dashboard_days(
-            db_session, pk(therapist), grants, thresholds,
-            view=view, picked=picked, history_days=HISTORY_DAYS, now=now,
-        )  # fmt: skip
-        sober = await sober_days(db_session, {g.patient_id: g.today for g in grants if "substance_use" in g.categories})
         ids = [g.patient_id for g in grants]
-        nudged = await _recently_nudged(db_session, pk(therapist), ids, now)
+        since_session = view == "since_session" and picked is None
+        sessions = await dashboard.last_session_days(db_session, grants, now) if since_session else {}
+        # Independent reads, made together: on PostgreSQL the request waits for the longest, not for their sum.
+        days, sober, nudged, not_sharing = await read_together(
+            dashboard.dashboard_days(
+                db_session, pk(therapist), grants, thresholds,
+                view=view, picked=picked, sessions=sessions, history_days=HISTORY_DAYS,
+            ),
+            sober_days(db_session, {g.patient_id: g.today for g in grants if "substance_use" in g.categories}),
+            _recently_nudged(db_session, pk(therapist), ids, now),
+            _not_sharing(db_session, pk(therapist), ids),
+        )  # fmt: skip
         rows = _dashboard_rows(grants, days, sober, nudged)
         shown = [r for r in rows if r.matches(flag)] if flag else rows
         # Only rows actually shown are disclosed, so only they are logged (one INSERT for all of them).
@@ -484,12 +521,6 @@ class TherapistController(Controller):
             viewer=therapist,
             kind="dashboard",
             at=now,
-        )
-        not_sharing = await db_session.scalar(
-            select(func.count(col(CareTeam.id))).where(
-                col(CareTeam.therapist_id) == therapist.id,
-                ~among(db_session, col(CareTeam.patient_id), ids or [-1]),
-            )
         )
         this_week = Week.of(local_date_of(therapist, now))
         context = {
@@ -503,7 +534,7 @@ class TherapistController(Controller):
             "views": [(k, str(v)) for k, v in dashboard.VIEWS.items()],
             "span_text": _week_choice_label,
             "week_choices": [(w.label, _week_choice_label(w)) for w in (this_week.shift(-i) for i in range(12))],
-            "not_sharing": int(not_sharing or 0),
+            "not_sharing": not_sharing,
             "thresholds": thresholds,
             "redisclosure": consent_service.redisclosure_notice(),
             "redisclosure_translation": consent_service.redisclosure_translation(current_locale.get()),

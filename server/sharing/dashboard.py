@@ -138,11 +138,12 @@ async def dashboard_days(
     *,
     view: str,
     picked: Week | None,
+    sessions: dict[int, date],
     history_days: int,
-    now: datetime,
 ) -> dict[int, PatientDays]:
+    """Each row's summaries. Reads only through `read_rows` (the dashboard makes it with other reads together);
+    `sessions` is `last_session_days` for the "since your last session" view, read before."""
     reviewed = await reviewed_through(db, therapist_id, [g.patient_id for g in grants])
-    sessions = await last_session_days(db, grants, now) if view == "since_session" and picked is None else {}
     shown: list[WeekRequest] = []
     flags: list[WeekRequest | None] = []
     for grant in grants:
