@@ -113,16 +113,17 @@ def _plan(statement: Select[Any], compile_with: Dialect, dialect: Dialect) -> _P
     compiled = statement.compile(dialect=compile_with)
     if "POSTCOMPILE" in compiled.string:
         return None
-    literal_values, bind_conversions = {}, []
+    literal_values: dict[str, Any] = {}
+    bind_conversions: dict[str, Callable[[Any], Any]] = {}  # by name: a parameter used in several places converts once
     for bind, name in compiled.bind_names.items():
         if not bind.required:
             literal_values[name] = bind.effective_value
         convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if convert is not None:
-            bind_conversions.append((name, convert))
+            bind_conversions.setdefault(name, convert)
     selected = tuple((column.name, column.type.dialect_impl(dialect)) for column in statement.selected_columns)
     positions = tuple(compiled.positiontup or ())
-    return _Plan(compiled.string, literal_values, tuple(bind_conversions), positions, selected)
+    return _Plan(compiled.string, literal_values, tuple(bind_conversions.items()), positions, selected)
 
 
 class _Plans:

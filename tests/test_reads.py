@@ -394,6 +394,30 @@ WHERE application_name = :name AND datname = current_database() AND pid <> pg_ba
 
 
 @pytest.mark.dialect_sensitive
+def test_a_parameter_used_in_several_places_is_converted_once(settings: Settings, db: Database) -> None:
+    """A statement built once may compare one bound value with several columns (the family's listeners: `now`
+    against a consent's signing, start, end and revocation): the reader converts it once, as SQLAlchemy does, and
+    reads what SQLAlchemy reads."""
+    load_demo_snapshot(db, settings)
+    users = table_of(User)
+    now = bindparam("now")
+    exactly = select(users.c.email).where(users.c.created_at <= now, users.c.created_at >= now)
+
+    async def both(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, list[tuple[Any, ...]], list[Any]]:
+        async with sessions() as session:
+            sam = await session.scalar(select(users.c.created_at).where(users.c.email == "sam@demo.steady"))
+            reader = _READERS[session.bind.sync_engine]  # type: ignore[union-attr]
+            ours = await reader.rows(exactly, {"now": sam})
+            theirs = [tuple(row) for row in await session.execute(exactly, {"now": sam})]
+            return sam, ours, theirs
+
+    sam, ours, theirs = on_test_loop(_using(settings, both))
+    assert sam is not None
+    assert ours == theirs
+    assert ("sam@demo.steady",) in ours
+
+
+@pytest.mark.dialect_sensitive
 def test_bulk_rows_come_back_as_sqlalchemy_reads_them(settings: Settings, client: TestClient, db: Database) -> None:
     """`read_rows` (the dashboard's bulk reads, on the reader): plain tuples, value for value SQLAlchemy's rows; the
     dashboard's reads give one row per patient with the rows as JSON text (`rows_text`), where timestamps are epoch
@@ -467,7 +491,7 @@ def test_epoch_microseconds_turn_back_into_the_stored_moment(settings: Settings,
 
 
 @pytest.mark.dialect_sensitive
-@pytest.mark.parametrize("note", ['plain', 'quotes " and \\ and , ; ] [', "línea\nnueva\ttab \u2028 \U0001f600", ""])
+@pytest.mark.parametrize("note", ["plain", 'quotes " and \\ and , ; ] [', "línea\nnueva\ttab \u2028 \U0001f600", ""])
 def test_rows_text_is_json_of_every_value_as_stored(settings: Settings, db: Database, note: str) -> None:
     """`rows_text` writes each patient's rows as JSON by string concatenation: text is quoted and escaped (quotes,
     backslashes, separators, newlines, emoji), NULL is null, a date is its day number, a boolean 0/1, JSON as is;

@@ -17,16 +17,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from server.accounts.models import FamilyLink, User
 from server.consent.models import Consent, DisclosureLog
-from server.db import dialect_insert, pk, table_of, utcnow
+from server.db import among_given, dialect_insert, pk, read_rows, table_of, utcnow
 from server.family import reveal, rules
 from server.family.models import (
     KINDS,
@@ -145,15 +146,6 @@ class Listener:
     push_on: bool  # the family member hasn't switched milestone notifications off
 
 
-def _newest_family_consents(now: datetime) -> Any:
-    return (
-        select(col(Consent.patient_id), col(Consent.recipient_id), func.max(col(Consent.version)).label("version"))
-        .where(col(Consent.recipient_kind) == "family", col(Consent.signed_at) <= now)
-        .group_by(col(Consent.patient_id), col(Consent.recipient_id))
-        .subquery()
-    )
-
-
 async def listeners(
     db: AsyncSession,
     now: datetime,
@@ -164,16 +156,51 @@ async def listeners(
 ) -> list[Listener]:
     """Family members with a consent in force and at least one kind switched on. Set-based: one query per
     1,000 patients (or one for everyone when `patient_ids` is None)."""
-    family = aliased(User)
-    patient = aliased(User)
-    newest = _newest_family_consents(now)
-    query = (
+    statement = _listeners_read(
+        db.get_bind().dialect.name, include_paused, family_id is not None, patient_ids is not None
+    )
+    params: dict[str, Any] = {"now": now} if family_id is None else {"now": now, "family_id": family_id}
+    if patient_ids is None:
+        rows = await read_rows(db, statement, params)
+    else:
+        ids = sorted(set(patient_ids))
+        if not ids:
+            return []
+        rows = [
+            row
+            for i in range(0, len(ids), 1000)
+            for row in await read_rows(db, statement, {**params, "ids": ids[i : i + 1000]})
+        ]
+    # Whether each family member wants milestone pushes is their reminder choice (asked through push).
+    off = await switched_off(db, {(row[2], "milestone") for row in rows})
+    found: list[Listener] = []
+    for link_id, pid, fid, kinds, consent_id, categories, fname, flocale, pname in rows:
+        allowed = frozenset(kinds or ()) & frozenset(categories or ())
+        if allowed:
+            found.append(
+                Listener(link_id, pid, fid, allowed, consent_id, fname, flocale, pname, (fid, "milestone") not in off)
+            )
+    return found
+
+
+@lru_cache(maxsize=32)
+def _listeners_read(dialect_name: str, include_paused: bool, one_family: bool, some_patients: bool) -> Select[Any]:
+    """`listeners`' read, built once per shape (building it cost more than running it: a family page made it each
+    time); `now`, `family_id` and `ids` are bound at each run."""
+    family, patient = aliased(User), aliased(User)
+    now: BindParameter[Any] = bindparam("now")
+    newest = (
+        select(col(Consent.patient_id), col(Consent.recipient_id), func.max(col(Consent.version)).label("version"))
+        .where(col(Consent.recipient_kind) == "family", col(Consent.signed_at) <= now)
+        .group_by(col(Consent.patient_id), col(Consent.recipient_id))
+        .subquery()
+    )
+    query: Select[Any] = (
         select(
             col(FamilyLink.id),
             col(FamilyLink.patient_id),
             col(FamilyLink.family_id),
             col(FamilyPreference.kinds),
-            col(FamilyPreference.paused),
             col(Consent.id),
             col(Consent.categories),
             col(family.display_name),
@@ -181,17 +208,20 @@ async def listeners(
             col(patient.display_name),
         )
         .join(FamilyPreference, col(FamilyPreference.link_id) == col(FamilyLink.id))
-        .join(newest, and_(newest.c.patient_id == FamilyLink.patient_id, newest.c.recipient_id == FamilyLink.family_id))
+        .join(
+            newest,
+            and_(newest.c.patient_id == col(FamilyLink.patient_id), newest.c.recipient_id == col(FamilyLink.family_id)),
+        )
         .join(
             Consent,
             and_(
-                Consent.patient_id == newest.c.patient_id,
-                Consent.recipient_id == newest.c.recipient_id,
-                Consent.version == newest.c.version,
+                col(Consent.patient_id) == newest.c.patient_id,
+                col(Consent.recipient_id) == newest.c.recipient_id,
+                col(Consent.version) == newest.c.version,
             ),
         )
-        .join(family, family.id == col(FamilyLink.family_id))
-        .join(patient, patient.id == col(FamilyLink.patient_id))
+        .join(family, col(family.id) == col(FamilyLink.family_id))
+        .join(patient, col(patient.id) == col(FamilyLink.patient_id))
         .where(
             or_(col(Consent.revoked_at).is_(None), col(Consent.revoked_at) > now),
             col(Consent.starts_at) <= now,
@@ -200,28 +230,11 @@ async def listeners(
     )
     if not include_paused:
         query = query.where(col(FamilyPreference.paused).is_(False))
-    if family_id is not None:
-        query = query.where(col(FamilyLink.family_id) == family_id)
-    batches: list[Any] = [query]
-    if patient_ids is not None:
-        ids = sorted(set(patient_ids))
-        if not ids:
-            return []
-        batches = [
-            query.where(col(FamilyLink.patient_id).in_(ids[i : i + 1000]))
-            for i in range(0, len(ids), 1000)
-        ]
-    rows = [row for batch in batches for row in await db.execute(batch)]
-    # Whether each family member wants milestone pushes is their reminder choice (asked through push).
-    off = await switched_off(db, {(row[2], "milestone") for row in rows})
-    found: list[Listener] = []
-    for link_id, pid, fid, kinds, _paused, consent_id, categories, fname, flocale, pname in rows:
-        allowed = frozenset(kinds or ()) & frozenset(categories or ())
-        if allowed:
-            found.append(
-                Listener(link_id, pid, fid, allowed, consent_id, fname, flocale, pname, (fid, "milestone") not in off)
-            )
-    return found
+    if one_family:
+        query = query.where(col(FamilyLink.family_id) == bindparam("family_id"))
+    if some_patients:
+        query = query.where(among_given(dialect_name, col(FamilyLink.patient_id), "ids"))
+    return query
 
 
 # -- fan-out -----------------------------------------------------------------------------------------------------
