@@ -297,7 +297,9 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     return module.insert(table)
 
 
-def among(session: AsyncSession, column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int]) -> ColumnElement[bool]:
+def among(
+    session: AsyncSession, column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int]
+) -> ColumnElement[bool]:
     """`column IN ids` for a long list of ids (the dashboard's hundred patients). On PostgreSQL one array parameter
     (`= ANY($1::INTEGER[])`) instead of an expanding IN, whose hundred parameters SQLAlchemy builds, renders and
     asyncpg encodes on every execution (~0.4 ms of CPU a statement); elsewhere the plain IN."""

@@ -491,7 +491,7 @@ def test_epoch_microseconds_turn_back_into_the_stored_moment(settings: Settings,
 
 
 @pytest.mark.dialect_sensitive
-@pytest.mark.parametrize("note", ["plain", 'quotes " and \\ and , ; ] [', "línea\nnueva\ttab \u2028 \U0001f600", ""])
+@pytest.mark.parametrize("note", ['plain', 'quotes " and \\ and , ; ] [', "línea\nnueva\ttab \u2028 \U0001f600", ""])
 def test_rows_text_is_json_of_every_value_as_stored(settings: Settings, db: Database, note: str) -> None:
     """`rows_text` writes each patient's rows as JSON by string concatenation: text is quoted and escaped (quotes,
     backslashes, separators, newlines, emoji), NULL is null, a date is its day number, a boolean 0/1, JSON as is;

@@ -116,10 +116,7 @@ def _begin_touch(session_hash: str, now: datetime) -> bool:
     begun = _TOUCHES_BEGUN.get(session_hash)
     if begun is not None and timedelta(0) <= now - begun < TOUCH_RETRY:
         return False
-    _TOUCHES_BEGUN.pop(session_hash, None)
-    if len(_TOUCHES_BEGUN) >= _LAST_READ_MAX:
-        _TOUCHES_BEGUN.pop(next(iter(_TOUCHES_BEGUN)), None)
-    _TOUCHES_BEGUN[session_hash] = now
+    _put_newest(_TOUCHES_BEGUN, session_hash, now)
     return True
 
 
@@ -151,10 +148,15 @@ _LAST_READ_MAX = 10_000
 
 
 def _remember(session_hash: str, values: dict[str, Any]) -> None:
-    _LAST_READ.pop(session_hash, None)
-    if len(_LAST_READ) >= _LAST_READ_MAX:
-        _LAST_READ.pop(next(iter(_LAST_READ)), None)
-    _LAST_READ[session_hash] = values
+    _put_newest(_LAST_READ, session_hash, values)
+
+
+def _put_newest(per_session: dict[str, Any], session_hash: str, value: Any) -> None:
+    """`value` as the newest entry of a per-session map bounded at _LAST_READ_MAX (the oldest goes first)."""
+    per_session.pop(session_hash, None)
+    if len(per_session) >= _LAST_READ_MAX:
+        per_session.pop(next(iter(per_session)), None)
+    per_session[session_hash] = value
 
 
 def forget(token: str) -> None:

@@ -400,25 +400,26 @@ def _charts(summary: WeeklySummary, prefix: str) -> dict[str, Markup]:
 
 @dataclass(frozen=True)
 class SparkWords:
-    """A sparkline's name and title, translated once per request (not twice per row: two hundred gettext calls)."""
+    """A sparkline's series and its words, translated once per request (not twice per row: two hundred gettext
+    calls)."""
 
+    series: str
     name: str
     title: str
 
     @classmethod
     def of(cls, series: str) -> SparkWords:
         if series == "mood":
-            return cls(_("Mood"), _("Mood, last 4 weeks"))
-        return cls(_("Craving"), _("Craving, last 4 weeks"))
+            return cls(series, _("Mood"), _("Mood, last 4 weeks"))
+        return cls(series, _("Craving"), _("Craving, last 4 weeks"))
 
 
 def _spark(
-    summary: WeeklySummary, category: str, points: list[tuple[date, int | None]], chart_id: str, series: str,
-    words: SparkWords,
-) -> Markup | None:  # fmt: skip
+    summary: WeeklySummary, category: str, points: list[tuple[date, int | None]], chart_id: str, words: SparkWords
+) -> Markup | None:
     if not summary.shares(category):
         return None
-    return sparkline(points, chart_id=chart_id, title=words.title, name=words.name, series=series)
+    return sparkline(points, chart_id=chart_id, title=words.title, name=words.name, series=words.series)
 
 
 async def _recently_nudged(db: DbSession, therapist_id: int, ids: list[int], now: datetime) -> set[int]:
@@ -467,10 +468,8 @@ def _dashboard_rows(grants: Any, days: Any, sober: dict[int, int], nudged: set[i
                 flags=days[pid].flags_from.flags,
                 sober_days=sober.get(pid) if summary.shares("substance_use") else None,
                 nudged=pid in nudged,
-                mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", "mood", mood),
-                craving_spark=_spark(
-                    summary, "cravings_triggers", summary.craving_history, f"c{pid}", "craving", craving
-                ),
+                mood_spark=_spark(summary, "mood_sleep", summary.mood_history, f"m{pid}", mood),
+                craving_spark=_spark(summary, "cravings_triggers", summary.craving_history, f"c{pid}", craving),
                 words=_row_words(summary),
             )
         )
