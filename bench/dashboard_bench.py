@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench import scratch_db
-from bench.server_process import ROOT, cpu_seconds, percentile, running_server, sign_in
+from bench.server_process import ROOT, cpu_seconds, cpu_ticks, percentile, running_server, sign_in, stolen_since
 
 BENCH_DB = "steady_bench_dash"
 THERAPIST = ("therapist@bench.steady", "Dr. Bench")
@@ -437,12 +437,13 @@ def run(label: str, url: str, patients: int, days: int, requests: int, baseline:
     few = count_queries(url, data_dir, limit_patients=10)
     asyncio.run(_restore_consents(url))
     print(f"  SQL statements per dashboard request: {full} with {patients} patients, {few} with 10 patients")
-    load = os.getloadavg()[0]
+    load, before = os.getloadavg()[0], cpu_ticks()
     timings, cpu_ms, size = time_dashboard(url, requests)
     print(
         f"  GET /therapist over {requests} requests (uvicorn, 1 worker): p50 {percentile(timings, 50):.1f} ms · "
         f"p99 {percentile(timings, 99):.1f} ms · mean {statistics.fmean(timings):.1f} ms · server CPU "
-        f"{cpu_ms:.1f} ms/request · {size / 1024:.0f} KiB HTML (load average {load:.1f} on {os.cpu_count()} CPUs)"
+        f"{cpu_ms:.1f} ms/request · {size / 1024:.0f} KiB HTML (load average {load:.1f} on {os.cpu_count()} CPUs, "
+        f"steal {stolen_since(before):.0%})"
     )
 
 

@@ -51,11 +51,13 @@ from bench.server_process import (
     ROOT,
     SERVE_FLAGS,
     cpu_seconds,
+    cpu_ticks,
     free_port,
     percentile,
     running_server,
     serve_flags,
     sign_in,
+    stolen_since,
     wait_until_up,
 )
 from tests.test_statement_budget import PAGES  # the patient pages the statement budget holds, measured here too
@@ -71,10 +73,12 @@ class WrkResult:
     p99_ms: float
     errors: int
     cpu_ms: float  # the server process's CPU time (all its threads) per request: steadier than req/s on a busy box
+    steal: float  # share of the machine's CPU time the hypervisor gave to others meanwhile (a slow spell shows here)
 
     def row(self, label: str, statements: str = "") -> str:
         return (f"  {label:<28} {self.rps:>7.0f} req/s  p50 {self.p50_ms:>6.1f} ms  p99 {self.p99_ms:>6.1f} ms  "
-                f"errors {self.errors:<2} server CPU {self.cpu_ms:>5.2f} ms/req  {statements}")
+                f"errors {self.errors:<2} server CPU {self.cpu_ms:>5.2f} ms/req  steal {self.steal:>4.0%}  "
+                f"{statements}")
 
 
 def _ms(value: str) -> float:
@@ -87,8 +91,10 @@ def wrk(url: str, seconds: int, cookie: str = "", pid: int = 0) -> WrkResult:
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     cpu_before = cpu_seconds(pid) if pid else 0.0
+    ticks_before = cpu_ticks()
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
+    steal = stolen_since(ticks_before)
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
@@ -98,7 +104,7 @@ def wrk(url: str, seconds: int, cookie: str = "", pid: int = 0) -> WrkResult:
         errors += int(found.group(1))
     if found := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(g) for g in found.groups())
-    return WrkResult(rps, p50, p99, errors, cpu * 1000 / max(total, 1))
+    return WrkResult(rps, p50, p99, errors, cpu * 1000 / max(total, 1), steal)
 
 
 @dataclass
@@ -244,9 +250,10 @@ def run(label: str, url: str, bare_env: dict[str, str], seconds: int, pages: dic
                 yardsticks["kept"].append(wrk(kept.url, seconds, pid=kept.pid))
                 print(yardsticks["kept"][1].row("bare one-query, kept conn"))
         if posts:
+            before = cpu_ticks()
             p50, p99, cpu_ms = checkin_post_p50(steady.url, posts, steady.pid)
             print(f"  check-in POST (htmx) over {posts} sequential requests: p50 {p50:.1f} ms · p99 {p99:.1f} ms · "
-                  f"server CPU {cpu_ms:.2f} ms/POST")
+                  f"server CPU {cpu_ms:.2f} ms/POST · steal {stolen_since(before):.0%}")
     if "today" in pages:
         for kind, label in (("connecting", "a connection per request, issue 12's yardstick"),
                             ("kept", "one kept connection")):

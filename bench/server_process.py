@@ -93,6 +93,18 @@ def serve_flags() -> list[str]:
     return SERVE_FLAGS[os.environ.get("BENCH_SERVE", "steady")]
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """All CPUs' time so far, in clock ticks (/proc/stat): the total, and the part stolen by the hypervisor."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(fields), fields[7]
+
+
+def stolen_since(before: tuple[int, int]) -> float:
+    """The share of all CPU time since `before` (`cpu_ticks()`) that the hypervisor gave to other machines."""
+    ticks, stolen = cpu_ticks()
+    return (stolen - before[1]) / max(ticks - before[0], 1)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all threads (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
