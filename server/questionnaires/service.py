@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -183,16 +183,23 @@ def _latest_drafts(drafts: Iterable[tuple[str, datetime, dict[str, Any] | None]]
     return {code: answers for code, (_updated, answers) in latest.items()}
 
 
-async def _answered(db: AsyncSession, patient: User, codes: list[str]) -> Answered:
-    rows = await db.execute(
-        select(
-            col(Response.instrument),
-            col(Response.status),
-            col(Response.local_date),
-            col(Response.answers),
-            col(Response.updated_at),
-        ).where(col(Response.user_id) == patient.id, col(Response.instrument).in_(codes))
+@functools.cache
+def _answered_read() -> Select[Any]:
+    """Built once: an `in_()` made per request left its expanding parameter in reference cycles for the collector."""
+    return select(
+        col(Response.instrument),
+        col(Response.status),
+        col(Response.local_date),
+        col(Response.answers),
+        col(Response.updated_at),
+    ).where(
+        col(Response.user_id) == bindparam("patient", type_=Integer),
+        col(Response.instrument).in_(bindparam("codes", expanding=True)),
     )
+
+
+async def _answered(db: AsyncSession, patient: User, codes: list[str]) -> Answered:
+    rows = await db.execute(_answered_read(), {"patient": patient.id, "codes": codes})
     done: dict[str, date] = {}
     drafts: list[tuple[str, datetime, dict[str, Any] | None]] = []
     for code, status, day, answers, updated in rows:
