@@ -90,8 +90,8 @@ def sam(client: TestClient, db: Database, settings: Settings) -> Iterator[TestCl
     yield client
 
 
-# The pages, and one more that once built an `in_()` per request (its parameter was left in a cycle).
-CHECKED_PAGES = {**PAGES, "questionnaires": "/questionnaires"}
+# The pages, and two more that each built an `in_()` per request (its parameter was left in a cycle).
+CHECKED_PAGES = {**PAGES, "questionnaires": "/questionnaires", "family circle": "/family-circle"}
 
 
 @pytest.mark.parametrize("page", list(CHECKED_PAGES))

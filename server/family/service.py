@@ -3,11 +3,12 @@ sent) and the family member's own view (feed, program information)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import String, and_, cast, delete, literal, or_, select
+from sqlalchemy import Select, String, and_, bindparam, cast, delete, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -207,6 +208,12 @@ class Disclosure:
     text: str
 
 
+@functools.cache
+def _milestones_read() -> Select[Milestone]:
+    """Built once: an `in_()` made per request left its expanding parameter in reference cycles for the collector."""
+    return select(Milestone).where(col(Milestone.id).in_(bindparam("ids", expanding=True)))
+
+
 async def notification_log(db: AsyncSession, patient: User, limit: int = 100) -> list[Disclosure]:
     """Every notification sent to family about this patient, newest first, in the patient's own words."""
     rows = list(
@@ -222,7 +229,7 @@ async def notification_log(db: AsyncSession, patient: User, limit: int = 100) ->
         for r in rows
         if r.subject.startswith(DISCLOSURE_SUBJECT) and r.subject[len(DISCLOSURE_SUBJECT) :].isdigit()
     }
-    by_id = {m.id: m for m in await db.scalars(select(Milestone).where(col(Milestone.id).in_(ids or {-1})))}
+    by_id = {m.id: m for m in await db.scalars(_milestones_read(), {"ids": sorted(ids)})} if ids else {}
     found = []
     for r in rows:
         mid = r.subject[len(DISCLOSURE_SUBJECT) :]
