@@ -94,24 +94,31 @@ def sam(client: TestClient, db: Database, settings: Settings) -> Iterator[TestCl
 CHECKED_PAGES = {**PAGES, "questionnaires": "/questionnaires", "family circle": "/family-circle"}
 
 
-@pytest.mark.parametrize("page", list(CHECKED_PAGES))
-def test_a_patient_page_leaves_its_request_and_template_context_to_refcounting(sam: TestClient, page: str) -> None:
-    """Over real HTTP, the demo's Sam: nothing a page view builds (its request, a template's context, a macro, a
-    statement's parameter) is left in a reference cycle for the collector. A macro a page template defines for
-    itself, or a macro file imported `with context`, would leave the render's context with the page's data in it."""
-    path = CHECKED_PAGES[page]
-    assert sam.get(path).status_code == 200  # warm-up: what is built once per process
+def _left_in_cycles(client: TestClient, path: str) -> set[str]:
+    """The kinds of object (of those a page view builds) that one view of `path` leaves in reference cycles."""
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage, to look at
     gc.disable()
     try:
-        for _ in range(2):
-            assert sam.get(path).status_code == 200
+        assert client.get(path).status_code == 200
         gc.collect()
         kinds = (Context, Macro, SteadyRequest, BindParameter)
-        left = sorted({type(o).__name__ for o in gc.garbage if isinstance(o, kinds)})
+        return {type(o).__name__ for o in gc.garbage if isinstance(o, kinds)}
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
-    assert left == [], path
+
+
+@pytest.mark.parametrize("page", list(CHECKED_PAGES))
+def test_a_patient_page_leaves_its_request_and_template_context_to_refcounting(sam: TestClient, page: str) -> None:
+    """Over real HTTP, the demo's Sam: nothing a page view builds (its request, a template's context, a macro, a
+    statement's parameter) is left in a reference cycle for the collector. A macro a page template defines for
+    itself, or a macro file imported `with context`, would leave the render's context with the page's data in it.
+    What every view leaves is what counts, so three views are looked at one by one: something built once (a cache
+    filled afresh) may leave a cycle one time. In a serial run of the whole suite, Today once left a statement's
+    parameter on one view and nothing on the next; /questionnaires and /family-circle left theirs on every view."""
+    path = CHECKED_PAGES[page]
+    assert sam.get(path).status_code == 200  # warm-up: what is built once per process
+    left = _left_in_cycles(sam, path) & _left_in_cycles(sam, path) & _left_in_cycles(sam, path)
+    assert left == set(), path
