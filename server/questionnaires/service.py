@@ -589,13 +589,12 @@ async def share_once(
     return True
 
 
-async def open_followups(db: AsyncSession, therapist: User, patient_ids: Iterable[int]) -> list[tuple[User, Response]]:
-    """Item-9 answers awaiting this therapist's follow-up: from patients who share questionnaires with them (the
-    caller passes the ids its consent gate allowed) and results shared with them once."""
-    assert therapist.id is not None
-    allowed = set(patient_ids)
-    care = select(col(CareTeam.patient_id)).where(col(CareTeam.therapist_id) == therapist.id)
-    rows = await db.execute(
+@functools.cache
+def _open_followups_read() -> Select[Response, User]:
+    """Built once (the dashboard asks on every request): item-9 answers not yet followed up, from the therapist's
+    care team in their clinic, oldest first."""
+    care = select(col(CareTeam.patient_id)).where(col(CareTeam.therapist_id) == bindparam("therapist", type_=Integer))
+    return (
         select(Response, User)
         .join(User, col(User.id) == col(Response.user_id))
         .where(
@@ -603,10 +602,18 @@ async def open_followups(db: AsyncSession, therapist: User, patient_ids: Iterabl
             col(Response.status) == "complete",
             col(Response.followed_up_at).is_(None),
             col(Response.user_id).in_(care),
-            col(User.clinic_id) == therapist.clinic_id,
+            col(User.clinic_id) == bindparam("clinic", type_=Integer),
         )
         .order_by(col(Response.completed_at))
     )
+
+
+async def open_followups(db: AsyncSession, therapist: User, patient_ids: Iterable[int]) -> list[tuple[User, Response]]:
+    """Item-9 answers awaiting this therapist's follow-up: from patients who share questionnaires with them (the
+    caller passes the ids its consent gate allowed) and results shared with them once."""
+    assert therapist.id is not None
+    allowed = set(patient_ids)
+    rows = await db.execute(_open_followups_read(), {"therapist": therapist.id, "clinic": therapist.clinic_id})
     found = []
     for row, patient in rows:
         if row.user_id in allowed or row.shared_once_with_id == therapist.id:
