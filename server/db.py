@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast, overload
@@ -297,22 +297,12 @@ def dialect_insert(session: AsyncSession, target: type[SQLModel] | Table) -> pos
     return module.insert(table)
 
 
-def among(
-    session: AsyncSession, column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int]
-) -> ColumnElement[bool]:
-    """`column IN ids` for a long list of ids (the dashboard's hundred patients). On PostgreSQL one array parameter
-    (`= ANY($1::INTEGER[])`) instead of an expanding IN, whose hundred parameters SQLAlchemy builds, renders and
-    asyncpg encodes on every execution (~0.4 ms of CPU a statement); elsewhere the plain IN."""
-    values = list(ids)
-    target = cast(ColumnElement[Any], column)  # a table's column, or a model's (what sqlmodel's `col` gives)
-    if session.get_bind().dialect.name == "postgresql":
-        return target == any_(bindparam(None, values, type_=postgresql.ARRAY(Integer)))
-    return target.in_(values)
-
-
 def among_given(dialect_name: str, column: ColumnElement[Any] | Mapped[Any], name: str) -> ColumnElement[bool]:
-    """`among` for a statement built once: the ids are given at each execution, as parameter `name` (on SQLite an
-    IN expanded at run time, which `read_rows` leaves to the session)."""
+    """`column IN ids` for a statement built once, the ids given at each execution as parameter `name`. On
+    PostgreSQL one array parameter (`= ANY($1::INTEGER[])`) instead of an expanding IN, whose hundred parameters
+    SQLAlchemy builds, renders and asyncpg encodes on every execution (~0.4 ms of CPU a statement); on SQLite an IN
+    expanded at run time (which `read_rows` leaves to the session). Built per request instead, either one left its
+    parameter in a reference cycle for the collector."""
     target = cast(ColumnElement[Any], column)
     if dialect_name == "postgresql":
         return target == any_(bindparam(name, type_=postgresql.ARRAY(Integer)))

@@ -319,7 +319,7 @@ DIALECT_SENSITIVE: dict[str, set[str] | None] = {
         "test_assignment_is_listed_then_completed_by_practising_it",
     },
     "test_therapist_gate.py": {"test_an_allowed_read_writes_one_access_log_row_and_revoking_closes_it_at_once"},
-    # The dashboard's per-patient reads pass their ids as one array on PostgreSQL, an IN list elsewhere (db.among).
+    # The dashboard's per-patient reads pass their ids as one array on PostgreSQL, an IN elsewhere (db.among_given).
     "test_therapist_dashboard_days.py": {"test_last_weeks_flags_show_on_tuesday_until_reviewed"},
 }
 

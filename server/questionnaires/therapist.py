@@ -18,6 +18,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -25,7 +26,7 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.response import Response as LitestarResponse
 from litestar.response import Template
-from sqlalchemy import select
+from sqlalchemy import Date, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -33,7 +34,7 @@ from server.accounts.guards import admin_only, therapist_only
 from server.accounts.models import Clinic, User
 from server.accounts.service import own_clinic
 from server.consent import service as consent_service
-from server.db import DbSession, among, pk, utcnow
+from server.db import DbSession, among_given, pk, utcnow
 from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.i18n import lazy_gettext as _l
@@ -114,6 +115,21 @@ def _lines(rows: Sequence[Response], thresholds: Thresholds) -> list[ResultLine]
 # -- registered into the therapist's pages (server/sharing/extensions.py) ------------------------------------
 
 
+@lru_cache(maxsize=4)
+def _recent_scores_read(dialect_name: str) -> Select[Any]:
+    """The patients `ids`' completed results since `since`, oldest first. Built once per database: built per request,
+    its list of patients was left in a reference cycle for the collector."""
+    return (
+        select(col(Response.user_id), col(Response.instrument), col(Response.local_date), col(Response.score))
+        .where(
+            among_given(dialect_name, col(Response.user_id), "ids"),
+            col(Response.status) == "complete",
+            col(Response.local_date) >= bindparam("since", type_=Date()),
+        )
+        .order_by(col(Response.completed_at))
+    )
+
+
 async def dashboard_context(
     db: AsyncSession, therapist: User, grants: Sequence[AccessGrant], now: datetime
 ) -> dict[str, Any]:
@@ -131,15 +147,8 @@ async def dashboard_context(
     if sharing:
         # Only the columns the flags need (no ORM objects): the latest result of each instrument per patient.
         latest: dict[tuple[int, str], dict[str, Any]] = {}
-        rows = await db.execute(
-            select(col(Response.user_id), col(Response.instrument), col(Response.local_date), col(Response.score))
-            .where(
-                among(db, col(Response.user_id), sharing),
-                col(Response.status) == "complete",
-                col(Response.local_date) >= now.date() - timedelta(days=62),
-            )
-            .order_by(col(Response.completed_at))
-        )
+        since = now.date() - timedelta(days=62)
+        rows = await db.execute(_recent_scores_read(db.get_bind().dialect.name), {"ids": list(sharing), "since": since})
         for user_id, code, day, score_json in rows:
             grant_ = sharing[user_id]
             if day is not None and grant_.data_from <= day <= grant_.today:

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, and_, bindparam, or_, select
+from sqlalchemy import Date, Integer, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -200,33 +200,51 @@ async def load_programs(
     if not data:
         return {}
     ids = list(data)
-    phases = list(
-        await db.scalars(
-            select(ProgramPhase).where(col(ProgramPhase.program_id).in_(ids)).order_by(col(ProgramPhase.start_week))
-        )
-    )
+    phases = list(await db.scalars(_phases_read(), {"programs": ids}))
     patterns: list[GroupPattern] = []
     if phases:
-        patterns = list(
-            await db.scalars(
-                select(GroupPattern)
-                .where(col(GroupPattern.phase_id).in_([pk(phase) for phase in phases]))
-                .order_by(col(GroupPattern.weekday), col(GroupPattern.start_time), col(GroupPattern.id))
-            )
-        )
+        patterns = list(await db.scalars(_patterns_read(), {"phases": [pk(phase) for phase in phases]}))
     changes: list[SessionException] = []
     if with_changes:
-        query = select(SessionException).where(col(SessionException.program_id).in_(ids))
+        params: dict[str, Any] = {"programs": ids}
         if changes_between is not None:
-            first_day, last_day_ = changes_between
-            query = query.where(
-                or_(
-                    col(SessionException.original_date).between(first_day, last_day_),
-                    col(SessionException.new_date).between(first_day, last_day_),
-                )
-            )
-        changes = list(await db.scalars(query))
+            params["first_day"], params["last_day"] = changes_between
+        changes = list(await db.scalars(_changes_read(changes_between is not None), params))
     return programs_from(data, phases, patterns, changes)
+
+
+# Built once (bound per call): built per call, their IN lists were left in reference cycles for the collector.
+@functools.cache
+def _phases_read() -> Select[ProgramPhase]:
+    return (
+        select(ProgramPhase)
+        .where(col(ProgramPhase.program_id).in_(bindparam("programs", expanding=True)))
+        .order_by(col(ProgramPhase.start_week))
+    )
+
+
+@functools.cache
+def _patterns_read() -> Select[GroupPattern]:
+    return (
+        select(GroupPattern)
+        .where(col(GroupPattern.phase_id).in_(bindparam("phases", expanding=True)))
+        .order_by(col(GroupPattern.weekday), col(GroupPattern.start_time), col(GroupPattern.id))
+    )
+
+
+@functools.cache
+def _changes_read(between: bool) -> Select[SessionException]:
+    """The programs' one-off changes; `between`: only those touching the local dates `first_day`..`last_day`."""
+    query = select(SessionException).where(col(SessionException.program_id).in_(bindparam("programs", expanding=True)))
+    if between:
+        first_day, last_day = bindparam("first_day", type_=Date()), bindparam("last_day", type_=Date())
+        query = query.where(
+            or_(
+                col(SessionException.original_date).between(first_day, last_day),
+                col(SessionException.new_date).between(first_day, last_day),
+            )
+        )
+    return query
 
 
 def programs_from(

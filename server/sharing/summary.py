@@ -41,7 +41,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from babel.dates import format_date
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -51,7 +51,6 @@ from server.checkins.models import CheckIn, CravingLog, SobrietyDate, TriggerPre
 from server.checkins.triggers import TriggerSet, build_set
 from server.consent.wording import THERAPIST_CATEGORY_IDS
 from server.db import (
-    among,
     among_given,
     epoch_microseconds,
     from_epoch_days,
@@ -330,23 +329,15 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
     if not ids:
         return
     first, last = _dates(live, ids)
-    c = table_of(CheckIn).c
     if _brief(live):
         await _load_brief_checkins(db, ids, first, last, data)
         return
-    rows = await db.execute(
-        select(c.user_id, c.local_date, c.mood, c.craving).where(
-            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last
-        )
-    )
+    dialect = _dialect(db)
+    rows = await db.execute(_moods_read(dialect), {"ids": ids, "first": first, "last": last})
     for row in rows:
         data[row.user_id].checkins[row.local_date] = _CheckinRow(row.local_date, int(row.mood), int(row.craving))
     week_first, _week_last = _week_dates(live, ids)
-    rows = await db.execute(
-        select(c.user_id, c.local_date, c.used, c.triggers, c.diary, *(c[name] for name in _WEEK_MEASURES)).where(
-            among(db, c.user_id, ids), c.local_date >= week_first, c.local_date <= last
-        )
-    )
+    rows = await db.execute(_week_answers_read(dialect), {"ids": ids, "first": week_first, "last": last})
     for answers in rows.mappings():
         found = data[answers["user_id"]].checkins.get(answers["local_date"])
         if found is None:
@@ -358,6 +349,32 @@ async def _load_checkins(db: AsyncSession, live: Sequence[WeekRequest], data: di
         found.urges = {kind: answers[f"urge_{kind}"] for kind in URGE_KINDS}
         found.acted = {kind: answers[f"acted_{kind}"] for kind in URGE_KINDS}
         found.skills_used = answers["skills_used"]
+
+
+# The single-patient reads (a patient's page, a report), each built once per database: a statement built per request
+# left its parameters in reference cycles for the collector (about a hundred objects per patient page).
+
+
+@lru_cache(maxsize=4)
+def _moods_read(dialect_name: str) -> Select[Any]:
+    c = table_of(CheckIn).c
+    return select(c.user_id, c.local_date, c.mood, c.craving).where(*_days_of(dialect_name, c))
+
+
+@lru_cache(maxsize=4)
+def _week_answers_read(dialect_name: str) -> Select[Any]:
+    c = table_of(CheckIn).c
+    columns = (c.user_id, c.local_date, c.used, c.triggers, c.diary, *(c[name] for name in _WEEK_MEASURES))
+    return select(*columns).where(*_days_of(dialect_name, c))
+
+
+def _days_of(dialect_name: str, c: Any) -> tuple[ColumnElement[bool], ...]:
+    """The patients `ids`' check-ins from `first` to `last`, both included."""
+    return (
+        among_given(dialect_name, c.user_id, "ids"),
+        c.local_date >= bindparam("first"),
+        c.local_date <= bindparam("last"),
+    )
 
 
 async def _load_brief_checkins(
@@ -455,9 +472,14 @@ async def _load_triggers(db: AsyncSession, live: Sequence[WeekRequest], data: di
         return  # labels only name triggers, which brief summaries don't count
     ids = _ids(live, "cravings_triggers")
     if ids:
-        prefs = await db.scalars(select(TriggerPreference).where(col(TriggerPreference.user_id).in_(ids)))
+        prefs = await db.scalars(_trigger_preferences_read(_dialect(db)), {"ids": ids})
         for pref in prefs:
             data[pref.user_id].triggers = build_set(pref)  # patients without their own triggers use the default set
+
+
+@lru_cache(maxsize=4)
+def _trigger_preferences_read(dialect_name: str) -> Select[TriggerPreference]:
+    return select(TriggerPreference).where(among_given(dialect_name, col(TriggerPreference.user_id), "ids"))
 
 
 async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -467,23 +489,31 @@ async def _load_notes(db: AsyncSession, live: Sequence[WeekRequest], data: dict[
     if not ids:
         return
     first, last = _week_dates(live, ids)
-    c = table_of(CheckIn).c
-    rows = await db.execute(
-        select(c.user_id, c.local_date, c.note).where(
-            among(db, c.user_id, ids), c.local_date >= first, c.local_date <= last, c.note != ""
-        )
-    )
+    dialect = _dialect(db)
+    rows = await db.execute(_checkin_notes_read(dialect), {"ids": ids, "first": first, "last": last})
     for row in rows:
         data[row.user_id].notes.append((row.local_date, None, row.note))
     start, end = _utc_window(live, ids)
-    logs = table_of(CravingLog).c
-    rows = await db.execute(
-        select(logs.user_id, logs.local_date, logs.occurred_at, logs.note).where(
-            among(db, logs.user_id, ids), logs.occurred_at >= start, logs.occurred_at < end, logs.note != ""
-        )
-    )
+    rows = await db.execute(_craving_notes_read(dialect), {"ids": ids, "start": start, "end": end})
     for row in rows:
         data[row.user_id].notes.append((row.local_date, row.occurred_at, row.note))
+
+
+@lru_cache(maxsize=4)
+def _checkin_notes_read(dialect_name: str) -> Select[Any]:
+    c = table_of(CheckIn).c
+    return select(c.user_id, c.local_date, c.note).where(*_days_of(dialect_name, c), c.note != "")
+
+
+@lru_cache(maxsize=4)
+def _craving_notes_read(dialect_name: str) -> Select[Any]:
+    logs = table_of(CravingLog).c
+    return select(logs.user_id, logs.local_date, logs.occurred_at, logs.note).where(
+        among_given(dialect_name, logs.user_id, "ids"),
+        logs.occurred_at >= bindparam("start"),
+        logs.occurred_at < bindparam("end"),
+        logs.note != "",
+    )
 
 
 async def _load_skills(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
@@ -493,22 +523,29 @@ async def _load_skills(db: AsyncSession, live: Sequence[WeekRequest], data: dict
     if not ids:
         return
     start, end = _utc_window(live, ids)
-    p = table_of(SkillPractice).c
-    rows = await db.execute(
-        select(p.user_id, p.card_id, p.started_at, p.distress_before, p.distress_after).where(
-            among(db, p.user_id, ids), p.started_at >= start, p.started_at < end
-        )
-    )
+    dialect = _dialect(db)
+    rows = await db.execute(_practices_read(dialect), {"ids": ids, "start": start, "end": end})
     for row in rows:
         data[row.user_id].practices.append((row.card_id, row.started_at, row.distress_before, row.distress_after))
-    a = table_of(SkillAssignment).c
-    rows = await db.execute(
-        select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(
-            among(db, a.patient_id, ids), a.assigned_at < end
-        )
-    )
+    rows = await db.execute(_assignments_read(dialect), {"ids": ids, "end": end})
     for row in rows:
         data[row.patient_id].assignments.append((row.card_id, row.assigned_at, row.completed_at))
+
+
+@lru_cache(maxsize=4)
+def _practices_read(dialect_name: str) -> Select[Any]:
+    p = table_of(SkillPractice).c
+    return select(p.user_id, p.card_id, p.started_at, p.distress_before, p.distress_after).where(
+        among_given(dialect_name, p.user_id, "ids"), p.started_at >= bindparam("start"), p.started_at < bindparam("end")
+    )
+
+
+@lru_cache(maxsize=4)
+def _assignments_read(dialect_name: str) -> Select[Any]:
+    a = table_of(SkillAssignment).c
+    return select(a.patient_id, a.card_id, a.assigned_at, a.completed_at).where(
+        among_given(dialect_name, a.patient_id, "ids"), a.assigned_at < bindparam("end")
+    )
 
 
 async def _load_attendance(db: AsyncSession, live: Sequence[WeekRequest], data: dict[int, PatientData]) -> None:
