@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar.testing import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.checkins import logic
 from server.checkins.forms import CheckInForm
-from server.checkins.models import CheckIn
+from server.checkins.models import CheckIn, TriggerHit
 from tests.conftest import Database, htmx_post
 from tests.support.checkins import add_checkin, checkin_data, count, get_row, signed_in_patient, today_for
 from tests.support.family import family_of, notifications
@@ -53,23 +55,19 @@ def test_a_days_first_check_in_is_one_read_and_one_write(client: TestClient, db:
     # executemany).
     writes = ["WITH"] if db.url.startswith("postgresql") else ["INSERT", "INSERT", "INSERT"]
     assert [s.split()[0] for s in seen] == ["SELECT", "SELECT", *writes], seen
-    day = today_for(user).isoformat()
-    hits = db.scalar(
-        "SELECT string_agg(trigger_id || ':' || intensity || ':' || local_date, ',' ORDER BY trigger_id) FROM "
-        "trigger_hit WHERE user_id = :u AND checkin_id = (SELECT max(id) FROM checkin WHERE user_id = :u)",
-        u=user.id,
-    ) if db.url.startswith("postgresql") else db.scalar(
-        "SELECT group_concat(trigger_id || ':' || intensity || ':' || local_date, ',') FROM (SELECT * FROM "
-        "trigger_hit WHERE user_id = :u AND checkin_id = (SELECT max(id) FROM checkin WHERE user_id = :u) "
-        "ORDER BY trigger_id)",
-        u=user.id,
-    )  # fmt: skip
-    assert hits == f"stress:4:{day},tired:4:{day}"
+    day = today_for(user)
+
+    async def hits_of_the_check_in(session: AsyncSession) -> list[tuple[str, int, date]]:
+        made = select(func.max(CheckIn.id)).where(col(CheckIn.user_id) == user.id).scalar_subquery()
+        found = await session.scalars(select(TriggerHit).where(col(TriggerHit.checkin_id) == made))
+        return sorted((hit.trigger_id, hit.intensity, hit.local_date) for hit in found)
+
+    assert db.run(hits_of_the_check_in) == [("stress", 4, day), ("tired", 4, day)]
     submission = db.scalar(
         "SELECT count(*) FROM checkin_submission s JOIN checkin c ON c.id = s.checkin_id WHERE s.user_id = :u "
         "AND c.local_date = :d AND s.created_at = c.created_at AND s.idempotency_key = c.idempotency_key",
         u=user.id,
-        d=today_for(user),
+        d=day,
     )
     assert submission == 1 and count(db, "checkin_submission", user) == 2
 

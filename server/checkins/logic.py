@@ -242,8 +242,9 @@ async def _add_trigger_hits(
     checkin_id: int | None = None,
     craving_id: int | None = None,
 ) -> None:
-    """The one writer of trigger hits (a check-in's or a craving log's), which Progress counts per trigger: one
-    statement for all of them (executemany), on the session's connection, after the row they belong to exists."""
+    """Trigger hits (a check-in's or a craving log's), which Progress counts per trigger: one statement for all of
+    them (executemany), on the session's connection, after the row they belong to exists. The one other writer is
+    `_insert_checkin_at_once`, a day's first check-in on PostgreSQL, whose hits go in with the check-in itself."""
     hits = [
         {
             "user_id": user_id,
