@@ -19,7 +19,7 @@ import aiosqlite
 import asyncpg
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import Integer, bindparam, event, func, select, text, update
+from sqlalchemy import Integer, bindparam, column, event, func, select, table, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -264,6 +264,32 @@ def test_a_dead_postgres_connection_sends_the_read_to_the_session_and_is_replace
     # the dead one and ran on the session: the right answer both ways.
     assert after_kill in (({"people": 1}, 1), ({"people": 1}, 2))
     assert again == ({"people": 1}, 1)  # the reader again, on a new connection
+
+
+@pytest.mark.dialect_sensitive
+def test_the_readers_plan_for_a_read_is_made_once_per_connection(settings: Settings, db: Database) -> None:
+    """PostgreSQL plans a prepared read again at every run while a plan for its values looks cheaper; the reader's
+    connections keep one plan for any values (`READER_SETTINGS`): run five times and more, a read was never planned
+    for its values. The request's own session plans as PostgreSQL chooses."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's reader")
+    patient = db.make_user("patient").id
+    users = table_of(User)
+    one = select(users.c.email).where(users.c.id == bindparam("id", type_=Integer))
+    prepared = table("pg_prepared_statements", column("statement"), column("custom_plans"), column("generic_plans"))
+    plans = select(prepared.c.custom_plans, prepared.c.generic_plans).where(prepared.c.statement.contains("WHERE user_account.id ="))
+
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, Any]:
+        async with sessions() as session:
+            for _ in range(8):
+                assert await read_first(session, one, {"id": patient}) is not None
+            on_reader = await read_first(session, plans, {})
+            mode = await session.scalar(text("SELECT current_setting('plan_cache_mode')"))
+            return on_reader, mode
+
+    on_reader, session_mode = on_test_loop(_using(settings, scenario))
+    assert on_reader == {"custom_plans": 0, "generic_plans": 8}
+    assert session_mode == "auto"
 
 
 @pytest.mark.dialect_sensitive
