@@ -277,7 +277,9 @@ def test_the_readers_plan_for_a_read_is_made_once_per_connection(settings: Setti
     users = table_of(User)
     one = select(users.c.email).where(users.c.id == bindparam("id", type_=Integer))
     prepared = table("pg_prepared_statements", column("statement"), column("custom_plans"), column("generic_plans"))
-    plans = select(prepared.c.custom_plans, prepared.c.generic_plans).where(prepared.c.statement.contains("WHERE user_account.id ="))
+    plans = select(prepared.c.custom_plans, prepared.c.generic_plans).where(
+        prepared.c.statement.contains("WHERE user_account.id =")
+    )
 
     async def scenario(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, Any]:
         async with sessions() as session:
