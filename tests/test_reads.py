@@ -268,29 +268,26 @@ def test_a_dead_postgres_connection_sends_the_read_to_the_session_and_is_replace
 
 @pytest.mark.dialect_sensitive
 def test_the_readers_plan_for_a_read_is_made_once_per_connection(settings: Settings, db: Database) -> None:
-    """PostgreSQL plans a prepared read again at every run while a plan for its values looks cheaper; the reader's
-    connections keep one plan for any values (`READER_SETTINGS`): run five times and more, a read was never planned
-    for its values. The request's own session plans as PostgreSQL chooses."""
+    """PostgreSQL plans a prepared read again at every run while a plan for its values looks cheaper, and always for
+    its first five runs on a connection; the reader's connections keep one plan for any values (`READER_SETTINGS`).
+    The read asks PostgreSQL how it has planned that very read on the connection it runs on (reads rotate over the
+    pool's connections): never for its values. The request's own session plans as PostgreSQL chooses."""
     if settings.is_sqlite:
         pytest.skip("PostgreSQL's reader")
-    patient = db.make_user("patient").id
-    users = table_of(User)
-    one = select(users.c.email).where(users.c.id == bindparam("id", type_=Integer))
     prepared = table("pg_prepared_statements", column("statement"), column("custom_plans"), column("generic_plans"))
     plans = select(prepared.c.custom_plans, prepared.c.generic_plans).where(
-        prepared.c.statement.contains("WHERE user_account.id =")
+        prepared.c.statement.contains(bindparam("marker"))
     )
 
-    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, Any]:
+    async def scenario(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[Any], Any]:
         async with sessions() as session:
-            for _ in range(8):
-                assert await read_first(session, one, {"id": patient}) is not None
-            on_reader = await read_first(session, plans, {})
+            seen = [await read_first(session, plans, {"marker": "pg_prepared_statements"}) for _ in range(8)]
             mode = await session.scalar(text("SELECT current_setting('plan_cache_mode')"))
-            return on_reader, mode
+            return seen, mode
 
-    on_reader, session_mode = on_test_loop(_using(settings, scenario))
-    assert on_reader == {"custom_plans": 0, "generic_plans": 8}
+    seen, session_mode = on_test_loop(_using(settings, scenario))
+    assert all(plan is not None and plan["custom_plans"] == 0 and plan["generic_plans"] >= 1 for plan in seen), seen
+    assert sum(plan["generic_plans"] for plan in seen) >= 8  # each run counted where it ran
     assert session_mode == "auto"
 
 
