@@ -552,6 +552,35 @@ def test_rows_text_is_json_of_every_value_as_stored(settings: Settings, db: Data
 
 
 @pytest.mark.dialect_sensitive
+def test_rows_text_of_numbers_only_is_the_same_json(settings: Settings, db: Database) -> None:
+    """Rows of integers, booleans and dates only (the dashboard's check-ins) are written another way on PostgreSQL
+    (one array per row, the group's as JSON at once): the same text as the concatenation writes, NULL as null, in
+    the order asked, on both databases."""
+    from tests.test_sharing_support import add_rows, checkin
+
+    patient = db.make_user("patient")
+    first = date(2031, 3, 1)
+    add_rows(db, [
+        checkin(patient, first, 3, 4, used=True, diary=True, urge_use=5),
+        checkin(patient, first - timedelta(days=400), 7, 0, used=False, diary=False, urge_use=None),
+    ])  # fmt: skip
+    c = table_of(CheckIn).c
+
+    async def read(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[Any, ...]]:
+        dialect = sessions.kw["bind"].dialect.name
+        rows = select(c.user_id, c.local_date, c.used, c.diary, c.urge_use, c.mood, c.id)
+        statement = rows_text(dialect, rows, by="user_id", values=["local_date", "used", "diary", "urge_use", "mood"],
+                              order=["local_date", "id"])  # fmt: skip
+        async with sessions() as session:
+            return await read_rows(session, statement, {})
+
+    [(patient_id, text_read)] = on_test_loop(_using(settings, read))
+    day = (first - date(1970, 1, 1)).days
+    assert patient_id == patient.id
+    assert text_read == f"[[{day - 400},0,0,null,7],[{day},1,1,5,3]]"
+
+
+@pytest.mark.dialect_sensitive
 def test_a_reader_connection_that_dies_during_its_read_sends_the_read_to_the_session(
     settings: Settings, db: Database
 ) -> None:
