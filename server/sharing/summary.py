@@ -294,7 +294,7 @@ def _brief(requests: Sequence[WeekRequest]) -> bool:
 
 
 def _ids(requests: Sequence[WeekRequest], *categories: str) -> list[int]:
-    return sorted({r.patient_id for r in requests if r.shares(*categories)})
+    return sorted({r.patient_id for r in requests if not r.categories.isdisjoint(categories)})
 
 
 def _dates(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[date, date]:
@@ -311,9 +311,11 @@ def _week_dates(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[da
 
 def _utc_window(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[datetime, datetime]:
     wanted = set(ids)
-    chosen = [r for r in requests if r.patient_id in wanted]
-    start = min(local_midnight(r.visible_from, r.timezone) for r in chosen)
-    end = max(local_midnight(r.visible_to + timedelta(days=1), r.timezone) for r in chosen)
+    # Each first and last local day once per zone: a dashboard's 200 requests have a handful between them.
+    firsts = {(r.visible_from, r.timezone) for r in requests if r.patient_id in wanted}
+    lasts = {(r.visible_to, r.timezone) for r in requests if r.patient_id in wanted}
+    start = min(local_midnight(day, timezone) for day, timezone in firsts)
+    end = max(local_midnight(day + timedelta(days=1), timezone) for day, timezone in lasts)
     return start, end
 
 

@@ -8,7 +8,7 @@ apart twice a year.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
@@ -27,6 +27,11 @@ class Week:
 
     monday: date
     length: int = 7
+    # Worked out once when made: a dashboard's loaders and rules ask its 200 week requests for it thousands of times.
+    sunday: date = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sunday", self.monday + timedelta(days=self.length - 1))
 
     @classmethod
     def ending(cls, last: date, length: int = 7) -> Week:
@@ -59,14 +64,7 @@ class Week:
     @property
     def label(self) -> str:
         """'2026-W47' for an ISO week; '2026-11-18/2026-11-24' (an ISO 8601 interval) for any other span."""
-        if not self.is_iso:
-            return f"{self.monday.isoformat()}/{self.sunday.isoformat()}"
-        year, week, _day = self.monday.isocalendar()
-        return f"{year}-W{week:02d}"
-
-    @property
-    def sunday(self) -> date:
-        return self.monday + timedelta(days=self.length - 1)
+        return _label(self.monday, self.length)
 
     @property
     def days(self) -> list[date]:
@@ -79,6 +77,16 @@ class Week:
         """[local first-day 00:00, local 00:00 after the last day) as UTC instants."""
         end = self.monday + timedelta(days=self.length)
         return local_midnight(self.monday, timezone), local_midnight(end, timezone)
+
+
+@lru_cache(maxsize=1024)
+def _label(monday: date, length: int) -> str:
+    """`Week.label`, written once per span: the dashboard labels each of its hundred rows' spans, mostly the same."""
+    week = Week(monday, length)
+    if not week.is_iso:
+        return f"{monday.isoformat()}/{week.sunday.isoformat()}"
+    year, number, _day = monday.isocalendar()
+    return f"{year}-W{number:02d}"
 
 
 @lru_cache(maxsize=4096)
