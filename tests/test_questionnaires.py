@@ -108,6 +108,23 @@ def test_due_on_today_answered_screen_by_screen_then_not_due(
     assert row == 6
 
 
+def test_todays_panel_is_in_each_patients_own_language(
+    client: TestClient, db: Database, people: dict[str, User]
+) -> None:
+    """Today's questionnaire panel is rendered once per language and state and shared (`remembered`): a patient who
+    reads Spanish gets it in Spanish right after one who reads English got it in English, and back."""
+    english = people["patient"]
+    spanish = db.make_user("patient", clinic_id=english.clinic_id)
+    db.execute("UPDATE user_account SET locale = 'es' WHERE id = :id", id=spanish.id)
+    for patient in (english, spanish):
+        assign(db, patient)
+    for patient, expected in ((english, "Answer: Mood questionnaire (PHQ-9)"), (spanish, "Responder: "),
+                              (english, "Answer: Mood questionnaire (PHQ-9)")):  # fmt: skip
+        client.cookies.clear()
+        login(client, patient.email)
+        assert expected in client.get("/today").text
+
+
 def test_back_change_and_resume_later(client: TestClient, db: Database, people: dict[str, User]) -> None:
     patient = people["patient"]
     assign(db, patient)

@@ -259,6 +259,11 @@ class Due:
     answered: int  # items answered in a draft so far
     asked: int
 
+    @property
+    def shown_as(self) -> tuple[str, int, int]:
+        """Everything Today's panel shows of it (its rendering is remembered under this)."""
+        return (self.instrument.code, self.answered, self.asked)
+
 
 async def due_for(db: AsyncSession, patient: User, today: date | None = None) -> list[Due]:
     """Questionnaires due now: the latest scheduled date has come and nothing was completed since. (Today reads
