@@ -275,7 +275,10 @@ def test_the_readers_plan_for_a_read_is_made_once_per_connection(settings: Setti
     if settings.is_sqlite:
         pytest.skip("PostgreSQL's reader")
     prepared = table("pg_prepared_statements", column("statement"), column("custom_plans"), column("generic_plans"))
-    plans = select(prepared.c.custom_plans, prepared.c.generic_plans).where(
+    # The most over this read's statements on the connection: asyncpg may hold two of the same text (one prepared to
+    # learn the columns, never run).
+    custom, generic = func.max(prepared.c.custom_plans), func.max(prepared.c.generic_plans)
+    plans = select(custom.label("custom_plans"), generic.label("generic_plans")).where(
         prepared.c.statement.contains(bindparam("marker"))
     )
 
@@ -287,7 +290,7 @@ def test_the_readers_plan_for_a_read_is_made_once_per_connection(settings: Setti
 
     seen, session_mode = on_test_loop(_using(settings, scenario))
     assert all(plan is not None and plan["custom_plans"] == 0 and plan["generic_plans"] >= 1 for plan in seen), seen
-    assert sum(plan["generic_plans"] for plan in seen) >= 8  # each run counted where it ran
+    assert sum(plan["generic_plans"] for plan in seen) >= 8  # each run counted on the connection it ran on
     assert session_mode == "auto"
 
 
