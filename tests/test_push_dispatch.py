@@ -416,10 +416,11 @@ def test_a_slow_batch_keeps_its_lease_so_nobody_sends_it_twice(
     for sub in subs:
         add_device(db.url, patient.id, sub)
     _reminder(db, patient.id, "test:slow", kind="test", due=datetime.now(UTC) - timedelta(seconds=1))
-    # Ten devices, one at a time: 9 s, longer than the 8 s lease, renewed every third of it. (With a 2.5 s lease, and
-    # later a 5 s one, a renewal held up by the busy machine of a whole suite run let the eager worker take the batch
-    # over: a stall of two thirds of a lease, which the dispatcher's at-least-once contract allows.)
-    push_service.set_delay(0.9)
+    # Ten devices, one at a time: 13 s, longer than the 12 s lease, renewed every third of it. (With a 2.5 s lease,
+    # then 5 s and 8 s ones, a renewal held up by the busy machine of a whole suite run, Chromium on the other
+    # workers, let the eager worker take the batch over: a stall of two thirds of a lease, which the dispatcher's
+    # at-least-once contract allows. Steady's own lease is 25 s.)
+    push_service.set_delay(1.3)
 
     async def race() -> tuple[int, int]:
         async def slow(dispatcher) -> int:
@@ -428,14 +429,14 @@ def test_a_slow_batch_keeps_its_lease_so_nobody_sends_it_twice(
         async def eager(dispatcher) -> int:  # keeps trying until well after the slow batch's first lease ran out
             await asyncio.sleep(0.2)
             claimed = 0
-            for _ in range(60):
+            for _ in range(80):
                 claimed += (await dispatcher.run_once()).claimed
                 await asyncio.sleep(0.2)
             return claimed
 
         return await asyncio.gather(
-            with_dispatcher(db.url, keys, slow, lease_seconds=8.0, timeout=1.0, concurrency=1),
-            with_dispatcher(db.url, keys, eager, lease_seconds=8.0, timeout=1.0),
+            with_dispatcher(db.url, keys, slow, lease_seconds=12.0, timeout=2.0, concurrency=1),
+            with_dispatcher(db.url, keys, eager, lease_seconds=12.0, timeout=2.0),
         )
 
     first, second = asyncio.run(race())
