@@ -580,18 +580,14 @@ def _json_value(column: Any, sql: str, dialect_name: str) -> str:
     JSON string, JSON as its text; NULL as null."""
     kind = column.type._type_affinity  # a decorated type (sqlmodel's AutoString) as what it stores
     postgres = dialect_name == "postgresql"
-    if issubclass(kind, Boolean):
-        text_of = f"CAST(CAST({sql} AS INTEGER) AS TEXT)" if postgres else sql
-    elif issubclass(kind, Date):
-        since_1970 = f"{sql} - DATE '1970-01-01'" if postgres else f"julianday({sql}) - 2440587.5"
-        text_of = f"CAST({since_1970} AS {'TEXT' if postgres else 'INTEGER'})"
-    elif issubclass(kind, Integer | JSON):
-        text_of = f"CAST({sql} AS TEXT)" if postgres else sql
-    elif issubclass(kind, String):
+    if issubclass(kind, String):
         return f"coalesce(CAST(to_json({sql}) AS TEXT), 'null')" if postgres else f"json_quote({sql})"
-    else:
+    if not issubclass(kind, Boolean | Date | Integer | JSON):
         raise TypeError(f"rows_text has no JSON form for {kind!r}")
-    return f"coalesce({text_of}, 'null')" if postgres else f"ifnull({text_of}, 'null')"
+    if postgres:
+        return f"coalesce(CAST({sql if issubclass(kind, JSON) else _json_number(column, sql)} AS TEXT), 'null')"
+    text_of = f"CAST(julianday({sql}) - 2440587.5 AS INTEGER)" if issubclass(kind, Date) else sql
+    return f"ifnull({text_of}, 'null')"
 
 
 def _row_text(element: _RowsText, compiler: SQLCompiler, dialect_name: str, **kw: Any) -> str:
@@ -618,7 +614,8 @@ def _rows_text_postgresql(element: _RowsText, compiler: SQLCompiler, **kw: Any) 
 
 
 def _json_number(column: Any, sql: str) -> str:
-    """An integer, boolean or date column's value as `_json_value` writes it (0/1, days since 1970), as an integer."""
+    """PostgreSQL: an integer, boolean or date column's value as the integer `rows_text` writes (0/1, days since
+    1970)."""
     kind = column.type._type_affinity
     if issubclass(kind, Boolean):
         return f"CAST({sql} AS INTEGER)"

@@ -294,7 +294,7 @@ def _brief(requests: Sequence[WeekRequest]) -> bool:
 
 
 def _ids(requests: Sequence[WeekRequest], *categories: str) -> list[int]:
-    return sorted({r.patient_id for r in requests if not r.categories.isdisjoint(categories)})
+    return sorted({r.patient_id for r in requests if r.shares(*categories)})
 
 
 def _dates(requests: Sequence[WeekRequest], ids: Iterable[int]) -> tuple[date, date]:
