@@ -232,6 +232,32 @@ def test_a_read_the_loop_cannot_plan_runs_on_the_session(sqlite_settings: Settin
     assert places == ["aiosqlite"]
 
 
+def test_the_loops_reads_keep_one_connection_which_the_engines_disposal_closes(
+    sqlite_settings: Settings, db: Database
+) -> None:
+    """Each thread that reads on its loop keeps one connection (no pool checkout per read); disposing the app engine
+    closes it, and the next read opens another."""
+    db.make_user("patient")
+
+    async def read_twice_then_dispose(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[Any], int]:
+        engine = sessions.kw["bind"]
+        connections: list[Any] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda c, *_: connections.append(c))
+        for _ in range(2):
+            async with sessions() as session:
+                await read_first(session, _count_sessions(), {})
+        await engine.dispose()
+        async with sessions() as session:
+            found = await read_first(session, _count_sessions(), {})
+        return connections, found["sessions"] if found else -1
+
+    connections, sessions_after = on_test_loop(_using(sqlite_settings, read_twice_then_dispose))
+    first, second, after_disposal = connections
+    assert isinstance(first, sqlite3.Connection) and first is second
+    with pytest.raises(sqlite3.ProgrammingError):  # closed by the disposal
+        first.execute("SELECT 1")
+    assert after_disposal is not first and sessions_after == 0
+
 @pytest.mark.dialect_sensitive
 def test_a_dead_postgres_connection_sends_the_read_to_the_session_and_is_replaced(
     settings: Settings, db: Database
