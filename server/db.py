@@ -229,12 +229,21 @@ def commit_if_written(session_scope_key: str) -> BeforeMessageSendHookHandler:
         finally:
             if message["type"] in SESSION_TERMINUS_ASGI_EVENTS:
                 try:
-                    await session.close()
+                    await close_session(session)
                 except Exception:
                     _log.debug("Session close failed during cleanup", exc_info=True)
                 delete_aa_scope_state(scope, session_scope_key)
 
     return handler
+
+
+async def close_session(session: AsyncSession) -> None:
+    """Close a request's session, unless it never began a transaction nor held an object (Today's, whose reads all
+    ran on the reader): closing that one would only empty empty collections, through a greenlet switch."""
+    sync = session.sync_session
+    if sync.get_transaction() is None and not sync.identity_map and not sync.new and not sync.deleted:
+        return
+    await session.close()
 
 
 def alchemy_plugin(config: SQLAlchemyAsyncConfig) -> SQLAlchemyPlugin:

@@ -12,12 +12,12 @@ from litestar import Litestar, get, post
 from litestar.exceptions import ValidationException
 from litestar.testing import TestClient
 from sqlalchemy import event, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.accounts.models import Clinic
-from server.db import alchemy_config, alchemy_plugin
+from server.db import alchemy_config, alchemy_plugin, close_session
 from server.settings import Settings
-from tests.conftest import Database
+from tests.conftest import Database, on_test_loop
 
 pytestmark = pytest.mark.dialect_sensitive
 # A Core insert gets none of the model's Python-side defaults.
@@ -105,3 +105,27 @@ def test_writes_commit_failures_roll_back_and_reads_send_no_commit(settings: Set
         assert client.post("/write-then-fail").status_code == 400
         assert name(14) is None
         assert len(commits) == before
+
+
+def test_closing_a_requests_session_ends_what_it_began_and_lets_go_of_its_objects(settings: Settings) -> None:
+    """`close_session` skips only a session that has nothing to end or let go of."""
+    engine = alchemy_config(settings).get_engine()
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def scenario() -> tuple[int, int, bool]:
+        try:
+            async with sessions() as reading:
+                await reading.execute(select(Clinic.id))
+                held_while_open = engine.sync_engine.pool.checkedout()
+                await close_session(reading)
+                assert reading.sync_session.get_transaction() is None
+                held_after = engine.sync_engine.pool.checkedout()
+            adding = sessions()
+            clinic = Clinic(id=21, name="never sent")
+            adding.add(clinic)
+            await close_session(adding)
+            return held_while_open, held_after, clinic in adding
+        finally:
+            await engine.dispose()
+
+    assert on_test_loop(scenario()) == (1, 0, False)

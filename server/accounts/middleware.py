@@ -19,6 +19,7 @@ from litestar.utils.scope.state import ScopeState
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.sessions import SessionGuess, forget, guess_session, resolve_session
+from server.db import close_session
 from server.i18n import current_locale
 
 
@@ -68,7 +69,7 @@ class SessionAuthMiddleware(ASGIMiddleware):
         finally:
             # Normally closed by the plugin's before-send handler; not if no answer was ever sent.
             if get_aa_scope_state(scope, self.db_config.session_scope_key) is db:
-                await db.close()
+                await close_session(db)
 
     @staticmethod
     async def _as_guessed(
