@@ -22,6 +22,7 @@ from litestar_htmx import HTMXPlugin
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.controllers import AccountController, AdminController, AuthController, InviteController
+from server.accounts.csrf import SessionBoundCSRFMiddleware
 from server.accounts.middleware import SessionAuthMiddleware
 from server.accounts.models import KeyValueStore
 from server.accounts.passwords import dummy_hash
@@ -63,6 +64,7 @@ from server.skills.catalogue import default_catalogue
 from server.skills.controllers import SkillsController
 from server.today.controllers import TodayController
 from server.web.compression import IsalGzipMiddleware
+from server.web.forms import NO_FORM
 from server.web.logging import configure_logging
 from server.web.middleware import RequestMiddleware, security_headers_hook
 from server.web.pwa import PwaController
@@ -131,6 +133,7 @@ def _static_router() -> Router:
         cache_control=CacheControlHeader(max_age=ONE_YEAR, public=True),
         include_in_schema=False,
         send_as_attachment=False,
+        opt=NO_FORM,
     )
 
 
@@ -192,15 +195,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             DefineMiddleware(RequestMiddleware, settings=settings),
             SessionAuthMiddleware(db_config, cookie_name(settings)),
+            DefineMiddleware(
+                SessionBoundCSRFMiddleware,
+                config=CSRFConfig(
+                    secret=settings.secret_key,
+                    cookie_name=csrf_cookie_name(settings),
+                    cookie_secure=settings.https,
+                    cookie_samesite="lax",
+                    header_name="x-csrftoken",
+                ),
+                session_cookie=cookie_name(settings),
+            ),
         ],
         before_send=[security_headers_hook(settings)],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name=csrf_cookie_name(settings),
-            cookie_secure=settings.https,
-            cookie_samesite="lax",
-            header_name="x-csrftoken",
-        ),
         compression_config=compression_config(),
         # Every named store lives in the database, so several processes share it (never in memory).
         stores=StoreRegistry(

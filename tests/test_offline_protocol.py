@@ -6,12 +6,13 @@ only when the page said nothing waits or the person chose to delete it. SQLite a
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from server.web.replay import offline_owner
-from tests.conftest import Database, login, post_form
+from tests.conftest import Database, csrf_token, login, post_form
 from tests.support.checkins import checkin_data, count, craving_data, signed_in_patient
 
 REPLAY = {"X-Steady-Replay": "1"}
@@ -133,3 +134,53 @@ def test_over_https_the_csrf_cookie_is_host_only(db: Database, settings: object)
     with TestClient(create_app(secure), base_url="https://steady.example.org") as https_client:
         cookie = https_client.get("/login").headers["set-cookie"]
     assert cookie.startswith("__Host-csrftoken=") and "Secure" in cookie and "Path=/" in cookie
+
+
+def _sent_with(client: TestClient, cookies: dict[str, str], method: str, url: str, **kwargs: Any) -> Any:
+    """A request carrying only `cookies`, as one sent before the browser stored what other answers set; the client's
+    cookies are left as they were."""
+    kept = dict(client.cookies.items())
+    client.cookies.clear()
+    for name, value in cookies.items():
+        client.cookies.set(name, value)
+    try:
+        return client.request(method, url, follow_redirects=False, **kwargs)
+    finally:
+        client.cookies.clear()
+        for name, value in kept.items():
+            client.cookies.set(name, value)
+
+
+def test_answers_that_render_no_form_never_replace_the_sign_in_pages_token(client: TestClient, db: Database) -> None:
+    """Cookies cleared, the sign-in page is loaded; a request sent before the browser stored that page's token (the
+    service worker's replay, its update check, a file) must not set another, or the sign-in fails as expired."""
+    user = db.make_user("patient", "cleared@example.org")
+    client.cookies.clear()
+    page_token = csrf_token(client)  # the sign-in page's own, in its form and its cookie
+    for url in ("/session/offline", "/sw.js", "/manifest.webmanifest", "/static/css/app.css"):
+        answer = _sent_with(client, {}, "GET", url)
+        assert answer.status_code == 200 and "csrftoken" not in answer.cookies, url
+    assert _sent_with(client, {}, "GET", "/session/offline").json()["csrf"] is None
+    assert client.cookies["csrftoken"] == page_token
+    assert login(client, user.email).status_code == 303
+
+
+def test_a_signed_in_browser_without_the_csrf_cookie_gets_one_token_from_every_answer(
+    client: TestClient, db: Database
+) -> None:
+    """After a browser restart (the CSRF cookie gone, the sign-in kept), the first page and the service worker's
+    replay go out together without it: both answers set the same token, so the page's forms still work."""
+    signed_in_patient(client, db)
+    session = {name: value for name, value in client.cookies.items() if name != "csrftoken"}
+    page = _sent_with(client, session, "GET", "/checkin")
+    replay = _sent_with(client, session, "GET", "/session/offline")
+    set_by_page = page.cookies["csrftoken"]
+    assert replay.cookies["csrftoken"] == set_by_page == replay.json()["csrf"]
+    assert f'value="{set_by_page}"' in page.text  # the form's hidden field
+    for with_cookie in (session, {**session, "csrftoken": set_by_page}):
+        sent = _sent_with(client, with_cookie, "POST", "/checkin", data={**checkin_data(), "_csrf_token": set_by_page})
+        assert sent.status_code == 303, sent.text[:300]
+    # Still a check: no token, or a token that is not this session's, is refused.
+    assert _sent_with(client, session, "POST", "/checkin", data=checkin_data()).status_code == 403
+    planted = {**checkin_data(), "_csrf_token": csrf_token(TestClient(client.app))}
+    assert _sent_with(client, session, "POST", "/checkin", data=planted).status_code == 403

@@ -9,7 +9,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Template
-from litestar.utils.scope.state import ScopeState
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -32,7 +31,7 @@ from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.localtime import COMMON_TIMEZONES, timezone_choices
 from server.settings import AppSettings, Settings
-from server.web.forms import form_values, read_form
+from server.web.forms import NO_FORM, form_values, read_form
 from server.web.replay import offline_owner
 from server.web.responses import form_page, redirect, redirect_to, render, url
 
@@ -167,15 +166,16 @@ class AuthController(Controller):
         response.headers["Clear-Site-Data"] = wipe
         return response
 
-    @get("/session/offline", media_type=MediaType.JSON, name="accounts:offline_session")
+    @get("/session/offline", media_type=MediaType.JSON, name="accounts:offline_session", opt=NO_FORM)
     async def offline_session(self, request: Request, settings: AppSettings) -> Response[Any]:
-        """For the offline queue: who is signed in (as an opaque owner name) and a CSRF token valid now, so entries
-        saved days ago are never sent with a stale token or under another person's session."""
+        """For the offline queue: who is signed in (as an opaque owner name) and the CSRF token the browser holds
+        now, so entries saved days ago are never sent with a stale token or under another person's session. None
+        without the cookie: the next page sets one (this answer never does, `NO_FORM`), and entries wait till then."""
         user: User | None = request.scope.get("user")
         body = {
             "signed_in": user is not None,
             "owner": offline_owner(settings.secret_key, user.id if user else None),
-            "csrf": ScopeState.from_scope(request.scope).csrf_token,
+            "csrf": request.cookies.get(sessions.csrf_cookie_name(settings)),
         }
         return Response(content=body, headers={"Cache-Control": "no-store"})
 

@@ -30,6 +30,13 @@ def _known_zone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
+# The `opt` of a GET route whose answer renders no form (a script, the manifest, static files, the offline queue's
+# JSON): Litestar's CSRF middleware leaves it alone, so it never sets a new CSRF cookie. A request without the cookie
+# (a browser whose cookies were cleared) that reached such a route after the sign-in page was sent would otherwise
+# replace that page's token with another, and the sign-in would be refused as an expired form.
+NO_FORM = {"exclude_from_csrf": True}
+
+
 @dataclass
 class FormResult(Generic[ModelT]):
     data: ModelT | None

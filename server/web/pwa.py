@@ -7,6 +7,7 @@ import json
 from litestar import Controller, Request, Response, get
 from litestar.response import Template
 
+from server.web.forms import NO_FORM
 from server.web.responses import render
 from server.web.static import read_static, shell_urls, shell_version
 
@@ -14,7 +15,7 @@ from server.web.static import read_static, shell_urls, shell_version
 class PwaController(Controller):
     include_in_schema = False
 
-    @get("/sw.js", media_type="application/javascript", name="web:service_worker")
+    @get("/sw.js", media_type="application/javascript", name="web:service_worker", opt=NO_FORM)
     async def service_worker(self) -> Response[bytes]:
         # Served from the root so its scope is the whole app; the shell list and version are filled in here
         # so every deploy with a changed asset installs a fresh cache.
@@ -27,7 +28,7 @@ class PwaController(Controller):
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
         )
 
-    @get("/manifest.webmanifest", name="web:manifest")
+    @get("/manifest.webmanifest", name="web:manifest", opt=NO_FORM)
     async def manifest(self) -> Response[bytes]:
         return Response(
             read_static("manifest.webmanifest"),
