@@ -159,7 +159,8 @@ class SqliteReader:
         self._dialect = sqlite.dialect()  # pysqlite's: its result conversions (dates, JSON)
         cargs, cparams = self._dialect.create_connect_args(make_url(database_url).set(drivername="sqlite+pysqlite"))
         # check_same_thread off: the app engine's disposal closes them all, from whichever thread it runs on.
-        self._connect_args = (cargs, {**cparams, "check_same_thread": False, "timeout": BUSY_SECONDS})
+        [self._database] = cargs
+        self._connect_options = {**cparams, "check_same_thread": False, "timeout": BUSY_SECONDS}
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
@@ -197,8 +198,7 @@ class SqliteReader:
         """This thread's connection, opened at its first read."""
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            cargs, cparams = self._connect_args
-            connection = sqlite3.connect(*cargs, **cparams)
+            connection = sqlite3.connect(self._database, **self._connect_options)
             try:
                 _read_only(connection, None)
             except sqlite3.OperationalError as busy:  # busy while opening (setting the journal mode)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
-from litestar import Request
+from litestar._parsers import parse_cookie_string
 from litestar.config.csrf import CSRFConfig
 from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_hash
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.empty import Empty
 from litestar.utils.scope.state import ScopeState
 
 
@@ -29,6 +29,16 @@ def session_bound_token(secret: str, session_token: str) -> str:
     return derived + generate_csrf_hash(token=derived, secret=secret)
 
 
+def _cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies, parsed once and kept in the scope, where Litestar's `Request.cookies` (the check's)
+    looks first."""
+    state = ScopeState.from_scope(scope)
+    if (cookies := state.cookies) is Empty:
+        header = next((value for name, value in scope["headers"] if name == b"cookie"), b"")
+        cookies = state.cookies = parse_cookie_string(header.decode("latin-1")) if header else {}
+    return cookies
+
+
 class SessionBoundCSRFMiddleware(CSRFMiddleware):
     def __init__(self, app: ASGIApp, config: CSRFConfig, session_cookie: str) -> None:
         super().__init__(app, config)
@@ -36,7 +46,7 @@ class SessionBoundCSRFMiddleware(CSRFMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            cookies = Request[Any, Any, Any](scope).cookies  # parsed once, kept in the scope for the check below
+            cookies = _cookies(scope)
             session_token = cookies.get(self.session_cookie)
             if session_token and self.config.cookie_name not in cookies:
                 token = session_bound_token(self.config.secret, session_token)
