@@ -115,8 +115,10 @@ def test_the_reader_reads_what_sqlalchemy_reads(settings: Settings, client: Test
         async with sessions() as session:
             sam = (await session.scalars(select(User).where(User.email == "sam@demo.steady"))).one()
             now = utcnow()
+            # As a process holding none of Sam's schedule reads it: with the rows (`schedule_known`).
+            today = {**panels_params(sam, now, localtime.local_today(sam, now)), "schedule_known": None}
             reads = [
-                (panels_statement(), panels_params(sam, now, localtime.local_today(sam, now))),
+                (panels_statement(), today),
                 (_session_statement(), {"session_hash": session_hash}),
             ]
             reader = _READERS[session.bind.sync_engine]  # type: ignore[union-attr]

@@ -198,15 +198,27 @@ def test_next_session_skips_cancelled_and_looks_past_gaps(db: Database) -> None:
     assert db.run(lambda s: logic.next_session(s, stranger.id, utc(2026, 1, 6))) is None  # type: ignore[arg-type]
 
 
-def read_today(db: Database, patient_id: int, now: datetime) -> dict[str, Any]:
-    """The schedule's part of Today's composed statement, as Today reads it."""
+def read_today(db: Database, patient_id: int, now: datetime) -> tuple[logic.Enrolled, dict[str, Any]]:
+    """The schedule's part of Today's composed statement, read and built as Today does: what was built, and the
+    values the statement sent."""
     statement = compose(logic.today_reads())
-    return db.run(lambda s: read_composed(s, statement, logic.today_params(patient_id, now)))
+    params = logic.today_params(patient_id, now)
+
+    async def read(session: AsyncSession) -> tuple[logic.Enrolled, dict[str, Any]]:
+        values = await read_composed(session, statement, params)
+        return await logic.enrolled_from(session, values, params), values
+
+    return db.run(read)
+
+
+def enrolled_today(db: Database, patient_id: int, now: datetime) -> logic.Enrolled:
+    return read_today(db, patient_id, now)[0]
 
 
 def test_next_session_from_the_remembered_day_matches_next_session(db: Database) -> None:
     """Today's next group comes from the day's sessions expanded once (`Enrolled.upcoming`), for every moment of
-    the day, from what was built once for the same text (`enrolled_from`): the same answer as `next_session`."""
+    the day, from what was built once for the schedule's revision (`enrolled_from`): the same answer as
+    `next_session`."""
     patient = db.make_user(Role.PATIENT)
     program = make_program(db, phases=[("Only", 1, 12, [(0, "18:00", "Monday group"), (2, "09:30", "Wednesday group"),
                                                          (2, "19:00", "Late group")])])  # fmt: skip
@@ -220,29 +232,33 @@ def test_next_session_from_the_remembered_day_matches_next_session(db: Database)
                title="Saturday extra", duration_minutes=60)  # fmt: skip
     moments = [utc(2026, 1, 9, 0, 0) + timedelta(minutes=97 * n) for n in range(160)]  # ~11 days, odd minutes
     for now in moments:
-        values = read_today(db, patient.id, now)
-        enrolled = logic.enrolled_from(values)
-        assert logic.enrolled_from(read_today(db, patient.id, now)) is enrolled  # the same text, built once
+        enrolled = enrolled_today(db, patient.id, now)
+        again, values = read_today(db, patient.id, now)
+        assert again is enrolled and values["schedule_patterns"] is None  # held: the rows were not sent again
         for in_progress in (False, True):
             expected = db.run(lambda s: logic.next_session(s, patient.id, now, include_in_progress=in_progress))  # type: ignore[arg-type]  # noqa: B023
             found = logic.next_session_from(enrolled, now, include_in_progress=in_progress)
             assert found == expected, (now, in_progress)
     # Past the program's end (the 120-day horizon finds nothing either).
     late = utc(2026, 5, 1)
-    assert logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, late)), late) is None
+    assert logic.next_session_from(enrolled_today(db, patient.id, late), late) is None
 
 
-def test_a_change_made_elsewhere_is_read_at_the_next_build(db: Database) -> None:
-    """`enrolled_from` is keyed by the text read: a change made by another process is a new key, never stale."""
+def test_a_change_made_elsewhere_is_read_at_the_next_request(db: Database) -> None:
+    """What a process built is held by the schedule's revision, which the database's triggers change with every
+    write to those tables, whoever writes: the next read sends the rows again, never anything stale."""
     patient = db.make_user(Role.PATIENT)
     program = make_program(db, phases=[("Only", 1, 12, [(0, "18:00", "Monday group")])])
     enrol(db, patient.id, program.id, MONDAY)  # type: ignore[arg-type]
     now = utc(2026, 1, 6, 12)
-    before = logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, now)), now)
+    before = logic.next_session_from(enrolled_today(db, patient.id, now), now)
     assert before is not None and before.local_start.date() == date(2026, 1, 12)
+    assert read_today(db, patient.id, now)[1]["schedule_enrolments"] is None  # held
     pattern = program.groups[("Only", "Monday group")]
     add_change(db, program_id=program.id, pattern_id=pattern, kind="cancelled", original_date=date(2026, 1, 12))
-    after = logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, now)), now)
+    enrolled, values = read_today(db, patient.id, now)
+    assert values["schedule_changes"] is not None  # sent again
+    after = logic.next_session_from(enrolled, now)
     assert after is not None and after.local_start.date() == date(2026, 1, 19)
 
     async def rename(session: AsyncSession) -> None:
@@ -251,8 +267,54 @@ def test_a_change_made_elsewhere_is_read_at_the_next_build(db: Database) -> None
         group.title = "Renamed group"
 
     db.run(rename)
-    renamed = logic.next_session_from(logic.enrolled_from(read_today(db, patient.id, now)), now)
+    renamed = logic.next_session_from(enrolled_today(db, patient.id, now), now)
     assert renamed is not None and renamed.title == "Renamed group"
+    # Plain SQL on the database's own connection (another process, a script): the triggers see it too.
+    db.execute("UPDATE group_pattern SET title = 'Written by hand' WHERE id = :id", id=pattern)
+    by_hand = logic.next_session_from(enrolled_today(db, patient.id, now), now)
+    assert by_hand is not None and by_hand.title == "Written by hand"
+    db.execute("DELETE FROM enrolment WHERE patient_id = :id", id=patient.id)
+    assert logic.next_session_from(enrolled_today(db, patient.id, now), now) is None
+
+
+def test_without_a_revision_row_the_rows_are_read_every_time(db: Database) -> None:
+    """A revision row deleted by hand: nothing is held by it, every read sends the rows; the next change to the
+    schedule puts the row back."""
+    patient = db.make_user(Role.PATIENT)
+    program = make_program(db, phases=[("Only", 1, 12, [(0, "18:00", "Monday group")])])
+    enrol(db, patient.id, program.id, MONDAY)  # type: ignore[arg-type]
+    now = utc(2026, 1, 6, 12)
+    db.execute("DELETE FROM schedule_revision")
+    for _ in range(2):
+        enrolled, values = read_today(db, patient.id, now)
+        assert values["schedule_revision"] is None and values["schedule_enrolments"] is not None
+        assert logic.next_session_from(enrolled, now) is not None
+    add_change(db, program_id=program.id, kind="holiday", original_date=date(2026, 1, 12), note="Closed")
+    assert db.scalar("SELECT count(*) FROM schedule_revision") == 1
+    enrolled_today(db, patient.id, now)
+    assert read_today(db, patient.id, now)[1]["schedule_enrolments"] is None
+
+
+def test_a_window_let_go_of_between_the_read_and_the_build_is_read_again(db: Database) -> None:
+    """The statement said "unchanged since what this process holds", but it was let go of meanwhile (another
+    request filled the bounded map): the rows are read again rather than nothing shown."""
+    patient = db.make_user(Role.PATIENT)
+    program = make_program(db, phases=[("Only", 1, 12, [(0, "18:00", "Monday group")])])
+    enrol(db, patient.id, program.id, MONDAY)  # type: ignore[arg-type]
+    now = utc(2026, 1, 6, 12)
+    held = enrolled_today(db, patient.id, now)
+    statement = compose(logic.today_reads())
+    params = logic.today_params(patient.id, now)
+
+    async def read_then_let_go(session: AsyncSession) -> logic.Enrolled:
+        values = await read_composed(session, statement, params)
+        assert values["schedule_enrolments"] is None
+        logic._HELD.clear()
+        return await logic.enrolled_from(session, values, params)
+
+    rebuilt = db.run(read_then_let_go)
+    assert rebuilt is held  # the same rows' text: the same build
+    assert logic.next_session_from(rebuilt, now) is not None
 
 
 def test_attendance_summary_and_marking(db: Database) -> None:

@@ -316,8 +316,9 @@ def test_next_session_through_today_after_the_program_ends(client: TestClient, d
 
 @pytest.mark.dialect_sensitive  # the schedule's reads come as JSON text on both databases (`json_text_rows`)
 def test_today_shows_a_schedule_change_made_elsewhere_at_the_next_request(client: TestClient, db: Database) -> None:
-    """Today remembers what it built from the schedule's rows per process, keyed by the rows' text: a change
-    written by another process (here the test's own connection, not the app's) shows on the very next request."""
+    """Today remembers what it built from the schedule's rows per process, held by the schedule's revision (which
+    the database's triggers change with every write): a change written by another process (here the test's own
+    connection, not the app's) shows on the very next request."""
     patient = db.make_user(Role.PATIENT)
     program = make_program(db, phases=EVERY_DAY)
     enrol(db, patient.id, program.id, this_monday() - timedelta(weeks=1))  # type: ignore[arg-type]

@@ -34,12 +34,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, Select, and_, bindparam, or_, select
+from sqlalchemy import BigInteger, Date, Integer, Select, and_, bindparam, case, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from server.db import from_json, insert_or_existing, json_text_rows, pk, table_of, utcnow
+from server.db import compose, from_json, insert_or_existing, json_text_rows, pk, read_composed, table_of, utcnow
 from server.localtime import as_utc, local_to_utc
 from server.localtime import zone_for as zone
 from server.schedule.models import (
@@ -48,6 +48,7 @@ from server.schedule.models import (
     GroupPattern,
     Program,
     ProgramPhase,
+    ScheduleRevision,
     SessionException,
 )
 
@@ -483,39 +484,47 @@ def _next_in(sessions: list[Occurrence], now_utc: datetime, include_in_progress:
 _PATIENT = bindparam("schedule_patient", type_=Integer())
 _CHANGES_FROM = bindparam("schedule_changes_from", type_=Date())
 _CHANGES_TO = bindparam("schedule_changes_to", type_=Date())
+# The schedule revision this process built the patient's window from (`_HELD`), or None.
+_KNOWN = bindparam("schedule_known", type_=BigInteger())
 
 
 def today_reads() -> dict[str, ColumnElement[Any]]:
-    """As JSON text (`json_text_rows`): `enrolled_from` remembers what it built from the same text."""
+    """The schedule's revision (`ScheduleRevision`), and the rows as JSON text (`json_text_rows`) only when it is not
+    the one this process holds for the patient's window (`schedule_known`): otherwise NULL, and the database never
+    builds them (both evaluate a CASE branch only when it is taken). `enrolled_from` builds from the rows, or takes
+    what it built before."""
+    revision = select(col(ScheduleRevision.revision)).where(col(ScheduleRevision.id) == 1).scalar_subquery()
     enrolled = select(col(Enrolment.program_id)).where(col(Enrolment.patient_id) == _PATIENT)
     phases = select(col(ProgramPhase.id)).where(col(ProgramPhase.program_id).in_(enrolled))
+    rows = {
+        "schedule_enrolments": select(*table_of(Enrolment).c).where(col(Enrolment.patient_id) == _PATIENT),
+        "schedule_programs": select(*table_of(Program).c).where(col(Program.id).in_(enrolled)),
+        "schedule_phases": select(*table_of(ProgramPhase).c).where(col(ProgramPhase.program_id).in_(enrolled)),
+        "schedule_patterns": select(*table_of(GroupPattern).c).where(col(GroupPattern.phase_id).in_(phases)),
+        "schedule_changes": select(*table_of(SessionException).c).where(
+            col(SessionException.program_id).in_(enrolled),
+            or_(
+                col(SessionException.original_date).between(_CHANGES_FROM, _CHANGES_TO),
+                col(SessionException.new_date).between(_CHANGES_FROM, _CHANGES_TO),
+            ),
+        ),
+    }
     return {
-        "schedule_enrolments": json_text_rows(
-            select(*table_of(Enrolment).c).where(col(Enrolment.patient_id) == _PATIENT)
-        ),
-        "schedule_programs": json_text_rows(select(*table_of(Program).c).where(col(Program.id).in_(enrolled))),
-        "schedule_phases": json_text_rows(
-            select(*table_of(ProgramPhase).c).where(col(ProgramPhase.program_id).in_(enrolled))
-        ),
-        "schedule_patterns": json_text_rows(
-            select(*table_of(GroupPattern).c).where(col(GroupPattern.phase_id).in_(phases))
-        ),
-        "schedule_changes": json_text_rows(
-            select(*table_of(SessionException).c).where(
-                col(SessionException.program_id).in_(enrolled),
-                or_(
-                    col(SessionException.original_date).between(_CHANGES_FROM, _CHANGES_TO),
-                    col(SessionException.new_date).between(_CHANGES_FROM, _CHANGES_TO),
-                ),
-            )
-        ),
+        "schedule_revision": revision,
+        **{name: case((revision == _KNOWN, null()), else_=json_text_rows(read)) for name, read in rows.items()},
     }
 
 
 def window_params(patient_id: int, start_utc: datetime, end_utc: datetime) -> dict[str, Any]:
     """Binds `today_reads` to a patient and to the one-off changes that may touch [start_utc, end_utc)."""
     first, last = _utc_dates(start_utc, end_utc)
-    return {"schedule_patient": patient_id, "schedule_changes_from": first, "schedule_changes_to": last}
+    held = _HELD.get((patient_id, first, last))
+    return {
+        "schedule_patient": patient_id,
+        "schedule_changes_from": first,
+        "schedule_changes_to": last,
+        "schedule_known": None if held is None else held[0],
+    }
 
 
 def today_params(patient_id: int, now_utc: datetime) -> dict[str, Any]:
@@ -555,17 +564,43 @@ class Enrolled:
         return [occ for occ in around if start <= occ.starts_at < end]
 
 
-# Enrolments, programs, phases and weekly groups change rarely, and a page reads them (as JSON text, in its one
-# statement) at every request: what is built from a text is remembered per process. The key is the text itself,
-# so a change made by any process or admin page is a different key at the next request; nothing is served stale.
+# Enrolments, programs, phases and weekly groups change rarely, and a page reads them at every request. What is
+# built from them is remembered per process twice over:
+# - by patient and window, with the schedule revision it was read at (`_HELD`): the page's statement then sends no
+#   rows while that revision holds, and a change made by any process or admin page changes the revision (the
+#   database's triggers) and so sends the rows again at the next request; nothing is served stale;
+# - by the rows' text (`_enrolled`): patients in the same programs share one build.
 MAX_REMEMBERED_ENROLLED = 1024
+MAX_HELD_WINDOWS = 10_000
+_HELD: dict[tuple[int, date, date], tuple[int, Enrolled]] = {}
 
 
-def enrolled_from(values: Mapping[str, Any]) -> Enrolled:
-    return _enrolled(
+async def enrolled_from(db: AsyncSession, values: Mapping[str, Any], params: Mapping[str, Any]) -> Enrolled:
+    """The patient's `Enrolled` from a statement with `today_reads`, bound with `params` (`window_params`)."""
+    key = (params["schedule_patient"], params["schedule_changes_from"], params["schedule_changes_to"])
+    revision = values["schedule_revision"]
+    if values["schedule_enrolments"] is None:  # the revision this process holds: no rows sent
+        held = _HELD.get(key)
+        if held is not None and held[0] == revision:
+            return held[1]
+        # Let go of in between (or replaced by a newer read): read the rows this time.
+        values = await read_composed(db, _rows_statement(), {**params, "schedule_known": None})
+        revision = values["schedule_revision"]
+    enrolled = _enrolled(
         values["schedule_enrolments"], values["schedule_programs"], values["schedule_phases"],
         values["schedule_patterns"], values["schedule_changes"],
     )  # fmt: skip
+    if revision is not None:  # None: no revision row (deleted by hand), so nothing to hold it by
+        _HELD.pop(key, None)
+        if len(_HELD) >= MAX_HELD_WINDOWS:
+            _HELD.pop(next(iter(_HELD)))
+        _HELD[key] = (revision, enrolled)
+    return enrolled
+
+
+@functools.cache
+def _rows_statement() -> Select[Any]:
+    return compose(today_reads())
 
 
 @functools.lru_cache(maxsize=MAX_REMEMBERED_ENROLLED)

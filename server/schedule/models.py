@@ -31,13 +31,16 @@ Tables (all times of day and calendar dates are LOCAL to the program's IANA time
 - `calendar_feed` — a patient's personal .ics feed, off until they turn it on. patient_id (unique, CASCADE),
   salt, token_hash, created_at. The secret URL token is HMAC(secret_key, salt), so the database alone never
   holds a working feed address; a reset draws a new salt and the old URL stops working.
+- `schedule_revision` — one row (id 1): `revision`, a new random number whenever anything above but attendance
+  and calendar feeds changes (database triggers, migration 0015). What a process built from those rows is reused
+  while the revision it was read at holds (`logic.today_reads`).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from server.db import utc_field
@@ -142,3 +145,13 @@ class CalendarFeed(SQLModel, table=True):
     salt: str = Field(max_length=64)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = utc_field(default_now=True)
+
+
+class ScheduleRevision(SQLModel, table=True):
+    """Written only by the triggers of migration 0015: a random number, so that a value once seen never comes back
+    with other rows behind it (a restored backup's value comes back with its own rows)."""
+
+    __tablename__ = "schedule_revision"
+
+    id: int = Field(primary_key=True)
+    revision: int = Field(sa_type=BigInteger)

@@ -166,7 +166,7 @@ async def schedule_page_context(
         "schedule_marks_to": end + MARKS_SLACK,
     }
     values = await read_composed(db, _page_statement(), params)
-    enrolled = logic.enrolled_from(values)
+    enrolled = await logic.enrolled_from(db, values, params)
     occurrences = logic.sessions_from(enrolled, start, end)
     wanted = {o.occurrence_id for o in occurrences}
     marks = {m.occurrence_id: m for m in from_json(Attendance, values["schedule_marks"]) if m.occurrence_id in wanted}

@@ -65,12 +65,13 @@ class TodayController(Controller):
         today = dates.local_today(user, now)
         # Panels whose reads are columns of ONE composed statement (`panels_statement`), bound to this person
         # and day; each domain's `today_panel` builds its context from the values. A new panel joins here.
-        values = await read_composed(db_session, panels_statement(), panels_params(user, now, today))
+        params = panels_params(user, now, today)
+        values = await read_composed(db_session, panels_statement(), params)
         context: dict[str, Any] = {"user": user}
         context.update(checkins_logic.today_panel(values, today))
         context.update(skills_logic.today_panel(user, values, now))
         context.update(family_encouragement.today_panel(values))
-        enrolled = schedule_logic.enrolled_from(values)
+        enrolled = await schedule_logic.enrolled_from(db_session, values, params)
         context.update(schedule_views.today_panel(user, enrolled, now))
         # These read more only when there is something to show (an alumnus; a questionnaire due).
         context.update(await aftercare_today.today_panel(db_session, user, discharge_from(enrolled.pairs)))

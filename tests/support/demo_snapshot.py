@@ -68,7 +68,8 @@ def _restore(url: str, snapshot: Any) -> None:
                 "SELECT name FROM demo.sqlite_master WHERE type = 'table' AND name <> 'alembic_version'"
                 " AND name NOT LIKE 'sqlite_%'"
             )]  # fmt: skip
-            inserts = "".join(f'INSERT INTO main."{name}" SELECT * FROM demo."{name}";' for name in tables)
+            # OR REPLACE: the schedule's triggers have written schedule_revision's one row by the time its turn comes.
+            inserts = "".join(f'INSERT OR REPLACE INTO main."{name}" SELECT * FROM demo."{name}";' for name in tables)
             if conn.execute("SELECT 1 FROM demo.sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
                 # AUTOINCREMENT counters come back with the rows: ids carry on after the demo's, as after load_demo.
                 inserts += "DELETE FROM main.sqlite_sequence;"
