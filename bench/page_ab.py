@@ -5,6 +5,10 @@ alternate between them (A B B A A B …), so both see the machine as it is at th
     .venv/bin/python -m bench.page_ab --baseline /work/wt/base /today
     .venv/bin/python -m bench.page_ab --baseline /work/wt/base /today --pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python -m bench.page_ab --baseline /work/wt/base /today --gc   # + the collector (bench/gc_probe.py)
+    STEADY_MIGRATE_ON_START=0 .venv/bin/python -m bench.page_ab --baseline …   # a baseline older than a migration
+
+The database is migrated by this tree; a baseline that does not know its newest migration would refuse to start
+while migrating on start (SQLite's default), hence STEADY_MIGRATE_ON_START=0 for such an A/B.
 
 The demo clinic is loaded once (SQLite in a temporary folder, or a scratch PostgreSQL database `steady_bench_pages`,
 WIPED) and migrated by this tree; both servers run uvicorn with 1 worker and the same loop and parser, and wrk runs
