@@ -753,6 +753,15 @@ def from_json(model: type[ModelT], rows: list[dict[str, Any]]) -> list[ModelT]:
     return found
 
 
+def put_newest(remembered: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """`value` as the newest entry of a per-process map of what was read, bounded at `limit` (the oldest goes
+    first)."""
+    remembered.pop(key, None)
+    if len(remembered) >= limit:
+        remembered.pop(next(iter(remembered)), None)
+    remembered[key] = value
+
+
 def loaded(model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
     """A model instance from a Core row's column values, as if the ORM had loaded it and the session let it go
     (detached, with its identity): cheaper than an ORM read, and a handler may still change it and `add` it back

@@ -200,7 +200,7 @@ class SqliteReader:
         if connection is None:
             connection = sqlite3.connect(self._database, **self._connect_options)
             try:
-                _read_only(connection, None)
+                _read_only(connection)
             except sqlite3.OperationalError as busy:  # busy while opening (setting the journal mode)
                 connection.close()
                 raise NotHere from busy
@@ -217,7 +217,7 @@ class SqliteReader:
             connection.close()
 
 
-def _read_only(dbapi_connection: Any, _record: Any) -> None:
+def _read_only(dbapi_connection: sqlite3.Connection) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file: a no-op once the app's engine has set it
     cursor.execute("PRAGMA query_only=ON")  # a read here can never write

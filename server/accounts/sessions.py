@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.accounts.models import Role, User, UserSession
-from server.db import carry, loaded, pk, read_first, rowcount, table_of, utcnow
+from server.db import carry, loaded, pk, put_newest, read_first, rowcount, table_of, utcnow
 from server.settings import Settings
 
 COOKIE_NAME = "steady_session"
@@ -116,7 +116,7 @@ def _begin_touch(session_hash: str, now: datetime) -> bool:
     begun = _TOUCHES_BEGUN.get(session_hash)
     if begun is not None and timedelta(0) <= now - begun < TOUCH_RETRY:
         return False
-    _put_newest(_TOUCHES_BEGUN, session_hash, now)
+    put_newest(_TOUCHES_BEGUN, session_hash, now, _LAST_READ_MAX)
     return True
 
 
@@ -148,15 +148,7 @@ _LAST_READ_MAX = 10_000
 
 
 def _remember(session_hash: str, values: dict[str, Any]) -> None:
-    _put_newest(_LAST_READ, session_hash, values)
-
-
-def _put_newest(per_session: dict[str, Any], session_hash: str, value: Any) -> None:
-    """`value` as the newest entry of a per-session map bounded at _LAST_READ_MAX (the oldest goes first)."""
-    per_session.pop(session_hash, None)
-    if len(per_session) >= _LAST_READ_MAX:
-        per_session.pop(next(iter(per_session)), None)
-    per_session[session_hash] = value
+    put_newest(_LAST_READ, session_hash, values, _LAST_READ_MAX)
 
 
 def forget(token: str) -> None:

@@ -39,7 +39,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from server.db import compose, from_json, insert_or_existing, json_text_rows, pk, read_composed, table_of, utcnow
+from server.db import (
+    compose,
+    from_json,
+    insert_or_existing,
+    json_text_rows,
+    pk,
+    put_newest,
+    read_composed,
+    table_of,
+    utcnow,
+)
 from server.localtime import as_utc, local_to_utc
 from server.localtime import zone_for as zone
 from server.schedule.models import (
@@ -591,10 +601,7 @@ async def enrolled_from(db: AsyncSession, values: Mapping[str, Any], params: Map
         values["schedule_patterns"], values["schedule_changes"],
     )  # fmt: skip
     if revision is not None:  # None: no revision row (deleted by hand), so nothing to hold it by
-        _HELD.pop(key, None)
-        if len(_HELD) >= MAX_HELD_WINDOWS:
-            _HELD.pop(next(iter(_HELD)))
-        _HELD[key] = (revision, enrolled)
+        put_newest(_HELD, key, (revision, enrolled), MAX_HELD_WINDOWS)
     return enrolled
 
 
